@@ -1,0 +1,134 @@
+/**
+ * Domain vocabulary shared by dialogs, services and stores. Plain data only: no I/O.
+ * Words follow the house glossary: service, session, slot, hold, booking, screening,
+ * precautions, consent, ticket, handoff.
+ */
+
+/** Languages the bot speaks. Japanese is the default. */
+export type Locale = 'ja' | 'en';
+export const LOCALES: readonly Locale[] = ['ja', 'en'];
+
+/** A text in every supported language (catalog data carries its own translations). */
+export type Localized = Record<Locale, string>;
+
+/** How the citizen meets the ombudsman. One slot holds one appointment whatever the mode. */
+export type Mode = 'in_person' | 'online';
+
+/** `YYYY-MM-DD`, a calendar day in Japan time. */
+export type IsoDate = string;
+/** `HH:mm`, a wall-clock time in Japan time. */
+export type ClockTime = string;
+
+/** A yes/no question asked before a slot is offered; a "no" ends booking with `noReason`. */
+export interface ScreeningQuestion {
+  id: string;
+  /** Modes the question applies to (e.g. the camera question is online only). */
+  modes: Mode[];
+  question: Localized;
+  noReason: Localized;
+}
+
+/** One precaution the citizen must read and accept before booking. */
+export interface Precaution {
+  id: string;
+  modes: Mode[];
+  text: Localized;
+}
+
+/** Rules that derive a session's booking window when the catalog gives no explicit dates. */
+export interface BookingWindowRule {
+  /** Day of the previous month on which booking opens (moved to the next business day). */
+  opensDayOfPreviousMonth: number;
+  /** Booking closes this many business days before the session day. */
+  closeBusinessDaysBefore: number;
+  /** Time of day (JST) at which booking opens on the opening day. */
+  opensAt: ClockTime;
+  /** Time of day (JST) at which booking closes on the closing day. */
+  closesAt: ClockTime;
+}
+
+/** How to reach the people behind a service. */
+export interface OfficeContact {
+  name: Localized;
+  phone: string;
+  email: string;
+  hours: Localized;
+}
+
+/** A bookable service (e.g. the citizen ombudsman consultation). */
+export interface Service {
+  id: string;
+  name: Localized;
+  description: Localized;
+  modes: Mode[];
+  /** Length of one appointment. */
+  slotMinutes: number;
+  /** Session hours (JST), e.g. 09:00-12:00 and 13:00-16:00. */
+  hours: { start: ClockTime; end: ClockTime }[];
+  window: BookingWindowRule;
+  screening: ScreeningQuestion[];
+  precautions: { version: string; items: Precaution[] };
+  office: OfficeContact;
+  /** Other places to turn to when the service cannot help (shown after a screening "no"). */
+  alternatives: { name: Localized; phone: string; hours: Localized }[];
+}
+
+/** One dated session of a service (e.g. the ombudsman at a ward office on a given day). */
+export interface Session {
+  id: string;
+  serviceId: string;
+  date: IsoDate;
+  place: Localized;
+  host: Localized;
+  /** Explicit first day of booking; wins over the service's rule. */
+  opens?: IsoDate;
+  /** Explicit last day of booking; wins over the service's rule. */
+  closes?: IsoDate;
+}
+
+/** A bookable appointment time inside a session. `id` is `HHmm` (e.g. `0930`). */
+export interface Slot {
+  id: string;
+  start: ClockTime;
+  end: ClockTime;
+}
+
+/** Validated contact details of the person who books. */
+export interface Contact {
+  name: string;
+  /** Digits only, domestic form (e.g. `09012345678`). */
+  phone: string;
+  email: string;
+}
+
+/** A confirmed appointment. `id` is the booking reference read aloud on the phone. */
+export interface Booking {
+  id: string;
+  serviceId: string;
+  sessionId: string;
+  slotId: string;
+  mode: Mode;
+  /** Who holds the booking for the one-booking-per-person rule and "my bookings". */
+  userKey: string;
+  locale: Locale;
+  contact: Contact;
+  consent: { precautionsVersion: string; agreedAt: string };
+  createdAt: string;
+}
+
+/** Why a ticket was opened for a human. */
+export type TicketReason = 'requested' | 'screening_unsure';
+
+/** A request for a human, waiting for the office or the contact center. */
+export interface Ticket {
+  id: string;
+  userKey: string;
+  channel: string;
+  locale: Locale;
+  reason: TicketReason;
+  serviceId?: string;
+  /** What the citizen was doing, in words without personal data (e.g. the dialog step). */
+  context: string;
+  status: 'open';
+  createdAt: string;
+}
