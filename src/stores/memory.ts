@@ -1,0 +1,275 @@
+/**
+ * In-process store for local runs and tests. Every method body is synchronous, so each
+ * operation is atomic exactly as a Lua script is in Redis; `test/stores/contract.test.ts`
+ * holds it to the same contract as `redis.ts`.
+ */
+import type { Booking, Ticket } from '../domain.ts';
+import type {
+  BookingStore,
+  ConfirmResult,
+  ConversationStore,
+  DedupeStore,
+  HoldResult,
+  Occupancy,
+  Store,
+  StoredConversation,
+  TicketStore,
+} from './ports.ts';
+
+/** Expired conversations and dedupe marks are swept at most this often. */
+const SWEEP_EVERY_MS = 30_000;
+
+/** One session's occupancy, laid out like the Redis hashes of the same name. */
+interface SessionState {
+  /** slotId → bookingId */
+  booked: Map<string, string>;
+  /** slotId → live-or-expired hold */
+  holds: Map<string, { userKey: string; expiresAt: number }>;
+  /** userKey → slotId of the user's hold */
+  heldBy: Map<string, string>;
+  /** userKey → bookingId */
+  users: Map<string, string>;
+  /** bookingId → booking JSON */
+  bookings: Map<string, string>;
+}
+
+/**
+ * Redis rejects a zero PX/PEXPIRE and rounds to whole milliseconds; clamping the same way
+ * here keeps both stores' expiry identical.
+ */
+export function ttlOf(ttlMs: number): number {
+  return Math.max(1, Math.ceil(ttlMs));
+}
+
+/**
+ * Creates an empty in-process store (`kind: 'memory'`). Values are kept as JSON text, as in
+ * Redis, so callers see the same copies-not-references and the same JSON round trip
+ * (e.g. `Date` → string) whichever store they run on.
+ */
+export function createMemoryStore(): Store {
+  const conversations = new Map<string, { rev: number; json: string; expiresAt: number }>();
+  const dedupe = new Map<string, number>();
+  const sessions = new Map<string, SessionState>();
+  const tickets = new Map<string, string>();
+  let lastSweep = Date.now();
+  let closed = false;
+
+  // Reads already ignore expired entries; this only bounds memory for keys never read again.
+  function maybeSweep(now: number): void {
+    if (now - lastSweep < SWEEP_EVERY_MS) return;
+    lastSweep = now;
+    for (const [key, record] of conversations) if (record.expiresAt <= now) conversations.delete(key);
+    for (const [id, expiresAt] of dedupe) if (expiresAt <= now) dedupe.delete(id);
+  }
+
+  function liveConversation(key: string, now: number) {
+    const record = conversations.get(key);
+    return record && record.expiresAt > now ? record : undefined;
+  }
+
+  function session(sessionId: string): SessionState {
+    let state = sessions.get(sessionId);
+    if (!state) {
+      state = { booked: new Map(), holds: new Map(), heldBy: new Map(), users: new Map(), bookings: new Map() };
+      sessions.set(sessionId, state);
+    }
+    return state;
+  }
+
+  /** Holder of a live hold on the slot, or undefined. */
+  function holder(s: SessionState, slotId: string, nowMs: number): string | undefined {
+    const hold = s.holds.get(slotId);
+    return hold && hold.expiresAt > nowMs ? hold.userKey : undefined;
+  }
+
+  // Same sweep as the Redis hold script: a session has few slots, so this is cheap, and it
+  // keeps abandoned holds (and their heldBy entries) from piling up.
+  function dropExpiredHolds(s: SessionState, nowMs: number): void {
+    for (const [slotId, hold] of s.holds) {
+      if (hold.expiresAt > nowMs) continue;
+      s.holds.delete(slotId);
+      if (s.heldBy.get(hold.userKey) === slotId) s.heldBy.delete(hold.userKey);
+    }
+  }
+
+  /** Drops the user's hold, wherever it is in the session. */
+  function dropUserHold(s: SessionState, userKey: string): void {
+    const slotId = s.heldBy.get(userKey);
+    if (slotId === undefined) return;
+    if (s.holds.get(slotId)?.userKey === userKey) s.holds.delete(slotId);
+    s.heldBy.delete(userKey);
+  }
+
+  const conversationStore: ConversationStore = {
+    async load(key) {
+      const record = liveConversation(key, Date.now());
+      return record ? ({ rev: record.rev, state: JSON.parse(record.json) } satisfies StoredConversation) : null;
+    },
+    async save(key, expectedRev, state, ttlMs) {
+      const now = Date.now();
+      maybeSweep(now);
+      const current = liveConversation(key, now)?.rev ?? 0;
+      if (current !== expectedRev) return false;
+      conversations.set(key, { rev: current + 1, json: JSON.stringify(state), expiresAt: now + ttlOf(ttlMs) });
+      return true;
+    },
+    async delete(key) {
+      conversations.delete(key);
+    },
+  };
+
+  const dedupeStore: DedupeStore = {
+    async claim(id, ttlMs) {
+      const now = Date.now();
+      maybeSweep(now);
+      const expiresAt = dedupe.get(id);
+      if (expiresAt !== undefined && expiresAt > now) return false;
+      dedupe.set(id, now + ttlOf(ttlMs));
+      return true;
+    },
+    async release(id) {
+      dedupe.delete(id);
+    },
+  };
+
+  const bookingStore: BookingStore = {
+    async occupancy(sessionId, nowMs): Promise<Occupancy> {
+      const s = sessions.get(sessionId);
+      const occupancy: Occupancy = { booked: new Set(), held: new Map() };
+      if (!s) return occupancy;
+      for (const slotId of s.booked.keys()) occupancy.booked.add(slotId);
+      for (const [slotId, hold] of s.holds) if (hold.expiresAt > nowMs) occupancy.held.set(slotId, hold.userKey);
+      return occupancy;
+    },
+
+    async hold(sessionId, slotId, userKey, nowMs, ttlMs): Promise<HoldResult> {
+      const s = session(sessionId);
+      if (s.users.has(userKey)) return { ok: false, reason: 'already_booked' };
+      if (s.booked.has(slotId)) return { ok: false, reason: 'taken' };
+      const current = holder(s, slotId, nowMs);
+      if (current !== undefined && current !== userKey) return { ok: false, reason: 'taken' };
+      dropExpiredHolds(s, nowMs);
+      dropUserHold(s, userKey);
+      const expiresAt = nowMs + ttlOf(ttlMs);
+      s.holds.set(slotId, { userKey, expiresAt });
+      s.heldBy.set(userKey, slotId);
+      return { ok: true, expiresAt };
+    },
+
+    async releaseHold(sessionId, userKey) {
+      const s = sessions.get(sessionId);
+      if (s) dropUserHold(s, userKey);
+    },
+
+    async confirm(booking, nowMs): Promise<ConfirmResult> {
+      const s = session(booking.sessionId);
+      const { slotId, userKey } = booking;
+      const ownId = s.users.get(userKey);
+      if (ownId !== undefined) {
+        const own = JSON.parse(s.bookings.get(ownId) ?? 'null') as Booking | null;
+        if (own?.slotId === slotId) return { ok: true, booking: own };
+        return { ok: false, reason: 'already_booked' };
+      }
+      if (s.booked.has(slotId)) return { ok: false, reason: 'taken' };
+      const current = holder(s, slotId, nowMs);
+      if (current !== undefined && current !== userKey) return { ok: false, reason: 'taken' };
+      if (s.bookings.has(booking.id)) return { ok: false, reason: 'id_collision' };
+      const expired = s.holds.get(slotId);
+      if (expired && expired.userKey !== userKey && s.heldBy.get(expired.userKey) === slotId) {
+        s.heldBy.delete(expired.userKey);
+      }
+      s.holds.delete(slotId);
+      dropUserHold(s, userKey);
+      const json = JSON.stringify(booking);
+      s.booked.set(slotId, booking.id);
+      s.users.set(userKey, booking.id);
+      s.bookings.set(booking.id, json);
+      return { ok: true, booking: JSON.parse(json) as Booking };
+    },
+
+    async get(sessionId, bookingId) {
+      const json = sessions.get(sessionId)?.bookings.get(bookingId);
+      return json === undefined ? null : (JSON.parse(json) as Booking);
+    },
+
+    async findByUser(userKey, sessionIds) {
+      const found: Booking[] = [];
+      for (const sessionId of sessionIds) {
+        const s = sessions.get(sessionId);
+        const id = s?.users.get(userKey);
+        const json = id === undefined ? undefined : s?.bookings.get(id);
+        if (json !== undefined) found.push(JSON.parse(json) as Booking);
+      }
+      return found;
+    },
+
+    async listSession(sessionId) {
+      const s = sessions.get(sessionId);
+      if (!s) return [];
+      return bySlot([...s.bookings.values()].map((json) => JSON.parse(json) as Booking));
+    },
+
+    async cancel(sessionId, bookingId, userKey) {
+      const s = sessions.get(sessionId);
+      const json = s?.bookings.get(bookingId);
+      if (!s || json === undefined) return false;
+      const booking = JSON.parse(json) as Booking;
+      if (booking.userKey !== userKey) return false;
+      s.bookings.delete(bookingId);
+      if (s.booked.get(booking.slotId) === bookingId) s.booked.delete(booking.slotId);
+      if (s.users.get(userKey) === bookingId) s.users.delete(userKey);
+      return true;
+    },
+  };
+
+  const ticketStore: TicketStore = {
+    async create(ticket) {
+      tickets.set(ticket.id, JSON.stringify(ticket));
+    },
+    async get(id) {
+      const json = tickets.get(id);
+      return json === undefined ? null : (JSON.parse(json) as Ticket);
+    },
+    async listOpen() {
+      return oldestFirst([...tickets.values()].map((json) => JSON.parse(json) as Ticket));
+    },
+  };
+
+  return {
+    kind: 'memory',
+    conversations: conversationStore,
+    dedupe: dedupeStore,
+    bookings: bookingStore,
+    tickets: ticketStore,
+    async ping() {
+      // Mirrors a closed Redis connection, so code paths that handle an outage can be tested.
+      if (closed) throw new Error('memory store is closed');
+    },
+    async close() {
+      closed = true;
+    },
+  };
+}
+
+/** Bookings sorted by slot id (`HHmm`, so lexical order is time order). */
+export function bySlot(bookings: Booking[]): Booking[] {
+  return bookings.sort((a, b) => compare(a.slotId, b.slotId));
+}
+
+/**
+ * The sorted-set score of a ticket: `createdAt` in epoch ms, 0 when unparsable so a bad
+ * timestamp cannot make Redis reject the ticket.
+ */
+export function ticketScore(ticket: Ticket): number {
+  const ms = Date.parse(ticket.createdAt);
+  return Number.isFinite(ms) ? ms : 0;
+}
+
+/** Tickets oldest first, ties by id: the order of a Redis sorted set scored by `ticketScore`. */
+export function oldestFirst(tickets: Ticket[]): Ticket[] {
+  return tickets.sort((a, b) => ticketScore(a) - ticketScore(b) || compare(a.id, b.id));
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,372 @@
+/**
+ * Redis store (ioredis). Each step that changes occupancy is one Lua script over the keys of
+ * one booking session, which share a hash tag and so a Cluster hash slot:
+ *
+ * - `{p}{s:<sessionId>}:booked`   hash slotId → bookingId
+ * - `{p}{s:<sessionId>}:holds`    hash slotId → `userKey|expiresAtMs`
+ * - `{p}{s:<sessionId>}:heldBy`   hash userKey → slotId
+ * - `{p}{s:<sessionId>}:users`    hash userKey → bookingId
+ * - `{p}{s:<sessionId>}:bookings` hash bookingId → booking JSON
+ * - `{p}conv:<key>`               hash `r` (revision), `s` (state JSON), with a TTL
+ * - `{p}dedupe:<id>`              string, `SET NX PX`
+ * - `{p}{tickets}:byId`           hash ticketId → ticket JSON
+ * - `{p}{tickets}:open`           sorted set of open ticket ids scored by createdAt (ms)
+ *
+ * (`{p}` is the prefix.) Scripts return flat arrays, so replies look the same under RESP2
+ * and RESP3.
+ */
+import { Redis, type ChainableCommander } from 'ioredis';
+import type { Booking, Ticket } from '../domain.ts';
+import { bySlot, ticketScore, ttlOf } from './memory.ts';
+import type { BookingStore, ConversationStore, DedupeStore, Occupancy, Store, TicketStore } from './ports.ts';
+
+/** Where to connect and how to namespace keys. */
+export interface RedisStoreOptions {
+  /** e.g. `redis://127.0.0.1:6379` */
+  url: string;
+  /** Put before every key, e.g. `citybot:`; lets several bots or test files share one Redis. */
+  prefix: string;
+  /**
+   * Connection errors (refused, reset, timeouts). They never throw: commands reject instead,
+   * so a turn can answer politely. Ignored unless given.
+   */
+  onError?: (error: Error) => void;
+}
+
+/**
+ * How long any command may take, connected or not: the app must still answer the user
+ * within LINE's 2 s when Redis hangs.
+ */
+const COMMAND_TIMEOUT_MS = 1_500;
+
+/** Shared Lua helpers, prepended to the booking scripts. */
+const LIB = `
+-- A hold is 'userKey|expiresAtMs'; match up to the last '|' since user keys may contain one.
+local function parseHold(v)
+  local user, exp = string.match(v, '^(.*)|([^|]+)$')
+  return user, tonumber(exp)
+end
+-- Expired holds count as absent, so no timer is needed to free a slot.
+local function liveHolder(holds, slot, now)
+  local v = redis.call('HGET', holds, slot)
+  if not v then return nil end
+  local user, exp = parseHold(v)
+  if exp > now then return user end
+  return nil
+end
+-- Only delete the hold if it is still this user's: the slot may have moved on after expiry.
+local function dropUserHold(holds, heldBy, user)
+  local slot = redis.call('HGET', heldBy, user)
+  if not slot then return end
+  local v = redis.call('HGET', holds, slot)
+  if v and parseHold(v) == user then redis.call('HDEL', holds, slot) end
+  redis.call('HDEL', heldBy, user)
+end
+`;
+
+/**
+ * KEYS booked holds heldBy users; ARGV slotId userKey nowMs expiresAtMs.
+ * Returns {1, expiresAt} or {0, reason}.
+ */
+const HOLD = `${LIB}
+local booked, holds, heldBy, users = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local slot, user, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+-- One booking per person per session: a booked user must not start holding again.
+if redis.call('HEXISTS', users, user) == 1 then return {0, 'already_booked'} end
+if redis.call('HEXISTS', booked, slot) == 1 then return {0, 'taken'} end
+local holder = liveHolder(holds, slot, now)
+if holder and holder ~= user then return {0, 'taken'} end
+-- A session has few slots: sweeping its expired holds here keeps abandoned ones from piling up.
+local all = redis.call('HGETALL', holds)
+for i = 1, #all, 2 do
+  local u, exp = parseHold(all[i + 1])
+  if exp <= now then
+    redis.call('HDEL', holds, all[i])
+    if redis.call('HGET', heldBy, u) == all[i] then redis.call('HDEL', heldBy, u) end
+  end
+end
+-- One hold per user per session: a new hold replaces the old one (or extends the same slot).
+dropUserHold(holds, heldBy, user)
+redis.call('HSET', holds, slot, user .. '|' .. ARGV[4])
+redis.call('HSET', heldBy, user, slot)
+return {1, ARGV[4]}
+`;
+
+/** KEYS holds heldBy; ARGV userKey. */
+const RELEASE_HOLD = `${LIB}
+dropUserHold(KEYS[1], KEYS[2], ARGV[1])
+return 1
+`;
+
+/**
+ * KEYS booked holds heldBy users bookings; ARGV bookingId slotId userKey nowMs bookingJson.
+ * Returns {'ok'}, {'own', existingJson} or {reason}.
+ */
+const CONFIRM = `${LIB}
+local booked, holds, heldBy, users, bookings = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local id, slot, user, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+-- A user already booked here: the client returns it when it is this slot (a retried
+-- confirm is idempotent) and refuses otherwise (one booking per person per session).
+local ownId = redis.call('HGET', users, user)
+if ownId then return {'own', redis.call('HGET', bookings, ownId) or ''} end
+if redis.call('HEXISTS', booked, slot) == 1 then return {'taken'} end
+-- An expired hold (anyone's) does not block: the still-free slot can be booked.
+local holder = liveHolder(holds, slot, now)
+if holder and holder ~= user then return {'taken'} end
+-- Booking ids are read aloud and looked up per session, so they must be unique in it.
+if redis.call('HEXISTS', bookings, id) == 1 then return {'id_collision'} end
+local v = redis.call('HGET', holds, slot)
+if v then
+  local previous = parseHold(v)
+  redis.call('HDEL', holds, slot)
+  if redis.call('HGET', heldBy, previous) == slot then redis.call('HDEL', heldBy, previous) end
+end
+dropUserHold(holds, heldBy, user)
+redis.call('HSET', booked, slot, id)
+redis.call('HSET', users, user, id)
+redis.call('HSET', bookings, id, ARGV[5])
+return {'ok'}
+`;
+
+/** KEYS booked users bookings; ARGV bookingId userKey. Returns 1 when cancelled. */
+const CANCEL = `
+local booked, users, bookings = KEYS[1], KEYS[2], KEYS[3]
+local id, user = ARGV[1], ARGV[2]
+local json = redis.call('HGET', bookings, id)
+if not json then return 0 end
+local booking = cjson.decode(json)
+-- Only the owner may cancel; a booking id alone is guessable.
+if booking.userKey ~= user then return 0 end
+redis.call('HDEL', bookings, id)
+-- Guarded deletes: never free a slot or user entry that points at another booking.
+if redis.call('HGET', booked, booking.slotId) == id then redis.call('HDEL', booked, booking.slotId) end
+if redis.call('HGET', users, user) == id then redis.call('HDEL', users, user) end
+return 1
+`;
+
+/** KEYS booked holds. A script only so both reads are one consistent snapshot. */
+const OCCUPANCY = `
+return {redis.call('HKEYS', KEYS[1]), redis.call('HGETALL', KEYS[2])}
+`;
+
+/** KEYS users bookings; ARGV userKey. A script so `findByUser` is one pipelined round trip. */
+const FIND_BY_USER = `
+local id = redis.call('HGET', KEYS[1], ARGV[1])
+if not id then return false end
+return redis.call('HGET', KEYS[2], id)
+`;
+
+/**
+ * KEYS conversation; ARGV expectedRev stateJson ttlMs. Compare-and-set, so that two
+ * processes handling the same user cannot both write on top of one revision.
+ */
+const SAVE_CONVERSATION = `
+local current = tonumber(redis.call('HGET', KEYS[1], 'r') or '0')
+if current ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'r', tostring(current + 1), 's', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`;
+
+/**
+ * Loaded once per connection by ioredis (EVALSHA, falling back to EVAL after a Redis restart).
+ * No `readOnly` flags: EVALSHA_RO would need Redis 7, and there are no replicas to read from.
+ */
+const SCRIPTS = {
+  cbHold: { numberOfKeys: 4, lua: HOLD },
+  cbReleaseHold: { numberOfKeys: 2, lua: RELEASE_HOLD },
+  cbConfirm: { numberOfKeys: 5, lua: CONFIRM },
+  cbCancel: { numberOfKeys: 3, lua: CANCEL },
+  cbOccupancy: { numberOfKeys: 2, lua: OCCUPANCY },
+  cbFindByUser: { numberOfKeys: 2, lua: FIND_BY_USER },
+  cbSaveConversation: { numberOfKeys: 1, lua: SAVE_CONVERSATION },
+};
+
+type Arg = string | number;
+/** ioredis adds one method per script at runtime; this is their type. */
+type ScriptedRedis = Redis & Record<keyof typeof SCRIPTS, (...args: Arg[]) => Promise<unknown>>;
+type ScriptedPipeline = ChainableCommander &
+  Record<keyof typeof SCRIPTS, (...args: Arg[]) => ChainableCommander>;
+
+/**
+ * Connects to Redis and returns a store (`kind: 'redis'`). Rejects when Redis cannot be
+ * reached at startup, so a misconfigured deployment fails loudly. Once connected, an outage
+ * makes commands (and `ping()`) reject within about a second and a half instead of
+ * queueing, while ioredis reconnects in the background.
+ */
+export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> {
+  const { prefix } = opts;
+  const redis = new Redis(opts.url, {
+    lazyConnect: true,
+    connectTimeout: COMMAND_TIMEOUT_MS,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+    maxRetriesPerRequest: 1,
+    scripts: SCRIPTS,
+  }) as ScriptedRedis;
+  // Without a listener an 'error' event would crash the process during an outage.
+  redis.on('error', (error: Error) => opts.onError?.(error));
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.disconnect();
+    throw error;
+  }
+  // From now on fail fast while disconnected rather than hold a user's turn in a queue.
+  redis.options.enableOfflineQueue = false;
+
+  const sessionKeys = (sessionId: string) => {
+    const base = `${prefix}{s:${sessionId}}:`;
+    return {
+      booked: `${base}booked`,
+      holds: `${base}holds`,
+      heldBy: `${base}heldBy`,
+      users: `${base}users`,
+      bookings: `${base}bookings`,
+    };
+  };
+  const conversationKey = (key: string) => `${prefix}conv:${key}`;
+  const dedupeKey = (id: string) => `${prefix}dedupe:${id}`;
+  const ticketsById = `${prefix}{tickets}:byId`;
+  const ticketsOpen = `${prefix}{tickets}:open`;
+
+  const conversations: ConversationStore = {
+    async load(key) {
+      const [rev, json] = await redis.hmget(conversationKey(key), 'r', 's');
+      if (rev == null || json == null) return null;
+      return { rev: Number(rev), state: JSON.parse(json) as unknown };
+    },
+    async save(key, expectedRev, state, ttlMs) {
+      const saved = await redis.cbSaveConversation(conversationKey(key), expectedRev, JSON.stringify(state), ttlOf(ttlMs));
+      return saved === 1;
+    },
+    async delete(key) {
+      await redis.del(conversationKey(key));
+    },
+  };
+
+  const dedupe: DedupeStore = {
+    async claim(id, ttlMs) {
+      return (await redis.set(dedupeKey(id), '1', 'PX', ttlOf(ttlMs), 'NX')) === 'OK';
+    },
+    async release(id) {
+      await redis.del(dedupeKey(id));
+    },
+  };
+
+  const bookings: BookingStore = {
+    async occupancy(sessionId, nowMs) {
+      const k = sessionKeys(sessionId);
+      const [booked, holds] = (await redis.cbOccupancy(k.booked, k.holds)) as [string[], string[]];
+      const occupancy: Occupancy = { booked: new Set(booked), held: new Map() };
+      for (let i = 0; i + 1 < holds.length; i += 2) {
+        const value = holds[i + 1] ?? '';
+        const bar = value.lastIndexOf('|');
+        if (Number(value.slice(bar + 1)) > nowMs) occupancy.held.set(holds[i] ?? '', value.slice(0, bar));
+      }
+      return occupancy;
+    },
+
+    async hold(sessionId, slotId, userKey, nowMs, ttlMs) {
+      const k = sessionKeys(sessionId);
+      const expiresAt = nowMs + ttlOf(ttlMs);
+      const [ok, detail] = (await redis.cbHold(
+        k.booked, k.holds, k.heldBy, k.users,
+        slotId, userKey, nowMs, expiresAt,
+      )) as [number, string];
+      return ok === 1 ? { ok: true, expiresAt } : { ok: false, reason: detail as 'taken' | 'already_booked' };
+    },
+
+    async releaseHold(sessionId, userKey) {
+      const k = sessionKeys(sessionId);
+      await redis.cbReleaseHold(k.holds, k.heldBy, userKey);
+    },
+
+    async confirm(booking, nowMs) {
+      const k = sessionKeys(booking.sessionId);
+      const json = JSON.stringify(booking);
+      const [outcome, existing] = (await redis.cbConfirm(
+        k.booked, k.holds, k.heldBy, k.users, k.bookings,
+        booking.id, booking.slotId, booking.userKey, nowMs, json,
+      )) as [string, string?];
+      if (outcome === 'ok') return { ok: true, booking: JSON.parse(json) as Booking };
+      if (outcome === 'own') {
+        const own = existing ? (JSON.parse(existing) as Booking) : null;
+        return own?.slotId === booking.slotId ? { ok: true, booking: own } : { ok: false, reason: 'already_booked' };
+      }
+      return { ok: false, reason: outcome as 'taken' | 'id_collision' };
+    },
+
+    async get(sessionId, bookingId) {
+      const json = await redis.hget(sessionKeys(sessionId).bookings, bookingId);
+      return json == null ? null : (JSON.parse(json) as Booking);
+    },
+
+    async findByUser(userKey, sessionIds) {
+      if (sessionIds.length === 0) return [];
+      const pipeline = redis.pipeline() as ScriptedPipeline;
+      for (const sessionId of sessionIds) {
+        const k = sessionKeys(sessionId);
+        pipeline.cbFindByUser(k.users, k.bookings, userKey);
+      }
+      const replies = (await pipeline.exec()) ?? [];
+      const found: Booking[] = [];
+      for (const [error, json] of replies) {
+        if (error) throw error;
+        if (typeof json === 'string') found.push(JSON.parse(json) as Booking);
+      }
+      return found;
+    },
+
+    async listSession(sessionId) {
+      const jsons = await redis.hvals(sessionKeys(sessionId).bookings);
+      return bySlot(jsons.map((json) => JSON.parse(json) as Booking));
+    },
+
+    async cancel(sessionId, bookingId, userKey) {
+      const k = sessionKeys(sessionId);
+      return (await redis.cbCancel(k.booked, k.users, k.bookings, bookingId, userKey)) === 1;
+    },
+  };
+
+  const tickets: TicketStore = {
+    async create(ticket) {
+      // MULTI so a ticket is never listed without its body, or stored but never listed.
+      const replies = await redis
+        .multi()
+        .hset(ticketsById, ticket.id, JSON.stringify(ticket))
+        .zadd(ticketsOpen, ticketScore(ticket), ticket.id)
+        .exec();
+      const failed = replies?.find(([error]) => error)?.[0];
+      if (failed) throw failed;
+    },
+    async get(id) {
+      const json = await redis.hget(ticketsById, id);
+      return json == null ? null : (JSON.parse(json) as Ticket);
+    },
+    async listOpen() {
+      const ids = await redis.zrange(ticketsOpen, 0, '-1');
+      if (ids.length === 0) return [];
+      const jsons = await redis.hmget(ticketsById, ...ids);
+      return jsons.flatMap((json) => (json == null ? [] : [JSON.parse(json) as Ticket]));
+    },
+  };
+
+  return {
+    kind: 'redis',
+    conversations,
+    dedupe,
+    bookings,
+    tickets,
+    async ping() {
+      await redis.ping();
+    },
+    async close() {
+      try {
+        await redis.quit();
+      } catch {
+        // Already down: QUIT cannot be sent, so just drop the socket and stop reconnecting.
+        redis.disconnect();
+      }
+    },
+  };
+}

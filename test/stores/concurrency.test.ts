@@ -1,0 +1,80 @@
+/**
+ * Races on one slot or one user, fired all at once: whatever the interleaving, a slot gets at
+ * most one booking and a person at most one booking per session.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ConfirmResult, Store } from '../../src/stores/ports.ts';
+import { bookingId, makeBooking, storeFactories } from '../support/stores.ts';
+
+const T = 1_750_000_000_000;
+const HOLD_MS = 5 * 60_000;
+
+describe.each(storeFactories())('%s store under concurrency', (_kind, create) => {
+  let store: Store;
+
+  beforeAll(async () => {
+    store = await create();
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+
+  it('200 users holding then confirming one slot: exactly one booking', async () => {
+    const s = 'race-hold-confirm';
+    const results = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const userKey = `user-${i}`;
+        const held = await store.bookings.hold(s, '0930', userKey, T, HOLD_MS);
+        // Confirm even after a failed hold: a confirm without a live hold must not win either.
+        const confirmed = await store.bookings.confirm(
+          makeBooking({ id: bookingId(i), sessionId: s, slotId: '0930', userKey }),
+          T + 1,
+        );
+        return { held: held.ok, confirmed };
+      }),
+    );
+    const winners = results.filter((r) => r.confirmed.ok);
+    expect(winners).toHaveLength(1);
+    expect(winners[0]?.held).toBe(true);
+    expect(results.filter((r) => r.held)).toHaveLength(1);
+    expect(results.filter((r) => !r.confirmed.ok).every((r) => reason(r.confirmed) === 'taken')).toBe(true);
+    expect(await store.bookings.listSession(s)).toHaveLength(1);
+    const occupancy = await store.bookings.occupancy(s, T + 1);
+    expect(occupancy.booked).toEqual(new Set(['0930']));
+    expect(occupancy.held).toEqual(new Map());
+  });
+
+  it('200 concurrent confirms of one free slot without holds: exactly one booking', async () => {
+    const s = 'race-confirm';
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        store.bookings.confirm(makeBooking({ id: bookingId(i), sessionId: s, slotId: '1000', userKey: `user-${i}` }), T),
+      ),
+    );
+    expect(results.filter((r) => r.ok)).toHaveLength(1);
+    expect(results.filter((r) => reason(r) === 'taken')).toHaveLength(199);
+    expect(await store.bookings.listSession(s)).toHaveLength(1);
+    expect((await store.bookings.occupancy(s, T)).booked).toEqual(new Set(['1000']));
+  });
+
+  it('one user racing 50 confirms of different slots: exactly one booking for that user', async () => {
+    const s = 'race-one-user';
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        store.bookings.confirm(
+          makeBooking({ id: bookingId(i), sessionId: s, slotId: `slot-${i}`, userKey: 'alice' }),
+          T,
+        ),
+      ),
+    );
+    expect(results.filter((r) => r.ok)).toHaveLength(1);
+    expect(results.filter((r) => reason(r) === 'already_booked')).toHaveLength(49);
+    expect(await store.bookings.listSession(s)).toHaveLength(1);
+    expect(await store.bookings.findByUser('alice', [s])).toHaveLength(1);
+    expect((await store.bookings.occupancy(s, T)).booked.size).toBe(1);
+  });
+});
+
+function reason(result: ConfirmResult): string | undefined {
+  return result.ok ? undefined : result.reason;
+}

@@ -1,0 +1,399 @@
+/**
+ * The storage contract of `src/stores/ports.ts`, run against every implementation so the
+ * in-memory store used in development behaves exactly like Redis in production.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Store } from '../../src/stores/ports.ts';
+import { createRedisStore } from '../../src/stores/redis.ts';
+import { bookingId, makeBooking, makeTicket, sleep, storeFactories } from '../support/stores.ts';
+
+/** A fixed clock for booking tests: holds expire by the `nowMs` passed in, not real time. */
+const T = 1_750_000_000_000;
+const HOLD_MS = 5 * 60_000;
+const DAY_MS = 24 * 60 * 60_000;
+
+describe.each(storeFactories())('%s store', (kind, create) => {
+  let store: Store;
+  let counter = 0;
+  /** A name no other test in this store uses, since tests share one store. */
+  const fresh = (what: string) => `${what}-${++counter}`;
+
+  beforeAll(async () => {
+    store = await create();
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+
+  it(`reports kind '${kind}' and answers ping`, async () => {
+    expect(store.kind).toBe(kind);
+    await expect(store.ping()).resolves.toBeUndefined();
+  });
+
+  it('ping rejects once the store is closed', async () => {
+    const other = await create();
+    await other.close();
+    await expect(other.ping()).rejects.toThrow();
+  });
+
+  describe('conversations', () => {
+    it('loads nothing for an unknown key', async () => {
+      expect(await store.conversations.load(fresh('conv'))).toBeNull();
+    });
+
+    it('needs rev 0 for the first save, then counts revisions up', async () => {
+      const key = fresh('conv');
+      expect(await store.conversations.save(key, 1, { step: 'x' }, DAY_MS)).toBe(false);
+      expect(await store.conversations.load(key)).toBeNull();
+      expect(await store.conversations.save(key, 0, { step: 'menu', n: [1, 2] }, DAY_MS)).toBe(true);
+      expect(await store.conversations.load(key)).toEqual({ rev: 1, state: { step: 'menu', n: [1, 2] } });
+      expect(await store.conversations.save(key, 1, { step: 'booking' }, DAY_MS)).toBe(true);
+      expect(await store.conversations.load(key)).toEqual({ rev: 2, state: { step: 'booking' } });
+    });
+
+    it('refuses a stale revision and keeps the stored state', async () => {
+      const key = fresh('conv');
+      await store.conversations.save(key, 0, { v: 1 }, DAY_MS);
+      await store.conversations.save(key, 1, { v: 2 }, DAY_MS);
+      expect(await store.conversations.save(key, 1, { v: 'stale' }, DAY_MS)).toBe(false);
+      expect(await store.conversations.save(key, 0, { v: 'stale' }, DAY_MS)).toBe(false);
+      expect(await store.conversations.save(key, 3, { v: 'future' }, DAY_MS)).toBe(false);
+      expect(await store.conversations.load(key)).toEqual({ rev: 2, state: { v: 2 } });
+    });
+
+    it('stores JSON: a Date comes back as its ISO string', async () => {
+      const key = fresh('conv');
+      const at = new Date('2025-05-01T00:00:00.000Z');
+      await store.conversations.save(key, 0, { at, gone: undefined }, DAY_MS);
+      expect(await store.conversations.load(key)).toEqual({ rev: 1, state: { at: at.toISOString() } });
+    });
+
+    it('delete forgets the record, so the next save starts at rev 0 again', async () => {
+      const key = fresh('conv');
+      await store.conversations.save(key, 0, { v: 1 }, DAY_MS);
+      await store.conversations.delete(key);
+      expect(await store.conversations.load(key)).toBeNull();
+      expect(await store.conversations.save(key, 0, { v: 2 }, DAY_MS)).toBe(true);
+      await store.conversations.delete(fresh('never-saved'));
+    });
+
+    it('expires ttlMs after the last save', async () => {
+      const key = fresh('conv');
+      await store.conversations.save(key, 0, { v: 1 }, 80);
+      expect(await store.conversations.load(key)).not.toBeNull();
+      await sleep(200);
+      expect(await store.conversations.load(key)).toBeNull();
+      expect(await store.conversations.save(key, 1, { v: 2 }, DAY_MS)).toBe(false);
+      expect(await store.conversations.save(key, 0, { v: 2 }, DAY_MS)).toBe(true);
+    });
+
+    it('lets exactly one of 20 concurrent saves on the same revision win', async () => {
+      const key = fresh('conv');
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => store.conversations.save(key, 0, { writer: i }, DAY_MS)),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const winner = results.indexOf(true);
+      expect(await store.conversations.load(key)).toEqual({ rev: 1, state: { writer: winner } });
+    });
+  });
+
+  describe('dedupe', () => {
+    it('claims an id once; a repeat is refused', async () => {
+      const id = fresh('event');
+      expect(await store.dedupe.claim(id, DAY_MS)).toBe(true);
+      expect(await store.dedupe.claim(id, DAY_MS)).toBe(false);
+      expect(await store.dedupe.claim(fresh('event'), DAY_MS)).toBe(true);
+    });
+
+    it('release lets a redelivery claim the id again', async () => {
+      const id = fresh('event');
+      await store.dedupe.claim(id, DAY_MS);
+      await store.dedupe.release(id);
+      expect(await store.dedupe.claim(id, DAY_MS)).toBe(true);
+      await store.dedupe.release(fresh('never-claimed'));
+    });
+
+    it('forgets a claim after ttlMs', async () => {
+      const id = fresh('event');
+      expect(await store.dedupe.claim(id, 60)).toBe(true);
+      await sleep(200);
+      expect(await store.dedupe.claim(id, DAY_MS)).toBe(true);
+    });
+  });
+
+  describe('holds', () => {
+    it('holds a free slot until now + ttl and shows it in occupancy', async () => {
+      const s = fresh('session');
+      expect(await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS)).toEqual({ ok: true, expiresAt: T + HOLD_MS });
+      const occupancy = await store.bookings.occupancy(s, T + 1);
+      expect(occupancy.booked).toEqual(new Set());
+      expect(occupancy.held).toEqual(new Map([['0930', 'alice']]));
+    });
+
+    it("refuses someone else's live hold as taken", async () => {
+      const s = fresh('session');
+      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS);
+      expect(await store.bookings.hold(s, '0930', 'bob', T + HOLD_MS - 1, HOLD_MS)).toEqual({
+        ok: false,
+        reason: 'taken',
+      });
+    });
+
+    it('extends the hold when the same user holds the same slot again', async () => {
+      const s = fresh('session');
+      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS);
+      expect(await store.bookings.hold(s, '0930', 'alice', T + 60_000, HOLD_MS)).toEqual({
+        ok: true,
+        expiresAt: T + 60_000 + HOLD_MS,
+      });
+      // Past the first expiry, but inside the extended one.
+      const later = T + HOLD_MS + 1;
+      expect(await store.bookings.hold(s, '0930', 'bob', later, HOLD_MS)).toEqual({ ok: false, reason: 'taken' });
+      expect((await store.bookings.occupancy(s, later)).held).toEqual(new Map([['0930', 'alice']]));
+    });
+
+    it("releases the user's old slot when they hold another in the same session", async () => {
+      const s = fresh('session');
+      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS);
+      expect((await store.bookings.hold(s, '1000', 'alice', T + 1, HOLD_MS)).ok).toBe(true);
+      expect((await store.bookings.occupancy(s, T + 2)).held).toEqual(new Map([['1000', 'alice']]));
+      expect((await store.bookings.hold(s, '0930', 'bob', T + 2, HOLD_MS)).ok).toBe(true);
+    });
+
+    it('keeps holds of one user in different sessions apart', async () => {
+      const s1 = fresh('session');
+      const s2 = fresh('session');
+      await store.bookings.hold(s1, '0930', 'alice', T, HOLD_MS);
+      await store.bookings.hold(s2, '1000', 'alice', T, HOLD_MS);
+      expect((await store.bookings.occupancy(s1, T)).held).toEqual(new Map([['0930', 'alice']]));
+      expect((await store.bookings.occupancy(s2, T)).held).toEqual(new Map([['1000', 'alice']]));
+    });
+
+    it('frees the slot once the hold expires', async () => {
+      const s = fresh('session');
+      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS);
+      expect((await store.bookings.occupancy(s, T + HOLD_MS)).held).toEqual(new Map());
+      expect(await store.bookings.hold(s, '0930', 'bob', T + HOLD_MS + 1, HOLD_MS)).toEqual({
+        ok: true,
+        expiresAt: T + HOLD_MS + 1 + HOLD_MS,
+      });
+      expect((await store.bookings.occupancy(s, T + HOLD_MS + 2)).held).toEqual(new Map([['0930', 'bob']]));
+    });
+
+    it('refuses a user who already has a booking in the session as already_booked', async () => {
+      const s = fresh('session');
+      await store.bookings.confirm(makeBooking({ sessionId: s, slotId: '0930', userKey: 'alice' }), T);
+      expect(await store.bookings.hold(s, '1000', 'alice', T, HOLD_MS)).toEqual({ ok: false, reason: 'already_booked' });
+      expect(await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS)).toEqual({ ok: false, reason: 'already_booked' });
+    });
+
+    it('refuses a booked slot as taken', async () => {
+      const s = fresh('session');
+      await store.bookings.confirm(makeBooking({ sessionId: s, slotId: '0930', userKey: 'alice' }), T);
+      expect(await store.bookings.hold(s, '0930', 'bob', T, HOLD_MS)).toEqual({ ok: false, reason: 'taken' });
+    });
+
+    it('releaseHold frees the slot; releasing nothing is harmless', async () => {
+      const s = fresh('session');
+      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS);
+      await store.bookings.releaseHold(s, 'alice');
+      await store.bookings.releaseHold(s, 'alice');
+      await store.bookings.releaseHold(fresh('session'), 'nobody');
+      expect((await store.bookings.occupancy(s, T)).held).toEqual(new Map());
+      expect((await store.bookings.hold(s, '0930', 'bob', T, HOLD_MS)).ok).toBe(true);
+    });
+
+    it("releaseHold leaves a slot alone that someone else took after the user's hold expired", async () => {
+      const s = fresh('session');
+      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS);
+      await store.bookings.hold(s, '0930', 'bob', T + HOLD_MS + 1, HOLD_MS);
+      await store.bookings.releaseHold(s, 'alice');
+      expect((await store.bookings.occupancy(s, T + HOLD_MS + 2)).held).toEqual(new Map([['0930', 'bob']]));
+    });
+  });
+
+  describe('confirm', () => {
+    it('turns a hold into a booking', async () => {
+      const s = fresh('session');
+      const booking = makeBooking({ sessionId: s, slotId: '0930', userKey: 'alice' });
+      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS);
+      expect(await store.bookings.confirm(booking, T + 1_000)).toEqual({ ok: true, booking });
+      const occupancy = await store.bookings.occupancy(s, T + 1_000);
+      expect(occupancy.booked).toEqual(new Set(['0930']));
+      expect(occupancy.held).toEqual(new Map());
+      expect(await store.bookings.get(s, booking.id)).toEqual(booking);
+    });
+
+    it('books the slot when the hold expired but the slot is still free', async () => {
+      const s = fresh('session');
+      const booking = makeBooking({ sessionId: s, slotId: '0930', userKey: 'alice' });
+      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS);
+      expect(await store.bookings.confirm(booking, T + HOLD_MS + 1)).toEqual({ ok: true, booking });
+    });
+
+    it("books past someone else's expired hold", async () => {
+      const s = fresh('session');
+      await store.bookings.hold(s, '0930', 'bob', T, HOLD_MS);
+      const booking = makeBooking({ sessionId: s, slotId: '0930', userKey: 'alice' });
+      expect(await store.bookings.confirm(booking, T + HOLD_MS + 1)).toEqual({ ok: true, booking });
+      expect((await store.bookings.occupancy(s, T + HOLD_MS + 1)).held).toEqual(new Map());
+    });
+
+    it('fails with taken when someone else booked the slot', async () => {
+      const s = fresh('session');
+      await store.bookings.confirm(makeBooking({ id: bookingId(1), sessionId: s, userKey: 'bob' }), T);
+      const mine = makeBooking({ id: bookingId(2), sessionId: s, userKey: 'alice' });
+      expect(await store.bookings.confirm(mine, T)).toEqual({ ok: false, reason: 'taken' });
+      expect(await store.bookings.get(s, mine.id)).toBeNull();
+    });
+
+    it('fails with taken when someone else holds the slot', async () => {
+      const s = fresh('session');
+      await store.bookings.hold(s, '0930', 'bob', T, HOLD_MS);
+      const mine = makeBooking({ sessionId: s, slotId: '0930', userKey: 'alice' });
+      expect(await store.bookings.confirm(mine, T + 1)).toEqual({ ok: false, reason: 'taken' });
+    });
+
+    it('fails with already_booked when the user has another booking in the session', async () => {
+      const s = fresh('session');
+      await store.bookings.confirm(makeBooking({ id: bookingId(1), sessionId: s, slotId: '0930', userKey: 'alice' }), T);
+      const second = makeBooking({ id: bookingId(2), sessionId: s, slotId: '1000', userKey: 'alice' });
+      expect(await store.bookings.confirm(second, T)).toEqual({ ok: false, reason: 'already_booked' });
+      expect(await store.bookings.listSession(s)).toHaveLength(1);
+    });
+
+    it('is idempotent: confirming the same slot again returns the existing booking', async () => {
+      const s = fresh('session');
+      const booking = makeBooking({ id: bookingId(1), sessionId: s, slotId: '0930', userKey: 'alice' });
+      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS);
+      expect(await store.bookings.confirm(booking, T)).toEqual({ ok: true, booking });
+      expect(await store.bookings.confirm(booking, T + 1)).toEqual({ ok: true, booking });
+      // A retry that minted a new reference still gets the booking that exists.
+      const retry = { ...booking, id: bookingId(2), createdAt: '2025-05-01T09:00:05.000Z' };
+      expect(await store.bookings.confirm(retry, T + 2)).toEqual({ ok: true, booking });
+      expect(await store.bookings.listSession(s)).toEqual([booking]);
+      expect(await store.bookings.get(s, retry.id)).toBeNull();
+    });
+
+    it('fails with id_collision when the booking id is in use in the session', async () => {
+      const s = fresh('session');
+      await store.bookings.confirm(makeBooking({ id: 'ABC-2345', sessionId: s, slotId: '0930', userKey: 'alice' }), T);
+      const other = makeBooking({ id: 'ABC-2345', sessionId: s, slotId: '1000', userKey: 'bob' });
+      expect(await store.bookings.confirm(other, T)).toEqual({ ok: false, reason: 'id_collision' });
+      expect((await store.bookings.occupancy(s, T)).booked).toEqual(new Set(['0930']));
+      // With a new id the same request goes through.
+      expect((await store.bookings.confirm({ ...other, id: 'ABC-2346' }, T)).ok).toBe(true);
+    });
+
+    it("drops the user's hold on another slot when they book", async () => {
+      const s = fresh('session');
+      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS);
+      await store.bookings.confirm(makeBooking({ sessionId: s, slotId: '1000', userKey: 'alice' }), T);
+      const occupancy = await store.bookings.occupancy(s, T);
+      expect(occupancy.booked).toEqual(new Set(['1000']));
+      expect(occupancy.held).toEqual(new Map());
+    });
+  });
+
+  describe('reading bookings', () => {
+    it('occupancy of an unknown session is empty', async () => {
+      const occupancy = await store.bookings.occupancy(fresh('session'), T);
+      expect(occupancy.booked).toEqual(new Set());
+      expect(occupancy.held).toEqual(new Map());
+    });
+
+    it('occupancy shows bookings and live holds only', async () => {
+      const s = fresh('session');
+      await store.bookings.confirm(makeBooking({ id: bookingId(1), sessionId: s, slotId: '0930', userKey: 'a' }), T);
+      await store.bookings.confirm(makeBooking({ id: bookingId(2), sessionId: s, slotId: '1000', userKey: 'b' }), T);
+      await store.bookings.hold(s, '1030', 'c', T, HOLD_MS);
+      await store.bookings.hold(s, '1100', 'd', T - HOLD_MS, HOLD_MS);
+      const occupancy = await store.bookings.occupancy(s, T + 1);
+      expect(occupancy.booked).toEqual(new Set(['0930', '1000']));
+      expect(occupancy.held).toEqual(new Map([['1030', 'c']]));
+    });
+
+    it('get returns null for an unknown booking or session', async () => {
+      const s = fresh('session');
+      await store.bookings.confirm(makeBooking({ sessionId: s }), T);
+      expect(await store.bookings.get(s, 'XYZ-9999')).toBeNull();
+      expect(await store.bookings.get(fresh('session'), 'ABC-2345')).toBeNull();
+    });
+
+    it("findByUser returns the user's bookings in the order of the sessions asked", async () => {
+      const [a, b, c] = [fresh('session'), fresh('session'), fresh('session')];
+      const inA = makeBooking({ id: bookingId(1), sessionId: a, slotId: '0930', userKey: 'alice' });
+      const inC = makeBooking({ id: bookingId(2), sessionId: c, slotId: '1300', userKey: 'alice' });
+      await store.bookings.confirm(inA, T);
+      await store.bookings.confirm(inC, T);
+      await store.bookings.confirm(makeBooking({ id: bookingId(3), sessionId: b, userKey: 'bob' }), T);
+      expect(await store.bookings.findByUser('alice', [c, b, a])).toEqual([inC, inA]);
+      expect(await store.bookings.findByUser('alice', [a, c])).toEqual([inA, inC]);
+      expect(await store.bookings.findByUser('alice', [])).toEqual([]);
+      expect(await store.bookings.findByUser('carol', [a, b, c])).toEqual([]);
+    });
+
+    it('listSession returns every booking of the session by slot', async () => {
+      const s = fresh('session');
+      const late = makeBooking({ id: bookingId(1), sessionId: s, slotId: '1300', userKey: 'a' });
+      const early = makeBooking({ id: bookingId(2), sessionId: s, slotId: '0930', userKey: 'b' });
+      const middle = makeBooking({ id: bookingId(3), sessionId: s, slotId: '1000', userKey: 'c' });
+      for (const booking of [late, early, middle]) await store.bookings.confirm(booking, T);
+      await store.bookings.confirm(makeBooking({ id: bookingId(4), sessionId: fresh('session'), userKey: 'd' }), T);
+      expect(await store.bookings.listSession(s)).toEqual([early, middle, late]);
+      expect(await store.bookings.listSession(fresh('session'))).toEqual([]);
+    });
+  });
+
+  describe('cancel', () => {
+    it('cancels the booking and frees its slot and the user', async () => {
+      const s = fresh('session');
+      const booking = makeBooking({ sessionId: s, slotId: '0930', userKey: 'alice' });
+      await store.bookings.confirm(booking, T);
+      expect(await store.bookings.cancel(s, booking.id, 'alice')).toBe(true);
+      expect(await store.bookings.get(s, booking.id)).toBeNull();
+      expect(await store.bookings.listSession(s)).toEqual([]);
+      expect((await store.bookings.occupancy(s, T)).booked).toEqual(new Set());
+      expect(await store.bookings.findByUser('alice', [s])).toEqual([]);
+      // The slot and the user are free again; the id may be reused.
+      expect((await store.bookings.hold(s, '0930', 'bob', T, HOLD_MS)).ok).toBe(true);
+      expect((await store.bookings.confirm({ ...booking, slotId: '1000' }, T)).ok).toBe(true);
+    });
+
+    it("refuses someone else's booking and unknown ids", async () => {
+      const s = fresh('session');
+      const booking = makeBooking({ sessionId: s, slotId: '0930', userKey: 'alice' });
+      await store.bookings.confirm(booking, T);
+      expect(await store.bookings.cancel(s, booking.id, 'mallory')).toBe(false);
+      expect(await store.bookings.cancel(s, 'XYZ-9999', 'alice')).toBe(false);
+      expect(await store.bookings.cancel(fresh('session'), booking.id, 'alice')).toBe(false);
+      expect(await store.bookings.get(s, booking.id)).toEqual(booking);
+      expect(await store.bookings.cancel(s, booking.id, 'alice')).toBe(true);
+      expect(await store.bookings.cancel(s, booking.id, 'alice')).toBe(false);
+    });
+  });
+
+  describe('tickets', () => {
+    it('creates, gets, and lists open tickets oldest first', async () => {
+      const newest = makeTicket({ id: 'T-3', createdAt: '2025-05-03T00:00:00.000Z', serviceId: 'ombudsman' });
+      const oldest = makeTicket({ id: 'T-1', createdAt: '2025-05-01T00:00:00.000Z', reason: 'screening_unsure' });
+      const middle = makeTicket({ id: 'T-2', createdAt: '2025-05-02T00:00:00.000Z', locale: 'en' });
+      for (const ticket of [newest, oldest, middle]) await store.tickets.create(ticket);
+      expect(await store.tickets.get('T-2')).toEqual(middle);
+      expect(await store.tickets.get('T-404')).toBeNull();
+      expect(await store.tickets.listOpen()).toEqual([oldest, middle, newest]);
+    });
+  });
+});
+
+describe('redis store during an outage', () => {
+  it('refuses to start, quickly, when Redis is unreachable', async () => {
+    const url = new URL(inject('redisUrl'));
+    // Port 1 on loopback is closed: the connection is refused at once.
+    url.port = '1';
+    const started = Date.now();
+    await expect(createRedisStore({ url: url.href, prefix: 'test:unreachable:' })).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+});
