@@ -1,0 +1,442 @@
+/**
+ * Booking a consultation, in the order the conversation goes:
+ *
+ *   service → mode → screening questions → date → time (the slot is held)
+ *   → precautions (explicit agreement) → name → phone → email → summary → booked
+ *
+ * Each step has an `ask…` (what the bot says on arriving there) and an `on…` (what the
+ * citizen's answer does). `back` walks the same order backwards.
+ */
+import type { Precaution, ScreeningQuestion, Service } from '../src/domain.ts';
+import { bookingWindow } from '../src/services/calendar.ts';
+import { serviceById, sessionById, sessionsOf } from '../src/services/catalog.ts';
+import type { BookingFailure, SlotOffer } from '../src/services/ports.ts';
+import type { Action } from './actions.ts';
+import { type ContactField, formatPhone, validateField } from './contact.ts';
+import { choice, formatDate, local, say, slotIdToTime, withChoices } from './format.ts';
+import { openHandoff } from './handoff.ts';
+import { atMenu, menuChoices } from './menu.ts';
+import type { BookingFlow, BookingStep, ConversationState } from './state.ts';
+import type { Choice, Reply, Translate, TurnContext, TurnResult } from './types.ts';
+
+/** What the citizen sent: a validated button, or typed text. */
+export interface Message {
+  action?: Action;
+  text?: string;
+}
+
+/** Precautions per message: enough to read on a phone screen without scrolling. */
+const PRECAUTIONS_PER_MESSAGE = 4;
+/** Alternatives offered when the held slot was lost. */
+const NEAREST_OFFERS = 5;
+
+type Ctx = TurnContext;
+type Flow = BookingFlow;
+
+// ---- entry and navigation -------------------------------------------------------------
+
+/** Starts a booking at the first step. */
+export function startBooking(ctx: Ctx, state: ConversationState): Promise<TurnResult> {
+  const services = ctx.services.catalog.services;
+  const only = services.length === 1 ? services[0] : undefined;
+  // One service: the first question is already answered, so skip it rather than ask.
+  const flow: Flow = only ? { name: 'booking', step: 'mode', serviceId: only.id, contact: {} } : { name: 'booking', step: 'service', contact: {} };
+  return goTo(ctx, state, flow);
+}
+
+/** Moves to `flow` and asks its question, after `before`. */
+async function goTo(ctx: Ctx, state: ConversationState, flow: Flow, before: Reply[] = []): Promise<TurnResult> {
+  const next: ConversationState = { ...state, flow };
+  return { replies: [...before, ...(await askBooking(ctx, next, flow))], state: next };
+}
+
+/** Ends the booking, back at the menu. */
+function endAtMenu(ctx: Ctx, state: ConversationState, replies: Reply[]): TurnResult {
+  const t = translate(ctx, state);
+  return { replies: withChoices(replies, menuChoices(t)), state: atMenu(state) };
+}
+
+/** The step before the current one, or undefined at the first. */
+export function backBooking(ctx: Ctx, state: ConversationState, flow: Flow): Promise<TurnResult> | undefined {
+  if (flow.editing) return goTo(ctx, state, { ...flow, step: 'summary', editing: false });
+  const previous: Partial<Record<BookingStep, BookingStep>> = {
+    screening: 'mode',
+    date: 'screening',
+    time: 'date',
+    precautions: 'time',
+    name: 'precautions',
+    phone: 'name',
+    email: 'phone',
+    summary: 'email',
+  };
+  if (flow.step === 'mode' && ctx.services.catalog.services.length > 1) return goTo(ctx, state, { ...flow, step: 'service' });
+  if (flow.step === 'screening' && (flow.question ?? 0) > 0) return goTo(ctx, state, { ...flow, question: (flow.question ?? 0) - 1 });
+  const step = previous[flow.step];
+  if (!step) return undefined;
+  if (step === 'screening') {
+    const service = serviceOf(ctx, flow);
+    return goTo(ctx, state, { ...flow, step, question: Math.max(0, questionsFor(service, flow).length - 1) });
+  }
+  return goTo(ctx, state, { ...flow, step });
+}
+
+/** What the bot says on arriving at the current step. */
+export async function askBooking(ctx: Ctx, state: ConversationState, flow: Flow): Promise<Reply[]> {
+  const t = translate(ctx, state);
+  switch (flow.step) {
+    case 'service':
+      return askService(ctx, state, t);
+    case 'mode':
+      return askMode(ctx, state, flow, t);
+    case 'screening':
+      return askScreening(ctx, state, flow, t);
+    case 'date':
+      return askDate(ctx, state, flow, t);
+    case 'time':
+      return askTime(ctx, state, flow, t);
+    case 'precautions':
+      return askPrecautions(ctx, state, flow, t);
+    case 'name':
+    case 'phone':
+    case 'email':
+      return [say(t(`booking.${flow.step}Prompt`), [choice(t('common.back'), { a: 'back' })])];
+    case 'summary':
+      return askSummary(ctx, state, flow, t);
+  }
+}
+
+/** Handles the citizen's answer at the current step; undefined when it does not fit the step. */
+export async function handleBooking(ctx: Ctx, state: ConversationState, flow: Flow, message: Message): Promise<TurnResult | undefined> {
+  const { action, text } = message;
+  switch (flow.step) {
+    case 'service':
+      return action?.a === 'service' ? onService(ctx, state, flow, action.v) : undefined;
+    case 'mode':
+      return action?.a === 'mode' ? onMode(ctx, state, flow, action.v) : undefined;
+    case 'screening':
+      return action?.a === 'answer' ? onAnswer(ctx, state, flow, action.v) : undefined;
+    case 'date':
+      return action?.a === 'date' ? onDate(ctx, state, flow, action.v) : undefined;
+    case 'time':
+      return action?.a === 'time' ? onTime(ctx, state, flow, action.s, action.v) : undefined;
+    case 'precautions':
+      return action?.a === 'agree' ? onAgree(ctx, state, flow, action.v) : undefined;
+    case 'name':
+    case 'phone':
+    case 'email':
+      return text !== undefined ? onContact(ctx, state, flow, flow.step, text) : undefined;
+    case 'summary':
+      if (action?.a === 'confirm') return onConfirm(ctx, state, flow);
+      if (action?.a === 'edit') return onEdit(ctx, state, flow, action.v);
+      return undefined;
+  }
+}
+
+/** True at steps where typing is the answer (contact details). */
+export function expectsText(flow: Flow): boolean {
+  return flow.step === 'name' || flow.step === 'phone' || flow.step === 'email';
+}
+
+// ---- service and mode -----------------------------------------------------------------
+
+function askService(ctx: Ctx, state: ConversationState, t: Translate): Reply[] {
+  const choices = ctx.services.catalog.services.map((s) => choice(local(s.name, state.locale), { a: 'service', v: s.id }));
+  return [say(t('booking.servicePrompt'), [...choices, choice(t('common.menu'), { a: 'menu' })])];
+}
+
+function onService(ctx: Ctx, state: ConversationState, flow: Flow, serviceId: string): Promise<TurnResult> | undefined {
+  if (!serviceById(ctx.services.catalog, serviceId)) return undefined;
+  return goTo(ctx, state, { ...flow, step: 'mode', serviceId });
+}
+
+function askMode(ctx: Ctx, state: ConversationState, flow: Flow, t: Translate): Reply[] {
+  const service = serviceOf(ctx, flow);
+  const intro = say(`${local(service.name, state.locale)}\n${local(service.description, state.locale)}`);
+  const choices = service.modes.map((m) => choice(t(`booking.mode.${m}`), { a: 'mode', v: m }));
+  return [intro, say(t('booking.modePrompt'), [...choices, choice(t('common.back'), { a: 'back' })])];
+}
+
+function onMode(ctx: Ctx, state: ConversationState, flow: Flow, mode: Flow['mode'] & string): Promise<TurnResult> | undefined {
+  if (!serviceOf(ctx, flow).modes.includes(mode)) return undefined;
+  return goTo(ctx, state, { ...flow, step: 'screening', mode, question: 0 });
+}
+
+// ---- screening ------------------------------------------------------------------------
+
+function questionsFor(service: Service, flow: Flow): ScreeningQuestion[] {
+  return service.screening.filter((q) => flow.mode !== undefined && q.modes.includes(flow.mode));
+}
+
+function askScreening(ctx: Ctx, state: ConversationState, flow: Flow, t: Translate): Reply[] {
+  const questions = questionsFor(serviceOf(ctx, flow), flow);
+  const index = flow.question ?? 0;
+  const question = questions[index];
+  if (!question) return [];
+  const answers = (['yes', 'no', 'unsure'] as const).map((v) => choice(t(`booking.answer.${v}`), { a: 'answer', v }));
+  return [
+    say(t('booking.screeningPrompt', { n: index + 1, total: questions.length, question: local(question.question, state.locale) }), [
+      ...answers,
+      choice(t('common.back'), { a: 'back' }),
+    ]),
+  ];
+}
+
+async function onAnswer(ctx: Ctx, state: ConversationState, flow: Flow, answer: 'yes' | 'no' | 'unsure'): Promise<TurnResult> {
+  const service = serviceOf(ctx, flow);
+  const questions = questionsFor(service, flow);
+  const index = flow.question ?? 0;
+  const question = questions[index];
+  const t = translate(ctx, state);
+  if (answer === 'unsure') {
+    // Not being sure is never a refusal: a person decides.
+    return endAtMenu(ctx, state, [await openHandoff(ctx, state, 'screening_unsure')]);
+  }
+  if (answer === 'no' && question) {
+    return endAtMenu(ctx, state, [
+      say(t('booking.screeningNo', { reason: local(question.noReason, state.locale) })),
+      say(alternatives(service, state, t)),
+    ]);
+  }
+  if (index + 1 < questions.length) return goTo(ctx, state, { ...flow, question: index + 1 });
+  return goTo(ctx, state, { ...flow, step: 'date' });
+}
+
+/** The office and other places to turn to, one per line. */
+function alternatives(service: Service, state: ConversationState, t: Translate): string {
+  const line = (name: string, phone: string, hours: string) => t('booking.alternative', { name, phone, hours });
+  return [
+    t('booking.alternativesIntro'),
+    line(local(service.office.name, state.locale), service.office.phone, local(service.office.hours, state.locale)),
+    ...service.alternatives.map((a) => line(local(a.name, state.locale), a.phone, local(a.hours, state.locale))),
+  ].join('\n');
+}
+
+// ---- date and time --------------------------------------------------------------------
+
+async function askDate(ctx: Ctx, state: ConversationState, flow: Flow, t: Translate): Promise<Reply[]> {
+  const service = serviceOf(ctx, flow);
+  const sessions = await ctx.services.bookings.openSessions(service.id, ctx.now);
+  const back = choice(t('common.back'), { a: 'back' });
+  if (!sessions.some((s) => s.free > 0)) return [say(noSessionsText(ctx, state, service, t), [back, choice(t('common.menu'), { a: 'menu' })])];
+  const lines = sessions.map(({ session, free }) => {
+    const params = { date: formatDate(session.date, state.locale, t), place: local(session.place, state.locale), free };
+    return t(free > 0 ? 'booking.dateLine' : 'booking.dateLineFull', params);
+  });
+  const choices = sessions
+    .filter((s) => s.free > 0)
+    .map(({ session, free }) => choice(t('booking.dateLabel', { date: formatDate(session.date, state.locale, t, true), free }), { a: 'date', v: session.id }));
+  return [say([t('booking.datePrompt'), ...lines].join('\n'), [...choices, back])];
+}
+
+/** "Nothing open", and when the next window opens if one is coming. */
+function noSessionsText(ctx: Ctx, state: ConversationState, service: Service, t: Translate): string {
+  const next = sessionsOf(ctx.services.catalog, service.id)
+    .map((session) => ({ session, opensAt: bookingWindow(session, service).opensAt }))
+    .find(({ opensAt }) => opensAt > ctx.now);
+  const parts = [t('booking.noSessions')];
+  if (next) {
+    const opens = formatDate(next.opensAt.toISODate()!, state.locale, t);
+    parts.push(t('booking.nextOpening', { date: formatDate(next.session.date, state.locale, t), opens }));
+  }
+  return parts.join('\n');
+}
+
+function onDate(ctx: Ctx, state: ConversationState, flow: Flow, sessionId: string): Promise<TurnResult> | undefined {
+  const session = sessionById(ctx.services.catalog, sessionId);
+  if (!session || session.serviceId !== flow.serviceId) return undefined;
+  return goTo(ctx, state, { ...flow, step: 'time', sessionId });
+}
+
+async function askTime(ctx: Ctx, state: ConversationState, flow: Flow, t: Translate): Promise<Reply[]> {
+  const session = flow.sessionId ? sessionById(ctx.services.catalog, flow.sessionId) : undefined;
+  if (!session) return [];
+  const slots = await ctx.services.bookings.freeSlots(session.id, ctx.caller.userKey, ctx.now);
+  const back = choice(t('common.back'), { a: 'back' });
+  if (slots.length === 0) return [say(t('booking.sessionFull'), [back])];
+  const text = t('booking.timePrompt', {
+    date: formatDate(session.date, state.locale, t),
+    place: placeOf(ctx, state, flow, t),
+    minutes: ctx.services.bookings.holdMinutes,
+  });
+  return [say(text, [...slots.map((slot) => choice(slotIdToTime(slot.id), { a: 'time', s: session.id, v: slot.id })), back])];
+}
+
+async function onTime(ctx: Ctx, state: ConversationState, flow: Flow, sessionId: string, slotId: string): Promise<TurnResult | undefined> {
+  const session = sessionById(ctx.services.catalog, sessionId);
+  if (!session || session.serviceId !== flow.serviceId) return undefined;
+  const t = translate(ctx, state);
+  // A new session means a new hold; the old one must not keep a slot from someone else.
+  if (flow.sessionId && flow.sessionId !== sessionId) await ctx.services.bookings.releaseHold(flow.sessionId, ctx.caller.userKey);
+  const held = await ctx.services.bookings.hold(sessionId, slotId, ctx.caller.userKey, ctx.now);
+  if (!held.ok) return onFailure(ctx, state, { ...flow, sessionId }, held.reason);
+  const until = new Date(held.expiresAt).toLocaleTimeString('en-GB', { timeZone: 'Asia/Tokyo', hour: 'numeric', minute: '2-digit' });
+  const note = say(t('booking.held', { date: formatDate(session.date, state.locale, t), time: slotIdToTime(slotId), until }));
+  const ready = flow.agreedAt !== undefined && flow.contact.name && flow.contact.phone && flow.contact.email;
+  const step: BookingStep = ready ? 'summary' : 'precautions';
+  return goTo(ctx, state, { ...flow, step, sessionId, slotId, editing: false }, [note]);
+}
+
+// ---- precautions ----------------------------------------------------------------------
+
+function precautionsFor(service: Service, flow: Flow): Precaution[] {
+  return service.precautions.items.filter((p) => flow.mode !== undefined && p.modes.includes(flow.mode));
+}
+
+function askPrecautions(ctx: Ctx, state: ConversationState, flow: Flow, t: Translate): Reply[] {
+  const items = precautionsFor(serviceOf(ctx, flow), flow).map((p) => `・${local(p.text, state.locale)}`);
+  const chunks: string[][] = [];
+  for (let i = 0; i < items.length; i += PRECAUTIONS_PER_MESSAGE) chunks.push(items.slice(i, i + PRECAUTIONS_PER_MESSAGE));
+  const messages = chunks.map((chunk, i) => say([t('booking.precautionsHeader', { n: i + 1, total: chunks.length }), ...chunk].join('\n')));
+  return [
+    ...messages,
+    say(t('booking.precautionsPrompt'), [
+      choice(t('booking.agree'), { a: 'agree', v: true }),
+      choice(t('booking.disagree'), { a: 'agree', v: false }),
+      choice(t('common.back'), { a: 'back' }),
+    ]),
+  ];
+}
+
+async function onAgree(ctx: Ctx, state: ConversationState, flow: Flow, agreed: boolean): Promise<TurnResult> {
+  if (!agreed) {
+    if (flow.sessionId) await ctx.services.bookings.releaseHold(flow.sessionId, ctx.caller.userKey);
+    return endAtMenu(ctx, state, [say(translate(ctx, state)('booking.declined'))]);
+  }
+  return goTo(ctx, state, { ...flow, step: 'name', agreedAt: ctx.now.toUTC().toISO()! });
+}
+
+// ---- contact details ------------------------------------------------------------------
+
+async function onContact(ctx: Ctx, state: ConversationState, flow: Flow, field: ContactField, text: string): Promise<TurnResult> {
+  const result = validateField(field, text);
+  if (!result.ok) {
+    // Only this field is asked again; what was already given stays.
+    const t = translate(ctx, state);
+    return { replies: [say(t(result.reason)), ...(await askBooking(ctx, state, flow))], state };
+  }
+  const contact = { ...flow.contact, [field]: result.value };
+  const order: ContactField[] = ['name', 'phone', 'email'];
+  const missing = order.find((f) => !contact[f]);
+  const step: BookingStep = flow.editing || !missing ? 'summary' : missing;
+  return goTo(ctx, state, { ...flow, contact, step, editing: false });
+}
+
+// ---- summary and confirmation ---------------------------------------------------------
+
+function summaryFields(ctx: Ctx, state: ConversationState, flow: Flow, t: Translate) {
+  const service = serviceOf(ctx, flow);
+  const session = flow.sessionId ? sessionById(ctx.services.catalog, flow.sessionId) : undefined;
+  return [
+    { label: t('booking.field.service'), value: local(service.name, state.locale) },
+    { label: t('booking.field.mode'), value: flow.mode ? t(`booking.mode.${flow.mode}`) : '' },
+    { label: t('booking.field.date'), value: session ? formatDate(session.date, state.locale, t) : '' },
+    { label: t('booking.field.time'), value: flow.slotId ? slotIdToTime(flow.slotId) : '' },
+    { label: t('booking.field.place'), value: placeOf(ctx, state, flow, t) },
+    { label: t('booking.field.name'), value: flow.contact.name ?? '' },
+    { label: t('booking.field.phone'), value: flow.contact.phone ? formatPhone(flow.contact.phone) : '' },
+    { label: t('booking.field.email'), value: flow.contact.email ?? '' },
+  ];
+}
+
+function askSummary(ctx: Ctx, state: ConversationState, flow: Flow, t: Translate): Reply[] {
+  const choices: Choice[] = [
+    choice(t('booking.confirm'), { a: 'confirm' }),
+    ...(['slot', 'name', 'phone', 'email'] as const).map((v) => choice(t(`booking.edit.${v}`), { a: 'edit', v })),
+    choice(t('booking.stop'), { a: 'cancel' }),
+  ];
+  return [{ kind: 'card', title: t('booking.summaryTitle'), fields: summaryFields(ctx, state, flow, t), text: t('booking.summaryPrompt'), choices }];
+}
+
+function onEdit(ctx: Ctx, state: ConversationState, flow: Flow, what: 'name' | 'phone' | 'email' | 'slot'): Promise<TurnResult> {
+  return goTo(ctx, state, { ...flow, step: what === 'slot' ? 'date' : what, editing: what !== 'slot' });
+}
+
+async function onConfirm(ctx: Ctx, state: ConversationState, flow: Flow): Promise<TurnResult> {
+  const { serviceId, sessionId, slotId, mode, agreedAt, contact } = flow;
+  if (!serviceId || !sessionId || !slotId || !mode || !agreedAt || !contact.name || !contact.phone || !contact.email) {
+    return goTo(ctx, state, flow);
+  }
+  const service = serviceOf(ctx, flow);
+  const outcome = await ctx.services.bookings.book(
+    {
+      serviceId,
+      sessionId,
+      slotId,
+      mode,
+      userKey: ctx.caller.userKey,
+      locale: state.locale,
+      contact: { name: contact.name, phone: contact.phone, email: contact.email },
+      consent: { precautionsVersion: service.precautions.version, agreedAt },
+    },
+    ctx.now,
+  );
+  if (!outcome.ok) return onFailure(ctx, state, flow, outcome.reason);
+  const t = translate(ctx, state);
+  const { booking } = outcome;
+  const place = placeOf(ctx, state, flow, t);
+  const fields = summaryFields(ctx, state, flow, t).slice(0, 5);
+  return endAtMenu(ctx, state, [
+    {
+      kind: 'card',
+      title: t('booking.confirmedTitle'),
+      fields: [{ label: t('booking.field.reference'), value: booking.id }, ...fields],
+      text: t('booking.confirmedText', { reference: booking.id }),
+    },
+    say(mode === 'online' ? t('booking.nextOnline') : t('booking.nextInPerson', { place, time: slotIdToTime(slotId) })),
+  ]);
+}
+
+/** One place that turns a booking failure into what the citizen hears and can do next. */
+async function onFailure(ctx: Ctx, state: ConversationState, flow: Flow, reason: BookingFailure): Promise<TurnResult> {
+  const t = translate(ctx, state);
+  switch (reason) {
+    case 'already_booked':
+      return endAtMenu(ctx, state, [say(t('booking.alreadyBooked'))]);
+    case 'closed':
+      return goTo(ctx, state, { ...flow, step: 'date', slotId: undefined }, [say(t('booking.closed'))]);
+    case 'taken': {
+      if (flow.step !== 'summary' || !flow.sessionId || !flow.slotId) {
+        return goTo(ctx, state, { ...flow, step: 'time', slotId: undefined }, [say(t('booking.taken'))]);
+      }
+      // The hold lapsed and the slot went to someone else: offer the nearest free times.
+      const offers = await ctx.services.bookings.nearestFree(flow.sessionId, flow.slotId, ctx.caller.userKey, ctx.now, NEAREST_OFFERS);
+      const next: ConversationState = { ...state, flow: { ...flow, step: 'time', slotId: undefined } };
+      if (offers.length === 0) return endAtMenu(ctx, state, [say(t('booking.nothingNear'))]);
+      return { replies: [say(t('booking.slotGone'), [...offers.map((o) => offerChoice(o, state, t)), choice(t('common.menu'), { a: 'menu' })])], state: next };
+    }
+  }
+}
+
+function offerChoice(offer: SlotOffer, state: ConversationState, t: Translate): Choice {
+  const label = `${formatDate(offer.session.date, state.locale, t, true)} ${slotIdToTime(offer.slot.id)}`;
+  return choice(label, { a: 'time', s: offer.session.id, v: offer.slot.id });
+}
+
+// ---- lookups --------------------------------------------------------------------------
+
+function translate(ctx: Ctx, state: ConversationState): Translate {
+  return ctx.services.translator(state.locale);
+}
+
+function serviceOf(ctx: Ctx, flow: Flow): Service {
+  const service = flow.serviceId ? serviceById(ctx.services.catalog, flow.serviceId) : undefined;
+  // The state schema admits any id; a catalog change may have removed it.
+  if (!service) throw new StaleStateError();
+  return service;
+}
+
+/** Where the consultation happens: the room, or "online". */
+function placeOf(ctx: Ctx, state: ConversationState, flow: Flow, t: Translate): string {
+  if (flow.mode === 'online') return t('booking.online');
+  const session = flow.sessionId ? sessionById(ctx.services.catalog, flow.sessionId) : undefined;
+  return session ? local(session.place, state.locale) : '';
+}
+
+/** The stored conversation refers to something the catalog no longer has. */
+export class StaleStateError extends Error {
+  constructor() {
+    super('conversation refers to a service no longer in the catalog');
+    this.name = 'StaleStateError';
+  }
+}
+

@@ -1,0 +1,156 @@
+/**
+ * The root of every turn: global commands first (menu, back, cancel, help, language,
+ * human), then the active flow. Pure apart from the services in the context: input and
+ * stored state in, replies and next state out.
+ */
+import type { Locale } from '../src/domain.ts';
+import { type Action, decodeAction, GLOBAL_COMMANDS, type GlobalCommand } from './actions.ts';
+import { askBooking, backBooking, expectsText, handleBooking, type Message, startBooking } from './booking.ts';
+import { choice, normalize, say } from './format.ts';
+import { openHandoff } from './handoff.ts';
+import { askMenu, atMenu } from './menu.ts';
+import { askMyBookings, backMyBookings, handleMyBookings, startMyBookings } from './myBookings.ts';
+import type { ConversationState } from './state.ts';
+import type { Choice, Reply, Translate, TurnContext, TurnResult } from './types.ts';
+
+/** Runs one turn of the conversation. */
+export async function runDialog(ctx: TurnContext, state: ConversationState): Promise<TurnResult> {
+  const { input } = ctx;
+  const t = translator(ctx, state);
+  if (input.kind === 'follow') return { replies: [say(t('greeting')), ...(await ask(ctx, state))], state };
+  if (input.kind === 'unsupported') return { replies: [say(t('unsupported')), ...(await ask(ctx, state))], state };
+
+  let message: Message;
+  if (input.kind === 'action') {
+    const action = decodeAction(input.data);
+    if (!action) return stale(ctx, state);
+    message = { action };
+  } else {
+    const command = commandIn(ctx, input.text);
+    message = command ? { action: { a: command } } : await asTappedChoice(ctx, state, input.text);
+  }
+
+  const { action } = message;
+  if (action && isGlobal(action)) return runGlobal(ctx, state, action.a);
+  if (action?.a === 'setLanguage') return setLanguage(ctx, state, action.v);
+
+  const handled = await route(ctx, state, message);
+  if (handled) return handled;
+  if (action) return stale(ctx, state);
+  return { replies: [say(t('unknown')), ...(await ask(ctx, state))], state };
+}
+
+/** Re-asks the current step, e.g. after a help text or an unreadable message. */
+export async function ask(ctx: TurnContext, state: ConversationState): Promise<Reply[]> {
+  const { flow } = state;
+  const t = translator(ctx, state);
+  if (flow.name === 'booking') return askBooking(ctx, state, flow);
+  if (flow.name === 'myBookings') {
+    const asked = await askMyBookings(ctx, state, flow);
+    if (asked !== 'none') return asked;
+  }
+  return askMenu(t);
+}
+
+async function route(ctx: TurnContext, state: ConversationState, message: Message): Promise<TurnResult | undefined> {
+  const { flow } = state;
+  const { action } = message;
+  if (flow.name === 'booking') return handleBooking(ctx, state, flow, message);
+  if (flow.name === 'myBookings') return handleMyBookings(ctx, state, flow, message);
+  if (action?.a === 'book') return startBooking(ctx, state);
+  if (action?.a === 'my') return startMyBookings(ctx, state);
+  return undefined;
+}
+
+async function runGlobal(ctx: TurnContext, state: ConversationState, command: GlobalCommand): Promise<TurnResult> {
+  const t = translator(ctx, state);
+  switch (command) {
+    case 'menu':
+      await releaseHold(ctx, state);
+      return { replies: askMenu(t), state: atMenu(state) };
+    case 'cancel': {
+      await releaseHold(ctx, state);
+      const note = state.flow.name === 'menu' ? [] : [say(t('cancelled'))];
+      return { replies: [...note, ...askMenu(t)], state: atMenu(state) };
+    }
+    case 'back': {
+      const { flow } = state;
+      const back =
+        flow.name === 'booking' ? backBooking(ctx, state, flow) : flow.name === 'myBookings' ? backMyBookings(ctx, state, flow) : undefined;
+      if (back) return back;
+      await releaseHold(ctx, state);
+      return { replies: askMenu(t), state: atMenu(state) };
+    }
+    case 'help':
+      return { replies: [say(t('help')), ...(await ask(ctx, state))], state };
+    case 'language':
+      return { replies: [say(t('languagePrompt'), languageChoices(ctx))], state };
+    case 'human': {
+      // The conversation stays where it was: the citizen can carry on while the ticket waits.
+      const note = await openHandoff(ctx, state, 'requested');
+      return { replies: [note, ...(await ask(ctx, state))], state };
+    }
+  }
+}
+
+async function setLanguage(ctx: TurnContext, state: ConversationState, locale: Locale): Promise<TurnResult> {
+  const next = { ...state, locale };
+  return { replies: [say(translator(ctx, next)('languageChanged')), ...(await ask(ctx, next))], state: next };
+}
+
+function languageChoices(ctx: TurnContext): Choice[] {
+  return (['ja', 'en'] as const).map((v) => choice(ctx.services.translator(v)('language.name'), { a: 'setLanguage', v }));
+}
+
+async function stale(ctx: TurnContext, state: ConversationState): Promise<TurnResult> {
+  return { replies: [say(translator(ctx, state)('stale')), ...(await ask(ctx, state))], state };
+}
+
+/** A hold must not outlive the booking that made it. */
+async function releaseHold(ctx: TurnContext, state: ConversationState): Promise<void> {
+  const { flow } = state;
+  if (flow.name === 'booking' && flow.sessionId) await ctx.services.bookings.releaseHold(flow.sessionId, ctx.caller.userKey);
+}
+
+function isGlobal(action: Action): action is Extract<Action, { a: GlobalCommand }> {
+  return (GLOBAL_COMMANDS as readonly string[]).includes(action.a);
+}
+
+/** A global command typed in any supported language ("メニュー", "back", "担当者と話したい"...). */
+function commandIn(ctx: TurnContext, text: string): GlobalCommand | undefined {
+  const typed = normalize(text);
+  return GLOBAL_COMMANDS.find((command) =>
+    (['ja', 'en'] as const).some((locale) =>
+      ctx.services
+        .translator(locale)(`keywords.${command}`)
+        .split('|')
+        .some((keyword) => normalize(keyword) === typed),
+    ),
+  );
+}
+
+/**
+ * Typed text that names a button on screen counts as tapping it (people type "はい" or
+ * "9:30" instead of tapping); menu words ("予約する", "my bookings") work at the menu.
+ * At the contact steps typed text is the answer itself.
+ */
+async function asTappedChoice(ctx: TurnContext, state: ConversationState, text: string): Promise<Message> {
+  const { flow } = state;
+  if (flow.name === 'booking' && expectsText(flow)) return { text };
+  const typed = normalize(text);
+  const shown = (await ask(ctx, state)).flatMap((r) => r.choices ?? []);
+  const match = shown.find((c) => normalize(c.label) === typed);
+  const action = match ? decodeAction(match.data) : undefined;
+  if (action) return { action };
+  if (flow.name === 'menu') {
+    const words = (key: string) => (['ja', 'en'] as const).flatMap((l) => ctx.services.translator(l)(key).split('|').map(normalize));
+    if (words('keywords.book').includes(typed)) return { action: { a: 'book' } };
+    if (words('keywords.my').includes(typed)) return { action: { a: 'my' } };
+  }
+  return { text };
+}
+
+function translator(ctx: TurnContext, state: ConversationState): Translate {
+  return ctx.services.translator(state.locale);
+}
+

@@ -1,0 +1,103 @@
+/**
+ * "My bookings": list the citizen's upcoming bookings → details → cancel, with a
+ * confirmation step before anything is cancelled.
+ */
+import type { Booking } from '../src/domain.ts';
+import { sessionById } from '../src/services/catalog.ts';
+import type { Message } from './booking.ts';
+import { choice, formatDate, local, say, slotIdToTime, withChoices } from './format.ts';
+import { atMenu, menuChoices } from './menu.ts';
+import type { ConversationState, MyBookingsFlow } from './state.ts';
+import type { Reply, Translate, TurnContext, TurnResult } from './types.ts';
+
+type Ctx = TurnContext;
+type Flow = MyBookingsFlow;
+
+/** Opens the list of the citizen's upcoming bookings. */
+export function startMyBookings(ctx: Ctx, state: ConversationState): Promise<TurnResult> {
+  return goTo(ctx, state, { name: 'myBookings', step: 'list' });
+}
+
+async function goTo(ctx: Ctx, state: ConversationState, flow: Flow, before: Reply[] = []): Promise<TurnResult> {
+  const next: ConversationState = { ...state, flow };
+  const asked = await askMyBookings(ctx, next, flow);
+  if (asked === 'none') {
+    const t = ctx.services.translator(state.locale);
+    return { replies: [...before, say(t('my.none'), menuChoices(t))], state: atMenu(state) };
+  }
+  return { replies: [...before, ...asked], state: next };
+}
+
+/** What the bot shows at the current step; `none` when there is nothing to show. */
+export async function askMyBookings(ctx: Ctx, state: ConversationState, flow: Flow): Promise<Reply[] | 'none'> {
+  const t = ctx.services.translator(state.locale);
+  const back = choice(t('common.back'), { a: 'back' });
+  if (flow.step === 'list') {
+    const bookings = await ctx.services.bookings.upcomingFor(ctx.caller.userKey, ctx.now);
+    if (bookings.length === 0) return 'none';
+    const choices = bookings.map((b) => choice(label(ctx, state, b, t), { a: 'open', s: b.sessionId, b: b.id }));
+    return [say(t('my.listPrompt'), [...choices, back])];
+  }
+  const booking = await owned(ctx, flow);
+  if (!booking) return 'none';
+  if (flow.step === 'detail') {
+    return [{ kind: 'card', title: t('my.detailTitle'), fields: fields(ctx, state, booking, t), choices: [choice(t('my.cancel'), { a: 'cancelBooking' }), back] }];
+  }
+  const session = sessionById(ctx.services.catalog, booking.sessionId);
+  const date = session ? formatDate(session.date, state.locale, t) : '';
+  return [
+    say(t('my.cancelConfirm', { date, time: slotIdToTime(booking.slotId) }), [
+      choice(t('my.cancelYes'), { a: 'yes' }),
+      choice(t('my.cancelNo'), { a: 'no' }),
+    ]),
+  ];
+}
+
+/** Handles a tap at the current step; undefined when it does not fit the step. */
+export async function handleMyBookings(ctx: Ctx, state: ConversationState, flow: Flow, { action }: Message): Promise<TurnResult | undefined> {
+  if (flow.step === 'list' && action?.a === 'open') return goTo(ctx, state, { ...flow, step: 'detail', sessionId: action.s, bookingId: action.b });
+  if (flow.step === 'detail' && action?.a === 'cancelBooking') return goTo(ctx, state, { ...flow, step: 'cancel' });
+  if (flow.step === 'cancel' && action?.a === 'no') return goTo(ctx, state, { ...flow, step: 'detail' });
+  if (flow.step === 'cancel' && action?.a === 'yes') return cancel(ctx, state, flow);
+  return undefined;
+}
+
+/** The step before the current one, or undefined at the list. */
+export function backMyBookings(ctx: Ctx, state: ConversationState, flow: Flow): Promise<TurnResult> | undefined {
+  if (flow.step === 'cancel') return goTo(ctx, state, { ...flow, step: 'detail' });
+  if (flow.step === 'detail') return goTo(ctx, state, { name: 'myBookings', step: 'list' });
+  return undefined;
+}
+
+async function cancel(ctx: Ctx, state: ConversationState, flow: Flow): Promise<TurnResult> {
+  const t = ctx.services.translator(state.locale);
+  const booking = await owned(ctx, flow);
+  const done = booking ? await ctx.services.bookings.cancel(booking.sessionId, booking.id, ctx.caller.userKey) : false;
+  const text = done && booking ? t('my.cancelled', { reference: booking.id }) : t('my.notFound');
+  return { replies: withChoices([say(text)], menuChoices(t)), state: atMenu(state) };
+}
+
+/** The booking the flow points at, only if it belongs to the caller (a button is untrusted). */
+async function owned(ctx: Ctx, flow: Flow): Promise<Booking | null> {
+  if (!flow.sessionId || !flow.bookingId) return null;
+  const booking = await ctx.services.bookings.get(flow.sessionId, flow.bookingId);
+  return booking && booking.userKey === ctx.caller.userKey ? booking : null;
+}
+
+function label(ctx: Ctx, state: ConversationState, booking: Booking, t: Translate): string {
+  const session = sessionById(ctx.services.catalog, booking.sessionId);
+  return t('my.label', { date: session ? formatDate(session.date, state.locale, t, true) : '', time: slotIdToTime(booking.slotId) });
+}
+
+function fields(ctx: Ctx, state: ConversationState, booking: Booking, t: Translate) {
+  const session = sessionById(ctx.services.catalog, booking.sessionId);
+  const place = booking.mode === 'online' ? t('booking.online') : session ? local(session.place, state.locale) : '';
+  return [
+    { label: t('booking.field.reference'), value: booking.id },
+    { label: t('booking.field.date'), value: session ? formatDate(session.date, state.locale, t) : '' },
+    { label: t('booking.field.time'), value: slotIdToTime(booking.slotId) },
+    { label: t('booking.field.mode'), value: t(`booking.mode.${booking.mode}`) },
+    { label: t('booking.field.place'), value: place },
+    { label: t('booking.field.name'), value: booking.contact.name },
+  ];
+}

@@ -1,0 +1,60 @@
+/**
+ * The channel-neutral contract of a turn: what a dialog receives and what it returns.
+ * LINE, the web chat (and later Teams) translate their events into `Input` and render
+ * `Reply` back; dialogs know nothing of them, of HTTP or of Redis.
+ */
+import type { DateTime } from 'luxon';
+import type { Catalog } from '../src/services/catalog.ts';
+import type { BookingPort, TicketPort } from '../src/services/ports.ts';
+import type { Locale } from '../src/domain.ts';
+import type { ConversationState } from './state.ts';
+
+/** What the user did. A tapped button arrives as `action` with the choice's `data`. */
+export type Input =
+  | { kind: 'text'; text: string }
+  | { kind: 'action'; data: string }
+  | { kind: 'follow' }
+  | { kind: 'unsupported' };
+
+/** A button. `data` is an encoded action (see `actions.ts`), validated when it comes back. */
+export interface Choice {
+  label: string;
+  data: string;
+}
+
+/** What the bot says: plain text or a card, each optionally with buttons. */
+export type Reply =
+  | { kind: 'text'; text: string; choices?: Choice[] }
+  | { kind: 'card'; title: string; fields: { label: string; value: string }[]; text?: string; choices?: Choice[] };
+
+/** Translate a locale key (i18next style, `{{name}}` interpolation) in the user's language. */
+export type Translate = (key: string, params?: Record<string, string | number>) => string;
+
+/** Services a dialog may call; all behind interfaces so tests run them in memory. */
+export interface DialogServices {
+  catalog: Catalog;
+  bookings: BookingPort;
+  tickets: TicketPort;
+  /** Translator factory, so a language change takes effect within the same turn. */
+  translator: (locale: Locale) => Translate;
+}
+
+/** Who is talking, on which channel. `userKey` identifies the person across turns. */
+export interface Caller {
+  userKey: string;
+  channel: string;
+}
+
+/** Everything a dialog step gets. */
+export interface TurnContext {
+  input: Input;
+  caller: Caller;
+  now: DateTime;
+  services: DialogServices;
+}
+
+/** Everything a dialog step returns. */
+export interface TurnResult {
+  replies: Reply[];
+  state: ConversationState;
+}

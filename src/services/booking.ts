@@ -1,0 +1,131 @@
+import { DateTime } from 'luxon';
+import type { Booking, Session, Slot } from '../domain.ts';
+import type { BookingStore } from '../stores/ports.ts';
+import { isBookingOpen, slotStart, slotsOf } from './calendar.ts';
+import { type Catalog, openSessions, serviceById, sessionById } from './catalog.ts';
+import type {
+  BookingDraft,
+  BookingPort,
+  BookOutcome,
+  HoldOutcome,
+  SessionAvailability,
+  SlotOffer,
+} from './ports.ts';
+import { newReference } from './reference.ts';
+
+/** Attempts at a fresh reference before giving up; a clash is already ~1 in 10^10. */
+const REFERENCE_ATTEMPTS = 5;
+
+/**
+ * Booking rules on top of the store: only sessions whose window is open, only free slots,
+ * holds that expire, and references that are unique. The store makes each change atomic;
+ * this class decides what to offer and what to ask of it.
+ */
+export class BookingService implements BookingPort {
+  readonly holdMinutes: number;
+  private readonly store: BookingStore;
+  private readonly catalog: Catalog;
+
+  constructor(store: BookingStore, catalog: Catalog, holdMinutes: number) {
+    this.store = store;
+    this.catalog = catalog;
+    this.holdMinutes = holdMinutes;
+  }
+
+  async openSessions(serviceId: string, now: DateTime): Promise<SessionAvailability[]> {
+    const service = serviceById(this.catalog, serviceId);
+    if (!service) return [];
+    const total = slotsOf(service).length;
+    const sessions = openSessions(this.catalog, serviceId, now);
+    return Promise.all(
+      sessions.map(async (session) => {
+        const { booked, held } = await this.store.occupancy(session.id, now.toMillis());
+        const taken = new Set([...booked, ...held.keys()]);
+        return { session, free: total - taken.size };
+      }),
+    );
+  }
+
+  async freeSlots(sessionId: string, userKey: string, now: DateTime): Promise<Slot[]> {
+    const found = this.lookup(sessionId);
+    if (!found || !isBookingOpen(found.session, found.service, now)) return [];
+    const { booked, held } = await this.store.occupancy(sessionId, now.toMillis());
+    return slotsOf(found.service).filter((slot) => {
+      const holder = held.get(slot.id);
+      return !booked.has(slot.id) && (holder === undefined || holder === userKey);
+    });
+  }
+
+  async hold(sessionId: string, slotId: string, userKey: string, now: DateTime): Promise<HoldOutcome> {
+    if (!this.isOpenSlot(sessionId, slotId, now)) return { ok: false, reason: 'closed' };
+    return this.store.hold(sessionId, slotId, userKey, now.toMillis(), this.holdMinutes * 60_000);
+  }
+
+  releaseHold(sessionId: string, userKey: string): Promise<void> {
+    return this.store.releaseHold(sessionId, userKey);
+  }
+
+  async book(draft: BookingDraft, now: DateTime): Promise<BookOutcome> {
+    if (!this.isOpenSlot(draft.sessionId, draft.slotId, now)) return { ok: false, reason: 'closed' };
+    for (let attempt = 0; attempt < REFERENCE_ATTEMPTS; attempt++) {
+      const booking: Booking = { ...draft, id: newReference(), createdAt: now.toUTC().toISO()! };
+      const result = await this.store.confirm(booking, now.toMillis());
+      if (result.ok || result.reason !== 'id_collision') return result as BookOutcome;
+    }
+    throw new Error('no free booking reference after several attempts');
+  }
+
+  async nearestFree(
+    sessionId: string,
+    slotId: string,
+    userKey: string,
+    now: DateTime,
+    limit: number,
+  ): Promise<SlotOffer[]> {
+    const wanted = this.lookup(sessionId);
+    if (!wanted) return [];
+    const wantedSlot = slotsOf(wanted.service).find((s) => s.id === slotId);
+    const anchor = wantedSlot ? slotStart(wanted.session, wantedSlot).toMillis() : now.toMillis();
+    const distance = (offer: SlotOffer): number => Math.abs(slotStart(offer.session, offer.slot).toMillis() - anchor);
+
+    const sameSession = (await this.freeSlots(sessionId, userKey, now)).map((slot) => ({ session: wanted.session, slot }));
+    const offers = sameSession.sort((a, b) => distance(a) - distance(b)).slice(0, limit);
+    if (offers.length >= limit) return offers;
+
+    for (const { session } of await this.openSessions(wanted.service.id, now)) {
+      if (session.id === sessionId) continue;
+      const slots = await this.freeSlots(session.id, userKey, now);
+      offers.push(...slots.map((slot) => ({ session, slot })).sort((a, b) => distance(a) - distance(b)).slice(0, limit - offers.length));
+      if (offers.length >= limit) break;
+    }
+    return offers;
+  }
+
+  async upcomingFor(userKey: string, now: DateTime): Promise<Booking[]> {
+    const today = now.setZone('Asia/Tokyo').toISODate()!;
+    const sessionIds = this.catalog.sessions
+      .filter((s) => s.date >= today)
+      .sort((a, b) => a.date.localeCompare(b.date))
+      .map((s) => s.id);
+    return this.store.findByUser(userKey, sessionIds);
+  }
+
+  get(sessionId: string, bookingId: string): Promise<Booking | null> {
+    return this.store.get(sessionId, bookingId);
+  }
+
+  cancel(sessionId: string, bookingId: string, userKey: string): Promise<boolean> {
+    return this.store.cancel(sessionId, bookingId, userKey);
+  }
+
+  private lookup(sessionId: string) {
+    const session: Session | undefined = sessionById(this.catalog, sessionId);
+    const service = session && serviceById(this.catalog, session.serviceId);
+    return session && service ? { session, service } : undefined;
+  }
+
+  private isOpenSlot(sessionId: string, slotId: string, now: DateTime): boolean {
+    const found = this.lookup(sessionId);
+    return !!found && isBookingOpen(found.session, found.service, now) && slotsOf(found.service).some((s) => s.id === slotId);
+  }
+}

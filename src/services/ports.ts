@@ -1,0 +1,64 @@
+/**
+ * What dialogs may ask of the services. Dialogs depend on these interfaces only, so the
+ * same dialog runs against memory in tests and Redis in production.
+ */
+import type { DateTime } from 'luxon';
+import type { Booking, Contact, Locale, Mode, Session, Slot, Ticket } from '../domain.ts';
+
+/** An open session and how many slots are still free in it. */
+export interface SessionAvailability {
+  session: Session;
+  free: number;
+}
+
+/** A concrete slot to offer. */
+export interface SlotOffer {
+  session: Session;
+  slot: Slot;
+}
+
+/** Everything needed to book, collected by the booking dialog. */
+export interface BookingDraft {
+  serviceId: string;
+  sessionId: string;
+  slotId: string;
+  mode: Mode;
+  userKey: string;
+  locale: Locale;
+  contact: Contact;
+  consent: { precautionsVersion: string; agreedAt: string };
+}
+
+/** Why a booking step failed, in domain words; `errors.ts` in dialogs maps them to messages. */
+export type BookingFailure = 'taken' | 'already_booked' | 'closed';
+
+export type HoldOutcome = { ok: true; expiresAt: number } | { ok: false; reason: BookingFailure };
+export type BookOutcome = { ok: true; booking: Booking } | { ok: false; reason: BookingFailure };
+
+/** Booking as the dialogs see it: offers, holds, bookings and cancellations. */
+export interface BookingPort {
+  /** How long a hold keeps a slot for the citizen. */
+  readonly holdMinutes: number;
+  /** Sessions of the service whose booking window is open at `now`, by date, with free counts. */
+  openSessions(serviceId: string, now: DateTime): Promise<SessionAvailability[]>;
+  /** Slots of the session that are free (or held by this user), in time order. */
+  freeSlots(sessionId: string, userKey: string, now: DateTime): Promise<Slot[]>;
+  hold(sessionId: string, slotId: string, userKey: string, now: DateTime): Promise<HoldOutcome>;
+  releaseHold(sessionId: string, userKey: string): Promise<void>;
+  /** Books atomically, with a fresh unambiguous reference. */
+  book(draft: BookingDraft, now: DateTime): Promise<BookOutcome>;
+  /** Free slots nearest in time to the wanted one: same session first, then other open sessions. */
+  nearestFree(sessionId: string, slotId: string, userKey: string, now: DateTime, limit: number): Promise<SlotOffer[]>;
+  /** The user's bookings in sessions that have not yet taken place, by date. */
+  upcomingFor(userKey: string, now: DateTime): Promise<Booking[]>;
+  get(sessionId: string, bookingId: string): Promise<Booking | null>;
+  cancel(sessionId: string, bookingId: string, userKey: string): Promise<boolean>;
+}
+
+/** Fields the caller supplies when opening a ticket. */
+export type TicketRequest = Omit<Ticket, 'id' | 'status' | 'createdAt'>;
+
+/** Tickets for humans. */
+export interface TicketPort {
+  open(request: TicketRequest, now: DateTime): Promise<Ticket>;
+}
