@@ -1,0 +1,144 @@
+/**
+ * `POST /line/webhook`: LINE's events → turns → replies.
+ *
+ * The signature is checked on the raw bytes before anything is parsed. Events of one user
+ * run in order, different users in parallel. The answer to LINE waits for the turns (they
+ * take milliseconds, and a crash can then answer 5xx so that LINE redelivers) but never
+ * longer than `ackDeadlineMs`, well inside LINE's 2 seconds; slower turns finish after.
+ */
+import { validateSignature } from '@line/bot-sdk';
+import type { Server } from 'restify';
+import { z } from 'zod';
+import type { Input } from '../../../dialogs/types.ts';
+import type { TurnEngine } from '../../engine.ts';
+import { BodyTooLargeError, readBody } from '../../http.ts';
+import { errorFields, type Logger } from '../../log.ts';
+import { renderLine } from './render.ts';
+import type { LineSender } from './sender.ts';
+
+const BODY_LIMIT = 1024 * 1024;
+
+/** The parts of LINE's webhook body the bot uses; anything else is passed over. */
+const eventSchema = z.object({
+  type: z.string(),
+  webhookEventId: z.string().min(1),
+  timestamp: z.number(),
+  replyToken: z.string().optional(),
+  source: z.object({ type: z.string(), userId: z.string().optional() }).optional(),
+  message: z.object({ type: z.string(), text: z.string().optional() }).optional(),
+  postback: z.object({ data: z.string() }).optional(),
+});
+const bodySchema = z.object({ destination: z.string().optional(), events: z.array(eventSchema) });
+type LineEvent = z.infer<typeof eventSchema>;
+
+export interface LineWebhookOptions {
+  channelSecret?: string;
+  sender?: LineSender;
+  engine: TurnEngine;
+  log: Logger;
+  now: () => number;
+  replyTokenMaxAgeMs: number;
+  ackDeadlineMs?: number;
+}
+
+/** What a LINE event means to a dialog; undefined for events the bot does not act on. */
+function toInput(event: LineEvent): Input | undefined {
+  switch (event.type) {
+    case 'follow':
+      return { kind: 'follow' };
+    case 'postback':
+      return event.postback ? { kind: 'action', data: event.postback.data } : undefined;
+    case 'message':
+      return event.message?.type === 'text' && event.message.text !== undefined
+        ? { kind: 'text', text: event.message.text }
+        : { kind: 'unsupported' };
+    default:
+      return undefined;
+  }
+}
+
+/** Mounts the webhook route on `server`. */
+export function mountLineWebhook(server: Server, opts: LineWebhookOptions): void {
+  const { log } = opts;
+  const ackDeadlineMs = opts.ackDeadlineMs ?? 1500;
+
+  const runEvent = async (event: LineEvent, userId: string): Promise<void> => {
+    const input = toInput(event);
+    if (!input) return;
+    const key = `line:${userId}`;
+    const outcome = await opts.engine.run({
+      conversationKey: key,
+      caller: { userKey: key, channel: 'line' },
+      eventId: `line:${event.webhookEventId}`,
+      input,
+    });
+    if (outcome.status === 'duplicate' || !opts.sender) return;
+    const fresh = opts.now() - event.timestamp < opts.replyTokenMaxAgeMs;
+    await opts.sender.send(
+      { userId, eventId: event.webhookEventId, ...(event.replyToken ? { replyToken: event.replyToken } : {}), replyTokenFresh: fresh },
+      renderLine(outcome.replies),
+    );
+  };
+
+  const runAll = async (events: LineEvent[]): Promise<void> => {
+    const byUser = new Map<string, LineEvent[]>();
+    for (const event of events) {
+      const userId = event.source?.userId;
+      if (!userId) continue;
+      byUser.set(userId, [...(byUser.get(userId) ?? []), event]);
+    }
+    await Promise.all(
+      [...byUser].map(async ([userId, mine]) => {
+        for (const event of mine) await runEvent(event, userId);
+      }),
+    );
+  };
+
+  server.post('/line/webhook', async (req, res) => {
+    if (!opts.channelSecret) {
+      res.send(503, { error: 'LINE channel is not configured' });
+      return;
+    }
+    let raw: Buffer;
+    try {
+      raw = await readBody(req, BODY_LIMIT);
+    } catch (err) {
+      res.send(err instanceof BodyTooLargeError ? 413 : 400, { error: 'unreadable body' });
+      return;
+    }
+    const signature = req.header('x-line-signature');
+    if (!signature || !validateSignature(raw, opts.channelSecret, signature)) {
+      log.warn('line.signature_rejected', { bytes: raw.length, present: !!signature });
+      res.send(401, { error: 'invalid signature' });
+      return;
+    }
+    let body: z.infer<typeof bodySchema>;
+    try {
+      body = bodySchema.parse(JSON.parse(raw.toString('utf8')));
+    } catch (err) {
+      log.warn('line.malformed_payload', { bytes: raw.length, ...errorFields(err) });
+      res.send(400, { error: 'malformed payload' });
+      return;
+    }
+    const work = runAll(body.events).catch((err) => {
+      log.error('line.events_failed', errorFields(err));
+      throw err;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), ackDeadlineMs);
+    });
+    try {
+      const finished = await Promise.race([work.then(() => 'done' as const), deadline]);
+      if (finished === 'late') {
+        log.warn('line.ack_before_done', { events: body.events.length });
+        work.catch(() => undefined);
+      }
+      res.send(200, {});
+    } catch {
+      res.send(500, { error: 'processing failed' });
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+}

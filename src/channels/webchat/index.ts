@@ -1,0 +1,62 @@
+/**
+ * The local web chat: `GET /` serves one page, `POST /webchat/messages` runs a turn and
+ * answers with the channel-neutral replies as JSON, which the page renders as bubbles,
+ * cards and buttons. It needs no account, so anyone can try the bot on their machine.
+ */
+import { readFileSync } from 'node:fs';
+import type { Server } from 'restify';
+import { z } from 'zod';
+import type { TurnEngine } from '../../engine.ts';
+import { BodyTooLargeError, readBody } from '../../http.ts';
+import { errorFields, type Logger } from '../../log.ts';
+
+const BODY_LIMIT = 16 * 1024;
+
+const requestSchema = z.object({
+  /** Random id the page keeps in localStorage: the web chat's "user". */
+  conversationId: z.string().regex(/^[A-Za-z0-9-]{16,64}$/),
+  /** Random id per message, so that a retried POST does not run twice. */
+  messageId: z.string().regex(/^[A-Za-z0-9-]{8,64}$/).optional(),
+  locale: z.enum(['ja', 'en']).optional(),
+  input: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('text'), text: z.string().min(1).max(2000) }),
+    z.object({ kind: z.literal('action'), data: z.string().min(1).max(300) }),
+    z.object({ kind: z.literal('follow') }),
+  ]),
+});
+
+export interface WebchatOptions {
+  engine: TurnEngine;
+  log: Logger;
+}
+
+/** Mounts the page and its API on `server`. */
+export function mountWebchat(server: Server, opts: WebchatOptions): void {
+  const page = readFileSync(new URL('./page.html', import.meta.url), 'utf8');
+
+  server.get('/', async (_req, res) => {
+    res.setHeader('content-type', 'text/html; charset=utf-8');
+    res.setHeader('content-security-policy', "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'");
+    res.sendRaw(200, page);
+  });
+
+  server.post('/webchat/messages', async (req, res) => {
+    let parsed: z.infer<typeof requestSchema>;
+    try {
+      parsed = requestSchema.parse(JSON.parse((await readBody(req, BODY_LIMIT)).toString('utf8')));
+    } catch (err) {
+      opts.log.warn('webchat.malformed_payload', errorFields(err));
+      res.send(err instanceof BodyTooLargeError ? 413 : 400, { error: 'malformed payload' });
+      return;
+    }
+    const key = `web:${parsed.conversationId}`;
+    const outcome = await opts.engine.run({
+      conversationKey: key,
+      caller: { userKey: key, channel: 'webchat' },
+      ...(parsed.messageId ? { eventId: `web:${parsed.conversationId}:${parsed.messageId}` } : {}),
+      input: parsed.input,
+      ...(parsed.locale ? { locale: parsed.locale } : {}),
+    });
+    res.send(200, { replies: outcome.status === 'duplicate' ? [] : outcome.replies });
+  });
+}

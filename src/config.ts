@@ -1,0 +1,79 @@
+/**
+ * The environment, parsed once with zod. Nothing else reads `process.env`.
+ * `.env.example` documents every variable.
+ */
+import { z } from 'zod';
+
+const flag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3978),
+  HOST: z.string().default('0.0.0.0'),
+  REDIS_URL: z.preprocess(blankToUndefined, z.url({ protocol: /^rediss?$/ }).optional()),
+  REDIS_PREFIX: z.string().regex(/^[\w:.-]{1,40}$/).default('citybot:'),
+  CATALOG_FILE: z.preprocess(blankToUndefined, z.string().optional()),
+  LINE_CHANNEL_SECRET: z.preprocess(blankToUndefined, z.string().optional()),
+  LINE_CHANNEL_ACCESS_TOKEN: z.preprocess(blankToUndefined, z.string().optional()),
+  LINE_API_BASE_URL: z.url().default('https://api.line.me'),
+  /** Past this age a reply token is not tried (LINE's limit is about one minute). */
+  LINE_REPLY_TOKEN_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(60).default(50),
+  WEBCHAT_ENABLED: flag.default(true),
+  HOLD_MINUTES: z.coerce.number().int().min(1).max(60).default(10),
+  IDLE_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(30),
+  STATE_RETENTION_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(24),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+});
+
+/** Parsed configuration, with units in the names. */
+export interface Config {
+  port: number;
+  host: string;
+  redisUrl?: string;
+  redisPrefix: string;
+  catalogFile?: string;
+  line: { channelSecret?: string; channelAccessToken?: string; apiBaseUrl: string; replyTokenMaxAgeMs: number };
+  webchatEnabled: boolean;
+  holdMinutes: number;
+  idleMs: number;
+  retentionMs: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+/** Thrown with every invalid variable named, so start-up can stop with a clear message. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment (`process.env` by default). */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    ...(e.REDIS_URL ? { redisUrl: e.REDIS_URL } : {}),
+    redisPrefix: e.REDIS_PREFIX,
+    ...(e.CATALOG_FILE ? { catalogFile: e.CATALOG_FILE } : {}),
+    line: {
+      ...(e.LINE_CHANNEL_SECRET ? { channelSecret: e.LINE_CHANNEL_SECRET } : {}),
+      ...(e.LINE_CHANNEL_ACCESS_TOKEN ? { channelAccessToken: e.LINE_CHANNEL_ACCESS_TOKEN } : {}),
+      apiBaseUrl: e.LINE_API_BASE_URL,
+      replyTokenMaxAgeMs: e.LINE_REPLY_TOKEN_MAX_AGE_SECONDS * 1000,
+    },
+    webchatEnabled: e.WEBCHAT_ENABLED,
+    holdMinutes: e.HOLD_MINUTES,
+    idleMs: e.IDLE_MINUTES * 60_000,
+    retentionMs: e.STATE_RETENTION_HOURS * 3_600_000,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * One turn, whatever the channel:
+ *
+ *   dedupe → per-conversation order → load state → dialog → save (compare-and-set) → replies
+ *
+ * - A repeated event id stops at dedupe; a turn that fails releases its mark so that a
+ *   redelivery can run it.
+ * - Events of one conversation run one after another in this process (KeyedQueue); across
+ *   processes the save is a compare-and-set on the record's revision, and a lost race
+ *   reloads and runs the turn again. Dialog effects are idempotent for that reason.
+ * - Stored state that no longer parses, or that has been idle too long, starts over
+ *   cleanly and the user is told so.
+ * - Any failure of the store becomes a polite apology, never a crash.
+ */
+import { DateTime } from 'luxon';
+import { StaleStateError } from '../dialogs/booking.ts';
+import { runDialog } from '../dialogs/index.ts';
+import { type ConversationState, conversationStateSchema, freshState } from '../dialogs/state.ts';
+import type { Caller, DialogServices, Input, Reply } from '../dialogs/types.ts';
+import { say } from '../dialogs/format.ts';
+import type { Locale } from './domain.ts';
+import { KeyedQueue } from './keyedQueue.ts';
+import { errorFields, type Logger, pseudonym } from './log.ts';
+import type { Store } from './stores/ports.ts';
+
+/** One event from a channel, already translated. */
+export interface TurnRequest {
+  /** Whose conversation: channel and user, e.g. `line:U123`. */
+  conversationKey: string;
+  caller: Caller;
+  /** The channel's event id, prefixed by channel; repeated ids are dropped. */
+  eventId?: string;
+  input: Input;
+  /** Language for a conversation that has none yet (e.g. the browser's). */
+  locale?: Locale;
+}
+
+export type TurnOutcome =
+  | { status: 'done'; replies: Reply[] }
+  | { status: 'duplicate' }
+  | { status: 'failed'; replies: Reply[] };
+
+export interface EngineOptions {
+  store: Store;
+  services: DialogServices;
+  log: Logger;
+  /** Clock in ms since epoch; tests pass a fake one. */
+  now: () => number;
+  /** A conversation idle longer than this starts over. */
+  idleMs: number;
+  /** How long a conversation record is kept after its last turn. */
+  retentionMs: number;
+  /** How long an event id is remembered for dedupe. */
+  dedupeTtlMs: number;
+}
+
+/** Compare-and-set attempts before a turn gives up (only reached under heavy cross-process contention). */
+const MAX_ATTEMPTS = 8;
+
+/** Runs turns. One instance per process. */
+export class TurnEngine {
+  private readonly opts: EngineOptions;
+  private readonly queue = new KeyedQueue();
+
+  constructor(opts: EngineOptions) {
+    this.opts = opts;
+  }
+
+  /** Runs one event in its conversation's order. Never rejects. */
+  run(request: TurnRequest): Promise<TurnOutcome> {
+    return this.queue.run(request.conversationKey, () => this.turn(request));
+  }
+
+  private async turn(request: TurnRequest): Promise<TurnOutcome> {
+    const { store, log, dedupeTtlMs } = this.opts;
+    let claimed = false;
+    try {
+      if (request.eventId) {
+        claimed = await store.dedupe.claim(request.eventId, dedupeTtlMs);
+        if (!claimed) {
+          log.info('turn.duplicate', { channel: request.caller.channel });
+          return { status: 'duplicate' };
+        }
+      }
+      for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+        const result = await this.attempt(request);
+        if (result) return { status: 'done', replies: result };
+        log.info('turn.conflict', { attempt, user: pseudonym(request.conversationKey) });
+      }
+      throw new Error('conversation kept changing under this turn');
+    } catch (err) {
+      log.error('turn.failed', { channel: request.caller.channel, user: pseudonym(request.conversationKey), ...errorFields(err) });
+      if (claimed && request.eventId) await store.dedupe.release(request.eventId).catch(() => undefined);
+      const t = this.opts.services.translator(request.locale ?? 'ja');
+      return { status: 'failed', replies: [say(t('unavailable'))] };
+    }
+  }
+
+  /** One load → dialog → save; the replies, or undefined when another turn saved first. */
+  private async attempt(request: TurnRequest): Promise<Reply[] | undefined> {
+    const { store, services, now, retentionMs } = this.opts;
+    const nowMs = now();
+    const stored = await store.conversations.load(request.conversationKey);
+    const { state, notice } = this.restore(stored?.state, request, nowMs);
+    const t = services.translator(state.locale);
+    const before = notice ? [say(t(notice))] : [];
+
+    const ctx = { input: request.input, caller: request.caller, now: DateTime.fromMillis(nowMs, { zone: 'Asia/Tokyo' }), services };
+    let result;
+    if (notice === 'expired' && request.input.kind === 'action') {
+      // A button from the expired conversation means nothing now: just show the menu.
+      result = await runDialog({ ...ctx, input: { kind: 'follow' } }, state);
+      result = { ...result, replies: result.replies.slice(1) };
+    } else {
+      try {
+        result = await runDialog(ctx, state);
+      } catch (err) {
+        if (!(err instanceof StaleStateError)) throw err;
+        const fresh = freshState(state.locale, nowMs);
+        result = await runDialog(ctx, fresh);
+        before.push(say(t('reset')));
+      }
+    }
+    const saved = await store.conversations.save(request.conversationKey, stored?.rev ?? 0, { ...result.state, at: nowMs }, retentionMs);
+    return saved ? [...before, ...result.replies] : undefined;
+  }
+
+  private restore(raw: unknown, request: TurnRequest, nowMs: number): { state: ConversationState; notice?: 'expired' | 'reset' } {
+    const locale = request.locale ?? 'ja';
+    if (raw === undefined) return { state: freshState(locale, nowMs) };
+    const parsed = conversationStateSchema.safeParse(raw);
+    if (!parsed.success) {
+      const kept = (raw as { locale?: unknown } | null)?.locale;
+      return { state: freshState(kept === 'en' || kept === 'ja' ? kept : locale, nowMs), notice: 'reset' };
+    }
+    const state = parsed.data;
+    if (state.flow.name !== 'menu' && nowMs - state.at > this.opts.idleMs) {
+      return { state: freshState(state.locale, nowMs), notice: 'expired' };
+    }
+    return { state };
+  }
+}
