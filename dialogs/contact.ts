@@ -8,6 +8,9 @@ import { z } from 'zod';
 /** Characters people type as hyphens or spacing in phone numbers (incl. full-width forms and ー). */
 const PHONE_SEPARATORS = /[\s\-‐‑‒–—―−ー－()（）.]/g;
 
+/** Prefixes of 11-digit numbers (mobile, IP, 020): 10 digits after one is a typo, not a landline. */
+const MOBILE_PREFIX = /^0[25789]0/;
+
 export const nameSchema = z
   .string()
   .transform((s) => s.normalize('NFKC').replace(/\s+/g, ' ').trim())
@@ -30,7 +33,7 @@ export const phoneSchema = z
     z
       .string()
       .regex(/^\d+$/, 'contact.invalid.phoneChars')
-      .refine((s) => /^0[1-9]\d{8}$/.test(s) || /^0[25789]0\d{8}$/.test(s), 'contact.invalid.phoneShape'),
+      .refine((s) => (/^0[1-9]\d{8}$/.test(s) && !MOBILE_PREFIX.test(s)) || /^0[25789]0\d{8}$/.test(s), 'contact.invalid.phoneShape'),
   );
 
 export const emailSchema = z

@@ -23,7 +23,8 @@ async function goTo(ctx: Ctx, state: ConversationState, flow: Flow, before: Repl
   const asked = await askMyBookings(ctx, next, flow);
   if (asked === 'none') {
     const t = ctx.services.translator(state.locale);
-    return { replies: [...before, say(t('my.none'), menuChoices(t))], state: atMenu(state) };
+    const text = flow.step === 'list' ? t('my.none') : t('my.notFound');
+    return { replies: [...before, say(text, menuChoices(t))], state: atMenu(state) };
   }
   return { replies: [...before, ...asked], state: next };
 }

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../src/app.ts';
+import { ConfigError, loadConfig } from '../src/config.ts';
+import { CatalogError } from '../src/services/catalog.ts';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../src/log.ts';
+
+describe('configuration', () => {
+  it('runs with no environment at all: memory store, web chat on, port 3978', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ port: 3978, webchatEnabled: true, holdMinutes: 10, redisPrefix: 'citybot:' });
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.line.apiBaseUrl).toBe('https://api.line.me');
+  });
+
+  it('names every invalid variable', () => {
+    expect(() => loadConfig({ PORT: 'eighty', REDIS_URL: 'http://x', HOLD_MINUTES: '0' })).toThrow(ConfigError);
+    try {
+      loadConfig({ PORT: 'eighty', REDIS_URL: 'http://x' });
+    } catch (err) {
+      expect((err as Error).message).toMatch(/PORT/);
+      expect((err as Error).message).toMatch(/REDIS_URL/);
+    }
+  });
+
+  it('a bad catalog file stops start-up with the field at fault', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'catalog-'));
+    const file = join(dir, 'catalog.json');
+    const good = JSON.parse((await import('node:fs')).readFileSync(new URL('../data/catalog.json', import.meta.url), 'utf8'));
+    good.sessions[2].date = '2026-02-30';
+    writeFileSync(file, JSON.stringify(good));
+    const start = createApp(loadConfig({ CATALOG_FILE: file }), { log: createLogger('silent') });
+    await expect(start).rejects.toThrow(CatalogError);
+    await expect(start).rejects.toThrow(/sessions\[2\]\.date/);
+  });
+});
