@@ -3,6 +3,7 @@
  * answers with the channel-neutral replies as JSON, which the page renders as bubbles,
  * cards and buttons. It needs no account, so anyone can try the bot on their machine.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'restify';
 import { z } from 'zod';
@@ -30,17 +31,50 @@ export interface WebchatOptions {
   log: Logger;
 }
 
+/**
+ * The page's Content-Security-Policy: nothing from elsewhere, and only the page's own
+ * inline script and style (by hash), so injected markup could run nothing.
+ */
+export function contentSecurityPolicy(page: string): string {
+  const hashes = (tag: string) =>
+    [...page.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'))]
+      .map((m) => `'sha256-${createHash('sha256').update(m[1] ?? '', 'utf8').digest('base64')}'`)
+      .join(' ');
+  return [
+    "default-src 'self'",
+    `script-src ${hashes('script') || "'none'"}`,
+    `style-src ${hashes('style') || "'none'"}`,
+    "connect-src 'self'",
+    "img-src 'self' data:",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
 /** Mounts the page and its API on `server`. */
 export function mountWebchat(server: Server, opts: WebchatOptions): void {
   const page = readFileSync(new URL('./page.html', import.meta.url), 'utf8');
+  const csp = contentSecurityPolicy(page);
 
   server.get('/', async (_req, res) => {
     res.setHeader('content-type', 'text/html; charset=utf-8');
-    res.setHeader('content-security-policy', "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'");
+    res.setHeader('content-security-policy', csp);
+    res.setHeader('x-content-type-options', 'nosniff');
+    res.setHeader('referrer-policy', 'no-referrer');
+    res.setHeader('cache-control', 'no-cache');
     res.sendRaw(200, page);
   });
 
   server.post('/webchat/messages', async (req, res) => {
+    // Replies can repeat what was typed (names, phone numbers): never cache them.
+    res.setHeader('cache-control', 'no-store');
+    // Only JSON: a cross-site form cannot send it without a CORS preflight, which fails.
+    if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
+      opts.log.warn('webchat.unsupported_media_type');
+      res.send(415, { error: 'expected application/json' });
+      return;
+    }
     let parsed: z.infer<typeof requestSchema>;
     try {
       parsed = requestSchema.parse(JSON.parse((await readBody(req, BODY_LIMIT)).toString('utf8')));
@@ -57,6 +91,11 @@ export function mountWebchat(server: Server, opts: WebchatOptions): void {
       input: parsed.input,
       ...(parsed.locale ? { locale: parsed.locale } : {}),
     });
+    if (outcome.status === 'failed') {
+      // The turn did not run: the apology, with a status that tells the page to keep its buttons.
+      res.send(503, { replies: outcome.replies });
+      return;
+    }
     res.send(200, { replies: outcome.status === 'duplicate' ? [] : outcome.replies });
   });
 }
