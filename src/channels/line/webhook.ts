@@ -12,11 +12,17 @@ import { z } from 'zod';
 import type { Input } from '../../../dialogs/types.ts';
 import type { TurnEngine } from '../../engine.ts';
 import { BodyTooLargeError, readBody } from '../../http.ts';
+import { KeyedQueue } from '../../keyedQueue.ts';
 import { errorFields, type Logger } from '../../log.ts';
 import { renderLine } from './render.ts';
 import type { LineSender } from './sender.ts';
 
 const BODY_LIMIT = 1024 * 1024;
+/**
+ * How long a user's next answer waits for the previous one to reach LINE. The LINE client
+ * has no timeout of its own, so a hung call must not hold that user's answers for minutes.
+ */
+const SEND_ORDER_WAIT_MS = 10_000;
 
 /** The parts of LINE's webhook body the bot uses; anything else is passed over. */
 const eventSchema = z.object({
@@ -61,6 +67,9 @@ function toInput(event: LineEvent): Input | undefined {
 export function mountLineWebhook(server: Server, opts: LineWebhookOptions): void {
   const { log } = opts;
   const ackDeadlineMs = opts.ackDeadlineMs ?? 1500;
+  // One user's answers leave in the order of their turns, also when the events came in
+  // separate requests: a later answer must not overtake an earlier one still in flight.
+  const sends = new KeyedQueue();
 
   const runEvent = async (event: LineEvent, userId: string): Promise<void> => {
     const input = toInput(event);
@@ -73,11 +82,23 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): void
       input,
     });
     if (outcome.status === 'duplicate' || !opts.sender) return;
-    const fresh = opts.now() - event.timestamp < opts.replyTokenMaxAgeMs;
-    await opts.sender.send(
-      { userId, eventId: event.webhookEventId, ...(event.replyToken ? { replyToken: event.replyToken } : {}), replyTokenFresh: fresh },
-      renderLine(outcome.replies),
-    );
+    // The apology of a failed turn and the real answer of its redelivery are different
+    // messages: with the same retry key LINE would drop the answer as a repeat (409).
+    const seed = outcome.status === 'failed' ? `${event.webhookEventId}:failed` : event.webhookEventId;
+    const sender = opts.sender;
+    await sends.run(userId, async () => {
+      // Judged when the answer leaves: waiting for an earlier answer may have aged the token.
+      const fresh = opts.now() - event.timestamp < opts.replyTokenMaxAgeMs;
+      const sent = sender.send(
+        { userId, eventId: seed, ...(event.replyToken ? { replyToken: event.replyToken } : {}), replyTokenFresh: fresh },
+        renderLine(outcome.replies),
+      );
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, SEND_ORDER_WAIT_MS);
+      });
+      await Promise.race([sent, stuck]).finally(() => clearTimeout(timer));
+    });
   };
 
   const runAll = async (events: LineEvent[]): Promise<void> => {

@@ -1,0 +1,448 @@
+/**
+ * The LINE webhook over real HTTP, against a stub of LINE's Messaging API: signatures,
+ * dedupe, ordering, reply-token fallback to push, retry keys, unsupported messages, a whole
+ * booking, personal data kept out of the logs, and a Redis outage.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import ja from '../../../locales/ja.json' with { type: 'json' };
+import { createMemoryStore } from '../../../src/stores/memory.ts';
+import type { Store } from '../../../src/stores/ports.ts';
+import { fakeClock, type RunningApp, startApp } from '../../support/app.ts';
+import {
+  eventFactory,
+  eventsToTimeStep,
+  type LineEvent,
+  type LineStub,
+  lineUserId,
+  NOW_ISO,
+  postWebhook,
+  REFERENCE,
+  SESSION_ID,
+  type SentCall,
+  sign,
+  startLineStub,
+  tap,
+  textOf,
+  webhookBody,
+} from '../../support/lineStub.ts';
+
+const SECRET = 'test-channel-secret-0123456789abcdef';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+let stub: LineStub;
+let running: RunningApp;
+const clock = fakeClock(NOW_ISO);
+const ev = eventFactory(clock.now);
+
+function lineEnv(stubUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { LINE_CHANNEL_SECRET: SECRET, LINE_CHANNEL_ACCESS_TOKEN: 'test-token', LINE_API_BASE_URL: stubUrl, ...extra };
+}
+
+/** Reply calls made with this event's reply token. */
+function repliesTo(event: LineEvent): SentCall[] {
+  return stub.sent().filter((c) => c.kind === 'reply' && c.replyToken === event.replyToken);
+}
+
+/** Push calls to this user. */
+function pushesTo(userId: string): SentCall[] {
+  return stub.sent().filter((c) => c.kind === 'push' && c.to === userId);
+}
+
+/** Posts the events (one body), expects 200, and waits until each got its reply. */
+async function send(...events: LineEvent[]): Promise<void> {
+  const res = await postWebhook(running.url, events, SECRET);
+  expect(res.status).toBe(200);
+  await stub.waitFor(() => events.every((e) => repliesTo(e).some((c) => c.status === 200)));
+}
+
+/** Sends one event and returns what the bot replied to it (texts, and the raw JSON). */
+async function step(event: LineEvent): Promise<{ text: string; json: string }> {
+  await send(event);
+  const [call] = repliesTo(event);
+  return { text: textOf(call!), json: JSON.stringify(call!.messages) };
+}
+
+beforeAll(async () => {
+  stub = await startLineStub();
+  running = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5 });
+});
+afterAll(async () => {
+  await running?.close();
+  await stub?.close();
+});
+beforeEach(() => {
+  stub.reset();
+  clock.set(NOW_ISO);
+});
+
+describe('signature', () => {
+  it('rejects a missing signature with 401 and sends nothing', async () => {
+    const user = lineUserId();
+    const res = await postWebhook(running.url, [ev.follow(user)], SECRET, { signature: null });
+    expect(res.status).toBe(401);
+    expect(stub.calls).toHaveLength(0);
+    expect(await running.app.store.conversations.load(`line:${user}`)).toBeNull();
+  });
+
+  it('rejects a wrong signature with 401 and sends nothing', async () => {
+    const user = lineUserId();
+    const body = webhookBody([ev.text(user, '予約する')]);
+    for (const signature of [sign(body, 'another-secret'), 'not-base64!!', '', sign(`${body} `, SECRET)]) {
+      const res = await postWebhook(running.url, body, SECRET, { signature });
+      expect(res.status).toBe(401);
+    }
+    expect(stub.calls).toHaveLength(0);
+    expect(await running.app.store.conversations.load(`line:${user}`)).toBeNull();
+  });
+
+  it('answers 400 to validly signed malformed JSON, logging no part of the body', async () => {
+    const body = '{"events":[{"type":"message","message":{"text":"secret-marker-山田太郎"';
+    const before = running.logs.length;
+    const res = await postWebhook(running.url, body, SECRET);
+    expect(res.status).toBe(400);
+    const lines = running.logs.slice(before);
+    expect(lines.some((l) => l.includes('line.malformed_payload'))).toBe(true);
+    expect(running.logs.join('\n')).not.toMatch(/secret-marker|山田/);
+    expect(stub.calls).toHaveLength(0);
+  });
+
+  it('answers 200 to an empty events list (LINE console verification)', async () => {
+    const res = await postWebhook(running.url, '{"destination":"Uxxxxxxxx","events":[]}', SECRET);
+    expect(res.status).toBe(200);
+    expect(stub.calls).toHaveLength(0);
+  });
+});
+
+describe('replies', () => {
+  it('greets a new follower with the menu as quick-reply postbacks', async () => {
+    const user = lineUserId();
+    const follow = ev.follow(user);
+    await send(follow);
+    const [call] = repliesTo(follow);
+    expect(call).toBeDefined();
+    expect(textOf(call!)).toContain(ja.greeting);
+    expect(textOf(call!)).toContain(ja.menu.prompt);
+    const request = stub.calls.find((c) => c.path === '/v2/bot/message/reply')!;
+    expect(request.headers.authorization).toBe('Bearer test-token');
+    const items = call!.messages.at(-1)!.quickReply!.items;
+    expect(items.length).toBeGreaterThan(0);
+    expect(items.length).toBeLessThanOrEqual(13);
+    for (const item of items) {
+      expect(item.action.type).toBe('postback');
+      expect(item.action.label.length).toBeGreaterThan(0);
+      expect(item.action.label.length).toBeLessThanOrEqual(20);
+      expect(() => JSON.parse(item.action.data!)).not.toThrow();
+      expect(item.action.data!.length).toBeLessThanOrEqual(300);
+    }
+    expect(items.map((i) => i.action.label)).toContain(ja.menu.book);
+    // Only earlier messages carry no quick reply (LINE shows them on the last one only).
+    for (const m of call!.messages.slice(0, -1)) expect(m.quickReply).toBeUndefined();
+  });
+
+  it('handles a redelivered event only once: one reply, one state change', async () => {
+    const user = lineUserId();
+    const event = ev.text(user, '予約する');
+    await send(event);
+    const redelivered = { ...event, deliveryContext: { isRedelivery: true } };
+    const res = await postWebhook(running.url, [redelivered], SECRET);
+    expect(res.status).toBe(200);
+    // And once more in the same body as itself.
+    const res2 = await postWebhook(running.url, [redelivered, redelivered], SECRET);
+    expect(res2.status).toBe(200);
+    expect(repliesTo(event)).toHaveLength(1);
+    expect(pushesTo(user)).toHaveLength(0);
+    const stored = await running.app.store.conversations.load(`line:${user}`);
+    expect(stored?.rev).toBe(1);
+  });
+
+  it("runs one user's events of one body in order", async () => {
+    const user = lineUserId();
+    const book = ev.text(user, '予約する');
+    const mode = ev.postback(user, tap.mode());
+    await send(book, mode);
+    expect(textOf(repliesTo(book)[0]!)).toContain(ja.booking.modePrompt);
+    expect(textOf(repliesTo(mode)[0]!)).toContain('確認 1/5');
+    expect((await running.app.store.conversations.load(`line:${user}`))?.rev).toBe(2);
+  });
+
+  it("sends one user's answers in order even when they come in separate requests", async () => {
+    const user = lineUserId();
+    const first = ev.text(user, '予約する');
+    const second = ev.postback(user, tap.mode());
+    // LINE is slow to take the first answer; the second request arrives meanwhile.
+    stub.delayNextReplies(1, 300);
+    const a = postWebhook(running.url, [first], SECRET);
+    // The first turn is done (its answer is on its way) before the second request comes.
+    while ((await running.app.store.conversations.load(`line:${user}`))?.rev !== 1) await new Promise((r) => setTimeout(r, 5));
+    const b = postWebhook(running.url, [second], SECRET);
+    expect((await a).status).toBe(200);
+    expect((await b).status).toBe(200);
+    await stub.waitFor(() => repliesTo(first).length === 1 && repliesTo(second).length === 1);
+    const order = stub.sent().map((c) => c.replyToken);
+    expect(order.indexOf(first.replyToken)).toBeLessThan(order.indexOf(second.replyToken));
+    expect(textOf(repliesTo(second)[0]!)).toContain('確認 1/5');
+  });
+
+  it('answers every user of one body', async () => {
+    const alice = lineUserId();
+    const bob = lineUserId();
+    const a = ev.text(alice, '予約する');
+    const b = ev.follow(bob);
+    await send(a, b);
+    expect(textOf(repliesTo(a)[0]!)).toContain(ja.booking.modePrompt);
+    expect(textOf(repliesTo(b)[0]!)).toContain(ja.greeting);
+  });
+
+  it('pushes, with a UUID retry key, when the reply token is too old', async () => {
+    const user = lineUserId();
+    const event = { ...ev.text(user, 'ヘルプ'), timestamp: clock.now() - 55_000 };
+    const res = await postWebhook(running.url, [event], SECRET);
+    expect(res.status).toBe(200);
+    await stub.waitFor(() => pushesTo(user).length > 0);
+    expect(repliesTo(event)).toHaveLength(0);
+    const [push] = pushesTo(user);
+    expect(push!.status).toBe(200);
+    expect(push!.retryKey).toMatch(UUID);
+    expect(textOf(push!)).toContain(ja.help);
+  });
+
+  it('falls back to push when LINE rejects the reply token', async () => {
+    const user = lineUserId();
+    const event = ev.follow(user);
+    stub.failNextReplies(1);
+    const res = await postWebhook(running.url, [event], SECRET);
+    expect(res.status).toBe(200);
+    await stub.waitFor(() => pushesTo(user).some((c) => c.status === 200));
+    expect(repliesTo(event).map((c) => c.status)).toEqual([400]);
+    const pushes = pushesTo(user);
+    expect(pushes).toHaveLength(1);
+    expect(pushes[0]!.retryKey).toMatch(UUID);
+    expect(textOf(pushes[0]!)).toContain(ja.greeting);
+  });
+
+  it('retries a failed push with the same retry key', async () => {
+    const user = lineUserId();
+    const event = { ...ev.text(user, 'ヘルプ'), timestamp: clock.now() - 55_000 };
+    stub.failNextPushes(1);
+    const res = await postWebhook(running.url, [event], SECRET);
+    expect(res.status).toBe(200);
+    await stub.waitFor(() => pushesTo(user).some((c) => c.status === 200));
+    const pushes = pushesTo(user);
+    expect(pushes.map((c) => c.status)).toEqual([500, 200]);
+    expect(pushes[0]!.retryKey).toMatch(UUID);
+    expect(pushes[1]!.retryKey).toBe(pushes[0]!.retryKey);
+    expect(pushes[1]!.messages).toEqual(pushes[0]!.messages);
+  });
+
+  it('acknowledges LINE before the deadline even when sending the reply is stuck', async () => {
+    const user = lineUserId();
+    const event = ev.follow(user);
+    const release = stub.pause();
+    try {
+      const res = await postWebhook(running.url, [event], SECRET);
+      // Answered while the reply call is still waiting at LINE: the ack does not wait for it.
+      expect(res.status).toBe(200);
+      expect(stub.pending()).toBe(1);
+      expect(stub.calls).toHaveLength(0);
+      expect(running.logs.some((l) => l.includes('line.ack_before_done'))).toBe(true);
+    } finally {
+      release();
+    }
+    await stub.waitFor(() => repliesTo(event).length === 1);
+    expect(textOf(repliesTo(event)[0]!)).toContain(ja.greeting);
+  });
+
+  it('answers a sticker with a polite hint, not silence', async () => {
+    const user = lineUserId();
+    const { text } = await step(ev.sticker(user));
+    expect(text).toContain(ja.unsupported);
+  });
+});
+
+describe('a whole booking', () => {
+  it('books a slot end to end and keeps the personal data out of the logs', async () => {
+    const user = lineUserId();
+    const name = '川崎 花子';
+    const phone = '090-8765-4321';
+    const email = 'hanako.kawasaki@example.jp';
+
+    for (const event of eventsToTimeStep(ev, user)) await step(event);
+    const held = await step(ev.postback(user, tap.time('0930')));
+    expect(held.text).toContain('ご予約の前にお読みください');
+    expect(held.text).toContain(ja.booking.precautionsPrompt);
+    expect((await step(ev.postback(user, tap.agree()))).text).toContain(ja.booking.namePrompt);
+    expect((await step(ev.text(user, name))).text).toContain(ja.booking.phonePrompt);
+    expect((await step(ev.text(user, phone))).text).toContain(ja.booking.emailPrompt);
+    const summary = await step(ev.text(user, email));
+    expect(summary.json).toContain(ja.booking.summaryTitle);
+    const done = await step(ev.postback(user, tap.confirm()));
+    const reference = done.json.match(REFERENCE)?.[0];
+    expect(reference).toBeDefined();
+    expect(done.text).toContain(ja.booking.confirmedTitle);
+
+    const bookings = await running.app.store.bookings.listSession(SESSION_ID);
+    const mine = bookings.filter((b) => b.userKey === `line:${user}`);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({ id: reference, slotId: '0930', mode: 'in_person' });
+    expect(mine[0]!.contact).toEqual({ name, phone: '09087654321', email });
+
+    const logs = running.logs.join('\n');
+    for (const secret of [name, '川崎', '花子', phone, '09087654321', '8765', email, 'hanako', user]) {
+      expect(logs).not.toContain(secret);
+    }
+  });
+});
+
+describe('a turn that fails', () => {
+  let flaky: RunningApp;
+  const failures = { load: 0 };
+
+  beforeAll(async () => {
+    const base = createMemoryStore();
+    const store: Store = {
+      ...base,
+      conversations: {
+        ...base.conversations,
+        async load(key) {
+          if (failures.load > 0) {
+            failures.load--;
+            throw new Error('connection lost');
+          }
+          return base.conversations.load(key);
+        },
+      },
+    };
+    flaky = await startApp(lineEnv(stub.url), { store, now: clock.now, lineRetryDelayMs: 5 });
+  });
+  afterAll(async () => {
+    await flaky?.close();
+  });
+
+  it('apologises, and a redelivery of the event is answered for real', async () => {
+    const user = lineUserId();
+    const event = ev.text(user, '予約する');
+    failures.load = 1;
+    expect((await postWebhook(flaky.url, [event], SECRET)).status).toBe(200);
+    await stub.waitFor(() => repliesTo(event).length === 1);
+    expect(textOf(repliesTo(event)[0]!)).toContain(ja.unavailable);
+
+    const redelivered = { ...event, deliveryContext: { isRedelivery: true } };
+    expect((await postWebhook(flaky.url, [redelivered], SECRET)).status).toBe(200);
+    await stub.waitFor(() => repliesTo(event).length === 2);
+    expect(textOf(repliesTo(event)[1]!)).toContain(ja.booking.modePrompt);
+    expect((await flaky.app.store.conversations.load(`line:${user}`))?.rev).toBe(1);
+  });
+
+  it('does not let the apology push swallow the real answer of the redelivery (retry keys differ)', async () => {
+    const user = lineUserId();
+    // Too old for the reply token: both answers go by push.
+    const event = { ...ev.text(user, '予約する'), timestamp: clock.now() - 55_000 };
+    failures.load = 1;
+    expect((await postWebhook(flaky.url, [event], SECRET)).status).toBe(200);
+    await stub.waitFor(() => pushesTo(user).length === 1);
+    expect(textOf(pushesTo(user)[0]!)).toContain(ja.unavailable);
+
+    const redelivered = { ...event, deliveryContext: { isRedelivery: true } };
+    expect((await postWebhook(flaky.url, [redelivered], SECRET)).status).toBe(200);
+    await stub.waitFor(() => pushesTo(user).length === 2);
+    const [apology, answer] = pushesTo(user);
+    expect(answer!.retryKey).toMatch(UUID);
+    expect(answer!.retryKey).not.toBe(apology!.retryKey);
+    expect(answer!.status).toBe(200);
+    expect(textOf(answer!)).toContain(ja.booking.modePrompt);
+  });
+});
+
+// ---- Redis outage --------------------------------------------------------------------------
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('Ready to accept connections')) resolve();
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
+    child.once('error', reject);
+  });
+  return child;
+}
+
+describe('Redis outage', () => {
+  let redis: ChildProcess | undefined;
+  let app: RunningApp | undefined;
+  let outageStub: LineStub | undefined;
+
+  afterAll(async () => {
+    await app?.close();
+    await outageStub?.close();
+    if (redis && redis.exitCode === null && redis.signalCode === null) redis.kill('SIGKILL');
+  });
+
+  it('apologises by reply and keeps serving; readyz turns 503', async () => {
+    const port = await freePort();
+    redis = await startRedis(port);
+    outageStub = await startLineStub();
+    app = await startApp(lineEnv(outageStub.url, { REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_PREFIX: 'test:outage:' }), {
+      now: clock.now,
+      lineRetryDelayMs: 5,
+    });
+    expect(app.app.store.kind).toBe('redis');
+
+    // Works while Redis is up.
+    const user = lineUserId();
+    const first = ev.text(user, '予約する');
+    expect((await postWebhook(app.url, [first], SECRET)).status).toBe(200);
+    await outageStub.waitFor((calls) => calls.some((c) => (c.body as { replyToken?: string }).replyToken === first.replyToken));
+    expect((await fetch(`${app.url}/readyz`)).status).toBe(200);
+
+    const exited = new Promise((resolve) => redis!.once('exit', resolve));
+    redis.kill('SIGKILL');
+    await exited;
+
+    const during = ev.postback(user, tap.mode());
+    const res = await postWebhook(app.url, [during], SECRET);
+    expect(res.status).toBeLessThan(600);
+    await outageStub.waitFor((calls) => calls.some((c) => (c.body as { replyToken?: string }).replyToken === during.replyToken));
+    const reply = outageStub.sent().find((c) => c.replyToken === during.replyToken)!;
+    expect(reply.kind).toBe('reply');
+    expect(textOf(reply)).toContain(ja.unavailable);
+
+    expect((await fetch(`${app.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${app.url}/readyz`)).status).toBe(503);
+    // Still answering webhooks.
+    const again = ev.follow(lineUserId());
+    expect((await postWebhook(app.url, [again], SECRET)).status).toBeLessThan(600);
+    await outageStub.waitFor((calls) => calls.some((c) => (c.body as { replyToken?: string }).replyToken === again.replyToken));
+
+    // Redis comes back (empty): the app reconnects by itself and answers for real again.
+    redis = await startRedis(port);
+    const deadline = Date.now() + 15_000;
+    while ((await fetch(`${app.url}/readyz`)).status !== 200) {
+      if (Date.now() > deadline) throw new Error('the app did not reconnect to Redis');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const after = ev.text(lineUserId(), '予約する');
+    expect((await postWebhook(app.url, [after], SECRET)).status).toBe(200);
+    await outageStub.waitFor((calls) => calls.some((c) => (c.body as { replyToken?: string }).replyToken === after.replyToken));
+    expect(textOf(outageStub.sent().find((c) => c.replyToken === after.replyToken)!)).toContain(ja.booking.modePrompt);
+  });
+});
