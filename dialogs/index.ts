@@ -138,6 +138,9 @@ async function asTappedChoice(ctx: TurnContext, state: ConversationState, text: 
   const { flow } = state;
   if (flow.name === 'booking' && expectsText(flow)) return { text };
   const typed = normalize(text);
+  // The language buttons are offered at any step, so their names work at any step too.
+  const language = (['ja', 'en'] as const).find((l) => normalize(ctx.services.translator(l)('language.name')) === typed);
+  if (language) return { action: { a: 'setLanguage', v: language } };
   const shown = (await ask(ctx, state)).flatMap((r) => r.choices ?? []);
   const match = shown.find((c) => normalize(c.label) === typed);
   const action = match ? decodeAction(match.data) : undefined;

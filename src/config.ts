@@ -13,7 +13,7 @@ const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3978),
   HOST: z.string().default('0.0.0.0'),
   REDIS_URL: z.preprocess(blankToUndefined, z.url({ protocol: /^rediss?$/ }).optional()),
-  REDIS_PREFIX: z.string().regex(/^[\w:.-]{1,40}$/).default('citybot:'),
+  REDIS_PREFIX: z.string().regex(/^[\w:.-]{1,64}$/).default('citybot:'),
   CATALOG_FILE: z.preprocess(blankToUndefined, z.string().optional()),
   LINE_CHANNEL_SECRET: z.preprocess(blankToUndefined, z.string().optional()),
   LINE_CHANNEL_ACCESS_TOKEN: z.preprocess(blankToUndefined, z.string().optional()),

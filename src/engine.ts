@@ -14,7 +14,7 @@
  */
 import { DateTime } from 'luxon';
 import { StaleStateError } from '../dialogs/booking.ts';
-import { runDialog } from '../dialogs/index.ts';
+import { ask, runDialog } from '../dialogs/index.ts';
 import { type ConversationState, conversationStateSchema, freshState } from '../dialogs/state.ts';
 import type { Caller, DialogServices, Input, Reply } from '../dialogs/types.ts';
 import { say } from '../dialogs/format.ts';
@@ -74,6 +74,8 @@ export class TurnEngine {
   private async turn(request: TurnRequest): Promise<TurnOutcome> {
     const { store, log, dedupeTtlMs } = this.opts;
     let claimed = false;
+    // The language of the stored conversation, once loaded, so that even an apology speaks it.
+    const seen: { locale?: Locale } = {};
     try {
       if (request.eventId) {
         claimed = await store.dedupe.claim(request.eventId, dedupeTtlMs);
@@ -83,7 +85,7 @@ export class TurnEngine {
         }
       }
       for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-        const result = await this.attempt(request);
+        const result = await this.attempt(request, seen);
         if (result) return { status: 'done', replies: result };
         log.info('turn.conflict', { attempt, user: pseudonym(request.conversationKey) });
       }
@@ -91,26 +93,28 @@ export class TurnEngine {
     } catch (err) {
       log.error('turn.failed', { channel: request.caller.channel, user: pseudonym(request.conversationKey), ...errorFields(err) });
       if (claimed && request.eventId) await store.dedupe.release(request.eventId).catch(() => undefined);
-      const t = this.opts.services.translator(request.locale ?? 'ja');
+      const t = this.opts.services.translator(seen.locale ?? request.locale ?? 'ja');
       return { status: 'failed', replies: [say(t('unavailable'))] };
     }
   }
 
   /** One load → dialog → save; the replies, or undefined when another turn saved first. */
-  private async attempt(request: TurnRequest): Promise<Reply[] | undefined> {
+  private async attempt(request: TurnRequest, seen: { locale?: Locale }): Promise<Reply[] | undefined> {
     const { store, services, now, retentionMs } = this.opts;
     const nowMs = now();
     const stored = await store.conversations.load(request.conversationKey);
-    const { state, notice } = this.restore(stored?.state, request, nowMs);
+    const { state, notice, expired } = this.restore(stored?.state, request, nowMs);
+    seen.locale = state.locale;
     const t = services.translator(state.locale);
+    // A hold may be configured to outlive the idle limit; an expired conversation must not keep it.
+    if (expired?.name === 'booking' && expired.sessionId) await services.bookings.releaseHold(expired.sessionId, request.caller.userKey);
     const before = notice ? [say(t(notice))] : [];
 
     const ctx = { input: request.input, caller: request.caller, now: DateTime.fromMillis(nowMs, { zone: 'Asia/Tokyo' }), services };
     let result;
     if (notice === 'expired' && request.input.kind === 'action') {
       // A button from the expired conversation means nothing now: just show the menu.
-      result = await runDialog({ ...ctx, input: { kind: 'follow' } }, state);
-      result = { ...result, replies: result.replies.slice(1) };
+      result = { replies: await ask(ctx, state), state };
     } else {
       try {
         result = await runDialog(ctx, state);
@@ -125,7 +129,11 @@ export class TurnEngine {
     return saved ? [...before, ...result.replies] : undefined;
   }
 
-  private restore(raw: unknown, request: TurnRequest, nowMs: number): { state: ConversationState; notice?: 'expired' | 'reset' } {
+  private restore(
+    raw: unknown,
+    request: TurnRequest,
+    nowMs: number,
+  ): { state: ConversationState; notice?: 'expired' | 'reset'; expired?: ConversationState['flow'] } {
     const locale = request.locale ?? 'ja';
     if (raw === undefined) return { state: freshState(locale, nowMs) };
     const parsed = conversationStateSchema.safeParse(raw);
@@ -135,7 +143,7 @@ export class TurnEngine {
     }
     const state = parsed.data;
     if (state.flow.name !== 'menu' && nowMs - state.at > this.opts.idleMs) {
-      return { state: freshState(state.locale, nowMs), notice: 'expired' };
+      return { state: freshState(state.locale, nowMs), notice: 'expired', expired: state.flow };
     }
     return { state };
   }

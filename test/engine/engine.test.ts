@@ -2,6 +2,7 @@
  * The turn engine on its own (memory store, fake clock): idle expiry, stored state that no
  * longer parses, dedupe marks released by failed turns, and compare-and-set re-runs.
  */
+import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import ja from '../../locales/ja.json' with { type: 'json' };
 import type { DialogServices, Reply } from '../../dialogs/types.ts';
@@ -229,6 +230,35 @@ describe('dedupe', () => {
     const failed = await text('ヘルプ', 'line:E3');
     expect(failed).toEqual({ status: 'failed', replies: [{ kind: 'text', text: ja.unavailable }] });
     expect(logs.some((l) => l.includes('turn.failed'))).toBe(true);
+  });
+});
+
+describe('after the fixes the engine tests asked for', () => {
+  it('apologises in the language of the stored conversation', async () => {
+    const { store, faults } = faultyStore();
+    const { text } = setup(store);
+    await text('language');
+    await text('English');
+    faults.saveThrows = 1;
+    const failed = await text('menu');
+    expect(failed.status).toBe('failed');
+    expect(words(failed)).toContain('Sorry, the service is busy');
+  });
+
+  it('releases the slot held by a conversation that expired, even when holds outlive the idle limit', async () => {
+    const store = createMemoryStore();
+    const { clock, text, tap } = setup(store);
+    const longHolds = new BookingService(store.bookings, catalog, 120);
+    await text('予約する');
+    await tap({ a: 'mode', v: 'in_person' });
+    for (let i = 0; i < 5; i++) await tap({ a: 'answer', v: 'yes' });
+    await tap({ a: 'date', v: '2026-12-08-asao' });
+    await tap({ a: 'time', s: '2026-12-08-asao', v: '0930' });
+    // Re-hold for two hours, as a deployment with HOLD_MINUTES above IDLE_MINUTES would.
+    await longHolds.hold('2026-12-08-asao', '0930', 'line:Uengine', DateTime.fromMillis(clock.now()));
+    clock.advance(IDLE_MS + 60_000);
+    expect(words(await text('メニュー'))).toContain(ja.expired);
+    expect((await store.bookings.occupancy('2026-12-08-asao', clock.now())).held.size).toBe(0);
   });
 });
 
