@@ -47,12 +47,22 @@ export interface BookingWindowRule {
   closesAt: ClockTime;
 }
 
+/** When a desk answers: on business days only or every day, between two JST times. */
+export interface OfficeHours {
+  days: 'business' | 'daily';
+  from: ClockTime;
+  to: ClockTime;
+}
+
 /** How to reach the people behind a service. */
 export interface OfficeContact {
   name: Localized;
   phone: string;
   email: string;
+  /** The hours in words, as the office publishes them. */
   hours: Localized;
+  /** The same hours as data: decides what a citizen asking for a person is told. */
+  open: OfficeHours;
 }
 
 /** A bookable service (e.g. the citizen ombudsman consultation). */
@@ -70,7 +80,7 @@ export interface Service {
   precautions: { version: string; items: Precaution[] };
   office: OfficeContact;
   /** Other places to turn to when the service cannot help (shown after a screening "no"). */
-  alternatives: { name: Localized; phone: string; hours: Localized }[];
+  alternatives: { name: Localized; phone: string; hours: Localized; open: OfficeHours }[];
 }
 
 /** One dated session of a service (e.g. the ombudsman at a ward office on a given day). */
@@ -114,10 +124,27 @@ export interface Booking {
   contact: Contact;
   consent: { precautionsVersion: string; agreedAt: string };
   createdAt: string;
+  /** The agent who booked on the citizen's behalf (proxy booking from Teams). */
+  bookedBy?: Agent;
 }
 
 /** Why a ticket was opened for a human. */
-export type TicketReason = 'requested' | 'screening_unsure';
+export type TicketReason = 'requested' | 'screening_unsure' | 'not_understood';
+
+/** Where a ticket is in its life: waiting, taken by a staff member, or done. */
+export type TicketStatus = 'open' | 'claimed' | 'closed';
+
+/** A staff member (a Teams user): `id` is stable (AAD object id), `name` is for display. */
+export interface Agent {
+  id: string;
+  name: string;
+}
+
+/** Where the staff card of a ticket lives in Teams, so that it can be updated and threaded. */
+export interface TicketCard {
+  conversationId: string;
+  activityId: string;
+}
 
 /** A request for a human, waiting for the office or the contact center. */
 export interface Ticket {
@@ -126,9 +153,19 @@ export interface Ticket {
   channel: string;
   locale: Locale;
   reason: TicketReason;
+  /** `high` for urgent matters; staff see it on the card. */
+  priority: 'normal' | 'high';
+  /** Suggested category for triage (the service id, or `general`). */
+  category: string;
   serviceId?: string;
   /** What the citizen was doing, in words without personal data (e.g. the dialog step). */
   context: string;
-  status: 'open';
+  status: TicketStatus;
   createdAt: string;
+  claimedBy?: Agent;
+  claimedAt?: string;
+  /** Who closed it: an agent, or the citizen. */
+  closedBy?: Agent | 'citizen';
+  closedAt?: string;
+  card?: TicketCard;
 }

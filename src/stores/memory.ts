@@ -6,6 +6,8 @@
 import type { Booking, Ticket } from '../domain.ts';
 import type {
   BookingStore,
+  ChannelRecord,
+  ChannelStore,
   ConfirmResult,
   ConversationStore,
   DedupeStore,
@@ -14,6 +16,7 @@ import type {
   Store,
   StoredConversation,
   TicketStore,
+  TicketTransition,
 } from './ports.ts';
 
 /** Expired conversations and dedupe marks are swept at most this often. */
@@ -33,6 +36,18 @@ interface SessionState {
   bookings: Map<string, string>;
 }
 
+/** All tickets, laid out like the Redis keys of the same name under `{tickets}`. */
+interface TicketState {
+  /** ticketId → ticket JSON */
+  byId: Map<string, string>;
+  /** Ids of tickets not closed yet (ordered on read, as the sorted set is by score). */
+  open: Set<string>;
+  /** userKey → ids of the user's tickets not closed yet */
+  user: Map<string, Set<string>>;
+  /** card activityId → ticketId */
+  cards: Map<string, string>;
+}
+
 /**
  * Redis rejects a zero PX/PEXPIRE and rounds to whole milliseconds; clamping the same way
  * here keeps both stores' expiry identical.
@@ -50,7 +65,8 @@ export function createMemoryStore(): Store {
   const conversations = new Map<string, { rev: number; json: string; expiresAt: number }>();
   const dedupe = new Map<string, number>();
   const sessions = new Map<string, SessionState>();
-  const tickets = new Map<string, string>();
+  const tickets: TicketState = { byId: new Map(), open: new Set(), user: new Map(), cards: new Map() };
+  const channels = new Map<string, string>();
   let lastSweep = Date.now();
   let closed = false;
 
@@ -161,7 +177,7 @@ export function createMemoryStore(): Store {
       if (s) dropUserHold(s, userKey);
     },
 
-    async confirm(booking, nowMs): Promise<ConfirmResult> {
+    async confirm(booking, nowMs, holderKey = booking.userKey): Promise<ConfirmResult> {
       const s = session(booking.sessionId);
       const { slotId, userKey } = booking;
       const ownId = s.users.get(userKey);
@@ -172,14 +188,16 @@ export function createMemoryStore(): Store {
       }
       if (s.booked.has(slotId)) return { ok: false, reason: 'taken' };
       const current = holder(s, slotId, nowMs);
-      if (current !== undefined && current !== userKey) return { ok: false, reason: 'taken' };
+      if (current !== undefined && current !== holderKey) return { ok: false, reason: 'taken' };
       if (s.bookings.has(booking.id)) return { ok: false, reason: 'id_collision' };
       const expired = s.holds.get(slotId);
-      if (expired && expired.userKey !== userKey && s.heldBy.get(expired.userKey) === slotId) {
+      if (expired && expired.userKey !== holderKey && s.heldBy.get(expired.userKey) === slotId) {
         s.heldBy.delete(expired.userKey);
       }
       s.holds.delete(slotId);
-      dropUserHold(s, userKey);
+      dropUserHold(s, holderKey);
+      // A booked user cannot hold here any more: a hold of theirs would only block a slot.
+      if (userKey !== holderKey) dropUserHold(s, userKey);
       const json = JSON.stringify(booking);
       s.booked.set(slotId, booking.id);
       s.users.set(userKey, booking.id);
@@ -222,16 +240,89 @@ export function createMemoryStore(): Store {
     },
   };
 
+  function readTicket(id: string): Ticket | null {
+    const json = tickets.byId.get(id);
+    return json === undefined ? null : (JSON.parse(json) as Ticket);
+  }
+
+  /** Stores the ticket and returns the copy a caller gets, as Redis would hand it back. */
+  function writeTicket(ticket: Ticket): Ticket {
+    const json = JSON.stringify(ticket);
+    tickets.byId.set(ticket.id, json);
+    return JSON.parse(json) as Ticket;
+  }
+
+  function unindexUser(userKey: string, id: string): void {
+    const ids = tickets.user.get(userKey);
+    ids?.delete(id);
+    // An empty sorted set disappears in Redis; so does the entry here.
+    if (ids?.size === 0) tickets.user.delete(userKey);
+  }
+
+  /** Tickets by id, oldest first; ids without a body are skipped. */
+  function ticketsOf(ids: Iterable<string>): Ticket[] {
+    return oldestFirst([...ids].flatMap((id) => readTicket(id) ?? []));
+  }
+
   const ticketStore: TicketStore = {
     async create(ticket) {
-      tickets.set(ticket.id, JSON.stringify(ticket));
+      writeTicket(ticket);
+      if (ticket.status === 'closed') return;
+      tickets.open.add(ticket.id);
+      let ids = tickets.user.get(ticket.userKey);
+      if (!ids) tickets.user.set(ticket.userKey, (ids = new Set()));
+      ids.add(ticket.id);
     },
     async get(id) {
-      const json = tickets.get(id);
-      return json === undefined ? null : (JSON.parse(json) as Ticket);
+      return readTicket(id);
     },
     async listOpen() {
-      return oldestFirst([...tickets.values()].map((json) => JSON.parse(json) as Ticket));
+      return ticketsOf(tickets.open);
+    },
+    async claim(id, agent, at): Promise<TicketTransition> {
+      const ticket = readTicket(id);
+      if (!ticket) return { ok: false, reason: 'not_found' };
+      if (ticket.status === 'closed') return { ok: false, reason: 'closed', ticket };
+      if (ticket.status === 'claimed') {
+        // Claiming one's own ticket again (a double click, a retry) succeeds unchanged.
+        return ticket.claimedBy?.id === agent.id ? { ok: true, ticket } : { ok: false, reason: 'taken', ticket };
+      }
+      return { ok: true, ticket: writeTicket({ ...ticket, status: 'claimed', claimedBy: agent, claimedAt: at }) };
+    },
+    async close(id, by, at): Promise<TicketTransition> {
+      const ticket = readTicket(id);
+      if (!ticket) return { ok: false, reason: 'not_found' };
+      if (ticket.status === 'closed') return { ok: false, reason: 'closed', ticket };
+      const closed = writeTicket({ ...ticket, status: 'closed', closedBy: by, closedAt: at });
+      tickets.open.delete(id);
+      unindexUser(ticket.userKey, id);
+      return { ok: true, ticket: closed };
+    },
+    async setCard(id, card) {
+      const ticket = readTicket(id);
+      if (!ticket) return;
+      // A re-posted card replaces the old one: the old activity no longer finds the ticket.
+      const old = ticket.card?.activityId;
+      if (old !== undefined && old !== card.activityId && tickets.cards.get(old) === id) tickets.cards.delete(old);
+      writeTicket({ ...ticket, card });
+      tickets.cards.set(card.activityId, id);
+    },
+    async findByCard(activityId) {
+      const id = tickets.cards.get(activityId);
+      return id === undefined ? null : readTicket(id);
+    },
+    async activeFor(userKey) {
+      return ticketsOf(tickets.user.get(userKey) ?? []).at(-1) ?? null;
+    },
+  };
+
+  const channelStore: ChannelStore = {
+    async get(name) {
+      const json = channels.get(name);
+      return json === undefined ? null : (JSON.parse(json) as ChannelRecord);
+    },
+    async put(name, record) {
+      channels.set(name, JSON.stringify(record));
     },
   };
 
@@ -241,6 +332,7 @@ export function createMemoryStore(): Store {
     dedupe: dedupeStore,
     bookings: bookingStore,
     tickets: ticketStore,
+    channels: channelStore,
     async ping() {
       // Mirrors a closed Redis connection, so code paths that handle an outage can be tested.
       if (closed) throw new Error('memory store is closed');

@@ -3,7 +3,7 @@
  * (`memory.ts`) and a Redis one (`redis.ts`); `test/stores/contract.test.ts` holds both
  * to the same contract.
  */
-import type { Booking, Ticket } from '../domain.ts';
+import type { Agent, Booking, Ticket, TicketCard } from '../domain.ts';
 
 /** A conversation's stored state with its revision, for compare-and-set saves. */
 export interface StoredConversation {
@@ -68,8 +68,11 @@ export interface BookingStore {
    * Fails with `taken` when someone else booked or holds the slot, `already_booked` when the
    * user has another booking in the session, `id_collision` when `booking.id` is in use.
    * Idempotent: confirming the same user's same slot again returns the existing booking.
+   * `holderKey` (default `booking.userKey`) is whose hold is turned into the booking: an
+   * agent booking for a caller holds under their own key, while one-booking-per-person is
+   * checked on `booking.userKey` (the caller's phone number).
    */
-  confirm(booking: Booking, nowMs: number): Promise<ConfirmResult>;
+  confirm(booking: Booking, nowMs: number, holderKey?: string): Promise<ConfirmResult>;
   get(sessionId: string, bookingId: string): Promise<Booking | null>;
   /** The user's bookings among the given sessions, in the order of `sessionIds`. */
   findByUser(userKey: string, sessionIds: string[]): Promise<Booking[]>;
@@ -79,12 +82,47 @@ export interface BookingStore {
   cancel(sessionId: string, bookingId: string, userKey: string): Promise<boolean>;
 }
 
+/** Outcome of an atomic ticket transition (claim, close). */
+export type TicketTransition =
+  | { ok: true; ticket: Ticket }
+  | { ok: false; reason: 'not_found' | 'taken' | 'closed'; ticket?: Ticket };
+
 /** Tickets for humans (handoff requests, unsure screening answers). */
 export interface TicketStore {
   create(ticket: Ticket): Promise<void>;
   get(id: string): Promise<Ticket | null>;
-  /** Open tickets, oldest first. */
+  /** Tickets not yet closed (open or claimed), oldest first. */
   listOpen(): Promise<Ticket[]>;
+  /**
+   * Atomically claims an open ticket for `agent`. Fails with `taken` (and the ticket, to
+   * say by whom) when someone claimed it first, `closed` when it is closed.
+   * Claiming a ticket one already holds succeeds again.
+   */
+  claim(id: string, agent: Agent, at: string): Promise<TicketTransition>;
+  /** Atomically closes a ticket that is not closed yet (`closed` otherwise). */
+  close(id: string, by: Agent | 'citizen', at: string): Promise<TicketTransition>;
+  /** Records where the ticket's staff card lives; the ticket is then found by its card. */
+  setCard(id: string, card: TicketCard): Promise<void>;
+  /** The ticket whose staff card is `activityId` (a thread's root). */
+  findByCard(activityId: string): Promise<Ticket | null>;
+  /** The user's latest ticket that is not closed. */
+  activeFor(userKey: string): Promise<Ticket | null>;
+}
+
+/** A conversation reference the bot keeps to write proactively (the Teams staff channel). */
+export interface ChannelRecord {
+  /** The channel's conversation reference, as the Teams SDK gives it (opaque here). */
+  reference: unknown;
+  /** `broken` after Teams answered 403/404 (bot removed or blocked); `reason` says which. */
+  status: 'ok' | 'broken';
+  reason?: string;
+  updatedAt: string;
+}
+
+/** Named channel records (e.g. `staff`). */
+export interface ChannelStore {
+  get(name: string): Promise<ChannelRecord | null>;
+  put(name: string, record: ChannelRecord): Promise<void>;
 }
 
 /** Everything the bot keeps, behind one handle. */
@@ -94,6 +132,7 @@ export interface Store {
   dedupe: DedupeStore;
   bookings: BookingStore;
   tickets: TicketStore;
+  channels: ChannelStore;
   /** Resolves when the backing store answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

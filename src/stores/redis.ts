@@ -10,7 +10,11 @@
  * - `{p}conv:<key>`               hash `r` (revision), `s` (state JSON), with a TTL
  * - `{p}dedupe:<id>`              string, `SET NX PX`
  * - `{p}{tickets}:byId`           hash ticketId → ticket JSON
- * - `{p}{tickets}:open`           sorted set of open ticket ids scored by createdAt (ms)
+ * - `{p}{tickets}:open`           sorted set of ids of tickets not closed (open or claimed),
+ *                                 scored by createdAt (ms)
+ * - `{p}{tickets}:user:<userKey>` sorted set of the user's tickets not closed, same scores
+ * - `{p}{tickets}:cards`          hash card activityId → ticketId
+ * - `{p}channel:<name>`           string, channel record JSON (no TTL)
  *
  * (`{p}` is the prefix.) Scripts return flat arrays, so replies look the same under RESP2
  * and RESP3.
@@ -18,7 +22,17 @@
 import { Redis, type ChainableCommander } from 'ioredis';
 import type { Booking, Ticket } from '../domain.ts';
 import { bySlot, ticketScore, ttlOf } from './memory.ts';
-import type { BookingStore, ConversationStore, DedupeStore, Occupancy, Store, TicketStore } from './ports.ts';
+import type {
+  BookingStore,
+  ChannelRecord,
+  ChannelStore,
+  ConversationStore,
+  DedupeStore,
+  Occupancy,
+  Store,
+  TicketStore,
+  TicketTransition,
+} from './ports.ts';
 
 /** Where to connect and how to namespace keys. */
 export interface RedisStoreOptions {
@@ -99,12 +113,14 @@ return 1
 `;
 
 /**
- * KEYS booked holds heldBy users bookings; ARGV bookingId slotId userKey nowMs bookingJson.
+ * KEYS booked holds heldBy users bookings; ARGV bookingId slotId userKey nowMs bookingJson
+ * holderKey. `userKey` is who is booked (one booking per person), `holderKey` whose hold
+ * becomes the booking (the same, or the agent booking for a caller).
  * Returns {'ok'}, {'own', existingJson} or {reason}.
  */
 const CONFIRM = `${LIB}
 local booked, holds, heldBy, users, bookings = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local id, slot, user, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local id, slot, user, now, holdKey = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[6]
 -- A user already booked here: the client returns it when it is this slot (a retried
 -- confirm is idempotent) and refuses otherwise (one booking per person per session).
 local ownId = redis.call('HGET', users, user)
@@ -112,7 +128,7 @@ if ownId then return {'own', redis.call('HGET', bookings, ownId) or ''} end
 if redis.call('HEXISTS', booked, slot) == 1 then return {'taken'} end
 -- An expired hold (anyone's) does not block: the still-free slot can be booked.
 local holder = liveHolder(holds, slot, now)
-if holder and holder ~= user then return {'taken'} end
+if holder and holder ~= holdKey then return {'taken'} end
 -- Booking ids are read aloud and looked up per session, so they must be unique in it.
 if redis.call('HEXISTS', bookings, id) == 1 then return {'id_collision'} end
 local v = redis.call('HGET', holds, slot)
@@ -121,7 +137,9 @@ if v then
   redis.call('HDEL', holds, slot)
   if redis.call('HGET', heldBy, previous) == slot then redis.call('HDEL', heldBy, previous) end
 end
-dropUserHold(holds, heldBy, user)
+dropUserHold(holds, heldBy, holdKey)
+-- A booked user cannot hold here any more: a hold of theirs would only block a slot.
+if user ~= holdKey then dropUserHold(holds, heldBy, user) end
 redis.call('HSET', booked, slot, id)
 redis.call('HSET', users, user, id)
 redis.call('HSET', bookings, id, ARGV[5])
@@ -149,11 +167,87 @@ const OCCUPANCY = `
 return {redis.call('HKEYS', KEYS[1]), redis.call('HGETALL', KEYS[2])}
 `;
 
-/** KEYS users bookings; ARGV userKey. A script so `findByUser` is one pipelined round trip. */
-const FIND_BY_USER = `
+/**
+ * KEYS index values; ARGV field. Reads a value through an index hash (users → bookings,
+ * cards → tickets) in one round trip, and so one pipelined command per session.
+ */
+const LOOKUP = `
 local id = redis.call('HGET', KEYS[1], ARGV[1])
 if not id then return false end
 return redis.call('HGET', KEYS[2], id)
+`;
+
+/**
+ * KEYS byId; ARGV ticketId agentJson at. Claims an open ticket; the ticket JSON is decoded
+ * and re-encoded with cjson (field order may change, values do not).
+ * Returns {'ok', json}, {'taken' | 'closed', json} or {'not_found'}.
+ */
+const CLAIM_TICKET = `
+local json = redis.call('HGET', KEYS[1], ARGV[1])
+if not json then return {'not_found'} end
+local ticket = cjson.decode(json)
+if ticket.status == 'closed' then return {'closed', json} end
+local agent = cjson.decode(ARGV[2])
+if ticket.status == 'claimed' then
+  -- Claiming one's own ticket again (a double click, a retry) succeeds unchanged.
+  local by = ticket.claimedBy
+  if type(by) == 'table' and by.id == agent.id then return {'ok', json} end
+  return {'taken', json}
+end
+ticket.status = 'claimed'
+ticket.claimedBy = agent
+ticket.claimedAt = ARGV[3]
+json = cjson.encode(ticket)
+redis.call('HSET', KEYS[1], ARGV[1], json)
+return {'ok', json}
+`;
+
+/**
+ * KEYS byId open userTickets; ARGV ticketId userKey byJson at. The client names the user's
+ * index from a read of the ticket (keys must be declared for Cluster); a ticket re-created
+ * for another user in between answers {'moved'} and the client reads again.
+ * Returns {'ok', json}, {'closed', json}, {'not_found'} or {'moved'}.
+ */
+const CLOSE_TICKET = `
+local json = redis.call('HGET', KEYS[1], ARGV[1])
+if not json then return {'not_found'} end
+local ticket = cjson.decode(json)
+if ticket.status == 'closed' then return {'closed', json} end
+if ticket.userKey ~= ARGV[2] then return {'moved'} end
+ticket.status = 'closed'
+ticket.closedBy = cjson.decode(ARGV[3])
+ticket.closedAt = ARGV[4]
+json = cjson.encode(ticket)
+redis.call('HSET', KEYS[1], ARGV[1], json)
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return {'ok', json}
+`;
+
+/**
+ * KEYS byId cards; ARGV ticketId cardJson. A re-posted card replaces the old one, whose
+ * activity then no longer finds the ticket. Unknown tickets are left alone.
+ */
+const SET_CARD = `
+local json = redis.call('HGET', KEYS[1], ARGV[1])
+if not json then return 0 end
+local ticket = cjson.decode(json)
+local card = cjson.decode(ARGV[2])
+local old = type(ticket.card) == 'table' and ticket.card.activityId
+if old and old ~= card.activityId and redis.call('HGET', KEYS[2], old) == ARGV[1] then
+  redis.call('HDEL', KEYS[2], old)
+end
+ticket.card = card
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(ticket))
+redis.call('HSET', KEYS[2], card.activityId, ARGV[1])
+return 1
+`;
+
+/** KEYS userTickets byId. The user's latest ticket not closed, in one round trip. */
+const ACTIVE_TICKET = `
+local ids = redis.call('ZREVRANGE', KEYS[1], 0, 0)
+if #ids == 0 then return false end
+return redis.call('HGET', KEYS[2], ids[1])
 `;
 
 /**
@@ -178,7 +272,11 @@ const SCRIPTS = {
   cbConfirm: { numberOfKeys: 5, lua: CONFIRM },
   cbCancel: { numberOfKeys: 3, lua: CANCEL },
   cbOccupancy: { numberOfKeys: 2, lua: OCCUPANCY },
-  cbFindByUser: { numberOfKeys: 2, lua: FIND_BY_USER },
+  cbLookup: { numberOfKeys: 2, lua: LOOKUP },
+  cbClaimTicket: { numberOfKeys: 1, lua: CLAIM_TICKET },
+  cbCloseTicket: { numberOfKeys: 3, lua: CLOSE_TICKET },
+  cbSetCard: { numberOfKeys: 2, lua: SET_CARD },
+  cbActiveTicket: { numberOfKeys: 2, lua: ACTIVE_TICKET },
   cbSaveConversation: { numberOfKeys: 1, lua: SAVE_CONVERSATION },
 };
 
@@ -228,6 +326,9 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
   const dedupeKey = (id: string) => `${prefix}dedupe:${id}`;
   const ticketsById = `${prefix}{tickets}:byId`;
   const ticketsOpen = `${prefix}{tickets}:open`;
+  const ticketsCards = `${prefix}{tickets}:cards`;
+  const userTickets = (userKey: string) => `${prefix}{tickets}:user:${userKey}`;
+  const channelKey = (name: string) => `${prefix}channel:${name}`;
 
   const conversations: ConversationStore = {
     async load(key) {
@@ -281,12 +382,12 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       await redis.cbReleaseHold(k.holds, k.heldBy, userKey);
     },
 
-    async confirm(booking, nowMs) {
+    async confirm(booking, nowMs, holderKey = booking.userKey) {
       const k = sessionKeys(booking.sessionId);
       const json = JSON.stringify(booking);
       const [outcome, existing] = (await redis.cbConfirm(
         k.booked, k.holds, k.heldBy, k.users, k.bookings,
-        booking.id, booking.slotId, booking.userKey, nowMs, json,
+        booking.id, booking.slotId, booking.userKey, nowMs, json, holderKey,
       )) as [string, string?];
       if (outcome === 'ok') return { ok: true, booking: JSON.parse(json) as Booking };
       if (outcome === 'own') {
@@ -306,7 +407,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       const pipeline = redis.pipeline() as ScriptedPipeline;
       for (const sessionId of sessionIds) {
         const k = sessionKeys(sessionId);
-        pipeline.cbFindByUser(k.users, k.bookings, userKey);
+        pipeline.cbLookup(k.users, k.bookings, userKey);
       }
       const replies = (await pipeline.exec()) ?? [];
       const found: Booking[] = [];
@@ -331,23 +432,59 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
   const tickets: TicketStore = {
     async create(ticket) {
       // MULTI so a ticket is never listed without its body, or stored but never listed.
-      const replies = await redis
-        .multi()
-        .hset(ticketsById, ticket.id, JSON.stringify(ticket))
-        .zadd(ticketsOpen, ticketScore(ticket), ticket.id)
-        .exec();
+      const multi = redis.multi().hset(ticketsById, ticket.id, JSON.stringify(ticket));
+      if (ticket.status !== 'closed') {
+        const score = ticketScore(ticket);
+        multi.zadd(ticketsOpen, score, ticket.id).zadd(userTickets(ticket.userKey), score, ticket.id);
+      }
+      const replies = await multi.exec();
       const failed = replies?.find(([error]) => error)?.[0];
       if (failed) throw failed;
     },
     async get(id) {
-      const json = await redis.hget(ticketsById, id);
-      return json == null ? null : (JSON.parse(json) as Ticket);
+      return parseTicket(await redis.hget(ticketsById, id));
     },
     async listOpen() {
       const ids = await redis.zrange(ticketsOpen, 0, '-1');
       if (ids.length === 0) return [];
       const jsons = await redis.hmget(ticketsById, ...ids);
-      return jsons.flatMap((json) => (json == null ? [] : [JSON.parse(json) as Ticket]));
+      return jsons.flatMap((json) => parseTicket(json) ?? []);
+    },
+    async claim(id, agent, at) {
+      const reply = (await redis.cbClaimTicket(ticketsById, id, JSON.stringify(agent), at)) as [string, string?];
+      return transition(reply);
+    },
+    async close(id, by, at) {
+      // Bounded: only a ticket re-created for another user between read and script moves.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const ticket = parseTicket(await redis.hget(ticketsById, id));
+        if (!ticket) return { ok: false, reason: 'not_found' };
+        const reply = (await redis.cbCloseTicket(
+          ticketsById, ticketsOpen, userTickets(ticket.userKey),
+          id, ticket.userKey, JSON.stringify(by), at,
+        )) as [string, string?];
+        if (reply[0] !== 'moved') return transition(reply);
+      }
+      throw new Error(`ticket ${id} kept changing owner while being closed`);
+    },
+    async setCard(id, card) {
+      await redis.cbSetCard(ticketsById, ticketsCards, id, JSON.stringify(card));
+    },
+    async findByCard(activityId) {
+      return parseTicket((await redis.cbLookup(ticketsCards, ticketsById, activityId)) as string | null);
+    },
+    async activeFor(userKey) {
+      return parseTicket((await redis.cbActiveTicket(userTickets(userKey), ticketsById)) as string | null);
+    },
+  };
+
+  const channels: ChannelStore = {
+    async get(name) {
+      const json = await redis.get(channelKey(name));
+      return json == null ? null : (JSON.parse(json) as ChannelRecord);
+    },
+    async put(name, record) {
+      await redis.set(channelKey(name), JSON.stringify(record));
     },
   };
 
@@ -357,6 +494,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     dedupe,
     bookings,
     tickets,
+    channels,
     async ping() {
       await redis.ping();
     },
@@ -369,4 +507,16 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       }
     },
   };
+}
+
+function parseTicket(json: string | null | undefined): Ticket | null {
+  return json == null ? null : (JSON.parse(json) as Ticket);
+}
+
+/** A ticket script's flat reply (`{outcome, ticketJson?}`) as a transition. */
+function transition([outcome, json]: [string, string?]): TicketTransition {
+  const ticket = parseTicket(json);
+  if (outcome === 'ok' && ticket) return { ok: true, ticket };
+  const reason = outcome as 'not_found' | 'taken' | 'closed';
+  return ticket ? { ok: false, reason, ticket } : { ok: false, reason };
 }

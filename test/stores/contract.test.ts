@@ -3,7 +3,8 @@
  * in-memory store used in development behaves exactly like Redis in production.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Store } from '../../src/stores/ports.ts';
+import type { Agent, Ticket, TicketCard } from '../../src/domain.ts';
+import type { ChannelRecord, Store } from '../../src/stores/ports.ts';
 import { createRedisStore } from '../../src/stores/redis.ts';
 import { bookingId, makeBooking, makeTicket, sleep, storeFactories } from '../support/stores.ts';
 
@@ -286,6 +287,58 @@ describe.each(storeFactories())('%s store', (kind, create) => {
       expect((await store.bookings.confirm({ ...other, id: 'ABC-2346' }, T)).ok).toBe(true);
     });
 
+    describe('for someone else (holderKey)', () => {
+      const agent = 'teams:agent1';
+      const phone = 'phone:09012345678';
+
+      it("turns the agent's hold into the caller's booking", async () => {
+        const s = fresh('session');
+        const booking = makeBooking({ sessionId: s, slotId: '0930', userKey: phone, bookedBy: { id: 'a1', name: '職員A' } });
+        await store.bookings.hold(s, '0930', agent, T, HOLD_MS);
+        expect(await store.bookings.confirm(booking, T + 1, agent)).toEqual({ ok: true, booking });
+        const occupancy = await store.bookings.occupancy(s, T + 1);
+        expect(occupancy.booked).toEqual(new Set(['0930']));
+        expect(occupancy.held).toEqual(new Map());
+        expect(await store.bookings.findByUser(phone, [s])).toEqual([booking]);
+        expect(await store.bookings.findByUser(agent, [s])).toEqual([]);
+        // The booking is the caller's: a retry is idempotent, and the agent may book again.
+        expect(await store.bookings.confirm(booking, T + 2, agent)).toEqual({ ok: true, booking });
+        expect((await store.bookings.hold(s, '1000', agent, T + 2, HOLD_MS)).ok).toBe(true);
+      });
+
+      it('refuses a second booking for the same caller in the session as already_booked', async () => {
+        const s = fresh('session');
+        await store.bookings.hold(s, '0930', agent, T, HOLD_MS);
+        await store.bookings.confirm(makeBooking({ id: bookingId(1), sessionId: s, slotId: '0930', userKey: phone }), T, agent);
+        await store.bookings.hold(s, '1000', agent, T + 1, HOLD_MS);
+        const second = makeBooking({ id: bookingId(2), sessionId: s, slotId: '1000', userKey: phone });
+        expect(await store.bookings.confirm(second, T + 2, agent)).toEqual({ ok: false, reason: 'already_booked' });
+        // The agent's hold on 1000 is untouched by the refusal.
+        expect((await store.bookings.occupancy(s, T + 2)).held).toEqual(new Map([['1000', agent]]));
+      });
+
+      it("fails with taken on someone else's live hold, even the caller's own key", async () => {
+        const s = fresh('session');
+        await store.bookings.hold(s, '0930', 'line:U9', T, HOLD_MS);
+        const booking = makeBooking({ sessionId: s, slotId: '0930', userKey: phone });
+        expect(await store.bookings.confirm(booking, T + 1, agent)).toEqual({ ok: false, reason: 'taken' });
+        const other = fresh('session');
+        await store.bookings.hold(other, '0930', phone, T, HOLD_MS);
+        expect(await store.bookings.confirm({ ...booking, sessionId: other }, T + 1, agent)).toEqual({
+          ok: false,
+          reason: 'taken',
+        });
+      });
+
+      it("drops the caller's own hold in the session once booked for them", async () => {
+        const s = fresh('session');
+        await store.bookings.hold(s, '1000', phone, T, HOLD_MS);
+        await store.bookings.hold(s, '0930', agent, T, HOLD_MS);
+        await store.bookings.confirm(makeBooking({ sessionId: s, slotId: '0930', userKey: phone }), T + 1, agent);
+        expect((await store.bookings.occupancy(s, T + 1)).held).toEqual(new Map());
+      });
+    });
+
     it("drops the user's hold on another slot when they book", async () => {
       const s = fresh('session');
       await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS);
@@ -383,6 +436,182 @@ describe.each(storeFactories())('%s store', (kind, create) => {
       expect(await store.tickets.get('T-2')).toEqual(middle);
       expect(await store.tickets.get('T-404')).toBeNull();
       expect(await store.tickets.listOpen()).toEqual([oldest, middle, newest]);
+    });
+  });
+
+  describe('ticket lifecycle', () => {
+    // Tickets share one index per store, so each test uses its own ids and user keys.
+    const ticket = (overrides: Partial<Ticket> = {}) =>
+      makeTicket({ id: fresh('ticket'), userKey: fresh('line:U'), ...overrides });
+    const alice: Agent = { id: 'aad-alice', name: '職員 アリス' };
+    const bob: Agent = { id: 'aad-bob', name: 'Bob' };
+    const AT = '2025-05-01T10:00:00.000Z';
+    const LATER = '2025-05-01T11:00:00.000Z';
+
+    it('claims an open ticket', async () => {
+      const t = ticket({ priority: 'high', category: 'general' });
+      await store.tickets.create(t);
+      const claimed: Ticket = { ...t, status: 'claimed', claimedBy: alice, claimedAt: AT };
+      expect(await store.tickets.claim(t.id, alice, AT)).toEqual({ ok: true, ticket: claimed });
+      expect(await store.tickets.get(t.id)).toEqual(claimed);
+    });
+
+    it('claiming again by the same agent succeeds unchanged; another agent finds it taken', async () => {
+      const t = ticket();
+      await store.tickets.create(t);
+      const claimed: Ticket = { ...t, status: 'claimed', claimedBy: alice, claimedAt: AT };
+      await store.tickets.claim(t.id, alice, AT);
+      expect(await store.tickets.claim(t.id, { ...alice, name: 'renamed' }, LATER)).toEqual({ ok: true, ticket: claimed });
+      expect(await store.tickets.claim(t.id, bob, LATER)).toEqual({ ok: false, reason: 'taken', ticket: claimed });
+      expect(await store.tickets.get(t.id)).toEqual(claimed);
+    });
+
+    it('lets exactly one of 20 agents claiming at once win; the others see who', async () => {
+      const t = ticket();
+      await store.tickets.create(t);
+      const agents = Array.from({ length: 20 }, (_, i): Agent => ({ id: `aad-${i}`, name: `Agent ${i}` }));
+      const results = await Promise.all(agents.map((agent) => store.tickets.claim(t.id, agent, AT)));
+      const winners = results.filter((r) => r.ok);
+      expect(winners).toHaveLength(1);
+      const winner = winners[0]?.ticket.claimedBy;
+      expect(agents).toContainEqual(winner);
+      for (const r of results.filter((r) => !r.ok)) {
+        expect(r).toMatchObject({ ok: false, reason: 'taken', ticket: { status: 'claimed', claimedBy: winner } });
+      }
+      expect((await store.tickets.get(t.id))?.claimedBy).toEqual(winner);
+    });
+
+    it('closes an open or claimed ticket once; later claims and closes find it closed', async () => {
+      const open = ticket();
+      const claimed = ticket();
+      await store.tickets.create(open);
+      await store.tickets.create(claimed);
+      await store.tickets.claim(claimed.id, alice, AT);
+
+      const closedOpen: Ticket = { ...open, status: 'closed', closedBy: 'citizen', closedAt: LATER };
+      expect(await store.tickets.close(open.id, 'citizen', LATER)).toEqual({ ok: true, ticket: closedOpen });
+      const closedClaimed: Ticket = {
+        ...claimed, status: 'closed', claimedBy: alice, claimedAt: AT, closedBy: bob, closedAt: LATER,
+      };
+      expect(await store.tickets.close(claimed.id, bob, LATER)).toEqual({ ok: true, ticket: closedClaimed });
+
+      expect(await store.tickets.close(open.id, alice, LATER)).toEqual({ ok: false, reason: 'closed', ticket: closedOpen });
+      expect(await store.tickets.claim(open.id, alice, LATER)).toEqual({ ok: false, reason: 'closed', ticket: closedOpen });
+      expect(await store.tickets.claim(claimed.id, alice, LATER)).toEqual({
+        ok: false,
+        reason: 'closed',
+        ticket: closedClaimed,
+      });
+      expect(await store.tickets.get(claimed.id)).toEqual(closedClaimed);
+    });
+
+    it('answers not_found for unknown tickets', async () => {
+      expect(await store.tickets.claim('T-404', alice, AT)).toEqual({ ok: false, reason: 'not_found' });
+      expect(await store.tickets.close('T-404', alice, AT)).toEqual({ ok: false, reason: 'not_found' });
+    });
+
+    it('listOpen keeps claimed tickets and drops closed ones', async () => {
+      const before = (await store.tickets.listOpen()).map((t) => t.id);
+      const [a, b, c] = [
+        ticket({ createdAt: '2030-01-03T00:00:00.000Z' }),
+        ticket({ createdAt: '2030-01-01T00:00:00.000Z' }),
+        ticket({ createdAt: '2030-01-02T00:00:00.000Z' }),
+      ];
+      for (const t of [a, b, c]) await store.tickets.create(t);
+      await store.tickets.claim(a.id, alice, AT);
+      await store.tickets.close(c.id, alice, AT);
+      const open = (await store.tickets.listOpen()).filter((t) => !before.includes(t.id));
+      expect(open.map((t) => [t.id, t.status])).toEqual([
+        [b.id, 'open'],
+        [a.id, 'claimed'],
+      ]);
+    });
+
+    it("activeFor is the user's latest ticket not closed", async () => {
+      const userKey = fresh('line:U');
+      expect(await store.tickets.activeFor(userKey)).toBeNull();
+      const first = ticket({ userKey, createdAt: '2025-05-01T09:00:00.000Z' });
+      const second = ticket({ userKey, createdAt: '2025-05-01T09:05:00.000Z' });
+      await store.tickets.create(first);
+      expect(await store.tickets.activeFor(userKey)).toEqual(first);
+      await store.tickets.create(second);
+      await store.tickets.create(ticket({ createdAt: '2025-05-01T09:10:00.000Z' }));
+      expect(await store.tickets.activeFor(userKey)).toEqual(second);
+      // Claimed still counts as active.
+      await store.tickets.claim(second.id, alice, AT);
+      expect((await store.tickets.activeFor(userKey))?.id).toBe(second.id);
+      // Closing the latest falls back to the older one still open; closing that leaves none.
+      await store.tickets.close(second.id, alice, LATER);
+      expect(await store.tickets.activeFor(userKey)).toEqual(first);
+      await store.tickets.close(first.id, 'citizen', LATER);
+      expect(await store.tickets.activeFor(userKey)).toBeNull();
+    });
+
+    it('activeFor keeps the latest when an older ticket of the user closes', async () => {
+      const userKey = fresh('line:U');
+      const older = ticket({ userKey, createdAt: '2025-05-01T09:00:00.000Z' });
+      const newer = ticket({ userKey, createdAt: '2025-05-01T09:05:00.000Z' });
+      await store.tickets.create(older);
+      await store.tickets.create(newer);
+      await store.tickets.close(older.id, 'citizen', LATER);
+      expect(await store.tickets.activeFor(userKey)).toEqual(newer);
+    });
+
+    it('setCard stores the card and findByCard finds the ticket by it, also once closed', async () => {
+      const t = ticket();
+      await store.tickets.create(t);
+      const card: TicketCard = { conversationId: '19:staff@thread.tacv2', activityId: fresh('activity') };
+      await store.tickets.setCard(t.id, card);
+      expect(await store.tickets.get(t.id)).toEqual({ ...t, card });
+      expect(await store.tickets.findByCard(card.activityId)).toEqual({ ...t, card });
+      expect(await store.tickets.findByCard(fresh('activity'))).toBeNull();
+      // The card survives claim and close.
+      await store.tickets.claim(t.id, alice, AT);
+      await store.tickets.close(t.id, alice, LATER);
+      expect(await store.tickets.findByCard(card.activityId)).toMatchObject({ id: t.id, status: 'closed', card });
+      await store.tickets.setCard('T-404', card);
+      expect(await store.tickets.get('T-404')).toBeNull();
+    });
+
+    it('a re-posted card replaces the old one', async () => {
+      const t = ticket();
+      await store.tickets.create(t);
+      const old: TicketCard = { conversationId: 'c', activityId: fresh('activity') };
+      const card: TicketCard = { conversationId: 'c', activityId: fresh('activity') };
+      await store.tickets.setCard(t.id, old);
+      await store.tickets.setCard(t.id, card);
+      expect(await store.tickets.findByCard(card.activityId)).toEqual({ ...t, card });
+      expect(await store.tickets.findByCard(old.activityId)).toBeNull();
+    });
+
+    it('keeps text with quotes, slashes and non-ASCII intact through the scripts', async () => {
+      const t = ticket({ context: 'menu / "予約" \\ 🙂\n<tab>\t' });
+      await store.tickets.create(t);
+      const agent: Agent = { id: 'a/"1"', name: '川崎 \u00e9 / 職員' };
+      expect(await store.tickets.claim(t.id, agent, AT)).toEqual({
+        ok: true,
+        ticket: { ...t, status: 'claimed', claimedBy: agent, claimedAt: AT },
+      });
+    });
+  });
+
+  describe('channels', () => {
+    const record = (overrides: Partial<ChannelRecord> = {}): ChannelRecord => ({
+      reference: { conversation: { id: '19:staff@thread.tacv2' }, serviceUrl: 'https://smba.example/jp/', nested: [1, { a: null }] },
+      status: 'ok',
+      updatedAt: '2025-05-01T09:00:00.000Z',
+      ...overrides,
+    });
+
+    it('gets null for an unknown name, then what was put, overwritten by the next put', async () => {
+      const name = fresh('channel');
+      expect(await store.channels.get(name)).toBeNull();
+      await store.channels.put(name, record());
+      expect(await store.channels.get(name)).toEqual(record());
+      const broken = record({ status: 'broken', reason: '403', updatedAt: '2025-05-02T09:00:00.000Z' });
+      await store.channels.put(name, broken);
+      expect(await store.channels.get(name)).toEqual(broken);
+      expect(await store.channels.get(fresh('channel'))).toBeNull();
     });
   });
 });

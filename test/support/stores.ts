@@ -50,6 +50,8 @@ export function makeTicket(overrides: Partial<Ticket> = {}): Ticket {
     channel: 'line',
     locale: 'ja',
     reason: 'requested',
+    priority: 'normal',
+    category: 'ombudsman',
     context: 'menu',
     status: 'open',
     createdAt: '2025-05-01T09:00:00.000Z',
