@@ -8,7 +8,7 @@
  */
 import holiday_jp from '@holiday-jp/holiday_jp';
 import { DateTime } from 'luxon';
-import type { BookingWindowRule, ClockTime, IsoDate, Service, Session, Slot } from '../domain.ts';
+import type { BookingWindowRule, ClockTime, IsoDate, OfficeHours, Service, Session, Slot } from '../domain.ts';
 
 /** The zone in which sessions, booking windows and office hours are defined. */
 export const ZONE = 'Asia/Tokyo';
@@ -153,4 +153,20 @@ export function slotsOf(service: Service): Slot[] {
 /** The JST instant at which a slot of a session starts. */
 export function slotStart(session: Session, slot: Slot): DateTime {
   return atClock(session.date, slot.start);
+}
+
+/** True when a desk with these hours answers at `now`. */
+export function isOfficeOpen(hours: OfficeHours, now: DateTime): boolean {
+  const today = toIsoDate(now);
+  if (hours.days === 'business' && !isBusinessDay(today)) return false;
+  return atClock(today, hours.from) <= now && now < atClock(today, hours.to);
+}
+
+/** When the desk next opens at or after `now` (`now` itself while it is open). */
+export function nextOfficeOpening(hours: OfficeHours, now: DateTime): DateTime {
+  if (isOfficeOpen(hours, now)) return now.setZone(ZONE);
+  let day = toIsoDate(now);
+  if (atClock(day, hours.from) <= now) day = toIsoDate(parseIsoDate(day).plus({ days: 1 }));
+  if (hours.days === 'business') day = nextBusinessDayOnOrAfter(day);
+  return atClock(day, hours.from);
 }

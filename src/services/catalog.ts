@@ -11,7 +11,7 @@ import type {
   BookingWindowRule,
   Localized,
   Mode,
-  OfficeContact,
+  OfficeContact, OfficeHours,
   Precaution,
   ScreeningQuestion,
   Service,
@@ -99,11 +99,16 @@ export const bookingWindowRuleSchema = z
 const phoneSchema = z.string().regex(/^\d[\d-]{5,}\d$/, { error: 'expected a phone number (digits and hyphens)' });
 
 /** How to reach a service's office. */
+export const officeHoursSchema = z
+  .strictObject({ days: z.enum(['business', 'daily']), from: clockTimeSchema, to: clockTimeSchema })
+  .refine((h) => clockMinutes(h.from) < clockMinutes(h.to), { error: 'from must be before to', path: ['to'] }) satisfies z.ZodType<OfficeHours>;
+
 export const officeContactSchema = z.strictObject({
   name: localizedSchema,
   phone: phoneSchema,
   email: z.email({ error: 'expected an email address' }),
   hours: localizedSchema,
+  open: officeHoursSchema,
 }) satisfies z.ZodType<OfficeContact>;
 
 const hourRangeSchema = z
@@ -123,7 +128,7 @@ export const serviceSchema = z
     screening: z.array(screeningQuestionSchema),
     precautions: z.strictObject({ version: idSchema, items: z.array(precautionSchema) }),
     office: officeContactSchema,
-    alternatives: z.array(z.strictObject({ name: localizedSchema, phone: phoneSchema, hours: localizedSchema })),
+    alternatives: z.array(z.strictObject({ name: localizedSchema, phone: phoneSchema, hours: localizedSchema, open: officeHoursSchema })),
   })
   .superRefine((service, ctx) => {
     const offered = new Set<Mode>(service.modes);

@@ -7,6 +7,8 @@ import {
   bookingWindow,
   defaultWindow,
   isBookingOpen,
+  isOfficeOpen,
+  nextOfficeOpening,
   isBusinessDay,
   nextBusinessDayOnOrAfter,
   parseIsoDate,
@@ -211,5 +213,30 @@ describe('the time-zone switch', () => {
   it('ran the cases under two different machine offsets', () => {
     expect(offsets.get('UTC')).toBe(0);
     expect(offsets.get('Asia/Tokyo')).toBe(-540);
+  });
+});
+
+describe('office hours', () => {
+  const office = { days: 'business', from: '09:00', to: '17:00' } as const;
+  const center = { days: 'daily', from: '08:00', to: '21:00' } as const;
+  const at = (iso: string) => DateTime.fromISO(iso, { zone: 'Asia/Tokyo' });
+
+  it('the ombudsman office answers on business days 9:00-17:00 only', () => {
+    expect(isOfficeOpen(office, at('2026-11-24T09:00'))).toBe(true);
+    expect(isOfficeOpen(office, at('2026-11-24T17:00'))).toBe(false);
+    expect(isOfficeOpen(office, at('2026-11-23T10:00'))).toBe(false); // Labour Thanksgiving Day (Monday)
+    expect(isOfficeOpen(office, at('2026-12-29T10:00'))).toBe(false); // year-end closure
+  });
+
+  it('says when the office opens next: after hours, over a weekend and the year-end closure', () => {
+    expect(nextOfficeOpening(office, at('2026-11-24T18:30')).toISO()).toBe('2026-11-25T09:00:00.000+09:00');
+    expect(nextOfficeOpening(office, at('2026-11-27T20:00')).toISO()).toBe('2026-11-30T09:00:00.000+09:00');
+    expect(nextOfficeOpening(office, at('2026-12-28T17:30')).toISO()).toBe('2027-01-04T09:00:00.000+09:00');
+    expect(nextOfficeOpening(office, at('2026-11-24T07:00')).toISO()).toBe('2026-11-24T09:00:00.000+09:00');
+  });
+
+  it('the contact center answers every day 8:00-21:00', () => {
+    expect(isOfficeOpen(center, at('2026-11-22T08:00'))).toBe(true); // Sunday
+    expect(nextOfficeOpening(center, at('2026-12-31T22:00')).toISO()).toBe('2027-01-01T08:00:00.000+09:00');
   });
 });
