@@ -15,6 +15,7 @@ export const actionSchema = z.discriminatedUnion('a', [
   z.object({ a: z.literal('help') }),
   z.object({ a: z.literal('language') }),
   z.object({ a: z.literal('human') }),
+  z.object({ a: z.literal('endChat') }),
   // Menu.
   z.object({ a: z.literal('book') }),
   z.object({ a: z.literal('my') }),

@@ -357,13 +357,17 @@ async function onConfirm(ctx: Ctx, state: ConversationState, flow: Flow): Promis
     return goTo(ctx, state, flow);
   }
   const service = serviceOf(ctx, flow);
+  const { agent } = ctx.caller;
   const outcome = await ctx.services.bookings.book(
     {
       serviceId,
       sessionId,
       slotId,
       mode,
-      userKey: ctx.caller.userKey,
+      // An agent books for a phone caller: the one-booking-per-person rule follows the
+      // caller's phone number, while the slot was held under the agent's own key.
+      userKey: agent ? `phone:${contact.phone}` : ctx.caller.userKey,
+      ...(agent ? { holderKey: ctx.caller.userKey, bookedBy: agent } : {}),
       locale: state.locale,
       contact: { name: contact.name, phone: contact.phone, email: contact.email },
       consent: { precautionsVersion: service.precautions.version, agreedAt },

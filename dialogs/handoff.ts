@@ -1,11 +1,15 @@
 /**
- * Reaching a human. For now a ticket is stored and the citizen is told how the office
- * will answer; the live relay with staff in Teams comes later.
+ * Reaching a person. Asking for one opens a ticket and tells the citizen honestly what
+ * happens next: inside office hours that staff will answer shortly, outside when they will.
+ * Once staff claim the ticket the conversation becomes a relay: what the citizen writes
+ * goes to staff and the bot says nothing of its own, until staff or the citizen end it.
  */
 import type { Service, TicketReason } from '../src/domain.ts';
-import { local, say } from './format.ts';
+import { isOfficeOpen, nextOfficeOpening } from '../src/services/calendar.ts';
+import { choice, formatDate, local, say, withChoices } from './format.ts';
+import { atMenu, menuChoices } from './menu.ts';
 import type { ConversationState } from './state.ts';
-import type { Reply, TurnContext } from './types.ts';
+import type { Input, Reply, TurnContext, TurnResult } from './types.ts';
 
 /** The service the conversation is about, else the catalog's first (whose office answers). */
 export function serviceInContext(ctx: TurnContext, state: ConversationState): Service | undefined {
@@ -22,28 +26,69 @@ function contextOf(state: ConversationState): string {
   return flow.name;
 }
 
+const OPENING_LINE: Record<TicketReason, string> = {
+  requested: 'handoff.requested',
+  screening_unsure: 'handoff.unsure',
+  not_understood: 'handoff.notUnderstood',
+};
+
 /** Opens a ticket and returns what to tell the citizen. */
 export async function openHandoff(ctx: TurnContext, state: ConversationState, reason: TicketReason): Promise<Reply> {
   const service = serviceInContext(ctx, state);
-  const ticket = await ctx.services.tickets.open(
+  const ticket = await ctx.services.handoff.open(
     {
       userKey: ctx.caller.userKey,
       channel: ctx.caller.channel,
       locale: state.locale,
       reason,
+      priority: 'normal',
+      category: service?.id ?? 'general',
       ...(service ? { serviceId: service.id } : {}),
       context: contextOf(state),
     },
     ctx.now,
   );
   const t = ctx.services.translator(state.locale);
-  const office = service?.office;
-  return say(
-    t(reason === 'screening_unsure' ? 'handoff.unsure' : 'handoff.requested', {
-      ticket: ticket.id,
-      office: office ? local(office.name, state.locale) : '',
-      phone: office?.phone ?? '',
-      hours: office ? local(office.hours, state.locale) : '',
-    }),
-  );
+  const lines = [t(OPENING_LINE[reason], { ticket: ticket.id })];
+  if (service) {
+    const { office } = service;
+    if (isOfficeOpen(office.open, ctx.now)) {
+      lines.push(t('handoff.soon'));
+    } else {
+      const next = nextOfficeOpening(office.open, ctx.now);
+      lines.push(t('handoff.later', { next: `${formatDate(next.toISODate()!, state.locale, t)} ${next.toFormat('H:mm')}` }));
+    }
+    lines.push(t('handoff.phone', { office: local(office.name, state.locale), phone: office.phone, hours: local(office.hours, state.locale) }));
+  }
+  return say(lines.join('\n'));
+}
+
+/** Something staff did: joined, wrote, or ended the conversation. */
+export function onStaffEvent(ctx: TurnContext, state: ConversationState, input: Extract<Input, { kind: 'staff' }>): TurnResult {
+  const t = ctx.services.translator(state.locale);
+  const end = choice(t('handoff.endButton'), { a: 'endChat' });
+  switch (input.event) {
+    case 'claimed':
+      return { replies: [say(t('handoff.joined'), [end])], state: { ...state, flow: { name: 'handoff', ticketId: input.ticketId } } };
+    case 'message':
+      return { replies: [say(t('handoff.staffSays', { text: input.text ?? '' }), [end])], state };
+    case 'closed': {
+      const inThisHandoff = state.flow.name === 'handoff' && state.flow.ticketId === input.ticketId;
+      if (!inThisHandoff) return { replies: [], state };
+      return { replies: withChoices([say(t('handoff.ended'))], menuChoices(t)), state: atMenu(state) };
+    }
+  }
+}
+
+/** The citizen ends the conversation with staff. */
+export async function endHandoff(ctx: TurnContext, state: ConversationState, ticketId: string): Promise<TurnResult> {
+  await ctx.services.handoff.end(ticketId, ctx.now);
+  const t = ctx.services.translator(state.locale);
+  return { replies: withChoices([say(t('handoff.ended'))], menuChoices(t)), state: atMenu(state) };
+}
+
+/** While staff hold the ticket: relay the citizen's words and stay silent. */
+export async function relayToStaff(ctx: TurnContext, state: ConversationState, ticketId: string, text: string): Promise<TurnResult> {
+  await ctx.services.handoff.relay(ticketId, text);
+  return { replies: [], state };
 }

@@ -7,7 +7,7 @@ import type { Locale } from '../src/domain.ts';
 import { type Action, decodeAction, GLOBAL_COMMANDS, type GlobalCommand } from './actions.ts';
 import { askBooking, backBooking, expectsText, handleBooking, type Message, startBooking } from './booking.ts';
 import { choice, normalize, say } from './format.ts';
-import { openHandoff } from './handoff.ts';
+import { endHandoff, onStaffEvent, openHandoff, relayToStaff } from './handoff.ts';
 import { askMenu, atMenu } from './menu.ts';
 import { askMyBookings, backMyBookings, handleMyBookings, startMyBookings } from './myBookings.ts';
 import type { ConversationState } from './state.ts';
@@ -17,6 +17,8 @@ import type { Choice, Reply, Translate, TurnContext, TurnResult } from './types.
 export async function runDialog(ctx: TurnContext, state: ConversationState): Promise<TurnResult> {
   const { input } = ctx;
   const t = translator(ctx, state);
+  if (input.kind === 'staff') return onStaffEvent(ctx, state, input);
+  if (state.flow.name === 'handoff') return withStaff(ctx, state, state.flow.ticketId);
   if (input.kind === 'follow') return { replies: [say(t('greeting')), ...(await ask(ctx, state))], state };
   if (input.kind === 'unsupported') return { replies: [say(t('unsupported')), ...(await ask(ctx, state))], state };
 
@@ -26,7 +28,7 @@ export async function runDialog(ctx: TurnContext, state: ConversationState): Pro
     if (!action) return stale(ctx, state);
     message = { action };
   } else {
-    const command = commandIn(ctx, input.text);
+    const command = commandIn(ctx, input.text, GLOBAL_COMMANDS);
     message = command ? { action: { a: command } } : await asTappedChoice(ctx, state, input.text);
   }
 
@@ -35,9 +37,39 @@ export async function runDialog(ctx: TurnContext, state: ConversationState): Pro
   if (action?.a === 'setLanguage') return setLanguage(ctx, state, action.v);
 
   const handled = await route(ctx, state, message);
-  if (handled) return handled;
+  if (handled) return { ...handled, state: { ...handled.state, misses: undefined } };
   if (action) return stale(ctx, state);
-  return { replies: [say(t('unknown')), ...(await ask(ctx, state))], state };
+  return notUnderstood(ctx, state);
+}
+
+/** Three messages in a row the bot cannot place: a person takes over. */
+const MISSES_BEFORE_HANDOFF = 3;
+
+async function notUnderstood(ctx: TurnContext, state: ConversationState): Promise<TurnResult> {
+  const t = translator(ctx, state);
+  const misses = (state.misses ?? 0) + 1;
+  if (misses < MISSES_BEFORE_HANDOFF) return { replies: [say(t('unknown')), ...(await ask(ctx, state))], state: { ...state, misses } };
+  const note = await openHandoff(ctx, state, 'not_understood');
+  return { replies: [note, ...(await ask(ctx, state))], state: { ...state, misses: undefined } };
+}
+
+/**
+ * While staff hold the ticket the citizen's words go to them and the bot stays silent;
+ * "終了" / "end" (or menu, cancel) ends the conversation with staff.
+ */
+async function withStaff(ctx: TurnContext, state: ConversationState, ticketId: string): Promise<TurnResult> {
+  const { input } = ctx;
+  if (input.kind === 'text') {
+    const command = commandIn(ctx, input.text, ['menu', 'cancel', 'endChat']);
+    if (command) return endHandoff(ctx, state, ticketId);
+    return relayToStaff(ctx, state, ticketId, input.text);
+  }
+  if (input.kind === 'unsupported') return relayToStaff(ctx, state, ticketId, ctx.services.translator('ja')('handoff.nonText'));
+  if (input.kind === 'action') {
+    const action = decodeAction(input.data);
+    if (action?.a === 'menu' || action?.a === 'cancel' || action?.a === 'endChat') return endHandoff(ctx, state, ticketId);
+  }
+  return { replies: [], state };
 }
 
 /** Re-asks the current step, e.g. after a help text or an unreadable message. */
@@ -49,6 +81,7 @@ export async function ask(ctx: TurnContext, state: ConversationState): Promise<R
     const asked = await askMyBookings(ctx, state, flow);
     if (asked !== 'none') return asked;
   }
+  if (flow.name === 'handoff') return [say(t('handoff.endHint'))];
   return askMenu(t);
 }
 
@@ -116,10 +149,10 @@ function isGlobal(action: Action): action is Extract<Action, { a: GlobalCommand 
   return (GLOBAL_COMMANDS as readonly string[]).includes(action.a);
 }
 
-/** A global command typed in any supported language ("メニュー", "back", "担当者と話したい"...). */
-function commandIn(ctx: TurnContext, text: string): GlobalCommand | undefined {
+/** A command typed in any supported language ("メニュー", "back", "担当者と話したい"...). */
+function commandIn<C extends string>(ctx: TurnContext, text: string, commands: readonly C[]): C | undefined {
   const typed = normalize(text);
-  return GLOBAL_COMMANDS.find((command) =>
+  return commands.find((command) =>
     (['ja', 'en'] as const).some((locale) =>
       ctx.services
         .translator(locale)(`keywords.${command}`)

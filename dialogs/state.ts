@@ -49,8 +49,12 @@ const myBookingsFlow = z.object({
   bookingId: z.string().optional(),
 });
 
+/** Talking with staff through the bot (a claimed ticket). */
+const handoffFlow = z.object({ name: z.literal('handoff'), ticketId: z.string() });
+
 const flow = z.discriminatedUnion('name', [
   z.object({ name: z.literal('menu') }),
+  handoffFlow,
   bookingFlow,
   myBookingsFlow,
 ]);
@@ -61,6 +65,8 @@ export const conversationStateSchema = z.object({
   /** Time of the last turn (ms since epoch): idle conversations expire from it. */
   at: z.number(),
   flow,
+  /** Messages in a row the bot did not understand; the third opens a ticket. */
+  misses: z.number().int().min(0).optional(),
 });
 
 export type ConversationState = z.infer<typeof conversationStateSchema>;

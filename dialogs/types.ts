@@ -5,8 +5,8 @@
  */
 import type { DateTime } from 'luxon';
 import type { Catalog } from '../src/services/catalog.ts';
-import type { BookingPort, TicketPort } from '../src/services/ports.ts';
-import type { Locale } from '../src/domain.ts';
+import type { BookingPort, HandoffPort } from '../src/services/ports.ts';
+import type { Agent, Locale } from '../src/domain.ts';
 import type { ConversationState } from './state.ts';
 
 /** What the user did. A tapped button arrives as `action` with the choice's `data`. */
@@ -14,7 +14,9 @@ export type Input =
   | { kind: 'text'; text: string }
   | { kind: 'action'; data: string }
   | { kind: 'follow' }
-  | { kind: 'unsupported' };
+  | { kind: 'unsupported' }
+  /** Something staff did in a handoff, delivered to the citizen's conversation. */
+  | { kind: 'staff'; event: 'claimed' | 'closed' | 'message'; ticketId: string; text?: string };
 
 /** A button. `data` is an encoded action (see `actions.ts`), validated when it comes back. */
 export interface Choice {
@@ -34,7 +36,7 @@ export type Translate = (key: string, params?: Record<string, string | number>) 
 export interface DialogServices {
   catalog: Catalog;
   bookings: BookingPort;
-  tickets: TicketPort;
+  handoff: HandoffPort;
   /** Translator factory, so a language change takes effect within the same turn. */
   translator: (locale: Locale) => Translate;
 }
@@ -43,6 +45,8 @@ export interface DialogServices {
 export interface Caller {
   userKey: string;
   channel: string;
+  /** Set when a staff member uses the dialogs on a citizen's behalf (proxy booking from Teams). */
+  agent?: Agent;
 }
 
 /** Everything a dialog step gets. */

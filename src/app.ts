@@ -10,11 +10,9 @@ import { LineSender } from './channels/line/sender.ts';
 import { mountWebchat } from './channels/webchat/index.ts';
 import type { Config } from './config.ts';
 import { TurnEngine } from './engine.ts';
-import { loadTranslator } from './i18n.ts';
 import { createLogger, errorFields, type Logger } from './log.ts';
-import { BookingService } from './services/booking.ts';
 import { CATALOG_FILE, type Catalog, loadCatalog } from './services/catalog.ts';
-import { TicketService } from './services/tickets.ts';
+import { createDialogServices } from './services/index.ts';
 import { createMemoryStore } from './stores/memory.ts';
 import type { Store } from './stores/ports.ts';
 import { createRedisStore } from './stores/redis.ts';
@@ -48,12 +46,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     overrides.store ?? (config.redisUrl ? await createRedisStore({ url: config.redisUrl, prefix: config.redisPrefix }) : createMemoryStore());
   if (store.kind === 'memory') log.warn('store.memory', { persistent: false, note: 'in-process-store:state-is-lost-on-restart' });
 
-  const services: DialogServices = {
-    catalog,
-    bookings: new BookingService(store.bookings, catalog, config.holdMinutes),
-    tickets: new TicketService(store.tickets),
-    translator: loadTranslator(),
-  };
+  const services: DialogServices = createDialogServices({ store, catalog, holdMinutes: config.holdMinutes, log });
   const engine = new TurnEngine({
     store,
     services,

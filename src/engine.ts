@@ -142,7 +142,9 @@ export class TurnEngine {
       return { state: freshState(kept === 'en' || kept === 'ja' ? kept : locale, nowMs), notice: 'reset' };
     }
     const state = parsed.data;
-    if (state.flow.name !== 'menu' && nowMs - state.at > this.opts.idleMs) {
+    // A conversation with staff lasts as long as its ticket, however slowly staff answer.
+    const expires = state.flow.name !== 'menu' && state.flow.name !== 'handoff';
+    if (expires && nowMs - state.at > this.opts.idleMs) {
       return { state: freshState(state.locale, nowMs), notice: 'expired', expired: state.flow };
     }
     return { state };

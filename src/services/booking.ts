@@ -1,4 +1,4 @@
-import { DateTime } from 'luxon';
+import type { DateTime } from 'luxon';
 import type { Booking, Session, Slot } from '../domain.ts';
 import type { BookingStore } from '../stores/ports.ts';
 import { isBookingOpen, slotStart, slotsOf } from './calendar.ts';
@@ -67,9 +67,10 @@ export class BookingService implements BookingPort {
 
   async book(draft: BookingDraft, now: DateTime): Promise<BookOutcome> {
     if (!this.isOpenSlot(draft.sessionId, draft.slotId, now)) return { ok: false, reason: 'closed' };
+    const { holderKey, ...fields } = draft;
     for (let attempt = 0; attempt < REFERENCE_ATTEMPTS; attempt++) {
-      const booking: Booking = { ...draft, id: newReference(), createdAt: now.toUTC().toISO()! };
-      const result = await this.store.confirm(booking, now.toMillis());
+      const booking: Booking = { ...fields, id: newReference(), createdAt: now.toUTC().toISO()! };
+      const result = await this.store.confirm(booking, now.toMillis(), holderKey ?? booking.userKey);
       if (result.ok || result.reason !== 'id_collision') return result as BookOutcome;
     }
     throw new Error('no free booking reference after several attempts');

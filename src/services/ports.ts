@@ -3,7 +3,7 @@
  * same dialog runs against memory in tests and Redis in production.
  */
 import type { DateTime } from 'luxon';
-import type { Booking, Contact, Locale, Mode, Session, Slot, Ticket } from '../domain.ts';
+import type { Agent, Booking, Contact, Locale, Mode, Session, Slot, Ticket } from '../domain.ts';
 
 /** An open session and how many slots are still free in it. */
 export interface SessionAvailability {
@@ -27,6 +27,10 @@ export interface BookingDraft {
   locale: Locale;
   contact: Contact;
   consent: { precautionsVersion: string; agreedAt: string };
+  /** Whose hold becomes the booking when it is not `userKey` (an agent booking for a caller). */
+  holderKey?: string;
+  /** The agent who books on the caller's behalf. */
+  bookedBy?: Agent;
 }
 
 /** Why a booking step failed, in domain words; `errors.ts` in dialogs maps them to messages. */
@@ -56,9 +60,14 @@ export interface BookingPort {
 }
 
 /** Fields the caller supplies when opening a ticket. */
-export type TicketRequest = Omit<Ticket, 'id' | 'status' | 'createdAt'>;
+export type TicketRequest = Pick<Ticket, 'userKey' | 'channel' | 'locale' | 'reason' | 'priority' | 'category' | 'serviceId' | 'context'>;
 
-/** Tickets for humans. */
-export interface TicketPort {
+/** Reaching a person, as the dialogs see it. */
+export interface HandoffPort {
+  /** Opens a ticket and tells staff. A failed notification never loses the ticket. */
   open(request: TicketRequest, now: DateTime): Promise<Ticket>;
+  /** Relays the citizen's message into the ticket's staff thread. */
+  relay(ticketId: string, text: string): Promise<void>;
+  /** The citizen ends the conversation with staff. */
+  end(ticketId: string, now: DateTime): Promise<void>;
 }

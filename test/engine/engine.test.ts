@@ -4,15 +4,15 @@
  */
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
+import en from '../../locales/en.json' with { type: 'json' };
 import ja from '../../locales/ja.json' with { type: 'json' };
 import type { DialogServices, Reply } from '../../dialogs/types.ts';
 import { STATE_VERSION } from '../../dialogs/state.ts';
 import { TurnEngine, type TurnOutcome, type TurnRequest } from '../../src/engine.ts';
-import { loadTranslator } from '../../src/i18n.ts';
 import { createLogger } from '../../src/log.ts';
 import { BookingService } from '../../src/services/booking.ts';
 import { CATALOG_FILE, loadCatalog } from '../../src/services/catalog.ts';
-import { TicketService } from '../../src/services/tickets.ts';
+import { createDialogServices } from '../../src/services/index.ts';
 import { createMemoryStore } from '../../src/stores/memory.ts';
 import type { Store } from '../../src/stores/ports.ts';
 import { fakeClock } from '../support/app.ts';
@@ -20,22 +20,17 @@ import { fakeClock } from '../support/app.ts';
 const NOW_ISO = '2026-11-24T10:00:00+09:00';
 const IDLE_MS = 30 * 60_000;
 const catalog = loadCatalog(CATALOG_FILE);
-const translator = loadTranslator();
 
 /** An engine wired as src/app.ts wires it, over `store`. */
 function setup(store: Store = createMemoryStore()) {
   const clock = fakeClock(NOW_ISO);
   const logs: string[] = [];
-  const services: DialogServices = {
-    catalog,
-    bookings: new BookingService(store.bookings, catalog, 10),
-    tickets: new TicketService(store.tickets),
-    translator,
-  };
+  const log = createLogger('info', (line) => logs.push(line));
+  const services: DialogServices = createDialogServices({ store, catalog, holdMinutes: 10, log });
   const engine = new TurnEngine({
     store,
     services,
-    log: createLogger('info', (line) => logs.push(line)),
+    log,
     now: clock.now,
     idleMs: IDLE_MS,
     retentionMs: 24 * 3_600_000,
@@ -141,7 +136,7 @@ describe('stored state that no longer fits', () => {
     const { store, key, text } = setup();
     await store.conversations.save(key, 0, { v: 999, locale: 'en', flow: {} }, 60_000);
     const outcome = await text('help');
-    expect(replies(outcome)[0]).toMatchObject({ text: translator('en')('reset') });
+    expect(replies(outcome)[0]).toMatchObject({ text: en.reset });
   });
 
   it('resets a booking that refers to a service no longer in the catalog', async () => {

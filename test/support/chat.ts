@@ -4,11 +4,9 @@
  */
 import type { Reply } from '../../dialogs/types.ts';
 import { TurnEngine } from '../../src/engine.ts';
-import { loadTranslator } from '../../src/i18n.ts';
 import { createLogger } from '../../src/log.ts';
-import { BookingService } from '../../src/services/booking.ts';
 import { CATALOG_FILE, type Catalog, loadCatalog } from '../../src/services/catalog.ts';
-import { TicketService } from '../../src/services/tickets.ts';
+import { createDialogServices } from '../../src/services/index.ts';
 import { createMemoryStore } from '../../src/stores/memory.ts';
 import type { Store } from '../../src/stores/ports.ts';
 import { fakeClock } from './app.ts';
@@ -21,15 +19,11 @@ export function createBot(opts: { store?: Store; catalog?: Catalog; start?: stri
   const catalog = opts.catalog ?? loadCatalog(CATALOG_FILE);
   const clock = fakeClock(opts.start);
   const logs: string[] = [];
+  const log = createLogger('info', (l) => logs.push(l));
   const engine = new TurnEngine({
     store,
-    services: {
-      catalog,
-      bookings: new BookingService(store.bookings, catalog, 10),
-      tickets: new TicketService(store.tickets),
-      translator: loadTranslator(),
-    },
-    log: createLogger('info', (l) => logs.push(l)),
+    services: createDialogServices({ store, catalog, holdMinutes: 10, log }),
+    log,
     now: clock.now,
     idleMs: IDLE_MS,
     retentionMs: 24 * 3_600_000,

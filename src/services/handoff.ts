@@ -1,0 +1,63 @@
+/**
+ * Opening tickets and relaying a citizen's words to staff. Staff hear of a ticket through
+ * the notifier (Teams card, LINE staff group, webhook); if that fails the ticket still
+ * waits in the store, where the staff queue shows it.
+ */
+import type { DateTime } from 'luxon';
+import type { Ticket } from '../domain.ts';
+import { errorFields, type Logger } from '../log.ts';
+import type { TicketStore } from '../stores/ports.ts';
+import type { HandoffPort, TicketRequest } from './ports.ts';
+import { newReference } from './reference.ts';
+import type { StaffNotifier } from './staff.ts';
+
+/** ISO time in UTC, as stored. */
+export function isoOf(now: DateTime): string {
+  return now.toUTC().toISO()!;
+}
+
+export class HandoffService implements HandoffPort {
+  private readonly store: TicketStore;
+  private readonly notifier: StaffNotifier;
+  private readonly log: Logger;
+
+  constructor(store: TicketStore, notifier: StaffNotifier, log: Logger) {
+    this.store = store;
+    this.notifier = notifier;
+    this.log = log;
+  }
+
+  async open(request: TicketRequest, now: DateTime): Promise<Ticket> {
+    // Ticket ids use the booking-reference alphabet: a citizen may read one out on the phone.
+    const ticket: Ticket = { ...request, id: newReference(), status: 'open', createdAt: isoOf(now) };
+    await this.store.create(ticket);
+    this.log.info('ticket.opened', { ticket: ticket.id, reason: ticket.reason, category: ticket.category, priority: ticket.priority });
+    try {
+      const card = await this.notifier.ticketOpened(ticket);
+      if (card) {
+        await this.store.setCard(ticket.id, card);
+        return { ...ticket, card };
+      }
+    } catch (err) {
+      this.log.warn('ticket.notify_failed', { ticket: ticket.id, ...errorFields(err) });
+    }
+    return ticket;
+  }
+
+  async relay(ticketId: string, text: string): Promise<void> {
+    const ticket = await this.store.get(ticketId);
+    if (!ticket || ticket.status !== 'claimed') return;
+    try {
+      await this.notifier.citizenSaid(ticket, text);
+    } catch (err) {
+      this.log.warn('ticket.relay_failed', { ticket: ticketId, ...errorFields(err) });
+    }
+  }
+
+  async end(ticketId: string, now: DateTime): Promise<void> {
+    const result = await this.store.close(ticketId, 'citizen', isoOf(now));
+    if (!result.ok) return;
+    this.log.info('ticket.closed', { ticket: ticketId, by: 'citizen' });
+    await this.notifier.ticketChanged(result.ticket).catch((err) => this.log.warn('ticket.notify_failed', { ticket: ticketId, ...errorFields(err) }));
+  }
+}

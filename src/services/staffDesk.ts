@@ -1,0 +1,102 @@
+/**
+ * What staff do with tickets, and how the citizen hears of it. Every change to a ticket is
+ * an atomic store step; the card is then updated through the notifier, and the citizen is
+ * told through their own conversation (an engine turn, so it is ordered with their
+ * messages and moves their state) and reached by push.
+ */
+import type { DateTime } from 'luxon';
+import type { Input } from '../../dialogs/types.ts';
+import type { Agent, Booking, Ticket } from '../domain.ts';
+import type { TurnEngine } from '../engine.ts';
+import { errorFields, type Logger } from '../log.ts';
+import type { Store, TicketTransition } from '../stores/ports.ts';
+import type { Catalog } from './catalog.ts';
+import { isoOf } from './handoff.ts';
+import type { CitizenMessenger, StaffDesk, StaffNotifier } from './staff.ts';
+
+export interface StaffDeskOptions {
+  store: Store;
+  catalog: Catalog;
+  notifier: StaffNotifier;
+  engine: TurnEngine;
+  /** One per citizen channel (LINE push, web chat outbox). */
+  messengers: CitizenMessenger[];
+  log: Logger;
+}
+
+export class StaffDeskService implements StaffDesk {
+  private readonly opts: StaffDeskOptions;
+
+  constructor(opts: StaffDeskOptions) {
+    this.opts = opts;
+  }
+
+  queue(): Promise<Ticket[]> {
+    return this.opts.store.tickets.listOpen();
+  }
+
+  get(ticketId: string): Promise<Ticket | null> {
+    return this.opts.store.tickets.get(ticketId);
+  }
+
+  ticketOfCard(activityId: string): Promise<Ticket | null> {
+    return this.opts.store.tickets.findByCard(activityId);
+  }
+
+  async claim(ticketId: string, agent: Agent, now: DateTime): Promise<TicketTransition> {
+    const result = await this.opts.store.tickets.claim(ticketId, agent, isoOf(now));
+    if (result.ok) await this.changed(result.ticket, 'claimed');
+    return result;
+  }
+
+  async close(ticketId: string, agent: Agent, now: DateTime): Promise<TicketTransition> {
+    const result = await this.opts.store.tickets.close(ticketId, agent, isoOf(now));
+    if (result.ok) await this.changed(result.ticket, 'closed');
+    return result;
+  }
+
+  async reply(ticketId: string, agent: Agent, text: string, messageId: string): Promise<boolean> {
+    const ticket = await this.get(ticketId);
+    if (!ticket || ticket.status !== 'claimed' || ticket.claimedBy?.id !== agent.id) return false;
+    await this.tellCitizen(ticket, { kind: 'staff', event: 'message', ticketId, text }, `staff:${messageId}`);
+    return true;
+  }
+
+  async bookingsOn(date: string): Promise<Booking[]> {
+    const sessions = this.opts.catalog.sessions.filter((s) => s.date === date);
+    return (await Promise.all(sessions.map((s) => this.bookingsOf(s.id)))).flat();
+  }
+
+  bookingsOf(sessionId: string): Promise<Booking[]> {
+    return this.opts.store.bookings.listSession(sessionId);
+  }
+
+  /** Updates the card and tells the citizen; a failure of either is logged, not thrown. */
+  private async changed(ticket: Ticket, event: 'claimed' | 'closed'): Promise<void> {
+    const { notifier, log } = this.opts;
+    log.info(`ticket.${event}`, { ticket: ticket.id });
+    await Promise.all([
+      notifier.ticketChanged(ticket).catch((err) => log.warn('ticket.notify_failed', { ticket: ticket.id, ...errorFields(err) })),
+      this.tellCitizen(ticket, { kind: 'staff', event, ticketId: ticket.id }, `staff:${event}:${ticket.id}`),
+    ]);
+  }
+
+  /** Runs the staff event in the citizen's conversation and pushes what it says. */
+  private async tellCitizen(ticket: Ticket, input: Input, eventId: string): Promise<void> {
+    const { engine, messengers, log } = this.opts;
+    const outcome = await engine.run({
+      conversationKey: ticket.userKey,
+      caller: { userKey: ticket.userKey, channel: ticket.channel },
+      eventId,
+      input,
+      locale: ticket.locale,
+    });
+    if (outcome.status === 'duplicate' || outcome.replies.length === 0) return;
+    const messenger = messengers.find((m) => m.handles(ticket.userKey));
+    if (!messenger) {
+      log.warn('ticket.citizen_unreachable', { ticket: ticket.id, channel: ticket.channel });
+      return;
+    }
+    await messenger.deliver(ticket.userKey, outcome.replies, eventId).catch((err) => log.warn('ticket.deliver_failed', { ticket: ticket.id, ...errorFields(err) }));
+  }
+}
