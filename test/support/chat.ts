@@ -7,6 +7,7 @@ import { TurnEngine } from '../../src/engine.ts';
 import { createLogger } from '../../src/log.ts';
 import { CATALOG_FILE, type Catalog, loadCatalog } from '../../src/services/catalog.ts';
 import { createDialogServices } from '../../src/services/index.ts';
+import type { StaffNotifier } from '../../src/services/staff.ts';
 import { createMemoryStore } from '../../src/stores/memory.ts';
 import type { Store } from '../../src/stores/ports.ts';
 import { fakeClock } from './app.ts';
@@ -14,7 +15,7 @@ import { fakeClock } from './app.ts';
 export const IDLE_MS = 30 * 60_000;
 
 /** A bot with its store, clock and catalog, for several users. */
-export function createBot(opts: { store?: Store; catalog?: Catalog; start?: string } = {}) {
+export function createBot(opts: { store?: Store; catalog?: Catalog; start?: string; notifier?: StaffNotifier } = {}) {
   const store = opts.store ?? createMemoryStore();
   const catalog = opts.catalog ?? loadCatalog(CATALOG_FILE);
   const clock = fakeClock(opts.start);
@@ -22,14 +23,14 @@ export function createBot(opts: { store?: Store; catalog?: Catalog; start?: stri
   const log = createLogger('info', (l) => logs.push(l));
   const engine = new TurnEngine({
     store,
-    services: createDialogServices({ store, catalog, holdMinutes: 10, log }),
+    services: createDialogServices({ store, catalog, holdMinutes: 10, log, ...(opts.notifier ? { notifier: opts.notifier } : {}) }),
     log,
     now: clock.now,
     idleMs: IDLE_MS,
     retentionMs: 24 * 3_600_000,
     dedupeTtlMs: 3_600_000,
   });
-  return { store, catalog, clock, engine, logs, user: (id: string) => new ChatUser(engine, id) };
+  return { store, catalog, clock, engine, logs, user: (id: string) => new ChatUser(engine, id), agent: (id: string) => new ChatUser(engine, id, { id, name: `Agent ${id}` }) };
 }
 
 /** Everything a reply says, as one string (texts, card titles and fields). */
@@ -46,9 +47,12 @@ export class ChatUser {
   private readonly engine: TurnEngine;
   private seq = 0;
 
-  constructor(engine: TurnEngine, id: string) {
+  readonly caller: { userKey: string; channel: string; agent?: { id: string; name: string } };
+
+  constructor(engine: TurnEngine, id: string, agent?: { id: string; name: string }) {
     this.engine = engine;
     this.key = `test:${id}`;
+    this.caller = { userKey: this.key, channel: 'test', ...(agent ? { agent } : {}) };
   }
 
   /** Labels of the buttons currently shown. */
@@ -64,7 +68,7 @@ export class ChatUser {
   async send(input: Parameters<TurnEngine['run']>[0]['input']): Promise<string> {
     const outcome = await this.engine.run({
       conversationKey: this.key,
-      caller: { userKey: this.key, channel: 'test' },
+      caller: this.caller,
       eventId: `${this.key}:${++this.seq}`,
       input,
     });

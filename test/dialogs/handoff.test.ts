@@ -1,0 +1,144 @@
+import { DateTime } from 'luxon';
+import { describe, expect, it } from 'vitest';
+import type { Reply } from '../../dialogs/types.ts';
+import type { Ticket } from '../../src/domain.ts';
+import { StaffDeskService } from '../../src/services/staffDesk.ts';
+import type { CitizenMessenger, StaffNotifier } from '../../src/services/staff.ts';
+import { createBot, textOf, toSummary } from '../support/chat.ts';
+
+/** A notifier that remembers what staff were told. */
+function recordingNotifier() {
+  const events: { kind: string; ticket: Ticket; text?: string }[] = [];
+  const notifier: StaffNotifier = {
+    name: 'recording',
+    ticketOpened: async (ticket) => {
+      events.push({ kind: 'opened', ticket });
+      return { conversationId: 'staff-channel', activityId: `card-${ticket.id}` };
+    },
+    ticketChanged: async (ticket) => void events.push({ kind: 'changed', ticket }),
+    citizenSaid: async (ticket, text) => void events.push({ kind: 'said', ticket, text }),
+  };
+  return { notifier, events };
+}
+
+/** A messenger that keeps what it pushed to each citizen. */
+function inbox() {
+  const pushed: { userKey: string; text: string; key: string }[] = [];
+  const messenger: CitizenMessenger = {
+    handles: (userKey) => userKey.startsWith('test:'),
+    deliver: async (userKey, replies: Reply[], key) => void pushed.push({ userKey, text: textOf(replies), key }),
+  };
+  return { messenger, pushed };
+}
+
+function setup(start?: string) {
+  const { notifier, events } = recordingNotifier();
+  const bot = createBot({ notifier, ...(start ? { start } : {}) });
+  const { messenger, pushed } = inbox();
+  const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier, engine: bot.engine, messengers: [messenger], log: { info() {}, warn() {}, error() {} } });
+  const now = () => DateTime.fromMillis(bot.clock.now());
+  return { bot, desk, events, pushed, now };
+}
+
+const staff = { id: 'aad-1', name: 'Suzuki' };
+
+describe('reaching a person', () => {
+  it('inside office hours: staff are told, the citizen hears someone will answer shortly', async () => {
+    const { bot, events } = setup();
+    const u = bot.user('in-hours');
+    const said = await u.type('担当者と話したい');
+    expect(said).toContain('まもなく担当者がこのチャットでお返事します');
+    expect(said).toContain('044-200-3691');
+    expect(events.map((e) => e.kind)).toEqual(['opened']);
+    const [ticket] = await bot.store.tickets.listOpen();
+    expect(ticket).toMatchObject({ status: 'open', category: 'ombudsman', priority: 'normal', card: { activityId: `card-${ticket!.id}` } });
+  });
+
+  it('outside office hours: says when someone will answer, and the ticket waits', async () => {
+    const { bot } = setup('2026-11-27T19:30:00+09:00');
+    const u = bot.user('friday-night');
+    const said = await u.type('担当者と話したい');
+    expect(said).toContain('ただいま受付時間外です。11月30日(月) 9:00以降に');
+    expect(await bot.store.tickets.listOpen()).toHaveLength(1);
+  });
+
+  it('three messages in a row the bot does not understand open a ticket', async () => {
+    const { bot } = setup();
+    const u = bot.user('lost');
+    await u.type('予約する');
+    expect(await u.type('あの')).toContain('うまく読み取れませんでした');
+    expect(await u.type('その')).toContain('うまく読み取れませんでした');
+    expect(await u.type('えっと')).toContain('担当者にお伝えしました');
+    const [ticket] = await bot.store.tickets.listOpen();
+    expect(ticket).toMatchObject({ reason: 'not_understood', context: 'booking:mode' });
+    expect(await u.type('まだ')).toContain('うまく読み取れませんでした');
+  });
+
+  it('a claimed ticket relays both ways until staff close it, then the bot resumes', async () => {
+    const { bot, desk, events, pushed, now } = setup();
+    const u = bot.user('relay');
+    await u.type('担当者と話したい');
+    const [ticket] = await bot.store.tickets.listOpen();
+
+    const claimed = await desk.claim(ticket!.id, staff, now());
+    expect(claimed.ok).toBe(true);
+    expect(pushed.at(-1)?.text).toContain('担当者がチャットに参加しました');
+    expect(events.at(-1)).toMatchObject({ kind: 'changed', ticket: { status: 'claimed', claimedBy: staff } });
+
+    expect(await u.type('駐車場の件で相談したいです')).toBe('');
+    expect(events.at(-1)).toMatchObject({ kind: 'said', text: '駐車場の件で相談したいです' });
+    expect(await u.type('メニュー')).toContain('担当者との会話を終了しました');
+
+    // "メニュー" ended it from the citizen's side; a new ticket for the staff-side close.
+    await u.type('担当者と話したい');
+    const second = (await bot.store.tickets.listOpen()).at(-1)!;
+    await desk.claim(second.id, staff, now());
+    expect(await desk.reply(second.id, staff, '担当の鈴木です。ご用件をどうぞ。', 'msg-1')).toBe(true);
+    expect(pushed.at(-1)?.text).toContain('担当者：担当の鈴木です。');
+    expect(await desk.reply(second.id, { id: 'aad-2', name: 'Other' }, 'hi', 'msg-2')).toBe(false);
+
+    await desk.close(second.id, staff, now());
+    expect(pushed.at(-1)?.text).toContain('担当者との会話を終了しました');
+    expect(await u.type('予約する')).toContain('相談の方法');
+  });
+
+  it('the citizen can end the conversation with staff', async () => {
+    const { bot, desk, events, now } = setup();
+    const u = bot.user('ender');
+    await u.type('担当者と話したい');
+    const [ticket] = await bot.store.tickets.listOpen();
+    await desk.claim(ticket!.id, staff, now());
+    expect(await u.type('終了')).toContain('担当者との会話を終了しました');
+    expect(u.buttons).toContain('予約する');
+    expect(await bot.store.tickets.get(ticket!.id)).toMatchObject({ status: 'closed', closedBy: 'citizen' });
+    expect(events.at(-1)).toMatchObject({ kind: 'changed', ticket: { status: 'closed' } });
+  });
+
+  it('staff taking a long time does not expire the conversation with them', async () => {
+    const { bot, desk, events, now } = setup();
+    const u = bot.user('patient');
+    await u.type('担当者と話したい');
+    const [ticket] = await bot.store.tickets.listOpen();
+    await desk.claim(ticket!.id, staff, now());
+    bot.clock.advance(3 * 3_600_000);
+    expect(await u.type('まだですか')).toBe('');
+    expect(events.at(-1)).toMatchObject({ kind: 'said', text: 'まだですか' });
+  });
+});
+
+describe('an agent booking for a phone caller', () => {
+  it('records the agent, and keys one-booking-per-person on the caller phone number', async () => {
+    const { bot } = setup();
+    const agent = bot.agent('aad-9');
+    await toSummary(agent, '14:00');
+    expect(await agent.tap('予約する')).toContain('予約が完了しました');
+    const [booking] = await bot.store.bookings.listSession('2026-12-08-asao');
+    expect(booking).toMatchObject({ userKey: 'phone:09012345678', bookedBy: { id: 'aad-9' }, slotId: '1400' });
+
+    // The same caller (same phone) cannot get a second slot in the session, even via another agent.
+    const other = bot.agent('aad-8');
+    await toSummary(other, '15:00');
+    expect(await other.tap('予約する')).toContain('すでにご予約があります');
+  });
+});
+
