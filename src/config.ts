@@ -25,6 +25,18 @@ const envSchema = z.object({
   IDLE_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(30),
   STATE_RETENTION_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(24),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  // Teams (Bot Framework). Without an app id the endpoint runs unauthenticated, as the SDK
+  // does for the local emulator: fine for trying it, never for production.
+  MicrosoftAppId: z.preprocess(blankToUndefined, z.string().optional()),
+  MicrosoftAppPassword: z.preprocess(blankToUndefined, z.string().optional()),
+  MicrosoftAppType: z.preprocess(blankToUndefined, z.enum(['MultiTenant', 'SingleTenant', 'UserAssignedMSI']).optional()),
+  MicrosoftAppTenantId: z.preprocess(blankToUndefined, z.string().optional()),
+  STAFF_TEAM_ID: z.preprocess(blankToUndefined, z.string().optional()),
+  STAFF_TENANT_ID: z.preprocess(blankToUndefined, z.string().optional()),
+  // Other places staff hear of tickets.
+  STAFF_LINE_GROUP_ID: z.preprocess(blankToUndefined, z.string().optional()),
+  STAFF_WEBHOOK_URL: z.preprocess(blankToUndefined, z.url().optional()),
+  STAFF_WEBHOOK_SECRET: z.preprocess(blankToUndefined, z.string().min(16).optional()),
 });
 
 /** Parsed configuration, with units in the names. */
@@ -40,6 +52,13 @@ export interface Config {
   idleMs: number;
   retentionMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  teams: { appId?: string; appPassword?: string; appType?: string; tenantId?: string; staffTeamId?: string; staffTenantId?: string };
+  staff: { lineGroupId?: string; webhookUrl?: string; webhookSecret?: string };
+}
+
+/** Copies the defined entries only (the config types use optional fields, not `undefined`). */
+function defined<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
 }
 
 /** Thrown with every invalid variable named, so start-up can stop with a clear message. */
@@ -58,6 +77,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const e = parsed.data;
+  if (e.STAFF_WEBHOOK_URL && !e.STAFF_WEBHOOK_SECRET) {
+    throw new ConfigError('invalid configuration: STAFF_WEBHOOK_SECRET: required when STAFF_WEBHOOK_URL is set');
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -75,5 +97,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     idleMs: e.IDLE_MINUTES * 60_000,
     retentionMs: e.STATE_RETENTION_HOURS * 3_600_000,
     logLevel: e.LOG_LEVEL,
+    teams: defined({
+      appId: e.MicrosoftAppId,
+      appPassword: e.MicrosoftAppPassword,
+      appType: e.MicrosoftAppType,
+      tenantId: e.MicrosoftAppTenantId,
+      staffTeamId: e.STAFF_TEAM_ID,
+      staffTenantId: e.STAFF_TENANT_ID,
+    }),
+    staff: defined({ lineGroupId: e.STAFF_LINE_GROUP_ID, webhookUrl: e.STAFF_WEBHOOK_URL, webhookSecret: e.STAFF_WEBHOOK_SECRET }),
   };
 }
