@@ -2,6 +2,8 @@
  * The local web chat: `GET /` serves one page, `POST /webchat/messages` runs a turn and
  * answers with the channel-neutral replies as JSON, which the page renders as bubbles,
  * cards and buttons. It needs no account, so anyone can try the bot on their machine.
+ * With an outbox, `GET /webchat/messages?conversationId=…` hands over what staff sent
+ * outside a turn (the page polls it while visible).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -10,12 +12,15 @@ import { z } from 'zod';
 import type { TurnEngine } from '../../engine.ts';
 import { BodyTooLargeError, readBody } from '../../http.ts';
 import { errorFields, type Logger } from '../../log.ts';
+import type { WebchatOutbox } from './outbox.ts';
 
 const BODY_LIMIT = 16 * 1024;
 
+/** Random id the page keeps in localStorage: the web chat's "user". */
+const conversationIdSchema = z.string().regex(/^[A-Za-z0-9-]{16,64}$/);
+
 const requestSchema = z.object({
-  /** Random id the page keeps in localStorage: the web chat's "user". */
-  conversationId: z.string().regex(/^[A-Za-z0-9-]{16,64}$/),
+  conversationId: conversationIdSchema,
   /** Random id per message, so that a retried POST does not run twice. */
   messageId: z.string().regex(/^[A-Za-z0-9-]{8,64}$/).optional(),
   locale: z.enum(['ja', 'en']).optional(),
@@ -26,9 +31,13 @@ const requestSchema = z.object({
   ]),
 });
 
+const pollSchema = z.object({ conversationId: conversationIdSchema });
+
 export interface WebchatOptions {
   engine: TurnEngine;
   log: Logger;
+  /** Replies sent outside a turn (staff in a handoff); without it, there is nothing to poll. */
+  outbox?: WebchatOutbox;
 }
 
 /**
@@ -98,4 +107,19 @@ export function mountWebchat(server: Server, opts: WebchatOptions): void {
     }
     res.send(200, { replies: outcome.status === 'duplicate' ? [] : outcome.replies });
   });
+
+  const { outbox } = opts;
+  if (outbox) {
+    server.get('/webchat/messages', async (req, res) => {
+      res.setHeader('cache-control', 'no-store');
+      const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
+      const parsed = pollSchema.safeParse({ conversationId: query.get('conversationId') ?? undefined });
+      if (!parsed.success) {
+        opts.log.warn('webchat.malformed_poll');
+        res.send(400, { error: 'malformed query' });
+        return;
+      }
+      res.send(200, { replies: outbox.take(parsed.data.conversationId) });
+    });
+  }
 }
