@@ -1,0 +1,54 @@
+/**
+ * The floor of this stack: a minimal restify route doing only what every turn of the bot
+ * must do, with the same libraries the bot uses: read the raw body, verify the LINE
+ * signature, parse the JSON, one Redis read and one write (ioredis), one call to the LINE
+ * API (the SDK's MessagingApiClient), answer 200.
+ *
+ * Env: PORT, REDIS_URL, LINE_CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN, LINE_API_BASE_URL.
+ * Prints `listening <port>` once bound.
+ */
+import { messagingApi, validateSignature } from '@line/bot-sdk';
+import { Redis } from 'ioredis';
+import restify from 'restify';
+
+const env = process.env;
+const secret = env.LINE_CHANNEL_SECRET ?? '';
+const redis = new Redis(env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+const line = new messagingApi.MessagingApiClient({ channelAccessToken: env.LINE_CHANNEL_ACCESS_TOKEN ?? '', baseURL: env.LINE_API_BASE_URL ?? '' });
+
+interface Body {
+  events: { replyToken?: string; source?: { userId?: string }; message?: { text?: string } }[];
+}
+
+const server = restify.createServer({ name: 'bench-baseline', handleUncaughtExceptions: false });
+server.post('/line/webhook', async (req, res) => {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const raw = Buffer.concat(chunks);
+  const signature = req.header('x-line-signature');
+  if (!signature || !validateSignature(raw, secret, signature)) {
+    res.send(401, { error: 'invalid signature' });
+    return;
+  }
+  const event = (JSON.parse(raw.toString('utf8')) as Body).events[0];
+  const userId = event?.source?.userId ?? 'unknown';
+  const key = `baseline:conv:${userId}`;
+  const previous = await redis.get(key);
+  const turns = previous ? (JSON.parse(previous) as { turns: number }).turns + 1 : 1;
+  await redis.set(key, JSON.stringify({ turns, at: Date.now() }), 'PX', 24 * 3_600_000);
+  await line.replyMessage({ replyToken: event?.replyToken ?? '', messages: [{ type: 'text', text: `ok ${turns}` }] });
+  res.send(200, {});
+});
+
+server.listen(Number(env.PORT ?? 0), '127.0.0.1', () => {
+  const address = server.address();
+  process.stdout.write(`listening ${address.port}\n`);
+});
+
+const stop = () => {
+  server.close();
+  redis.disconnect();
+  process.exit(0);
+};
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);

@@ -1,0 +1,529 @@
+/**
+ * `npm run bench`: the bot against the floor of its own stack, on this machine, in one run.
+ *
+ * Starts a throwaway redis-server (free port), a stub LINE API (bench/stub.ts, which also
+ * drives simulated users), a baseline restify route (bench/baseline.ts) and the bot as in
+ * production (`node src/main.ts`, its own process, REDIS_URL set, LOG_LEVEL=warn), then:
+ *
+ *  1. baseline vs bot, one text turn per request, 50 connections (autocannon), in alternating
+ *     windows so that other load on the machine hits both alike;
+ *  2. Redis commands per turn (INFO commandstats; MONITOR on a small sample to tell the
+ *     commands a client sends from those run inside Lua scripts) and Redis memory per
+ *     conversation and per booking (INFO memory used_memory);
+ *  3. the opening rush: 2,000 users run the whole booking conversation at once for 12 slots;
+ *  4. two bot processes vs one (the load generator alternates between the two ports).
+ *
+ * Every figure that depends on the machine is also given as a ratio to the baseline or to
+ * one process measured in the same run. The last line printed is one JSON object.
+ * Env: BENCH_SECONDS (window length, default 2; 6 windows per configuration, 12 s in all), BENCH_RUSH_USERS (2000),
+ * BENCH_CPU_PROF=1 (write .cpuprofile files of the first bot and of the baseline into bench/.prof/;
+ * summarise them with `node bench/profile.ts FILE`).
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon, { type AutocannonRequest } from 'autocannon';
+import { Redis } from 'ioredis';
+import {
+  CHANNEL_SECRET,
+  CHANNEL_TOKEN,
+  diffCommandStats,
+  freePort,
+  HOST,
+  installCleanup,
+  jstDate,
+  lineUserId,
+  machineCpuMs,
+  parseCommandStats,
+  parseInfo,
+  percentile,
+  processCpuMs,
+  type Proc,
+  round,
+  sign,
+  sleep,
+  spawnTracked,
+  startRedis,
+  stopAll,
+  stopChild,
+  track,
+  waitUntil,
+  webhookBody,
+} from './common.ts';
+import type { RunResult, RunSpec } from './stub.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+const ROUNDS = 6;
+const CONNECTIONS = 50;
+const WARM_USERS = 2_000;
+const RUSH_USERS = Number(process.env.BENCH_RUSH_USERS ?? 2_000);
+const MEMORY_SESSIONS = 10;
+const SLOTS_PER_SESSION = 12;
+const PREFIX = 'citybot:';
+const RUSH_SESSION = 'bench-rush';
+const PROFILE = process.env.BENCH_CPU_PROF === '1';
+
+const log = (line = '') => process.stdout.write(`${line}\n`);
+const kb = (bytes: number) => `${round(bytes / 1024, 2)} KB`;
+
+installCleanup();
+const tmp = mkdtempSync(join(tmpdir(), 'citybot-bench-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+
+// ---- catalogs ------------------------------------------------------------------------------
+
+/**
+ * The shipped service, with sessions whose window is open now: `opens` is today (JST) and the
+ * service's opening hour is moved to 00:00 so that it is open whatever the hour of the run.
+ */
+function writeCatalog(name: string, sessionIds: string[]): string {
+  const shipped = JSON.parse(readFileSync(join(ROOT, 'data/catalog.json'), 'utf8')) as {
+    services: { id: string; window: { opensAt: string } }[];
+  };
+  const service = { ...shipped.services[0]!, window: { ...shipped.services[0]!.window, opensAt: '00:00' } };
+  const sessions = sessionIds.map((id) => ({
+    id,
+    serviceId: service.id,
+    date: jstDate(16),
+    place: { ja: '川崎区役所 ベンチ会議室', en: 'Kawasaki Ward Office, bench room' },
+    host: { ja: '山下 りえ子', en: 'Rieko Yamashita' },
+    opens: jstDate(0),
+    closes: jstDate(14),
+  }));
+  const file = join(tmp, `${name}.json`);
+  writeFileSync(file, JSON.stringify({ services: [service], sessions }, null, 2));
+  return file;
+}
+
+// ---- processes -----------------------------------------------------------------------------
+
+interface Stub {
+  url: string;
+  child: ChildProcess;
+  call<T>(msg: object): Promise<T>;
+}
+
+async function startStub(): Promise<Stub> {
+  const child = track(fork(join(ROOT, 'bench/stub.ts'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const pending = new Map<number, (m: Record<string, unknown>) => void>();
+  let nextId = 1;
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`stub exited (${code})`)));
+    child.on('message', (m: Record<string, unknown>) => {
+      if (typeof m.ready === 'string') resolve(m.ready);
+      const id = m.id as number | undefined;
+      if (id !== undefined) pending.get(id)?.(m);
+    });
+  });
+  return {
+    url,
+    child,
+    call: <T>(msg: object) =>
+      new Promise<T>((resolve, reject) => {
+        const id = nextId++;
+        pending.set(id, (m) => {
+          pending.delete(id);
+          if (typeof m.error === 'string') reject(new Error(m.error));
+          else resolve((m.result ?? m.stats) as T);
+        });
+        child.send({ ...msg, id });
+      }),
+  };
+}
+
+/** Warn/error events the bot logged (LOG_LEVEL=warn), by event name. */
+const botEvents = new Map<string, number>();
+
+async function startBot(name: string, env: Record<string, string>, profile = false): Promise<{ name: string; url: string; proc: Proc }> {
+  const port = await freePort();
+  const args = profile ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench/.prof')}`, `--cpu-prof-name=${name}.cpuprofile`, 'src/main.ts'] : ['src/main.ts'];
+  const proc = spawnTracked(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env, PORT: String(port), HOST, LOG_LEVEL: 'warn', WEBCHAT_ENABLED: 'false' },
+    onLine: (line) => {
+      try {
+        const { level, event } = JSON.parse(line) as { level?: string; event?: string };
+        if (level && event) botEvents.set(`${level}:${event}`, (botEvents.get(`${level}:${event}`) ?? 0) + 1);
+      } catch {
+        if (line.trim()) botEvents.set(`output:${line.slice(0, 60)}`, (botEvents.get(`output:${line.slice(0, 60)}`) ?? 0) + 1);
+      }
+    },
+  });
+  const url = `http://${HOST}:${port}`;
+  await waitUntil(`bot ${name}`, async () => (await fetch(`${url}/readyz`)).ok, 20_000, proc.exited);
+  return { name, url, proc };
+}
+
+async function startBaseline(env: Record<string, string>): Promise<{ url: string; proc: Proc }> {
+  let port = 0;
+  const args = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench/.prof')}`, '--cpu-prof-name=baseline.cpuprofile', 'bench/baseline.ts'] : ['bench/baseline.ts'];
+  const proc = spawnTracked(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env, PORT: '0' },
+    onLine: (line) => {
+      const m = /^listening (\d+)/.exec(line);
+      if (m) port = Number(m[1]);
+    },
+  });
+  await waitUntil('baseline', async () => port > 0, 15_000, proc.exited);
+  return { url: `http://${HOST}:${port}`, proc };
+}
+
+// ---- load with autocannon ------------------------------------------------------------------
+
+interface Window {
+  responses: number;
+  ok: number;
+  errors: number;
+  seconds: number;
+  latencies: number[];
+}
+
+/** `seconds` of 50 connections posting one fresh, signed text event per request. */
+async function cannon(urls: string[], seconds: number, users: string[], text: string): Promise<Window> {
+  let i = 0;
+  const latencies: number[] = [];
+  const setupRequest = (req: AutocannonRequest) => {
+    const body = webhookBody(users[i++ % users.length]!, randomBytes(16).toString('hex'), { text });
+    return { ...req, method: 'POST', path: '/line/webhook', body, headers: { ...req.headers, 'content-type': 'application/json', 'x-line-signature': sign(body) } };
+  };
+  const started = performance.now();
+  const instance = autocannon({ url: urls, connections: CONNECTIONS, duration: seconds, timeout: 10, requests: [{ method: 'POST', path: '/line/webhook', setupRequest }] });
+  let ok = 0;
+  instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
+    latencies.push(ms);
+    if (status === 200) ok++;
+  });
+  const result = await instance;
+  return { responses: latencies.length, ok, errors: result.errors + result.non2xx, seconds: (performance.now() - started) / 1000, latencies };
+}
+
+/** CPU time (ms) of each part of the set-up, and of the whole machine. */
+interface Cpu {
+  server: number;
+  redis: number;
+  stub: number;
+  loadgen: number;
+  machineBusy: number;
+  machineTotal: number;
+}
+const cpuZero = (): Cpu => ({ server: 0, redis: 0, stub: 0, loadgen: 0, machineBusy: 0, machineTotal: 0 });
+
+/** A measured window: load figures, turns that reached LINE, Redis commands and CPU used. */
+interface Measured extends Window {
+  turns: number;
+  apologies: number;
+  commands: Map<string, number>;
+  cpu: Cpu;
+}
+
+function mergeMeasured(windows: Measured[]): Measured {
+  const commands = new Map<string, number>();
+  const cpu = cpuZero();
+  for (const w of windows) {
+    for (const [c, n] of w.commands) commands.set(c, (commands.get(c) ?? 0) + n);
+    for (const k of Object.keys(cpu) as (keyof Cpu)[]) cpu[k] += w.cpu[k];
+  }
+  const add = (f: (w: Measured) => number) => windows.reduce((s, w) => s + f(w), 0);
+  return {
+    responses: add((w) => w.responses),
+    ok: add((w) => w.ok),
+    errors: add((w) => w.errors),
+    seconds: add((w) => w.seconds),
+    latencies: windows.flatMap((w) => w.latencies),
+    turns: add((w) => w.turns),
+    apologies: add((w) => w.apologies),
+    commands,
+    cpu,
+  };
+}
+
+const figures = (w: Window) => ({
+  rps: round(w.ok / w.seconds, 0),
+  p50: round(percentile(w.latencies, 50), 2),
+  p99: round(percentile(w.latencies, 99), 2),
+});
+
+// ---- redis helpers -------------------------------------------------------------------------
+
+async function usedMemory(r: Redis): Promise<number> {
+  return Number(parseInfo(await r.info('memory')).get('used_memory'));
+}
+async function commandStats(r: Redis): Promise<Map<string, number>> {
+  return parseCommandStats(await r.info('commandstats'));
+}
+async function unlinkMatching(r: Redis, pattern: string): Promise<number> {
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, keys] = await r.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) n += await r.unlink(...keys);
+  } while (cursor !== '0');
+  return n;
+}
+const perTurn = (diff: Map<string, number>, turns: number) =>
+  [...diff].sort((a, b) => b[1] - a[1]).map(([cmd, n]) => `${cmd} ${round(n / turns, 2)}`).join(', ');
+const sum = (m: Map<string, number>) => [...m.values()].reduce((s, n) => s + n, 0);
+
+// ---- the run -------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  log(`# citybot bench — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model.trim()}), load avg ${loadavg().map((l) => round(l, 2)).join(' ')}`);
+  const rushCatalog = writeCatalog('rush', [RUSH_SESSION]);
+  const memorySessions = Array.from({ length: MEMORY_SESSIONS }, (_, i) => `bench-mem-${i}`);
+  const memoryCatalog = writeCatalog('memory', memorySessions);
+  if (PROFILE) mkdirSync(join(ROOT, 'bench/.prof'), { recursive: true });
+
+  const redisServer = await startRedis();
+  const r = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
+  const stub = await startStub();
+  const stats = () => stub.call<{ reply: number; push: number; unavailable: number; other: number }>({ cmd: 'stats' });
+  const lineEnv = { LINE_CHANNEL_SECRET: CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN: CHANNEL_TOKEN, LINE_API_BASE_URL: stub.url, REDIS_URL: redisServer.url };
+  const botEnv = { ...lineEnv, REDIS_PREFIX: PREFIX };
+  // All processes start now, from one snapshot of the source; bot3 (many sessions) waits idle for the memory phase.
+  const [baseline, bot1, bot2, bot3] = await Promise.all([
+    startBaseline(lineEnv),
+    startBot('bot1', { ...botEnv, CATALOG_FILE: rushCatalog }, PROFILE),
+    startBot('bot2', { ...botEnv, CATALOG_FILE: rushCatalog }),
+    startBot('bot3', { ...botEnv, CATALOG_FILE: memoryCatalog }),
+  ]);
+  log(`redis-server ${redisServer.url}, LINE stub ${stub.url}, baseline ${baseline.url}, bots ${bot1.url} ${bot2.url}`);
+
+  // -- conversations: N users brought to the first screening question -------------------------
+  await r.flushall();
+  const memEmpty = await usedMemory(r);
+  const warm = await stub.call<RunResult>({ cmd: 'run', spec: { kind: 'prewarm', urls: [bot1.url], users: WARM_USERS, run: 'warm', concurrency: 100 } satisfies RunSpec });
+  if (warm.errors > 0) throw new Error(`pre-warm failed: ${JSON.stringify(warm.errorKinds)}`);
+  const memWarm = await usedMemory(r);
+  const bytesPerConversation = (memWarm - memEmpty) / WARM_USERS;
+  const convKey = `${PREFIX}conv:line:${lineUserId(0, 'warm')}`;
+  const convBytes = Number(await r.memory('USAGE', convKey));
+  const [, dedupeKeys] = await r.scan('0', 'MATCH', `${PREFIX}dedupe:*`, 'COUNT', 100);
+  const dedupeBytes = dedupeKeys[0] ? Number(await r.memory('USAGE', dedupeKeys[0])) : 0;
+  const keysPerConversation = (await r.dbsize()) / WARM_USERS;
+  const warmUsers = Array.from({ length: WARM_USERS }, (_, i) => lineUserId(i, 'warm'));
+
+  // -- throughput: baseline, one bot, two bots, in alternating windows ------------------------
+  log(`\n## 1-2. Throughput, ${CONNECTIONS} connections, text turn "ヘルプ" by ${WARM_USERS} users mid-conversation (${ROUNDS} × ${SECONDS} s windows, alternating)`);
+  const cpuNow = (servers: Proc[]): Cpu => {
+    const machine = machineCpuMs();
+    const self = process.cpuUsage();
+    return {
+      server: servers.reduce((s, p) => s + processCpuMs(p.child.pid), 0),
+      redis: processCpuMs(redisServer.proc.child.pid),
+      stub: processCpuMs(stub.child.pid),
+      loadgen: (self.user + self.system) / 1000,
+      machineBusy: machine.busy,
+      machineTotal: machine.total,
+    };
+  };
+  const measure = async (servers: { url: string; proc: Proc }[], seconds: number): Promise<Measured> => {
+    const c0 = await commandStats(r);
+    const s0 = await stats();
+    const cpu0 = cpuNow(servers.map((x) => x.proc));
+    const w = await cannon(servers.map((x) => x.url), seconds, warmUsers, 'ヘルプ');
+    await sleep(300);
+    const cpu1 = cpuNow(servers.map((x) => x.proc));
+    const s1 = await stats();
+    const commands = diffCommandStats(c0, await commandStats(r));
+    const cpu = cpuZero();
+    for (const k of Object.keys(cpu) as (keyof Cpu)[]) cpu[k] = cpu1[k] - cpu0[k];
+    return { ...w, turns: s1.reply + s1.push - s0.reply - s0.push, apologies: s1.unavailable - s0.unavailable, commands, cpu };
+  };
+  await cannon([baseline.url], 2, warmUsers, 'ヘルプ');
+  await cannon([bot1.url], 2, warmUsers, 'ヘルプ');
+  await cannon([bot2.url], 2, warmUsers, 'ヘルプ');
+  const baseW: Measured[] = [];
+  const oneW: Measured[] = [];
+  const twoW: Measured[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    baseW.push(await measure([baseline], SECONDS));
+    oneW.push(await measure([bot1], SECONDS));
+    twoW.push(await measure([bot1, bot2], SECONDS));
+  }
+  const [base, one, two] = [mergeMeasured(baseW), mergeMeasured(oneW), mergeMeasured(twoW)];
+  const b = figures(base);
+  const o = figures(one);
+  const t = figures(two);
+  const errorsThroughput = base.errors + one.errors + two.errors + one.apologies + two.apologies;
+  const ratio = round(o.rps / b.rps, 3);
+  const twoRatio = round(t.rps / o.rps, 3);
+  // The server's CPU per turn is steadier than requests/s on a shared machine: their ratio is what
+  // throughput would be if the server process alone were the limit.
+  const cpuRatio = round(base.cpu.server / base.turns / (one.cpu.server / one.turns), 3);
+  const cpuCells = (m: Measured) => {
+    const per = (ms: number) => round(ms / m.turns, 3);
+    const ours = m.cpu.server + m.cpu.redis + m.cpu.stub + m.cpu.loadgen;
+    return `${per(m.cpu.server)} | ${per(m.cpu.redis)} | ${per(m.cpu.stub)} | ${per(m.cpu.loadgen)} | ${round((100 * m.cpu.machineBusy) / m.cpu.machineTotal, 0)}% (others ${round((100 * Math.max(0, m.cpu.machineBusy - ours)) / m.cpu.machineTotal, 0)}%)`;
+  };
+  log(`| what                         | req/s | p50 ms | p99 ms | vs baseline: rps / p99 | CPU ms/turn: server | redis | LINE stub | load gen | machine busy |`);
+  log(`|------------------------------|------:|-------:|-------:|------------------------|------:|------:|------:|------:|------:|`);
+  log(`| baseline (sig+GET+SET+reply) | ${b.rps} | ${b.p50} | ${b.p99} | 1 / 1 | ${cpuCells(base)} |`);
+  log(`| bot, 1 process               | ${o.rps} | ${o.p50} | ${o.p99} | ${ratio} / ${round(o.p99 / b.p99, 2)} | ${cpuCells(one)} |`);
+  log(`| bot, 2 processes (RR)        | ${t.rps} | ${t.p50} | ${t.p99} | ${round(t.rps / b.rps, 3)} / ${round(t.p99 / b.p99, 2)} | ${cpuCells(two)} |`);
+  log(`errors (non-2xx, socket, bot apologies): ${errorsThroughput}; 2 processes vs 1: ${twoRatio}× the requests/s; baseline/bot server CPU per turn: ${cpuRatio}`);
+  const botCommands = one.commands;
+  const botTurns = one.turns;
+  const baseCommandsPerTurn = round(sum(base.commands) / base.turns, 2);
+  const rate = (w: Measured) => w.ok / w.seconds;
+  const pairRatios = oneW.map((w, i) => rate(w) / rate(baseW[i]!)).sort((x, y) => x - y);
+  log(`bot/baseline per window pair: median ${round(percentile(pairRatios, 50), 3)}, range ${round(pairRatios[0]!, 3)}–${round(pairRatios.at(-1)!, 3)}`);
+  const othersShare = Math.max(...[base, one, two].map((m) => (m.cpu.machineBusy - m.cpu.server - m.cpu.redis - m.cpu.stub - m.cpu.loadgen) / m.cpu.machineTotal));
+  if (othersShare > 0.2) log(`note: other work used up to ${round(100 * othersShare, 0)}% of the machine during these windows; requests/s ratios are noisy, CPU per turn less so`);
+
+  // -- Redis commands per ordinary turn ------------------------------------------------------
+  const cmdsPerTurn = round(sum(botCommands) / botTurns, 2);
+  // MONITOR on a small sample tells top-level commands from those a Lua script runs.
+  const monitor = await r.monitor();
+  let topLevel = 0;
+  let inLua = 0;
+  const topNames = new Map<string, number>();
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    const name = String(args[0]).toLowerCase();
+    if (source === 'lua') inLua++;
+    else if (!/^(monitor|info)$/.test(name)) {
+      topLevel++;
+      topNames.set(name, (topNames.get(name) ?? 0) + 1);
+    }
+  });
+  const sampleStats0 = await stats();
+  await cannon([bot1.url], 1, warmUsers, 'ヘルプ');
+  await sleep(300);
+  const sampleTurns = (await stats()).reply - sampleStats0.reply;
+  monitor.disconnect();
+  const topPerTurn = round(topLevel / sampleTurns, 2);
+  log(`\n## 3. Redis per turn and memory`);
+  log(`commands per "ヘルプ" turn (INFO commandstats, ${botTurns} turns): ${cmdsPerTurn} = ${perTurn(botCommands, botTurns)}; baseline: ${baseCommandsPerTurn}`);
+  log(`  of which sent by the bot (MONITOR sample, ${sampleTurns} turns): ${topPerTurn} round trips = ${perTurn(topNames, sampleTurns)}; ${round(inLua / sampleTurns, 2)} run inside Lua`);
+  log(`memory per conversation at the 1st screening question (${WARM_USERS} users, 2 turns each): ${kb(bytesPerConversation)} used_memory, ${round(keysPerConversation, 2)} keys`);
+  log(`  MEMORY USAGE: conversation hash ${convBytes} B, one dedupe mark ${dedupeBytes} B (one per event, kept 24 h)`);
+
+  // -- the opening rush ----------------------------------------------------------------------
+  const rush = async (label: string, bots: { url: string; proc: Proc }[]) => {
+    await r.flushall();
+    const m0 = await usedMemory(r);
+    const c0 = await commandStats(r);
+    const s0 = await stats();
+    const cpu0 = cpuNow(bots.map((x) => x.proc));
+    const res = await stub.call<RunResult>({ cmd: 'run', spec: { kind: 'book', urls: bots.map((x) => x.url), users: RUSH_USERS, run: label, maxSockets: 256 } satisfies RunSpec });
+    await sleep(300);
+    const cpu1 = cpuNow(bots.map((x) => x.proc));
+    const serverCpuPerTurn = (cpu1.server - cpu0.server) / res.turns;
+    const s1 = await stats();
+    const cmds = diffCommandStats(c0, await commandStats(r));
+    const m1 = await usedMemory(r);
+    const keys = (k: string) => `${PREFIX}{s:${RUSH_SESSION}}:${k}`;
+    const [booked, users, bookingsHash, holds] = await Promise.all([r.hlen(keys('booked')), r.hlen(keys('users')), r.hgetall(keys('bookings')), r.hlen(keys('holds'))]);
+    const stored = Object.keys(bookingsHash).sort();
+    const slots = new Set(Object.values(bookingsHash).map((j) => (JSON.parse(j) as { slotId: string }).slotId));
+    const consistent = booked === stored.length && users === stored.length && slots.size === stored.length && stored.join() === [...res.references].sort().join();
+    const unavailable = s1.unavailable - s0.unavailable;
+    return { res, booked, stored: stored.length, consistent, holds, cmdsPerTurn: sum(cmds) / res.turns, bytesPerUser: (m1 - m0) / RUSH_USERS, unavailable, pushes: s1.push - s0.push, serverCpuPerTurn };
+  };
+  const printRush = (label: string, x: Awaited<ReturnType<typeof rush>>) => {
+    const { res } = x;
+    log(`| ${label} | ${res.booked} | ${x.stored}${x.consistent ? ' ✓' : ' ✗ MISMATCH'} | ${res.errors}${res.errors ? ` ${JSON.stringify(res.errorKinds)}` : ''} | ${res.full} (${res.fullAtDate} at date, ${res.fullAtTime} at time) | ${res.takenRetries} | ${res.turns} | ${round(res.drainMs / 1000, 1)} s | ${res.turnsPerSecond} | ${res.turnP50Ms} | ${res.turnP99Ms} | ${res.turnMaxMs} | ${res.ackP99Ms} |`);
+  };
+  log(`\n## 4-5. Opening rush: ${RUSH_USERS} users at once, whole booking conversation, 1 session × ${SLOTS_PER_SESSION} slots`);
+  const rush1 = await rush('rush1', [bot1]);
+  const rush2 = await rush('rush2', [bot1, bot2]);
+  log(`| bots | booked (replies) | bookings in Redis | errors | told full | "taken" retries | turns | drain | turns/s | p50 ms | p99 ms | max ms | webhook answer p99 ms (from its connection) |`);
+  log(`|------|-----:|-----:|-----:|------|-----:|-----:|-----:|-----:|-----:|-----:|-----:|-----:|`);
+  printRush('1 process  ', rush1);
+  printRush('2 processes', rush2);
+  log(`every user answered: ${rush1.res.booked + rush1.res.full === RUSH_USERS ? 'yes' : 'NO'} (1 process), ${rush2.res.booked + rush2.res.full === RUSH_USERS ? 'yes' : 'NO'} (2 processes); pushes instead of replies: ${rush1.pushes + rush2.pushes}; bot apologies: ${rush1.unavailable + rush2.unavailable}`);
+  log(`a user told full read: ${JSON.stringify(rush1.res.fullSample)}`);
+  log(`bot CPU per rush turn: ${round(rush1.serverCpuPerTurn, 3)} ms; Redis commands per rush turn (incl. Lua): ${round(rush1.cmdsPerTurn, 2)}; used_memory per rush user after the rush: ${kb(rush1.bytesPerUser)}`);
+
+  // -- memory per booking --------------------------------------------------------------------
+  await Promise.all([stopChild(bot1.proc.child), stopChild(bot2.proc.child), stopChild(baseline.proc.child)]);
+  await r.flushall();
+  const mb0 = await usedMemory(r);
+  const bookers = MEMORY_SESSIONS * SLOTS_PER_SESSION;
+  const mem = await stub.call<RunResult>({ cmd: 'run', spec: { kind: 'book', urls: [bot3.url], users: bookers, run: 'mem', sessionIds: memorySessions, concurrency: 20 } satisfies RunSpec });
+  const mb1 = await usedMemory(r);
+  const bookedConvBytes = Number(await r.memory('USAGE', `${PREFIX}conv:line:${lineUserId(0, 'mem')}`));
+  const sampleBooking = Object.values(await r.hgetall(`${PREFIX}{s:${memorySessions[0]}}:bookings`))[0] ?? '';
+  await unlinkMatching(r, `${PREFIX}conv:*`);
+  await unlinkMatching(r, `${PREFIX}dedupe:*`);
+  await sleep(1_000); // let serverCron shrink the key tables after the deletes
+  const mb2 = await usedMemory(r);
+  const bytesPerBooking = (mb2 - mb0) / mem.booked;
+  const bytesPerBookedConversation = (mb1 - mb2) / bookers;
+  log(`memory per booking (${mem.booked} bookings over ${MEMORY_SESSIONS} sessions, ${mem.errors} errors): ${kb(bytesPerBooking)} for the booking itself;`);
+  log(`  ${kb(bytesPerBookedConversation)} per booked user's conversation (${round(mem.turns / bookers, 1)} turns: its state plus one dedupe mark per event, kept 24 h)`);
+  await stopChild(bot3.proc.child);
+  log(`  MEMORY USAGE of a booked user's conversation hash: ${bookedConvBytes} B; one booking's JSON: ${sampleBooking.length} B`);
+
+  const events = [...botEvents].map(([e, n]) => `${e} ×${n}`).join(', ');
+  log(`\nbot warnings/errors logged: ${events || 'none'}`);
+
+  // -- targets ---------------------------------------------------------------------------------
+  const targets = {
+    throughput_ge_60pct: ratio >= 0.6,
+    p99_le_2x: o.p99 <= 2 * b.p99,
+    cmds_le_4_per_turn: topPerTurn <= 4,
+    memory_le_2kb_per_conversation: Math.max(bytesPerConversation, rush1.bytesPerUser, bytesPerBookedConversation) <= 2048,
+    rush_exactly_12: rush1.res.booked === SLOTS_PER_SESSION && rush1.stored === SLOTS_PER_SESSION && rush1.consistent,
+    rush_0_errors: rush1.res.errors === 0 && rush1.unavailable === 0,
+    rush_all_answered: rush1.res.booked + rush1.res.full === RUSH_USERS,
+    two_process_rush_exactly_12: rush2.res.booked === SLOTS_PER_SESSION && rush2.stored === SLOTS_PER_SESSION && rush2.consistent && rush2.res.errors === 0,
+  };
+  log(`\n## Targets`);
+  for (const [name, met] of Object.entries(targets)) log(`${met ? 'met   ' : 'MISSED'} ${name}`);
+  log(`total time ${round((performance.now() - t0) / 1000, 1)} s`);
+
+  const summary = {
+    baseline_rps: b.rps,
+    bot_rps: o.rps,
+    ratio,
+    cpu_ratio: cpuRatio,
+    baseline_p50_ms: b.p50,
+    bot_p50_ms: o.p50,
+    baseline_p99_ms: b.p99,
+    bot_p99_ms: o.p99,
+    p99_ratio: round(o.p99 / b.p99, 2),
+    throughput_errors: errorsThroughput,
+    redis_cmds_per_turn: cmdsPerTurn,
+    redis_roundtrips_per_turn: topPerTurn,
+    redis_bytes_per_conversation: Math.round(bytesPerConversation),
+    redis_bytes_per_rush_user: Math.round(rush1.bytesPerUser),
+    redis_bytes_per_booked_conversation: Math.round(bytesPerBookedConversation),
+    redis_bytes_per_booking: Math.round(bytesPerBooking),
+    rush_users: RUSH_USERS,
+    rush_bookings: rush1.res.booked,
+    rush_redis_bookings: rush1.stored,
+    rush_errors: rush1.res.errors + rush1.unavailable,
+    rush_told_full: rush1.res.full,
+    rush_drain_ms: rush1.res.drainMs,
+    rush_p99_ms: rush1.res.turnP99Ms,
+    two_process_rps: t.rps,
+    two_process_ratio: twoRatio,
+    two_process_rush_bookings: rush2.res.booked,
+    two_process_rush_redis_bookings: rush2.stored,
+    two_process_rush_errors: rush2.res.errors + rush2.unavailable,
+    two_process_rush_drain_ms: rush2.res.drainMs,
+    two_process_rush_p99_ms: rush2.res.turnP99Ms,
+    targets_met: Object.values(targets).filter(Boolean).length,
+    targets_total: Object.keys(targets).length,
+  };
+  r.disconnect();
+  stub.child.disconnect();
+  await stopAll();
+  log(JSON.stringify(summary));
+}
+
+main().then(
+  () => process.exit(0),
+  async (err: Error) => {
+    process.stderr.write(`bench failed: ${err.stack ?? err}\n`);
+    await stopAll(1_000);
+    process.exit(1);
+  },
+);
