@@ -65,6 +65,8 @@ export const conversationStateSchema = z.object({
   /** Time of the last turn (ms since epoch): idle conversations expire from it. */
   at: z.number(),
   flow,
+  /** Ids of the last events answered, for dedupe (kept by the engine, not the dialogs). */
+  events: z.array(z.string()).optional(),
   /** Messages in a row the bot did not understand; the third opens a ticket. */
   misses: z.number().int().min(0).optional(),
 });

@@ -1,10 +1,10 @@
 /**
  * One turn, whatever the channel:
  *
- *   dedupe → per-conversation order → load state → dialog → save (compare-and-set) → replies
+ *   per-conversation order → load state (and dedupe) → dialog → save (compare-and-set) → replies
  *
- * - A repeated event id stops at dedupe; a turn that fails releases its mark so that a
- *   redelivery can run it.
+ * - A repeated event id stops at dedupe: the conversation record remembers the ids of its
+ *   last events, saved with the state, so a failed turn leaves no mark and its redelivery runs.
  * - Events of one conversation run one after another in this process (KeyedQueue); across
  *   processes the save is a compare-and-set on the record's revision, and a lost race
  *   reloads and runs the turn again. Dialog effects are idempotent for that reason.
@@ -50,8 +50,20 @@ export interface EngineOptions {
   idleMs: number;
   /** How long a conversation record is kept after its last turn. */
   retentionMs: number;
-  /** How long an event id is remembered for dedupe. */
-  dedupeTtlMs: number;
+}
+
+/**
+ * Event ids remembered per conversation. A redelivery repeats a recent event of the same
+ * user, so a short list in the conversation record dedupes it: the mark is saved with the
+ * state in the same compare-and-set, so it can neither outlive a failed turn nor be lost by
+ * a successful one, and costs no key or round trip of its own.
+ */
+const REMEMBERED_EVENTS = 16;
+
+/** Event ids stored with a conversation, read even from a record that no longer parses. */
+function answeredEvents(raw: unknown): string[] {
+  const events = (raw as { events?: unknown } | null | undefined)?.events;
+  return Array.isArray(events) ? events.filter((e): e is string => typeof e === 'string') : [];
 }
 
 /** Compare-and-set attempts before a turn gives up (only reached under heavy cross-process contention). */
@@ -72,37 +84,39 @@ export class TurnEngine {
   }
 
   private async turn(request: TurnRequest): Promise<TurnOutcome> {
-    const { store, log, dedupeTtlMs } = this.opts;
-    let claimed = false;
+    const { log } = this.opts;
     // The language of the stored conversation, once loaded, so that even an apology speaks it.
     const seen: { locale?: Locale } = {};
     try {
-      if (request.eventId) {
-        claimed = await store.dedupe.claim(request.eventId, dedupeTtlMs);
-        if (!claimed) {
+      for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+        const result = await this.attempt(request, seen);
+        if (result === 'duplicate') {
           log.info('turn.duplicate', { channel: request.caller.channel });
           return { status: 'duplicate' };
         }
-      }
-      for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-        const result = await this.attempt(request, seen);
         if (result) return { status: 'done', replies: result };
         log.info('turn.conflict', { attempt, user: pseudonym(request.conversationKey) });
+        // Two processes racing on one conversation would otherwise retry in lockstep.
+        await new Promise((r) => setTimeout(r, Math.random() * 2 ** attempt));
       }
       throw new Error('conversation kept changing under this turn');
     } catch (err) {
       log.error('turn.failed', { channel: request.caller.channel, user: pseudonym(request.conversationKey), ...errorFields(err) });
-      if (claimed && request.eventId) await store.dedupe.release(request.eventId).catch(() => undefined);
       const t = this.opts.services.translator(seen.locale ?? request.locale ?? 'ja');
       return { status: 'failed', replies: [say(t('unavailable'))] };
     }
   }
 
-  /** One load → dialog → save; the replies, or undefined when another turn saved first. */
-  private async attempt(request: TurnRequest, seen: { locale?: Locale }): Promise<Reply[] | undefined> {
+  /**
+   * One load → dialog → save: the replies, `duplicate` for an event this conversation has
+   * already answered, or undefined when another turn saved first.
+   */
+  private async attempt(request: TurnRequest, seen: { locale?: Locale }): Promise<Reply[] | 'duplicate' | undefined> {
     const { store, services, now, retentionMs } = this.opts;
     const nowMs = now();
     const stored = await store.conversations.load(request.conversationKey);
+    const answered = answeredEvents(stored?.state);
+    if (request.eventId && answered.includes(request.eventId)) return 'duplicate';
     const { state, notice, expired } = this.restore(stored?.state, request, nowMs);
     seen.locale = state.locale;
     const t = services.translator(state.locale);
@@ -125,7 +139,9 @@ export class TurnEngine {
         before.push(say(t('reset')));
       }
     }
-    const saved = await store.conversations.save(request.conversationKey, stored?.rev ?? 0, { ...result.state, at: nowMs }, retentionMs);
+    const events = request.eventId ? [...answered, request.eventId].slice(-REMEMBERED_EVENTS) : answered;
+    const next: ConversationState = { ...result.state, at: nowMs, ...(events.length > 0 ? { events } : {}) };
+    const saved = await store.conversations.save(request.conversationKey, stored?.rev ?? 0, next, retentionMs);
     return saved ? [...before, ...result.replies] : undefined;
   }
 

@@ -34,7 +34,6 @@ function setup(store: Store = createMemoryStore()) {
     now: clock.now,
     idleMs: IDLE_MS,
     retentionMs: 24 * 3_600_000,
-    dedupeTtlMs: 24 * 3_600_000,
   });
   const key = 'line:Uengine';
   let n = 0;

@@ -28,7 +28,6 @@ export function createBot(opts: { store?: Store; catalog?: Catalog; start?: stri
     now: clock.now,
     idleMs: IDLE_MS,
     retentionMs: 24 * 3_600_000,
-    dedupeTtlMs: 3_600_000,
   });
   return { store, catalog, clock, engine, logs, user: (id: string) => new ChatUser(engine, id), agent: (id: string) => new ChatUser(engine, id, { id, name: `Agent ${id}` }) };
 }
