@@ -118,6 +118,7 @@ export async function handleBooking(ctx: Ctx, state: ConversationState, flow: Fl
     case 'date':
       return action?.a === 'date' ? onDate(ctx, state, flow, action.v) : undefined;
     case 'time':
+      if (action?.a === 'date') return onDate(ctx, state, flow, action.v);
       return action?.a === 'time' ? onTime(ctx, state, flow, action.s, action.v) : undefined;
     case 'precautions':
       return action?.a === 'agree' ? onAgree(ctx, state, flow, action.v) : undefined;
@@ -217,11 +218,15 @@ async function askDate(ctx: Ctx, state: ConversationState, flow: Flow, t: Transl
   const service = serviceOf(ctx, flow);
   const sessions = await ctx.services.bookings.openSessions(service.id, ctx.now);
   const back = choice(t('common.back'), { a: 'back' });
-  if (!sessions.some((s) => s.free > 0)) return [say(noSessionsText(ctx, state, service, t), [back, choice(t('common.menu'), { a: 'menu' })])];
   const lines = sessions.map(({ session, free }) => {
     const params = { date: formatDate(session.date, state.locale, t), place: local(session.place, state.locale), free };
     return t(free > 0 ? 'booking.dateLine' : 'booking.dateLineFull', params);
   });
+  if (!sessions.some((s) => s.free > 0)) {
+    const full = sessions.length > 0 ? [t('booking.allFull'), ...lines] : [];
+    const text = [...full, noSessionsText(ctx, state, service, t, full.length > 0), alternatives(service, state, t)].join('\n');
+    return [say(text, [back, choice(t('common.menu'), { a: 'menu' })])];
+  }
   const choices = sessions
     .filter((s) => s.free > 0)
     .map(({ session, free }) => choice(t('booking.dateLabel', { date: formatDate(session.date, state.locale, t, true), free }), { a: 'date', v: session.id }));
@@ -229,11 +234,11 @@ async function askDate(ctx: Ctx, state: ConversationState, flow: Flow, t: Transl
 }
 
 /** "Nothing open", and when the next window opens if one is coming. */
-function noSessionsText(ctx: Ctx, state: ConversationState, service: Service, t: Translate): string {
+function noSessionsText(ctx: Ctx, state: ConversationState, service: Service, t: Translate, someFull = false): string {
   const next = sessionsOf(ctx.services.catalog, service.id)
     .map((session) => ({ session, opensAt: bookingWindow(session, service).opensAt }))
     .find(({ opensAt }) => opensAt > ctx.now);
-  const parts = [t('booking.noSessions')];
+  const parts = someFull ? [] : [t('booking.noSessions')];
   if (next) {
     const opens = formatDate(next.opensAt.toISODate()!, state.locale, t);
     parts.push(t('booking.nextOpening', { date: formatDate(next.session.date, state.locale, t), opens }));
@@ -251,13 +256,15 @@ async function askTime(ctx: Ctx, state: ConversationState, flow: Flow, t: Transl
   const session = flow.sessionId ? sessionById(ctx.services.catalog, flow.sessionId) : undefined;
   if (!session) return [];
   const slots = await ctx.services.bookings.freeSlots(session.id, ctx.caller.userKey, ctx.now);
-  const back = choice(t('common.back'), { a: 'back' });
-  if (slots.length === 0) return [say(t('booking.sessionFull'), [back])];
+  // A full session is no dead end: the other open dates (or, if none, when booking opens
+  // next and whom to call) follow at once, and the time step accepts a date tap.
+  if (slots.length === 0) return [say(t('booking.sessionFull')), ...(await askDate(ctx, state, flow, t))];
   const text = t('booking.timePrompt', {
     date: formatDate(session.date, state.locale, t),
     place: placeOf(ctx, state, flow, t),
     minutes: ctx.services.bookings.holdMinutes,
   });
+  const back = choice(t('common.back'), { a: 'back' });
   return [say(text, [...slots.map((slot) => choice(slotIdToTime(slot.id), { a: 'time', s: session.id, v: slot.id })), back])];
 }
 

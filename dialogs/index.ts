@@ -3,7 +3,7 @@
  * human), then the active flow. Pure apart from the services in the context: input and
  * stored state in, replies and next state out.
  */
-import type { Locale } from '../src/domain.ts';
+import { type Locale, LOCALES } from '../src/domain.ts';
 import { type Action, decodeAction, GLOBAL_COMMANDS, type GlobalCommand } from './actions.ts';
 import { askBooking, backBooking, expectsText, handleBooking, type Message, startBooking } from './booking.ts';
 import { choice, normalize, say } from './format.ts';
@@ -11,7 +11,7 @@ import { endHandoff, onStaffEvent, openHandoff, relayToStaff } from './handoff.t
 import { askMenu, atMenu } from './menu.ts';
 import { askMyBookings, backMyBookings, handleMyBookings, startMyBookings } from './myBookings.ts';
 import type { ConversationState } from './state.ts';
-import type { Choice, Reply, Translate, TurnContext, TurnResult } from './types.ts';
+import type { Choice, DialogServices, Reply, Translate, TurnContext, TurnResult } from './types.ts';
 
 /** Runs one turn of the conversation. */
 export async function runDialog(ctx: TurnContext, state: ConversationState): Promise<TurnResult> {
@@ -149,17 +149,36 @@ function isGlobal(action: Action): action is Extract<Action, { a: GlobalCommand 
   return (GLOBAL_COMMANDS as readonly string[]).includes(action.a);
 }
 
+/** Words people type instead of tapping: keyword → what it means. */
+type Keyword = GlobalCommand | 'endChat' | 'book' | 'my' | `lang:${Locale}`;
+
+/**
+ * Every keyword of every language, normalised, built once per translator: typed text is
+ * checked on every turn, and re-splitting the locale strings each time was a measurable
+ * share of a turn's CPU in the benchmark.
+ */
+const keywordIndexes = new WeakMap<DialogServices['translator'], Map<string, Keyword>>();
+
+function keywords(ctx: TurnContext): Map<string, Keyword> {
+  const translator = ctx.services.translator;
+  let index = keywordIndexes.get(translator);
+  if (!index) {
+    index = new Map();
+    const names: Keyword[] = [...GLOBAL_COMMANDS, 'endChat', 'book', 'my'];
+    for (const locale of LOCALES) {
+      const t = translator(locale);
+      for (const name of names) for (const word of t(`keywords.${name}`).split('|')) index.set(normalize(word), name);
+    }
+    for (const locale of LOCALES) index.set(normalize(translator(locale)('language.name')), `lang:${locale}`);
+    keywordIndexes.set(translator, index);
+  }
+  return index;
+}
+
 /** A command typed in any supported language ("メニュー", "back", "担当者と話したい"...). */
-function commandIn<C extends string>(ctx: TurnContext, text: string, commands: readonly C[]): C | undefined {
-  const typed = normalize(text);
-  return commands.find((command) =>
-    (['ja', 'en'] as const).some((locale) =>
-      ctx.services
-        .translator(locale)(`keywords.${command}`)
-        .split('|')
-        .some((keyword) => normalize(keyword) === typed),
-    ),
-  );
+function commandIn<C extends Keyword>(ctx: TurnContext, text: string, commands: readonly C[]): C | undefined {
+  const keyword = keywords(ctx).get(normalize(text));
+  return commands.find((c) => c === keyword);
 }
 
 /**
@@ -171,18 +190,14 @@ async function asTappedChoice(ctx: TurnContext, state: ConversationState, text: 
   const { flow } = state;
   if (flow.name === 'booking' && expectsText(flow)) return { text };
   const typed = normalize(text);
+  const keyword = keywords(ctx).get(typed);
   // The language buttons are offered at any step, so their names work at any step too.
-  const language = (['ja', 'en'] as const).find((l) => normalize(ctx.services.translator(l)('language.name')) === typed);
-  if (language) return { action: { a: 'setLanguage', v: language } };
+  if (keyword?.startsWith('lang:')) return { action: { a: 'setLanguage', v: keyword.slice(5) as Locale } };
   const shown = (await ask(ctx, state)).flatMap((r) => r.choices ?? []);
   const match = shown.find((c) => normalize(c.label) === typed);
   const action = match ? decodeAction(match.data) : undefined;
   if (action) return { action };
-  if (flow.name === 'menu') {
-    const words = (key: string) => (['ja', 'en'] as const).flatMap((l) => ctx.services.translator(l)(key).split('|').map(normalize));
-    if (words('keywords.book').includes(typed)) return { action: { a: 'book' } };
-    if (words('keywords.my').includes(typed)) return { action: { a: 'my' } };
-  }
+  if (flow.name === 'menu' && (keyword === 'book' || keyword === 'my')) return { action: { a: keyword } };
   return { text };
 }
 

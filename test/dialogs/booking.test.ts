@@ -213,3 +213,40 @@ describe('booking a consultation', () => {
     expect(u.buttons).toEqual(['1/8(金) 残12', '戻る']);
   });
 });
+
+describe('a full session', () => {
+  it('offers the other open dates, or when booking opens next and whom to call', async () => {
+    const bot = createBot({ start: '2026-12-04T10:00:00+09:00' });
+    const now = bot.clock.now();
+    for (const [i, slot] of ['0900', '0930', '1000', '1030', '1100', '1130', '1300', '1330', '1400', '1430', '1500', '1530'].entries()) {
+      await bot.store.bookings.hold(SESSION, slot, `other-${i}`, now, 60 * 60_000);
+    }
+    const u = bot.user('late');
+    await u.type('予約する');
+    await u.tap('対面');
+    for (let i = 0; i < QUESTIONS.in_person; i++) await u.tap('はい');
+    const said = u.said;
+    expect(said).toMatch(/12月8日\(火\) 麻生区役所[^\n]*：満席/);
+    expect(said).toContain('1月8日(金)の回は12月15日(火)から受け付けます');
+    expect(said).toContain('044-200-3939');
+    expect(u.buttons).toEqual(['戻る', 'メニュー']);
+  });
+
+  it('when the session fills while choosing a time, the answer lists the other dates', async () => {
+    const bot = createBot({ start: '2026-12-15T10:00:00+09:00' });
+    const u = bot.user('chooser');
+    await u.type('予約する');
+    await u.tap('対面');
+    for (let i = 0; i < QUESTIONS.in_person; i++) await u.tap('はい');
+    await u.tap(/^1\/8/);
+    const now = bot.clock.now();
+    for (const [i, slot] of ['0900', '0930', '1000', '1030', '1100', '1130', '1300', '1330', '1400', '1430', '1500', '1530'].entries()) {
+      await bot.store.bookings.hold('2027-01-08-nakahara', slot, `other-${i}`, now, 60 * 60_000);
+    }
+    const said = await u.tap('9:00');
+    expect(said).toContain('たった今ほかの方が選びました');
+    expect(said).toContain('その日程は満席になりました');
+    expect(said).toContain('受付中の日程はすべて満席です');
+    expect(said).toContain('044-200-3691');
+  });
+});
