@@ -3,7 +3,7 @@
  * same dialog runs against memory in tests and Redis in production.
  */
 import type { DateTime } from 'luxon';
-import type { Agent, Booking, Contact, Locale, Mode, Session, Slot, Ticket } from '../domain.ts';
+import type { Booking, Session, Slot, Ticket } from '../domain.ts';
 
 /** An open session and how many slots are still free in it. */
 export interface SessionAvailability {
@@ -17,23 +17,16 @@ export interface SlotOffer {
   slot: Slot;
 }
 
-/** Everything needed to book, collected by the booking dialog. */
-export interface BookingDraft {
-  serviceId: string;
-  sessionId: string;
-  slotId: string;
-  mode: Mode;
-  userKey: string;
-  locale: Locale;
-  contact: Contact;
-  consent: { precautionsVersion: string; agreedAt: string };
+/**
+ * Everything needed to book, collected by the booking dialog: a booking but for the
+ * reference and time the service gives it.
+ */
+export type BookingDraft = Omit<Booking, 'id' | 'createdAt'> & {
   /** Whose hold becomes the booking when it is not `userKey` (an agent booking for a caller). */
   holderKey?: string;
-  /** The agent who books on the caller's behalf. */
-  bookedBy?: Agent;
-}
+};
 
-/** Why a booking step failed, in domain words; `errors.ts` in dialogs maps them to messages. */
+/** Why a booking step failed, in domain words; `onFailure` in dialogs/booking.ts maps them to messages. */
 export type BookingFailure = 'taken' | 'already_booked' | 'closed';
 
 export type HoldOutcome = { ok: true; expiresAt: number } | { ok: false; reason: BookingFailure };
