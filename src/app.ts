@@ -5,14 +5,22 @@
 import type { AddressInfo } from 'node:net';
 import restify from 'restify';
 import type { DialogServices } from '../dialogs/types.ts';
-import { mountLineWebhook } from './channels/line/webhook.ts';
+import { LineMessenger } from './channels/line/messenger.ts';
 import { LineSender } from './channels/line/sender.ts';
+import { mountLineWebhook } from './channels/line/webhook.ts';
+import { createTeamsChannel } from './channels/teams/index.ts';
 import { mountWebchat } from './channels/webchat/index.ts';
+import { WebchatOutbox } from './channels/webchat/outbox.ts';
 import type { Config } from './config.ts';
 import { TurnEngine } from './engine.ts';
 import { createLogger, errorFields, type Logger } from './log.ts';
 import { CATALOG_FILE, type Catalog, loadCatalog } from './services/catalog.ts';
 import { createDialogServices } from './services/index.ts';
+import type { CitizenMessenger, StaffDesk, StaffNotifier } from './services/staff.ts';
+import { StaffDeskService } from './services/staffDesk.ts';
+import { FanoutNotifier } from './notifiers/fanout.ts';
+import { LineGroupNotifier } from './notifiers/lineGroup.ts';
+import { WebhookNotifier } from './notifiers/webhook.ts';
 import { createMemoryStore } from './stores/memory.ts';
 import type { Store } from './stores/ports.ts';
 import { createRedisStore } from './stores/redis.ts';
@@ -25,11 +33,14 @@ export interface AppOverrides {
   now?: () => number;
   /** Wait between LINE push retries (ms). */
   lineRetryDelayMs?: number;
+  /** First wait between staff webhook retries (ms). */
+  webhookRetryDelayMs?: number;
 }
 
 export interface App {
   server: restify.Server;
   engine: TurnEngine;
+  desk: StaffDesk;
   store: Store;
   catalog: Catalog;
   /** Starts listening; resolves with the bound port (use 0 for an ephemeral one). */
@@ -46,7 +57,22 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     overrides.store ?? (config.redisUrl ? await createRedisStore({ url: config.redisUrl, prefix: config.redisPrefix }) : createMemoryStore());
   if (store.kind === 'memory') log.warn('store.memory', { persistent: false, note: 'in-process-store:state-is-lost-on-restart' });
 
-  const services: DialogServices = createDialogServices({ store, catalog, holdMinutes: config.holdMinutes, log });
+  // Staff hear of tickets in Teams, and optionally in a LINE group and through a webhook.
+  const { channelSecret, channelAccessToken } = config.line;
+  const lineRetry = overrides.lineRetryDelayMs !== undefined ? { retryDelayMs: overrides.lineRetryDelayMs } : {};
+  const teams = createTeamsChannel({ ...config.teams, channels: store.channels, dedupe: store.dedupe, log, now });
+  const notifiers: StaffNotifier[] = [teams.notifier];
+  if (config.staff.lineGroupId && channelAccessToken) {
+    notifiers.push(
+      new LineGroupNotifier({ channelAccessToken, apiBaseUrl: config.line.apiBaseUrl, groupId: config.staff.lineGroupId, log, ...lineRetry }),
+    );
+  }
+  if (config.staff.webhookUrl && config.staff.webhookSecret) {
+    notifiers.push(new WebhookNotifier({ url: config.staff.webhookUrl, secret: config.staff.webhookSecret, log, ...(overrides.webhookRetryDelayMs !== undefined ? { baseDelayMs: overrides.webhookRetryDelayMs } : {}) }));
+  }
+  const notifier = new FanoutNotifier(notifiers, { log });
+
+  const services: DialogServices = createDialogServices({ store, catalog, holdMinutes: config.holdMinutes, log, notifier });
   const engine = new TurnEngine({
     store,
     services,
@@ -54,7 +80,6 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     now,
     idleMs: config.idleMs,
     retentionMs: config.retentionMs,
-    dedupeTtlMs: 24 * 3_600_000,
   });
 
   const server = restify.createServer({ name: 'kawasaki-city-bot', handleUncaughtExceptions: false });
@@ -66,17 +91,26 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   server.get('/healthz', async (_req, res) => {
     res.send(200, { status: 'ok' });
   });
+  // Only the store decides readiness; a broken staff channel is shown, not fatal: tickets wait.
   server.get('/readyz', async (_req, res) => {
+    const details = async () => ({ staffChannel: await teams.health().catch(() => 'unknown'), notifiers: await notifier.status() });
     try {
       await store.ping();
-      res.send(200, { status: 'ok', store: store.kind });
+      res.send(200, { status: 'ok', store: store.kind, ...(await details()) });
     } catch (err) {
       log.warn('readyz.store_unreachable', errorFields(err));
       res.send(503, { status: 'unavailable', store: store.kind });
     }
   });
 
-  const { channelSecret, channelAccessToken } = config.line;
+  // Staff reach citizens outside a webhook turn: LINE by push, the web chat through its outbox.
+  const outbox = config.webchatEnabled ? new WebchatOutbox() : undefined;
+  const messengers: CitizenMessenger[] = [];
+  if (channelAccessToken) messengers.push(new LineMessenger({ channelAccessToken, apiBaseUrl: config.line.apiBaseUrl, log, ...lineRetry }));
+  if (outbox) messengers.push(outbox);
+  const desk = new StaffDeskService({ store, catalog, notifier, engine, messengers, log });
+  teams.mount(server, desk, engine);
+
   mountLineWebhook(server, {
     ...(channelSecret ? { channelSecret } : {}),
     ...(channelAccessToken
@@ -94,11 +128,12 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     now,
     replyTokenMaxAgeMs: config.line.replyTokenMaxAgeMs,
   });
-  if (config.webchatEnabled) mountWebchat(server, { engine, log });
+  if (outbox) mountWebchat(server, { engine, log, outbox });
 
   return {
     server,
     engine,
+    desk,
     store,
     catalog,
     listen: (port, host = config.host) =>

@@ -1,0 +1,365 @@
+/**
+ * What the bot does with each Teams activity:
+ *
+ * - not staff (another team, another tenant) → a polite refusal, logged without personal data;
+ * - the bot installed in a channel of the staff team → that channel receives ticket cards;
+ * - a ticket card's button (Claim, Close) → the staff desk, answered in the card's thread;
+ * - a message in a ticket card's thread → relayed to the citizen (or `close`);
+ * - a staff command (`queue`, `claim <id>`, …) in the staff team → answered;
+ * - anything else → the channel-neutral dialogs, as the agent (proxy booking for a caller).
+ *
+ * Each activity is handled once: dialog turns are deduplicated by the engine on
+ * `teams:<activity id>`, everything else here on the same key (Teams redelivers slow turns).
+ */
+import { DateTime } from 'luxon';
+import type { Input } from '../../../dialogs/types.ts';
+import type { Agent, Locale, Ticket } from '../../domain.ts';
+import type { TurnEngine } from '../../engine.ts';
+import { errorFields, type Logger, pseudonym } from '../../log.ts';
+import type { StaffDesk } from '../../services/staff.ts';
+import type { ChannelStore, DedupeStore, TicketTransition } from '../../stores/ports.ts';
+import {
+  activitySchema,
+  agentOf,
+  baseConversationId,
+  cleanText,
+  dialogSubmitSchema,
+  executeSchema,
+  parseCommand,
+  type StaffCommand,
+  type StaffScope,
+  staffScope,
+  staffSubmitSchema,
+  storedReferenceSchema,
+  type TeamsActivity,
+  teamOf,
+  tenantOf,
+  threadRoot,
+} from './activity.ts';
+import { bookingsMessage, jst, type Outgoing, queueMessage, renderReplies } from './cards.ts';
+import { STAFF_CHANNEL } from './notifier.ts';
+import { phrase, type StaffTextKey, staffLocale } from './text.ts';
+import type { InboundTurn } from './transport.ts';
+
+const ZONE = 'Asia/Tokyo';
+/** A registered reference is rewritten at most this often when nothing about it changed. */
+const REFRESH_EVERY_MS = 60 * 60_000;
+
+export interface TurnHandlerOptions {
+  engine: TurnEngine;
+  desk: StaffDesk;
+  dedupe: DedupeStore;
+  dedupeTtlMs: number;
+  channels: ChannelStore;
+  log: Logger;
+  now: () => number;
+  staffTeamId?: string | undefined;
+  staffTenantId?: string | undefined;
+  /** Staff text language when Teams does not say the user's. */
+  locale: Locale;
+}
+
+/** Everything one activity's handling needs to know about it. */
+interface Turn {
+  io: InboundTurn;
+  a: TeamsActivity;
+  locale: Locale;
+}
+
+function text(t: Turn, key: StaffTextKey, params?: Record<string, string | number>): Outgoing[] {
+  return [{ kind: 'text', text: phrase(t.locale, key, params) }];
+}
+
+/** Handles Teams activities for one process. Never throws: the SDK would log raw errors. */
+export class TeamsTurnHandler {
+  private readonly opts: TurnHandlerOptions;
+
+  constructor(opts: TurnHandlerOptions) {
+    this.opts = opts;
+  }
+
+  async handle(io: InboundTurn): Promise<void> {
+    const { log } = this.opts;
+    const parsed = activitySchema.safeParse(io.activity);
+    if (!parsed.success) {
+      log.warn('teams.activity_ignored', { reason: 'unexpected_shape' });
+      return;
+    }
+    const a = parsed.data;
+    const t: Turn = { io, a, locale: staffLocale(a.locale, this.opts.locale) };
+    try {
+      if (a.type === 'message') await this.onMessage(t);
+      else if (a.type === 'conversationUpdate') await this.onConversationUpdate(t);
+      else if (a.type === 'invoke' && a.name === 'adaptiveCard/action') await this.onExecute(t);
+    } catch (err) {
+      log.error('teams.turn_failed', { type: a.type, ...errorFields(err) });
+      if (a.type === 'message') await io.send(text(t, 'failed')).catch(() => undefined);
+    }
+  }
+
+  // ---- routing -------------------------------------------------------------------------
+
+  private async onMessage(t: Turn): Promise<void> {
+    const { a, io } = t;
+    const scope = staffScope(a, this.opts);
+    if (!scope) {
+      await io.send(await this.once(a, () => this.refuse(t)));
+      return;
+    }
+    const agent = agentOf(a);
+    const inStaffTeam = scope === 'team' && a.conversation.conversationType === 'channel';
+    if (inStaffTeam) await this.refresh(t);
+
+    if (a.value !== undefined && a.value !== null) {
+      const staff = staffSubmitSchema.safeParse(a.value);
+      if (staff.success) {
+        const { staff: action, ticketId } = staff.data;
+        await io.send(await this.once(a, async () => (inStaffTeam ? this.ticketAction(t, action, ticketId, agent) : text(t, 'staffButtonsInChannel'))));
+        return;
+      }
+      const choice = dialogSubmitSchema.safeParse(a.value);
+      if (choice.success) {
+        await this.dialog(t, scope, agent, { kind: 'action', data: choice.data.action });
+        return;
+      }
+      this.opts.log.warn('teams.submit_rejected', { scope });
+      await io.send(await this.once(a, async () => text(t, 'badButton')));
+      return;
+    }
+
+    const typed = cleanText(io.textWithoutMention());
+    if (inStaffTeam) {
+      const root = threadRoot(a.conversation.id);
+      const ticket = root && root !== a.id ? await this.opts.desk.ticketOfCard(root) : null;
+      if (ticket) {
+        await io.send(await this.once(a, () => this.inThread(t, ticket, typed, agent)));
+        return;
+      }
+    }
+    const command = parseCommand(typed);
+    if (command && inStaffTeam) {
+      await io.send(await this.once(a, () => this.command(t, command, agent)));
+      return;
+    }
+    // In a personal chat the menus are the dialogs' (their own help); staff commands are the team's.
+    if (command && command.name !== 'help') {
+      await io.send(await this.once(a, async () => text(t, 'staffCommandsInChannel')));
+      return;
+    }
+    // Nothing typed (a file, a sticker, a bare mention): the dialogs' "text only, please".
+    await this.dialog(t, scope, agent, typed ? { kind: 'text', text: typed } : { kind: 'unsupported' });
+  }
+
+  private async onConversationUpdate(t: Turn): Promise<void> {
+    const { a, io } = t;
+    const bot = a.recipient.id;
+    const added = (a.membersAdded ?? []).some((m) => m.id === bot);
+    const removed = (a.membersRemoved ?? []).some((m) => m.id === bot);
+    if (!added && !removed) return;
+    const scope = staffScope(a, this.opts);
+    if (added) {
+      if (scope === 'team' && a.conversation.conversationType === 'channel') {
+        await io.send(
+          await this.once(a, async () => {
+            await this.register(t, 'install');
+            return text(t, 'installed');
+          }),
+        );
+      } else if (scope === 'personal') {
+        // A staff member added the bot to a personal chat: greet with the menu, as a citizen is greeted.
+        await this.dialog(t, scope, agentOf(a), { kind: 'follow' });
+      } else {
+        this.opts.log.warn('teams.install_outside_staff', { team: teamOf(a), tenant: tenantOf(a), conversationType: a.conversation.conversationType ?? undefined });
+        // Installed by someone outside the staff team: say politely, once, that the bot is not for them.
+        if (!scope) await io.send(await this.once(a, async () => text(t, 'refused')));
+      }
+    }
+    if (removed && scope === 'team') {
+      // Removed from the staff team: every channel of it is out of reach, the staff channel included.
+      const record = await this.opts.channels.get(STAFF_CHANNEL);
+      if (record) {
+        await this.opts.channels.put(STAFF_CHANNEL, { ...record, status: 'broken', reason: 'removed', updatedAt: this.iso() });
+        this.opts.log.error('teams.staff_channel_broken', { op: 'removed_from_team', team: teamOf(a) });
+      }
+    }
+  }
+
+  /** Action.Execute (Universal Actions): the same staff buttons, answered in the invoke response. */
+  private async onExecute(t: Turn): Promise<void> {
+    const { a, io } = t;
+    const scope = staffScope(a, this.opts);
+    const execute = executeSchema.safeParse(a.value);
+    const staff = staffSubmitSchema.safeParse(execute.success ? execute.data.action.data : undefined);
+    let answer: Outgoing[];
+    if (!scope) answer = await this.once(a, () => this.refuse(t));
+    else if (!staff.success) answer = text(t, 'badButton');
+    else if (scope !== 'team' || a.conversation.conversationType !== 'channel') answer = text(t, 'staffButtonsInChannel');
+    else answer = await this.once(a, () => this.ticketAction(t, staff.data.staff, staff.data.ticketId, agentOf(a)));
+    const message = answer.map((m) => (m.kind === 'text' ? m.text : m.summary)).join('\n');
+    await io.respondToInvoke(200, { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: message });
+  }
+
+  // ---- staff work ----------------------------------------------------------------------
+
+  private async refuse(t: Turn): Promise<Outgoing[]> {
+    const { a } = t;
+    this.opts.log.warn('teams.refused', {
+      team: teamOf(a),
+      tenant: tenantOf(a),
+      conversationType: a.conversation.conversationType ?? undefined,
+      user: pseudonym(a.from.aadObjectId || a.from.id),
+    });
+    return text(t, 'refused');
+  }
+
+  private async command(t: Turn, command: StaffCommand, agent: Agent): Promise<Outgoing[]> {
+    const { desk, log } = this.opts;
+    log.info('teams.staff_command', { command: command.name, agent: pseudonym(agent.id) });
+    switch (command.name) {
+      case 'help':
+        return text(t, 'help');
+      case 'register':
+        await this.register(t, 'command');
+        return text(t, 'registered');
+      case 'queue':
+        return [queueMessage(await desk.queue(), this.opts.now(), t.locale)];
+      case 'claim':
+      case 'close':
+        if (!command.ticketId) return text(t, command.name === 'claim' ? 'usage.claim' : 'usage.close');
+        return this.ticketAction(t, command.name, command.ticketId, agent);
+      case 'today': {
+        const date = this.today().toISODate()!;
+        const bookings = await desk.bookingsOn(date);
+        log.info('teams.bookings_listed', { scope: 'today', count: bookings.length });
+        return [bookingsMessage(bookings, phrase(t.locale, 'bookings.today', { date }), t.locale)];
+      }
+      case 'bookings': {
+        const target = command.target;
+        if (target && /^\d{4}-\d{2}-\d{2}$/.test(target) && DateTime.fromISO(target, { zone: ZONE }).isValid) {
+          const bookings = await desk.bookingsOn(target);
+          log.info('teams.bookings_listed', { scope: 'date', count: bookings.length });
+          return [bookingsMessage(bookings, target, t.locale)];
+        }
+        if (target && /^[\w-]{1,64}$/.test(target)) {
+          const bookings = await desk.bookingsOf(target);
+          log.info('teams.bookings_listed', { scope: 'session', count: bookings.length });
+          return [bookingsMessage(bookings, target, t.locale)];
+        }
+        return text(t, 'usage.bookings');
+      }
+    }
+  }
+
+  /** Claim or close, from a card button or a command; the answer names the outcome. */
+  private async ticketAction(t: Turn, action: 'claim' | 'close', ticketId: string, agent: Agent): Promise<Outgoing[]> {
+    const now = this.today();
+    const result = action === 'claim' ? await this.opts.desk.claim(ticketId, agent, now) : await this.opts.desk.close(ticketId, agent, now);
+    this.opts.log.info('teams.ticket_action', { action, ticket: ticketId, agent: pseudonym(agent.id), outcome: result.ok ? 'ok' : result.reason });
+    if (!result.ok) return this.failure(t, result, ticketId);
+    if (action === 'close') return text(t, 'closedNow', { name: agent.name, id: ticketId });
+    // Answered in the card's own thread, the relay hint can say "here".
+    const inCardThread = result.ticket.card !== undefined && threadRoot(t.a.conversation.id) === result.ticket.card.activityId;
+    return text(t, inCardThread ? 'claimed' : 'claimedElsewhere', { name: agent.name, id: ticketId });
+  }
+
+  private failure(t: Turn, result: Extract<TicketTransition, { ok: false }>, ticketId: string): Outgoing[] {
+    switch (result.reason) {
+      case 'taken':
+        return text(t, 'taken', { id: ticketId, name: result.ticket?.claimedBy?.name ?? '-', time: jst(result.ticket?.claimedAt) });
+      case 'closed':
+        return text(t, 'alreadyClosed', { id: ticketId });
+      case 'not_found':
+        return text(t, 'notFound', { id: ticketId });
+    }
+  }
+
+  /** A message in a ticket card's thread: `close`/`claim`, or words for the citizen. */
+  private async inThread(t: Turn, ticket: Ticket, typed: string, agent: Agent): Promise<Outgoing[]> {
+    const word = typed.normalize('NFKC').toLowerCase();
+    if (word === 'close' || word === 'claim') return this.ticketAction(t, word, ticket.id, agent);
+    if (ticket.status === 'closed') return text(t, 'ticketClosed', { id: ticket.id });
+    if (!typed) return text(t, 'textOnly');
+    let delivered: boolean;
+    try {
+      delivered = await this.opts.desk.reply(ticket.id, agent, typed, t.a.id ?? `${ticket.id}:${this.opts.now()}`);
+    } catch (err) {
+      this.opts.log.warn('teams.relay_failed', { ticket: ticket.id, ...errorFields(err) });
+      return text(t, 'relayFailed');
+    }
+    this.opts.log.info('teams.staff_message', { ticket: ticket.id, agent: pseudonym(agent.id), delivered });
+    // Delivered: the message in the thread is its own record; the bot stays quiet.
+    if (delivered) return [];
+    const now = (await this.opts.desk.get(ticket.id)) ?? ticket;
+    if (now.status === 'closed') return text(t, 'ticketClosed', { id: ticket.id });
+    if (now.status === 'claimed' && now.claimedBy && now.claimedBy.id !== agent.id) return text(t, 'claimedByOther', { id: ticket.id, name: now.claimedBy.name });
+    return text(t, 'claimFirst', { id: ticket.id });
+  }
+
+  /** A turn of the citizen dialogs, run as the agent (the dialogs know `caller.agent`). */
+  private async dialog(t: Turn, scope: StaffScope, agent: Agent, input: Input): Promise<void> {
+    const { a, io } = t;
+    const outcome = await this.opts.engine.run({
+      // One conversation per agent per chat or channel: two agents in a channel never share a booking.
+      conversationKey: `teams:${baseConversationId(a.conversation.id)}:${agent.id}`,
+      caller: { userKey: `teams:${agent.id}`, channel: 'teams', agent },
+      ...(a.id ? { eventId: `teams:${a.id}` } : {}),
+      input,
+      locale: staffLocale(a.locale, 'ja'),
+    });
+    if (outcome.status === 'duplicate') return;
+    if (outcome.status === 'failed') this.opts.log.warn('teams.dialog_failed', { scope });
+    await io.send(renderReplies(outcome.replies));
+  }
+
+  // ---- the staff channel ---------------------------------------------------------------
+
+  private async register(t: Turn, how: 'install' | 'command'): Promise<void> {
+    const reference = t.io.reference();
+    await this.opts.channels.put(STAFF_CHANNEL, { reference, status: 'ok', updatedAt: this.iso() });
+    this.opts.log.info('teams.staff_channel_registered', { how, team: teamOf(t.a) });
+  }
+
+  /**
+   * A staff-channel activity proves the bot can still reach the channel and carries the
+   * current service URL: refresh the stored reference (and heal a broken mark).
+   */
+  private async refresh(t: Turn): Promise<void> {
+    const record = await this.opts.channels.get(STAFF_CHANNEL);
+    if (!record) return;
+    const stored = storedReferenceSchema.safeParse(record.reference);
+    const current = t.io.reference();
+    if (!stored.success || stored.data.conversation.id !== current.conversation.id) return;
+    const age = this.opts.now() - Date.parse(record.updatedAt);
+    if (record.status === 'ok' && stored.data.serviceUrl === current.serviceUrl && age >= 0 && age < REFRESH_EVERY_MS) return;
+    await this.opts.channels.put(STAFF_CHANNEL, { reference: current, status: 'ok', updatedAt: this.iso() });
+    if (record.status !== 'ok') this.opts.log.info('teams.staff_channel_ok', { op: 'inbound' });
+  }
+
+  // ---- helpers -------------------------------------------------------------------------
+
+  /**
+   * Runs `work` once per activity id. A failure releases the mark so that Teams'
+   * redelivery can run it again; a repeat answers nothing.
+   */
+  private async once(a: TeamsActivity, work: () => Promise<Outgoing[]>): Promise<Outgoing[]> {
+    const key = a.id ? `teams:${a.id}` : undefined;
+    if (key && !(await this.opts.dedupe.claim(key, this.opts.dedupeTtlMs))) {
+      this.opts.log.info('teams.duplicate', { type: a.type });
+      return [];
+    }
+    try {
+      return await work();
+    } catch (err) {
+      if (key) await this.opts.dedupe.release(key).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private today(): DateTime {
+    return DateTime.fromMillis(this.opts.now(), { zone: ZONE });
+  }
+
+  private iso(): string {
+    return new Date(this.opts.now()).toISOString();
+  }
+}

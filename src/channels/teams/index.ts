@@ -1,0 +1,157 @@
+/**
+ * Microsoft Teams, the staff side: `POST /api/messages` (the Bot Framework endpoint) and
+ * the staff notifier that posts a card per ticket to the registered staff channel.
+ *
+ * The SDK checks the Bot Framework token (with no app id it runs unauthenticated, as for
+ * the local emulator; tests use that with a stub connector). Teams expects an answer
+ * within 15 s: the route answers when the turn is done or at `ackDeadlineMs`, whichever
+ * comes first, and a slower turn finishes afterwards (its messages go out through the
+ * connector, not in the HTTP answer).
+ */
+import type { Server } from 'restify';
+import type { Locale } from '../../domain.ts';
+import type { TurnEngine } from '../../engine.ts';
+import { BodyTooLargeError, readBody } from '../../http.ts';
+import { errorFields, type Logger } from '../../log.ts';
+import type { StaffDesk, StaffNotifier } from '../../services/staff.ts';
+import type { ChannelStore, DedupeStore } from '../../stores/ports.ts';
+import { envelopeSchema } from './activity.ts';
+import { TeamsTurnHandler } from './handler.ts';
+import { loadStaffChannel, StaffChannelError, STAFF_CHANNEL, TeamsStaffNotifier } from './notifier.ts';
+import { createTransport } from './transport.ts';
+
+export { StaffChannelError, STAFF_CHANNEL };
+
+/** Teams activities are small; this bounds what a forged request can make the bot read. */
+const BODY_LIMIT = 1024 * 1024;
+
+/** Everything the Teams channel needs. Credentials and ids come from the environment (see `config.ts`). */
+export interface TeamsChannelOptions {
+  /** `MicrosoftAppId`. Unset: no authentication, as for the local emulator (never in production). */
+  appId?: string | undefined;
+  /** `MicrosoftAppPassword`. */
+  appPassword?: string | undefined;
+  /** `MicrosoftAppType`: `MultiTenant`, `SingleTenant` or `UserAssignedMSI`. */
+  appType?: string | undefined;
+  /** `MicrosoftAppTenantId` (single-tenant and managed-identity bots). */
+  tenantId?: string | undefined;
+  /** `STAFF_TEAM_ID`: only this team's members are staff (its `19:…@thread.tacv2` id or its AAD group id). */
+  staffTeamId?: string | undefined;
+  /** `STAFF_TENANT_ID`: personal chats from this tenant count as staff; also required of the team when set. */
+  staffTenantId?: string | undefined;
+  /**
+   * The turn engine for the dialogs staff use (proxy booking). May instead be given to
+   * `mount`, since the engine's services usually need this channel's notifier first.
+   */
+  engine?: TurnEngine;
+  channels: ChannelStore;
+  /** Marks of activity ids already handled (the store's `dedupe`), shared with the engine. */
+  dedupe: DedupeStore;
+  log: Logger;
+  now: () => number;
+  /** Language of ticket cards and of answers when Teams does not say the user's (default `ja`). */
+  locale?: Locale;
+  /** How long the route waits for a turn before acknowledging anyway (default 10 s; Teams allows 15). */
+  ackDeadlineMs?: number;
+  /** How long an activity id is remembered (default 24 h, as the engine). */
+  dedupeTtlMs?: number;
+}
+
+/** State of the staff channel for `/readyz`: registered and reachable, not registered, or why it is broken. */
+export type TeamsHealth = 'ok' | 'unregistered' | `broken:${string}`;
+
+/** The Teams channel: its notifier (for the handoff service and the staff desk), health and route. */
+export interface TeamsChannel {
+  /** Posts ticket cards to the registered staff channel, updates them, relays into their threads. */
+  notifier: StaffNotifier;
+  /** The staff channel's state; rejects only when the store cannot be read. */
+  health(): Promise<TeamsHealth>;
+  /** Mounts `POST /api/messages`. `engine` overrides the one given in the options. */
+  mount(server: Server, desk: StaffDesk, engine?: TurnEngine): void;
+}
+
+/** Builds the Teams channel. Nothing is sent until a ticket is opened or an activity arrives. */
+export function createTeamsChannel(opts: TeamsChannelOptions): TeamsChannel {
+  const { log } = opts;
+  const locale = opts.locale ?? 'ja';
+  const transport = createTransport({ appId: opts.appId, appPassword: opts.appPassword, appType: opts.appType, tenantId: opts.tenantId, log });
+  if (!opts.appId) log.warn('teams.auth_disabled', { note: 'no-MicrosoftAppId:requests-are-not-authenticated' });
+  if (!opts.staffTeamId && !opts.staffTenantId) log.warn('teams.no_staff_configured', { note: 'everyone-is-refused' });
+  const notifier = new TeamsStaffNotifier({ transport, channels: opts.channels, log, now: opts.now, locale });
+
+  return {
+    notifier,
+
+    async health() {
+      try {
+        const { record } = await loadStaffChannel(opts.channels);
+        return record.status === 'ok' ? 'ok' : `broken:${record.reason ?? 'unknown'}`;
+      } catch (err) {
+        if (err instanceof StaffChannelError) return err.code === 'unregistered' ? 'unregistered' : `broken:${err.code}`;
+        throw err;
+      }
+    },
+
+    mount(server, desk, engine = opts.engine) {
+      if (!engine) throw new Error('createTeamsChannel: an engine is needed, in the options or in mount()');
+      const handler = new TeamsTurnHandler({
+        engine,
+        desk,
+        dedupe: opts.dedupe,
+        dedupeTtlMs: opts.dedupeTtlMs ?? 24 * 3_600_000,
+        channels: opts.channels,
+        log,
+        now: opts.now,
+        staffTeamId: opts.staffTeamId,
+        staffTenantId: opts.staffTenantId,
+        locale,
+      });
+      const ackDeadlineMs = opts.ackDeadlineMs ?? 10_000;
+
+      server.post('/api/messages', async (req, res) => {
+        let body: Record<string, unknown>;
+        try {
+          const raw = await readBody(req, BODY_LIMIT);
+          const json: unknown = JSON.parse(raw.toString('utf8'));
+          body = envelopeSchema.parse(json);
+        } catch (err) {
+          log.warn('teams.malformed_request', errorFields(err));
+          res.send(err instanceof BodyTooLargeError ? 413 : 400, { error: 'malformed activity' });
+          return;
+        }
+        const work = transport.process(body, req.headers, (turn) => handler.handle(turn));
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((resolve) => {
+          timer = setTimeout(() => resolve('late'), ackDeadlineMs);
+        });
+        try {
+          const answer = await Promise.race([work, late]);
+          if (answer === 'late') {
+            log.warn('teams.ack_before_done', { type: String(body.type) });
+            work.catch((err) => log.error('teams.process_failed', errorFields(err)));
+            res.send(200);
+            return;
+          }
+          if (answer.status === 401 || answer.status === 403) {
+            // The SDK's message may quote the token's claims: say only that it was refused.
+            log.warn('teams.auth_rejected', { status: answer.status });
+            res.send(answer.status, { error: 'unauthorized' });
+            return;
+          }
+          if (answer.status >= 400) {
+            log.warn('teams.sdk_rejected', { status: answer.status });
+            res.send(answer.status, { error: 'request not processed' });
+            return;
+          }
+          if (answer.body === undefined) res.send(answer.status);
+          else res.send(answer.status, answer.body);
+        } catch (err) {
+          log.error('teams.process_failed', errorFields(err));
+          res.send(500, { error: 'processing failed' });
+        } finally {
+          clearTimeout(timer);
+        }
+      });
+    },
+  };
+}

@@ -1,0 +1,655 @@
+/**
+ * The Teams channel over real HTTP: activities are POSTed to `/api/messages` (no app id,
+ * so the SDK runs unauthenticated as for the emulator) with a `serviceUrl` pointing at a
+ * stub Bot Framework connector, where the bot's messages, replies and updates are read.
+ * The engine, dialogs, staff desk and memory store are the real ones.
+ */
+import type { AddressInfo } from 'node:net';
+import { DateTime } from 'luxon';
+import restify from 'restify';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import en from '../../../locales/en.json' with { type: 'json' };
+import ja from '../../../locales/ja.json' with { type: 'json' };
+import type { Reply } from '../../../dialogs/types.ts';
+import staffText from '../../../src/channels/teams/staff-text.json' with { type: 'json' };
+import { describeContext, ticketCard } from '../../../src/channels/teams/cards.ts';
+import { parseCommand } from '../../../src/channels/teams/activity.ts';
+import { createTeamsChannel, StaffChannelError, type TeamsChannel } from '../../../src/channels/teams/index.ts';
+import type { Agent, Ticket } from '../../../src/domain.ts';
+import { TurnEngine } from '../../../src/engine.ts';
+import { createLogger } from '../../../src/log.ts';
+import { CATALOG_FILE, loadCatalog } from '../../../src/services/catalog.ts';
+import { createDialogServices } from '../../../src/services/index.ts';
+import type { TicketRequest } from '../../../src/services/ports.ts';
+import type { CitizenMessenger, StaffDesk } from '../../../src/services/staff.ts';
+import { StaffDeskService } from '../../../src/services/staffDesk.ts';
+import { createMemoryStore } from '../../../src/stores/memory.ts';
+import type { Store } from '../../../src/stores/ports.ts';
+import { fakeClock } from '../../support/app.ts';
+import { ChatUser, toSummary } from '../../support/chat.ts';
+import { buttonsOf, cardOf, type ConnectorCall, type ConnectorStub, shownText, startConnectorStub } from '../../support/connectorStub.ts';
+
+const TEAM = '19:staffteam0001@thread.tacv2';
+const TENANT = '11111111-2222-3333-4444-555555555555';
+const CHANNEL = '19:ticketchannel01@thread.tacv2';
+const OTHER_CHANNEL = '19:otherchannel002@thread.tacv2';
+const BOT = { id: '28:citybot-app-id', name: 'CityBot' };
+const SESSION_ID = '2026-12-08-asao';
+const EN = staffText.en;
+
+interface Member {
+  id: string;
+  aadObjectId: string;
+  name: string;
+}
+const AIKO: Member = { id: '29:aiko', aadObjectId: 'aad-aiko-0001', name: 'Aiko Sato' };
+const BEN: Member = { id: '29:ben', aadObjectId: 'aad-ben-0002', name: 'Ben Suzuki' };
+const OUTSIDER: Member = { id: '29:mallory', aadObjectId: 'aad-mallory-0003', name: 'Mallory Outsider' };
+
+let stub: ConnectorStub;
+let store: Store;
+let teams: TeamsChannel;
+let desk: StaffDesk;
+let server: restify.Server;
+let url: string;
+let logs: string[];
+let delivered: { userKey: string; replies: Reply[] }[];
+let replyCalls: { ticketId: string; agent: Agent; text: string; messageId: string }[];
+let citizenSeq = 0;
+const clock = fakeClock('2026-11-24T10:00:00+09:00');
+let seq = 0;
+
+// ---- activities ------------------------------------------------------------------------
+
+type Where = { channel: string; root?: string } | { personal: true; tenant?: string } | { team: string; channel: string; tenant?: string };
+
+/** An inbound Teams activity, as Teams would send it. */
+function activity(from: Member, where: Where, extra: Record<string, unknown> = {}): Record<string, unknown> & { id: string } {
+  const id = (extra.id as string | undefined) ?? `msg-${++seq}`;
+  let conversation: Record<string, unknown>;
+  let channelData: Record<string, unknown>;
+  if ('personal' in where) {
+    const tenant = where.tenant ?? TENANT;
+    conversation = { id: `a:personal-${from.id}`, conversationType: 'personal', tenantId: tenant };
+    channelData = { tenant: { id: tenant } };
+  } else {
+    const team = 'team' in where ? where.team : TEAM;
+    const tenant = ('tenant' in where ? where.tenant : undefined) ?? TENANT;
+    const root = 'root' in where && where.root ? where.root : id;
+    conversation = { id: `${where.channel};messageid=${root}`, conversationType: 'channel', tenantId: tenant, isGroup: true };
+    channelData = { tenant: { id: tenant }, team: { id: team }, channel: { id: where.channel } };
+  }
+  return {
+    type: 'message',
+    id,
+    channelId: 'msteams',
+    serviceUrl: stub.url,
+    timestamp: new Date(clock.now()).toISOString(),
+    locale: 'en-US',
+    from,
+    recipient: BOT,
+    conversation,
+    channelData,
+    ...extra,
+  };
+}
+
+/** A message that @mentions the bot, as typed in a channel. */
+function typed(from: Member, where: Where, text: string, extra: Record<string, unknown> = {}) {
+  const mention = `<at>${BOT.name}</at>`;
+  return activity(from, where, {
+    text: `${mention} ${text}\n`,
+    entities: [{ type: 'mention', text: mention, mentioned: BOT }],
+    ...extra,
+  });
+}
+
+/** An Action.Submit from a card button. */
+function submit(from: Member, where: Where, value: unknown) {
+  return activity(from, where, { value });
+}
+
+async function post(body: unknown): Promise<Response> {
+  return fetch(`${url}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+}
+
+/** Posts an activity, expects 200, returns the bot's replies to it (the turn is done when Teams gets its answer). */
+async function send(act: { id: string }): Promise<ConnectorCall[]> {
+  const res = await post(act);
+  expect(res.status).toBe(200);
+  return stub.repliesTo(act.id);
+}
+
+async function say(act: { id: string }): Promise<string> {
+  return (await send(act)).map((c) => shownText(c.activity)).join('\n');
+}
+
+/** The bot installed in a channel of a team. */
+function install(channel: string, team = TEAM) {
+  return activity(AIKO, { team, channel }, {
+    type: 'conversationUpdate',
+    conversation: { id: channel, conversationType: 'channel', tenantId: TENANT, isGroup: true },
+    membersAdded: [BOT],
+    channelData: { tenant: { id: TENANT }, team: { id: team }, channel: { id: channel }, eventType: 'teamMemberAdded' },
+  });
+}
+
+// ---- tickets ---------------------------------------------------------------------------
+
+function request(over: Partial<TicketRequest> = {}): TicketRequest {
+  return {
+    userKey: `line:Ucitizen${++citizenSeq}`,
+    channel: 'line',
+    locale: 'ja',
+    reason: 'requested',
+    priority: 'high',
+    category: 'ombudsman',
+    serviceId: 'ombudsman',
+    context: 'booking:phone:in_person',
+    ...over,
+  };
+}
+
+/** Opens a ticket as the dialogs do (store + notifier); the card is posted to the staff channel. */
+async function openTicket(over: Partial<TicketRequest> = {}): Promise<Ticket> {
+  return services.handoff.open(request(over), DateTime.fromMillis(clock.now(), { zone: 'Asia/Tokyo' }));
+}
+
+let services: ReturnType<typeof createDialogServices>;
+let engine: TurnEngine;
+
+beforeAll(async () => {
+  stub = await startConnectorStub();
+});
+afterAll(async () => {
+  await stub?.close();
+});
+
+beforeEach(async () => {
+  stub.reset();
+  clock.set('2026-11-24T10:00:00+09:00');
+  logs = [];
+  delivered = [];
+  replyCalls = [];
+  store = createMemoryStore();
+  const catalog = loadCatalog(CATALOG_FILE);
+  const logger = createLogger('info', (l) => logs.push(l));
+  teams = createTeamsChannel({
+    staffTeamId: TEAM,
+    staffTenantId: TENANT,
+    channels: store.channels,
+    dedupe: store.dedupe,
+    log: logger,
+    now: clock.now,
+    locale: 'en',
+  });
+  services = createDialogServices({ store, catalog, holdMinutes: 10, log: logger, notifier: teams.notifier });
+  engine = new TurnEngine({ store, services, log: logger, now: clock.now, idleMs: 30 * 60_000, retentionMs: 24 * 3_600_000 });
+  const messenger: CitizenMessenger = {
+    handles: () => true,
+    deliver: async (userKey, replies) => {
+      delivered.push({ userKey, replies });
+    },
+  };
+  const real = new StaffDeskService({ store, catalog, notifier: teams.notifier, engine, messengers: [messenger], log: logger });
+  // The real desk, with its replies recorded (what staff wrote to whom).
+  desk = Object.assign(Object.create(real) as StaffDesk, {
+    reply: async (ticketId: string, agent: Agent, text: string, messageId: string) => {
+      replyCalls.push({ ticketId, agent, text, messageId });
+      return real.reply(ticketId, agent, text, messageId);
+    },
+  });
+  server = restify.createServer({ handleUncaughtExceptions: false });
+  teams.mount(server, desk, engine);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterEach(async () => {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+/** Installs the bot in the staff channel and opens a ticket; returns it with its card's id. */
+async function ticketWithCard(over: Partial<TicketRequest> = {}): Promise<Ticket & { card: NonNullable<Ticket['card']> }> {
+  if (!(await store.channels.get('staff'))) await send(install(CHANNEL));
+  const ticket = await openTicket(over);
+  expect(ticket.card).toBeDefined();
+  return ticket as Ticket & { card: NonNullable<Ticket['card']> };
+}
+
+// ---- tests -----------------------------------------------------------------------------
+
+describe('registration of the staff channel', () => {
+  it('registers the channel when the bot is installed in the staff team', async () => {
+    expect(await teams.health()).toBe('unregistered');
+    const replies = await say(install(CHANNEL));
+    expect(replies).toContain(EN.installed.slice(0, 20));
+    const record = await store.channels.get('staff');
+    expect(record?.status).toBe('ok');
+    const reference = record?.reference as { conversation: { id: string }; serviceUrl: string };
+    // The channel itself, not a thread of it.
+    expect(reference.conversation.id).toBe(CHANNEL);
+    expect(reference.serviceUrl).toBe(stub.url);
+    expect(JSON.stringify(reference)).not.toContain(AIKO.name);
+    expect(await teams.health()).toBe('ok');
+  });
+
+  it('does not register a channel of another team, and says politely why', async () => {
+    expect(await say(install(OTHER_CHANNEL, '19:someotherteam@thread.tacv2'))).toContain(EN.refused);
+    expect(await store.channels.get('staff')).toBeNull();
+    expect(logs.some((l) => l.includes('teams.install_outside_staff'))).toBe(true);
+  });
+
+  it('moves the ticket cards to another staff channel on register', async () => {
+    await send(install(CHANNEL));
+    const replies = await say(typed(BEN, { channel: OTHER_CHANNEL }, 'register'));
+    expect(replies).toContain(EN.registered.slice(0, 20));
+    const ticket = await openTicket();
+    expect(ticket.card?.conversationId).toBe(OTHER_CHANNEL);
+    expect(stub.posts(OTHER_CHANNEL).filter((c) => c.id === ticket.card?.activityId)).toHaveLength(1);
+    expect(stub.posts(CHANNEL).filter((c) => c.activityId === undefined)).toHaveLength(0); // no card in the old channel
+  });
+
+  it('without a registered channel, opening a ticket keeps it and the notifier rejects clearly', async () => {
+    const ticket = await openTicket();
+    expect(ticket.card).toBeUndefined();
+    expect((await store.tickets.listOpen()).map((t) => t.id)).toContain(ticket.id);
+    await expect(teams.notifier.ticketOpened(ticket)).rejects.toThrow(/not registered|No Teams staff channel/i);
+    await expect(teams.notifier.ticketOpened(ticket)).rejects.toBeInstanceOf(StaffChannelError);
+  });
+});
+
+describe('ticket cards', () => {
+  it('posts an Adaptive Card with reason, category, priority, language and no personal data', async () => {
+    await send(install(CHANNEL));
+    // A citizen who typed their name, phone and email, then asked for a person.
+    const citizen = new ChatUser(engine, 'card-citizen');
+    await toSummary(citizen);
+    await citizen.type('human');
+    const [ticket] = await store.tickets.listOpen();
+    expect(ticket?.card).toBeDefined();
+
+    const cards = stub.posts(CHANNEL).filter((c) => c.activityId === undefined && cardOf(c.activity));
+    expect(cards).toHaveLength(1);
+    const call = cards[0]!;
+    expect(call.id).toBe(ticket!.card!.activityId);
+    expect(ticket!.card!.conversationId).toBe(CHANNEL);
+    const shown = shownText(call.activity);
+    expect(shown).toContain(ticket!.id);
+    expect(shown).toContain(`${EN['card.reason']}: ${EN['reason.requested']}`);
+    expect(shown).toContain(`${EN['card.category']}: ombudsman`);
+    expect(shown).toContain(`${EN['card.priority']}: ${EN['priority.normal']}`);
+    expect(shown).toContain(`${EN['card.language']}: ${EN['language.ja']}`);
+    expect(shown).toContain(`${EN['card.summary']}: ${EN['context.booking']}`);
+    expect(shown).toMatch(/2026-11-24 10:00/); // created, JST
+    expect(buttonsOf(call.activity).map((b) => b.data)).toEqual([
+      { staff: 'claim', ticketId: ticket!.id },
+      { staff: 'close', ticketId: ticket!.id },
+    ]);
+    const raw = JSON.stringify(call.activity);
+    for (const personal of ['川崎', '花子', '09012345678', '090-1234-5678', 'hanako@example.jp', citizen.key]) expect(raw).not.toContain(personal);
+  });
+
+  it('a high-priority ticket is marked so', async () => {
+    const ticket = await ticketWithCard({ priority: 'high', locale: 'en', reason: 'not_understood' });
+    const shown = shownText(stub.posts(CHANNEL).find((c) => c.id === ticket.card.activityId)!.activity);
+    expect(shown).toContain(`${EN['card.priority']}: ${EN['priority.high']}`);
+    expect(shown).toContain(`${EN['card.language']}: ${EN['language.en']}`);
+    expect(shown).toContain(EN['reason.not_understood']);
+  });
+
+  it('relays what the citizen says into the card thread, as plain text', async () => {
+    const ticket = await ticketWithCard();
+    await teams.notifier.citizenSaid(ticket, 'Hello **there** <at>Someone</at>');
+    const [relay] = stub.posts(`${CHANNEL};messageid=${ticket.card.activityId}`);
+    expect(relay?.activity.text).toBe('Citizen: Hello **there** <at>Someone</at>');
+    expect(relay?.activity.textFormat).toBe('plain');
+    // A new message in the thread, not a reply to some other activity.
+    expect(relay?.activityId).toBeUndefined();
+  });
+});
+
+describe('claiming and closing', () => {
+  it('two staff claim at once: exactly one wins, the loser is told who has it, the card is updated in place', async () => {
+    const ticket = await ticketWithCard();
+    const thread = { channel: CHANNEL, root: ticket.card.activityId };
+    const a = submit(AIKO, thread, { staff: 'claim', ticketId: ticket.id });
+    const b = submit(BEN, thread, { staff: 'claim', ticketId: ticket.id });
+    const [ra, rb] = await Promise.all([post(a), post(b)]);
+    expect([ra.status, rb.status]).toEqual([200, 200]);
+
+    const stored = await store.tickets.get(ticket.id);
+    expect(stored?.status).toBe('claimed');
+    const winner = stored!.claimedBy!.name === AIKO.name ? a : b;
+    const loser = winner === a ? b : a;
+    const winnerName = stored!.claimedBy!.name;
+    const won = stub.repliesTo(winner.id).map((c) => c.activity.text).join('\n');
+    const lost = stub.repliesTo(loser.id).map((c) => c.activity.text).join('\n');
+    expect(won).toContain(`${winnerName} claimed ticket ${ticket.id}`);
+    expect(lost).toContain(`already claimed by ${winnerName}`);
+    // Answered in the card's thread.
+    expect(stub.repliesTo(winner.id)[0]?.conversationId).toBe(`${CHANNEL};messageid=${ticket.card.activityId}`);
+    expect(stored!.claimedBy!.id).toBe(winner === a ? AIKO.aadObjectId : BEN.aadObjectId);
+
+    const updates = stub.updates(ticket.card.activityId);
+    expect(updates).toHaveLength(1);
+    expect(updates[0]!.conversationId).toBe(CHANNEL);
+    const shown = shownText(updates[0]!.activity);
+    expect(shown).toContain(`Claimed by ${winnerName} at 2026-11-24 10:00`);
+    expect(buttonsOf(updates[0]!.activity).map((x) => x.data)).toEqual([{ staff: 'close', ticketId: ticket.id }]);
+    // The citizen was told (through their own conversation and messenger).
+    expect(delivered.some((d) => d.userKey === ticket.userKey)).toBe(true);
+  });
+
+  it('a thread message from the claimer goes to the citizen through desk.reply; others are told why not', async () => {
+    const ticket = await ticketWithCard();
+    const thread = { channel: CHANNEL, root: ticket.card.activityId };
+    // Before anyone claims: not relayed.
+    expect(await say(typed(AIKO, thread, 'Hello?'))).toContain(`Claim ticket ${ticket.id} first`);
+    await send(submit(AIKO, thread, { staff: 'claim', ticketId: ticket.id }));
+
+    const message = typed(AIKO, thread, 'Hello, this is Aiko from the city office.');
+    expect(await send(message)).toEqual([]); // delivered: the bot stays quiet
+    const mine = replyCalls.filter((c) => c.text.startsWith('Hello, this is'));
+    expect(mine).toEqual([{ ticketId: ticket.id, agent: { id: AIKO.aadObjectId, name: AIKO.name }, text: 'Hello, this is Aiko from the city office.', messageId: message.id }]);
+
+    expect(await say(typed(BEN, thread, 'Can I help?'))).toContain(`claimed by ${AIKO.name}: only they can`);
+  });
+
+  it('close typed in the thread closes the ticket and the card shows Closed with no buttons', async () => {
+    const ticket = await ticketWithCard();
+    const thread = { channel: CHANNEL, root: ticket.card.activityId };
+    await send(submit(AIKO, thread, { staff: 'claim', ticketId: ticket.id }));
+    const replies = await say(typed(AIKO, thread, 'close'));
+    expect(replies).toContain(`${AIKO.name} closed ticket ${ticket.id}`);
+    expect((await store.tickets.get(ticket.id))?.status).toBe('closed');
+    const last = stub.updates(ticket.card.activityId).at(-1)!;
+    expect(shownText(last.activity)).toContain(`Closed by ${AIKO.name} at 2026-11-24 10:00`);
+    expect(buttonsOf(last.activity)).toEqual([]);
+    // A later message in the closed ticket's thread is not relayed.
+    expect(await say(typed(AIKO, thread, 'one more thing'))).toContain(`Ticket ${ticket.id} is closed`);
+  });
+
+  it('the Close button closes; a stale button gets a clear answer', async () => {
+    const ticket = await ticketWithCard();
+    const thread = { channel: CHANNEL, root: ticket.card.activityId };
+    expect(await say(submit(BEN, thread, { staff: 'close', ticketId: ticket.id }))).toContain(`${BEN.name} closed ticket`);
+    expect(await say(submit(AIKO, thread, { staff: 'claim', ticketId: ticket.id }))).toContain(`Ticket ${ticket.id} is already closed`);
+    expect(await say(submit(AIKO, thread, { staff: 'claim', ticketId: 'ZZZ-ZZZZ' }))).toContain('There is no ticket ZZZ-ZZZZ');
+    expect(await say(submit(AIKO, thread, { staff: 'steal', ticketId: ticket.id }))).toContain(EN.badButton);
+    expect(await say(submit(AIKO, thread, { something: 'else' }))).toContain(EN.badButton);
+  });
+
+  it('Action.Execute (Universal Actions) claims and answers in the invoke response', async () => {
+    const ticket = await ticketWithCard();
+    const invoke = activity(AIKO, { channel: CHANNEL, root: ticket.card.activityId }, {
+      type: 'invoke',
+      name: 'adaptiveCard/action',
+      value: { action: { type: 'Action.Execute', verb: 'claim', data: { staff: 'claim', ticketId: ticket.id } }, trigger: 'manual' },
+    });
+    const res = await post(invoke);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { statusCode: number; type: string; value: string };
+    expect(body.statusCode).toBe(200);
+    expect(body.value).toContain(`${AIKO.name} claimed ticket ${ticket.id}`);
+    expect((await store.tickets.get(ticket.id))?.claimedBy?.name).toBe(AIKO.name);
+  });
+});
+
+describe('staff commands', () => {
+  it('queue lists open tickets with id, reason, priority, age and who claimed them', async () => {
+    const first = await ticketWithCard({ priority: 'high' });
+    clock.advance(5 * 60_000);
+    const second = await openTicket({ priority: 'normal', reason: 'screening_unsure' });
+    await send(typed(BEN, { channel: CHANNEL }, `claim ${second.id.toLowerCase()}`));
+    clock.advance(60_000);
+    const shown = await say(typed(AIKO, { channel: CHANNEL }, 'queue'));
+    expect(shown).toContain('Open tickets: 2');
+    expect(shown).toContain(`**${first.id}** · ${EN['reason.requested']} · ${EN['priority.high']} · 6 min · waiting`);
+    expect(shown).toContain(`**${second.id}** · ${EN['reason.screening_unsure']} · ${EN['priority.normal']} · 1 min · claimed by ${BEN.name}`);
+  });
+
+  it('claim and close by id; usage when the id is missing', async () => {
+    const ticket = await ticketWithCard();
+    expect(await say(typed(AIKO, { channel: CHANNEL }, `claim ${ticket.id}`))).toContain(`${AIKO.name} claimed ticket ${ticket.id}. Reply in the ticket card's thread`);
+    expect(await say(typed(BEN, { channel: CHANNEL }, `claim ${ticket.id}`))).toContain(`already claimed by ${AIKO.name}`);
+    expect(await say(typed(AIKO, { channel: CHANNEL }, 'claim'))).toContain(EN['usage.claim']);
+    expect(await say(typed(AIKO, { channel: CHANNEL }, `close ${ticket.id}`))).toContain(`${AIKO.name} closed ticket ${ticket.id}`);
+    expect(await say(typed(AIKO, { channel: CHANNEL }, 'queue'))).toContain(EN['queue.empty']);
+  });
+
+  it('bookings lists a day or a session with contact details; today answers for today; none of it is logged', async () => {
+    await send(install(CHANNEL));
+    const citizen = new ChatUser(engine, 'booker');
+    await toSummary(citizen);
+    await citizen.tap(ja.booking.confirm);
+    const [booking] = await store.bookings.listSession(SESSION_ID);
+    expect(booking).toBeDefined();
+
+    const byDate = await say(typed(AIKO, { channel: CHANNEL }, 'bookings 2026-12-08'));
+    expect(byDate).toContain('Bookings 2026-12-08: 1');
+    expect(byDate).toContain(`**09:30** · ${SESSION_ID} · ${booking!.id}`);
+    expect(byDate).toContain('Name: 川崎 花子');
+    expect(byDate).toContain('Phone: 090-1234-5678');
+    expect(byDate).toContain('Email: hanako@example.jp');
+    expect(byDate).toContain(`Mode: ${EN['mode.in_person']}`);
+
+    const bySession = await say(typed(AIKO, { channel: CHANNEL }, `bookings ${SESSION_ID}`));
+    expect(bySession).toContain('Name: 川崎 花子');
+
+    expect(await say(typed(AIKO, { channel: CHANNEL }, 'today'))).toContain('No bookings for today (2026-11-24)');
+    clock.set('2026-12-08T08:30:00+09:00');
+    expect(await say(typed(AIKO, { channel: CHANNEL }, 'today'))).toContain('Name: 川崎 花子');
+    expect(await say(typed(AIKO, { channel: CHANNEL }, 'bookings'))).toContain(EN['usage.bookings']);
+
+    const all = logs.join('\n');
+    for (const personal of ['川崎', '花子', '09012345678', '090-1234-5678', 'hanako@example.jp']) expect(all).not.toContain(personal);
+  });
+
+  it('help lists the commands', async () => {
+    expect(await say(typed(AIKO, { channel: CHANNEL }, 'help'))).toContain('queue: open tickets');
+  });
+
+  it('a staff member in a personal chat is pointed to the staff channel for commands', async () => {
+    expect(await say(typed(AIKO, { personal: true }, 'queue'))).toContain(EN.staffCommandsInChannel);
+    expect(await say(submit(AIKO, { personal: true }, { staff: 'claim', ticketId: 'ABC-DEFG' }))).toContain(EN.staffButtonsInChannel);
+  });
+});
+
+describe('who is staff', () => {
+  it('refuses a command from another team and logs it without personal data', async () => {
+    const other = { team: '19:someotherteam@thread.tacv2', channel: OTHER_CHANNEL };
+    const replies = await say(typed(OUTSIDER, other, 'queue'));
+    expect(replies).toContain(EN.refused);
+    const line = logs.find((l) => l.includes('teams.refused'));
+    expect(line).toBeDefined();
+    expect(line).toContain('19:someotherteam@thread.tacv2');
+    for (const personal of [OUTSIDER.name, OUTSIDER.aadObjectId, OUTSIDER.id, 'Mallory']) expect(logs.join('\n')).not.toContain(personal);
+  });
+
+  it('refuses the staff team id from another tenant, and a personal chat from another tenant', async () => {
+    expect(await say(typed(OUTSIDER, { team: TEAM, channel: CHANNEL, tenant: 'other-tenant' }, 'queue'))).toContain(EN.refused);
+    expect(await say(typed(OUTSIDER, { personal: true, tenant: 'other-tenant' }, 'hello'))).toContain(EN.refused);
+    expect(await say(submit(OUTSIDER, { team: '19:someotherteam@thread.tacv2', channel: OTHER_CHANNEL }, { staff: 'claim', ticketId: 'ABC-DEFG' }))).toContain(EN.refused);
+    expect(logs.filter((l) => l.includes('teams.refused'))).toHaveLength(3);
+    expect(logs.join('\n')).not.toContain('Mallory');
+  });
+});
+
+describe('a broken staff channel', () => {
+  it('a 403 from Teams marks the channel broken, health says so, the call rejects and the ticket is kept', async () => {
+    await send(install(CHANNEL));
+    stub.fail(CHANNEL, 403);
+    const ticket = await openTicket(); // the handoff service keeps the ticket whatever the notifier does
+    expect(ticket.card).toBeUndefined();
+    expect((await store.tickets.listOpen()).map((t) => t.id)).toContain(ticket.id);
+
+    await expect(teams.notifier.ticketOpened(ticket)).rejects.toMatchObject({ name: 'StaffChannelError', code: 'broken:403' });
+    expect(await teams.health()).toBe('broken:403');
+    expect((await store.channels.get('staff'))?.status).toBe('broken');
+    expect(logs.some((l) => l.includes('teams.staff_channel_broken') && l.includes('403'))).toBe(true);
+
+    // Teams reachable again: the next post heals the mark.
+    stub.heal(CHANNEL);
+    await teams.notifier.ticketOpened(ticket);
+    expect(await teams.health()).toBe('ok');
+  });
+
+  it('a 404 on a card update marks it broken too and rejects', async () => {
+    const ticket = await ticketWithCard();
+    stub.fail(CHANNEL, 404);
+    await expect(teams.notifier.ticketChanged({ ...ticket, status: 'closed', closedBy: 'citizen', closedAt: '2026-11-24T01:05:00Z' })).rejects.toBeInstanceOf(StaffChannelError);
+    expect(await teams.health()).toBe('broken:404');
+    await expect(teams.notifier.citizenSaid(ticket, 'hello')).rejects.toBeInstanceOf(StaffChannelError);
+  });
+
+  it('an activity from the staff channel heals a broken mark', async () => {
+    await send(install(CHANNEL));
+    const record = (await store.channels.get('staff'))!;
+    await store.channels.put('staff', { ...record, status: 'broken', reason: '403' });
+    await send(typed(AIKO, { channel: CHANNEL }, 'help'));
+    expect(await teams.health()).toBe('ok');
+  });
+});
+
+describe('proxy booking by an agent', () => {
+  it('an agent in a personal chat walks the booking dialog with card buttons', async () => {
+    const tap = async (replies: ConnectorCall[], label: string) => {
+      const button = replies.flatMap((c) => buttonsOf(c.activity)).find((b) => b.title === label);
+      if (!button) throw new Error(`no button ${label} among ${replies.flatMap((c) => buttonsOf(c.activity)).map((b) => b.title).join(', ')}`);
+      return send(submit(AIKO, { personal: true }, button.data));
+    };
+    // No mention in a personal chat: Teams sends the text as typed.
+    let replies = await send(activity(AIKO, { personal: true }, { text: 'menu' }));
+    expect(replies.map((c) => shownText(c.activity)).join('\n')).toContain(en.menu.prompt);
+    expect(replies.flatMap((c) => buttonsOf(c.activity)).map((b) => b.title)).toContain(en.menu.book);
+    // Every dialog button carries `{ action }`, which the bot reads back as an action input.
+    for (const b of replies.flatMap((c) => buttonsOf(c.activity))) expect(b.data).toEqual({ action: expect.any(String) });
+
+    replies = await tap(replies, en.menu.book);
+    const shown = replies.map((c) => shownText(c.activity)).join('\n');
+    expect(shown).toContain(en.booking.modePrompt);
+    expect(replies.flatMap((c) => buttonsOf(c.activity)).map((b) => b.title)).toEqual(expect.arrayContaining([en.booking.mode.in_person, en.booking.mode.online]));
+
+    replies = await tap(replies, en.booking.mode.in_person);
+    expect(replies.map((c) => shownText(c.activity)).join('\n')).toContain(en.booking.answer.yes);
+    // The agent's conversation is keyed by chat and agent, never shared with a citizen's.
+    const keys = [...(await Promise.all([store.conversations.load(`teams:a:personal-${AIKO.id}:${AIKO.aadObjectId}`)]))];
+    expect(keys[0]).not.toBeNull();
+  });
+
+  it('in the staff channel, other text reaches the dialogs as the agent', async () => {
+    await send(install(CHANNEL));
+    const replies = await send(typed(AIKO, { channel: CHANNEL }, 'menu'));
+    expect(replies.flatMap((c) => buttonsOf(c.activity)).map((b) => b.title)).toContain(en.menu.book);
+    expect(await store.conversations.load(`teams:${CHANNEL}:${AIKO.aadObjectId}`)).not.toBeNull();
+  });
+});
+
+describe('the endpoint', () => {
+  it('handles a redelivered activity once (dialog turn and staff command)', async () => {
+    const message = activity(AIKO, { personal: true }, { text: 'menu' });
+    const first = (await send(message)).length;
+    expect(first).toBeGreaterThan(0);
+    await send(message);
+    expect(stub.repliesTo(message.id)).toHaveLength(first);
+
+    const ticket = await ticketWithCard();
+    const command = typed(AIKO, { channel: CHANNEL }, `claim ${ticket.id}`);
+    await send(command);
+    await send(command);
+    expect(stub.repliesTo(command.id)).toHaveLength(1);
+    expect(stub.updates(ticket.card.activityId)).toHaveLength(1);
+  });
+
+  it('acknowledges a slow turn before Teams gives up, and the answer follows', async () => {
+    const slowDesk = Object.assign(Object.create(desk) as StaffDesk, {
+      queue: async () => {
+        await new Promise((r) => setTimeout(r, 400));
+        return desk.queue();
+      },
+    });
+    const slow = createTeamsChannel({ staffTeamId: TEAM, channels: store.channels, dedupe: store.dedupe, log: createLogger('silent'), now: clock.now, locale: 'en', ackDeadlineMs: 50 });
+    const slowServer = restify.createServer({ handleUncaughtExceptions: false });
+    slow.mount(slowServer, slowDesk, engine);
+    await new Promise<void>((resolve) => slowServer.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const command = typed(AIKO, { channel: CHANNEL }, 'queue');
+      const started = Date.now();
+      const res = await fetch(`http://127.0.0.1:${(slowServer.address() as AddressInfo).port}/api/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(command),
+      });
+      expect(res.status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(350);
+      expect(stub.repliesTo(command.id)).toHaveLength(0);
+      await expect.poll(() => stub.repliesTo(command.id).length, { timeout: 3000 }).toBe(1);
+      expect(shownText(stub.repliesTo(command.id)[0]!.activity)).toContain(EN['queue.empty']);
+    } finally {
+      await new Promise<void>((resolve) => slowServer.close(() => resolve()));
+    }
+  });
+
+  it('with an app id, a request without a Bot Framework token is refused and runs nothing', async () => {
+    const secured = createTeamsChannel({ appId: '00000000-0000-0000-0000-000000000001', appPassword: 'not-a-real-secret', appType: 'MultiTenant', staffTeamId: TEAM, channels: store.channels, dedupe: store.dedupe, log: createLogger('silent'), now: clock.now });
+    const securedServer = restify.createServer({ handleUncaughtExceptions: false });
+    secured.mount(securedServer, desk, engine);
+    await new Promise<void>((resolve) => securedServer.listen(0, '127.0.0.1', () => resolve()));
+    const quiet = console.error;
+    console.error = () => undefined; // the SDK prints the authentication error itself
+    try {
+      const res = await fetch(`http://127.0.0.1:${(securedServer.address() as AddressInfo).port}/api/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(install(CHANNEL)),
+      });
+      expect(res.status).toBe(401);
+      expect(await store.channels.get('staff')).toBeNull();
+      expect(stub.calls()).toHaveLength(0);
+    } finally {
+      console.error = quiet;
+      await new Promise<void>((resolve) => securedServer.close(() => resolve()));
+    }
+  });
+
+  it('answers 400 to a malformed body', async () => {
+    expect((await post('{not json')).status).toBe(400);
+    expect((await post({ type: 'message' })).status).toBe(400);
+    expect((await post([1, 2, 3])).status).toBe(400);
+    const noConversation = activity(AIKO, { personal: true }, { text: 'hi' });
+    delete (noConversation as Record<string, unknown>).conversation;
+    expect((await post(noConversation)).status).toBe(400);
+    expect(stub.calls()).toHaveLength(0);
+  });
+});
+
+describe('pieces', () => {
+  it('staff text has the same keys in Japanese and English', () => {
+    expect(Object.keys(staffText.ja).sort()).toEqual(Object.keys(staffText.en).sort());
+  });
+
+  it('a ticket summary shows only known words and code-like tokens', () => {
+    expect(describeContext('booking:screening:in_person', 'en')).toBe('Booking › screening questions › in person');
+    expect(describeContext('booking:name', 'ja')).toBe(`${staffText.ja['context.booking']} › ${staffText.ja['context.name']}`);
+    expect(describeContext('booking:newStep', 'en')).toBe('Booking › newStep');
+    expect(describeContext('menu:Taro Yamada 090-1234-5678', 'en')).toBe('Main menu');
+  });
+
+  it('a closed card has no buttons and says who closed it', () => {
+    const card = ticketCard(
+      { id: 'K7M-4QXP', userKey: 'line:U1', channel: 'line', locale: 'ja', reason: 'requested', priority: 'normal', category: 'general', context: 'menu', status: 'closed', createdAt: '2026-11-24T01:00:00Z', closedBy: 'citizen', closedAt: '2026-11-24T01:30:00Z' },
+      'en',
+    );
+    expect(card.actions).toBeUndefined();
+    expect(JSON.stringify(card)).toContain('Closed by the citizen at 2026-11-24 10:30');
+  });
+
+  it('parses staff commands and leaves sentences to the dialogs', () => {
+    expect(parseCommand('queue')).toEqual({ name: 'queue' });
+    expect(parseCommand('Claim k7m-4qxp')).toEqual({ name: 'claim', ticketId: 'K7M-4QXP' });
+    expect(parseCommand('bookings 2026-12-08')).toEqual({ name: 'bookings', target: '2026-12-08' });
+    expect(parseCommand('close the window please')).toBeUndefined();
+    expect(parseCommand('hello')).toBeUndefined();
+  });
+});
