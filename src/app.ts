@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import restify from 'restify';
 import type { DialogServices } from '../dialogs/types.ts';
 import { LineMessenger } from './channels/line/messenger.ts';
+import { LinePusher } from './channels/line/push.ts';
 import { LineSender } from './channels/line/sender.ts';
 import { mountLineWebhook } from './channels/line/webhook.ts';
 import { createTeamsChannel } from './channels/teams/index.ts';
@@ -60,13 +61,11 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   // Staff hear of tickets in Teams, and optionally in a LINE group and through a webhook.
   const { channelSecret, channelAccessToken } = config.line;
   const lineRetry = overrides.lineRetryDelayMs !== undefined ? { retryDelayMs: overrides.lineRetryDelayMs } : {};
+  // One pusher for every push to LINE: late replies, staff messages, the staff group.
+  const pusher = channelAccessToken ? new LinePusher({ channelAccessToken, apiBaseUrl: config.line.apiBaseUrl, log, ...lineRetry }) : undefined;
   const teams = createTeamsChannel({ ...config.teams, channels: store.channels, dedupe: store.dedupe, log, now });
   const notifiers: StaffNotifier[] = [teams.notifier];
-  if (config.staff.lineGroupId && channelAccessToken) {
-    notifiers.push(
-      new LineGroupNotifier({ channelAccessToken, apiBaseUrl: config.line.apiBaseUrl, groupId: config.staff.lineGroupId, log, ...lineRetry }),
-    );
-  }
+  if (config.staff.lineGroupId && pusher) notifiers.push(new LineGroupNotifier({ groupId: config.staff.lineGroupId, pusher }));
   if (config.staff.webhookUrl && config.staff.webhookSecret) {
     notifiers.push(new WebhookNotifier({ url: config.staff.webhookUrl, secret: config.staff.webhookSecret, log, ...(overrides.webhookRetryDelayMs !== undefined ? { baseDelayMs: overrides.webhookRetryDelayMs } : {}) }));
   }
@@ -106,23 +105,14 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   // Staff reach citizens outside a webhook turn: LINE by push, the web chat through its outbox.
   const outbox = config.webchatEnabled ? new WebchatOutbox() : undefined;
   const messengers: CitizenMessenger[] = [];
-  if (channelAccessToken) messengers.push(new LineMessenger({ channelAccessToken, apiBaseUrl: config.line.apiBaseUrl, log, ...lineRetry }));
+  if (pusher) messengers.push(new LineMessenger({ pusher }));
   if (outbox) messengers.push(outbox);
   const desk = new StaffDeskService({ store, catalog, notifier, engine, messengers, log });
   teams.mount(server, desk, engine);
 
   mountLineWebhook(server, {
     ...(channelSecret ? { channelSecret } : {}),
-    ...(channelAccessToken
-      ? {
-          sender: new LineSender({
-            channelAccessToken,
-            apiBaseUrl: config.line.apiBaseUrl,
-            log,
-            ...(overrides.lineRetryDelayMs !== undefined ? { retryDelayMs: overrides.lineRetryDelayMs } : {}),
-          }),
-        }
-      : {}),
+    ...(channelAccessToken && pusher ? { sender: new LineSender({ channelAccessToken, apiBaseUrl: config.line.apiBaseUrl, log, pusher }) } : {}),
     engine,
     log,
     now,

@@ -5,15 +5,13 @@
  * derived from (ticket id, event), so a retried notification arrives once.
  */
 import type { Ticket } from '../domain.ts';
-import { LinePusher, type LinePushOptions } from '../channels/line/messenger.ts';
-import { retryKey } from '../channels/line/sender.ts';
+import { LinePusher, type LinePushOptions } from '../channels/line/push.ts';
+import { stableUuid } from '../uuid.ts';
 import type { StaffNotifier } from '../services/staff.ts';
 import { changeEvent, stepName } from './format.ts';
 
-export interface LineGroupNotifierOptions extends LinePushOptions {
-  /** The staff group's id (`STAFF_LINE_GROUP_ID`, `C` + 32 hex digits). */
-  groupId: string;
-}
+/** The staff group's id (`STAFF_LINE_GROUP_ID`, `C` + 32 hex digits), and how to push. */
+export type LineGroupNotifierOptions = { groupId: string } & (LinePushOptions | { pusher: LinePusher });
 
 /** The text posted when a ticket is opened. */
 export function openedText(ticket: Ticket): string {
@@ -40,7 +38,7 @@ export class LineGroupNotifier implements StaffNotifier {
 
   constructor(opts: LineGroupNotifierOptions) {
     if (!opts.groupId) throw new Error('a LINE group id is required');
-    this.pusher = new LinePusher(opts);
+    this.pusher = 'pusher' in opts ? opts.pusher : new LinePusher(opts);
     this.groupId = opts.groupId;
   }
 
@@ -57,6 +55,6 @@ export class LineGroupNotifier implements StaffNotifier {
   async citizenSaid(_ticket: Ticket, _text: string): Promise<void> {}
 
   private post(text: string, event: string): Promise<void> {
-    return this.pusher.push(this.groupId, [{ type: 'text', text }], retryKey(`line-group:${event}`));
+    return this.pusher.push(this.groupId, [{ type: 'text', text }], stableUuid(`line-group:${event}`));
   }
 }

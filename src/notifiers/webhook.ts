@@ -11,7 +11,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { Ticket } from '../domain.ts';
-import { retryKey } from '../channels/line/sender.ts';
+import { stableUuid } from '../uuid.ts';
 import type { Logger } from '../log.ts';
 import type { StaffNotifier } from '../services/staff.ts';
 import { changeEvent, stepName } from './format.ts';
@@ -123,7 +123,7 @@ export class WebhookNotifier implements StaffNotifier {
     const headers = {
       'content-type': 'application/json',
       'x-signature': signature(body, this.secret),
-      'idempotency-key': retryKey(`webhook:${event}`),
+      'idempotency-key': stableUuid(`webhook:${event}`),
     };
     for (let attempt = 1; ; attempt++) {
       let failure: WebhookError;

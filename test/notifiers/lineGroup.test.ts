@@ -4,7 +4,7 @@
  * retried notification arrives once.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LinePushError } from '../../src/channels/line/messenger.ts';
+import { LinePushError } from '../../src/channels/line/push.ts';
 import { changedText, LineGroupNotifier, openedText } from '../../src/notifiers/lineGroup.ts';
 import { type LineStub, startLineStub } from '../support/lineStub.ts';
 import { AGENT, captureLog, ticket } from './fixtures.ts';

@@ -1,124 +1,14 @@
 /**
- * Reaching LINE outside a webhook turn: push only (there is no reply token), with an
- * `X-Line-Retry-Key` derived from the caller's idempotency key, so that a retried delivery
- * (by us after a timeout, or by the caller after a crash) arrives once. LINE answers 409 to
- * a key it already accepted, which means "delivered".
- *
- * `LinePusher` is the push itself (bounded attempts, backoff, a timeout per attempt); the
- * staff-group notifier uses it too. `LineMessenger` is the citizen side of a handoff.
+ * Reaching a LINE citizen outside a webhook turn (staff replies in a handoff): push only,
+ * with retry keys derived from the caller's idempotency key.
  */
-import { HTTPFetchError, messagingApi } from '@line/bot-sdk';
 import type { Reply } from '../../../dialogs/types.ts';
 import type { CitizenMessenger } from '../../services/staff.ts';
-import { errorFields, type Logger } from '../../log.ts';
+import { stableUuid } from '../../uuid.ts';
+import { batches, LinePusher, type LinePushOptions } from './push.ts';
 import { renderLine } from './render.ts';
-import { retryKey } from './sender.ts';
 
-/** LINE takes at most 5 messages per call. */
-const MAX_MESSAGES_PER_CALL = 5;
 const USER_KEY_PREFIX = 'line:';
-
-export interface LinePushOptions {
-  channelAccessToken: string;
-  /** `https://api.line.me`, or a stub in tests. */
-  apiBaseUrl: string;
-  log: Logger;
-  /** Tries per push (default 3). */
-  attempts?: number;
-  /** Base wait between tries (ms, doubled each time; default 500). Tests shorten it. */
-  retryDelayMs?: number;
-  /** Longest wait for one answer from LINE (ms, default 10 000); then it is tried again. */
-  timeoutMs?: number;
-}
-
-/** A push LINE did not accept. Carries the status (no message text) for logs and health. */
-export class LinePushError extends Error {
-  readonly status: number | undefined;
-  readonly code: string;
-  constructor(status: number | undefined, code: string) {
-    super(status === undefined ? `LINE push failed (${code})` : `LINE push failed with ${status}`);
-    this.name = 'LinePushError';
-    this.status = status;
-    this.code = code;
-  }
-}
-
-class AttemptTimeoutError extends Error {
-  constructor() {
-    super('LINE did not answer in time');
-    this.name = 'TimeoutError';
-  }
-}
-
-/** Pushes messages with a retry key; resolves once LINE accepted them (or already had). */
-export class LinePusher {
-  private readonly client: messagingApi.MessagingApiClient;
-  private readonly log: Logger;
-  private readonly attempts: number;
-  private readonly retryDelayMs: number;
-  private readonly timeoutMs: number;
-
-  constructor(opts: LinePushOptions) {
-    this.client = new messagingApi.MessagingApiClient({ channelAccessToken: opts.channelAccessToken, baseURL: opts.apiBaseUrl });
-    this.log = opts.log;
-    this.attempts = Math.max(1, opts.attempts ?? 3);
-    this.retryDelayMs = opts.retryDelayMs ?? 500;
-    this.timeoutMs = opts.timeoutMs ?? 10_000;
-  }
-
-  /**
-   * Pushes `messages` (at most 5) to `to` (a user or group id) with retry key `key` (a UUID,
-   * see `retryKey`). Retries network errors, timeouts, 5xx and 429; 409 counts as delivered.
-   * Rejects with `LinePushError` when LINE refused it or every attempt failed.
-   */
-  async push(to: string, messages: messagingApi.Message[], key: string): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      let status: number | undefined;
-      let err: unknown;
-      try {
-        await this.withTimeout(this.client.pushMessage({ to, messages }, key));
-        return;
-      } catch (e) {
-        err = e;
-        status = e instanceof HTTPFetchError ? e.status : undefined;
-      }
-      // 409: LINE already accepted a request with this retry key, so it was delivered.
-      if (status === 409) return;
-      const retriable = status === undefined || status >= 500 || status === 429;
-      this.log.warn('line.push_failed', { status, attempt, retriable, ...errorFields(err) });
-      if (!retriable || attempt >= this.attempts) {
-        throw new LinePushError(status, status === undefined ? codeOf(err) : `http_${status}`);
-      }
-      await new Promise((r) => setTimeout(r, this.retryDelayMs * 2 ** (attempt - 1)));
-    }
-  }
-
-  private withTimeout<T>(p: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new AttemptTimeoutError()), this.timeoutMs);
-    });
-    // A late answer after the timeout is dropped; the retry key keeps the retry harmless.
-    p.catch(() => undefined);
-    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-  }
-}
-
-function codeOf(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code ?? (err.cause as { code?: unknown } | undefined)?.code;
-    if (typeof code === 'string' && /^[\w-]{1,40}$/.test(code)) return code;
-    if (err.name === 'TimeoutError') return 'timeout';
-  }
-  return 'network';
-}
-
-/** Splits `messages` into LINE-sized batches. */
-export function batches<T>(messages: T[], size = MAX_MESSAGES_PER_CALL): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < messages.length; i += size) out.push(messages.slice(i, i + size));
-  return out;
-}
 
 /** Reaches LINE citizens (`line:<userId>`) by push, e.g. staff replies in a handoff. */
 export class LineMessenger implements CitizenMessenger {
@@ -142,7 +32,7 @@ export class LineMessenger implements CitizenMessenger {
     const userId = userKey.slice(USER_KEY_PREFIX.length);
     const messages = renderLine(replies);
     for (const [index, batch] of batches(messages).entries()) {
-      await this.pusher.push(userId, batch, retryKey(`${idempotencyKey}#${index}`));
+      await this.pusher.push(userId, batch, stableUuid(`${idempotencyKey}#${index}`));
     }
   }
 }

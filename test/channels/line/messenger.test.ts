@@ -5,8 +5,9 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Reply } from '../../../dialogs/types.ts';
-import { LineMessenger, LinePushError } from '../../../src/channels/line/messenger.ts';
-import { retryKey } from '../../../src/channels/line/sender.ts';
+import { LineMessenger } from '../../../src/channels/line/messenger.ts';
+import { LinePushError } from '../../../src/channels/line/push.ts';
+import { stableUuid as retryKey } from '../../../src/uuid.ts';
 import { createLogger } from '../../../src/log.ts';
 import { type LineStub, lineUserId, startLineStub, textOf } from '../../support/lineStub.ts';
 
