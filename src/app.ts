@@ -25,6 +25,7 @@ import { WebhookNotifier } from './notifiers/webhook.ts';
 import { createMemoryStore } from './stores/memory.ts';
 import type { Store } from './stores/ports.ts';
 import { createRedisStore } from './stores/redis.ts';
+import { createSealer } from './stores/sealing.ts';
 
 /** Parts a test (or another host) may supply instead of the defaults. */
 export interface AppOverrides {
@@ -49,13 +50,23 @@ export interface App {
   close(): Promise<void>;
 }
 
+/** The Redis store, sealing personal data when a key is configured (and saying when it is not). */
+function redisStore(config: Config, url: string, log: Logger): Promise<Store> {
+  if (!config.dataEncryptionKey) log.warn('store.unsealed', { note: 'set-DATA_ENCRYPTION_KEY-to-encrypt-personal-data-at-rest' });
+  return createRedisStore({
+    url,
+    prefix: config.redisPrefix,
+    onError: (err) => log.warn('redis.connection', errorFields(err)),
+    ...(config.dataEncryptionKey ? { sealer: createSealer(config.dataEncryptionKey) } : {}),
+  });
+}
+
 /** Builds the application. Throws (CatalogError, ConfigError) when it cannot start. */
 export async function createApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
   const log = overrides.log ?? createLogger(config.logLevel);
   const now = overrides.now ?? Date.now;
   const catalog = overrides.catalog ?? loadCatalog(config.catalogFile ?? CATALOG_FILE);
-  const store =
-    overrides.store ?? (config.redisUrl ? await createRedisStore({ url: config.redisUrl, prefix: config.redisPrefix }) : createMemoryStore());
+  const store = overrides.store ?? (config.redisUrl ? await redisStore(config, config.redisUrl, log) : createMemoryStore());
   if (store.kind === 'memory') log.warn('store.memory', { persistent: false, note: 'in-process-store:state-is-lost-on-restart' });
 
   // Staff hear of tickets in Teams, and optionally in a LINE group and through a webhook.

@@ -14,6 +14,13 @@ const envSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   REDIS_URL: z.preprocess(blankToUndefined, z.url({ protocol: /^rediss?$/ }).optional()),
   REDIS_PREFIX: z.string().regex(/^[\w:.-]{1,64}$/).default('citybot:'),
+  DATA_ENCRYPTION_KEY: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .refine((v) => Buffer.from(v, 'base64').length === 32, 'expected 32 bytes, base64-encoded (openssl rand -base64 32)')
+      .optional(),
+  ),
   CATALOG_FILE: z.preprocess(blankToUndefined, z.string().optional()),
   LINE_CHANNEL_SECRET: z.preprocess(blankToUndefined, z.string().optional()),
   LINE_CHANNEL_ACCESS_TOKEN: z.preprocess(blankToUndefined, z.string().optional()),
@@ -45,6 +52,8 @@ export interface Config {
   host: string;
   redisUrl?: string;
   redisPrefix: string;
+  /** Key (base64, 32 bytes) that seals personal data in Redis. */
+  dataEncryptionKey?: string;
   catalogFile?: string;
   line: { channelSecret?: string; channelAccessToken?: string; apiBaseUrl: string; replyTokenMaxAgeMs: number };
   webchatEnabled: boolean;
@@ -85,6 +94,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: e.HOST,
     ...(e.REDIS_URL ? { redisUrl: e.REDIS_URL } : {}),
     redisPrefix: e.REDIS_PREFIX,
+    ...(e.DATA_ENCRYPTION_KEY ? { dataEncryptionKey: e.DATA_ENCRYPTION_KEY } : {}),
     ...(e.CATALOG_FILE ? { catalogFile: e.CATALOG_FILE } : {}),
     line: {
       ...(e.LINE_CHANNEL_SECRET ? { channelSecret: e.LINE_CHANNEL_SECRET } : {}),

@@ -25,6 +25,12 @@ describe('configuration', () => {
     }
   });
 
+  it('takes a 32-byte data encryption key and refuses any other', () => {
+    const key = Buffer.alloc(32, 1).toString('base64');
+    expect(loadConfig({ DATA_ENCRYPTION_KEY: key }).dataEncryptionKey).toBe(key);
+    expect(() => loadConfig({ DATA_ENCRYPTION_KEY: 'c2hvcnQ=' })).toThrow(/DATA_ENCRYPTION_KEY/);
+  });
+
   it('a bad catalog file stops start-up with the field at fault', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'catalog-'));
     const file = join(dir, 'catalog.json');

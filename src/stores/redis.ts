@@ -21,6 +21,7 @@
  */
 import { Redis, type ChainableCommander } from 'ioredis';
 import type { Booking, Ticket } from '../domain.ts';
+import { isSealed, type Sealer } from './sealing.ts';
 import { bySlot, ticketScore, ttlOf } from './memory.ts';
 import type {
   BookingStore,
@@ -45,6 +46,12 @@ export interface RedisStoreOptions {
    * so a turn can answer politely. Ignored unless given.
    */
   onError?: (error: Error) => void;
+  /**
+   * Encrypts personal data at rest: conversation state (contact details are typed into it)
+   * and bookings (all but the fields the scripts route on). Values written without it are
+   * still read, so turning it on needs no migration.
+   */
+  sealer?: Sealer;
 }
 
 /**
@@ -322,6 +329,25 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       bookings: `${base}bookings`,
     };
   };
+  const { sealer } = opts;
+  // The scripts read a booking's id, slot and owner; everything else is sealed.
+  const encodeBooking = (booking: Booking): string => {
+    if (!sealer) return JSON.stringify(booking);
+    const { id, sessionId, slotId, userKey } = booking;
+    return JSON.stringify({ id, sessionId, slotId, userKey, sealed: sealer.seal(JSON.stringify(booking)) });
+  };
+  const decodeBooking = (json: string): Booking => {
+    const stored = JSON.parse(json) as Booking & { sealed?: string };
+    if (typeof stored.sealed !== 'string') return stored;
+    if (!sealer) throw new Error('a sealed booking was read without a data encryption key');
+    return JSON.parse(sealer.open(stored.sealed)) as Booking;
+  };
+  const encodeState = (state: unknown): string => (sealer ? sealer.seal(JSON.stringify(state)) : JSON.stringify(state));
+  const decodeState = (text: string): unknown => {
+    if (!isSealed(text)) return JSON.parse(text);
+    if (!sealer) throw new Error('a sealed conversation was read without a data encryption key');
+    return JSON.parse(sealer.open(text));
+  };
   const conversationKey = (key: string) => `${prefix}conv:${key}`;
   const dedupeKey = (id: string) => `${prefix}dedupe:${id}`;
   const ticketsById = `${prefix}{tickets}:byId`;
@@ -334,10 +360,10 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     async load(key) {
       const [rev, json] = await redis.hmget(conversationKey(key), 'r', 's');
       if (rev == null || json == null) return null;
-      return { rev: Number(rev), state: JSON.parse(json) as unknown };
+      return { rev: Number(rev), state: decodeState(json) };
     },
     async save(key, expectedRev, state, ttlMs) {
-      const saved = await redis.cbSaveConversation(conversationKey(key), expectedRev, JSON.stringify(state), ttlOf(ttlMs));
+      const saved = await redis.cbSaveConversation(conversationKey(key), expectedRev, encodeState(state), ttlOf(ttlMs));
       return saved === 1;
     },
     async delete(key) {
@@ -384,14 +410,14 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
 
     async confirm(booking, nowMs, holderKey = booking.userKey) {
       const k = sessionKeys(booking.sessionId);
-      const json = JSON.stringify(booking);
+      const json = encodeBooking(booking);
       const [outcome, existing] = (await redis.cbConfirm(
         k.booked, k.holds, k.heldBy, k.users, k.bookings,
         booking.id, booking.slotId, booking.userKey, nowMs, json, holderKey,
       )) as [string, string?];
-      if (outcome === 'ok') return { ok: true, booking: JSON.parse(json) as Booking };
+      if (outcome === 'ok') return { ok: true, booking };
       if (outcome === 'own') {
-        const own = existing ? (JSON.parse(existing) as Booking) : null;
+        const own = existing ? decodeBooking(existing) : null;
         return own?.slotId === booking.slotId ? { ok: true, booking: own } : { ok: false, reason: 'already_booked' };
       }
       return { ok: false, reason: outcome as 'taken' | 'id_collision' };
@@ -399,7 +425,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
 
     async get(sessionId, bookingId) {
       const json = await redis.hget(sessionKeys(sessionId).bookings, bookingId);
-      return json == null ? null : (JSON.parse(json) as Booking);
+      return json == null ? null : decodeBooking(json);
     },
 
     async findByUser(userKey, sessionIds) {
@@ -413,14 +439,14 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       const found: Booking[] = [];
       for (const [error, json] of replies) {
         if (error) throw error;
-        if (typeof json === 'string') found.push(JSON.parse(json) as Booking);
+        if (typeof json === 'string') found.push(decodeBooking(json));
       }
       return found;
     },
 
     async listSession(sessionId) {
       const jsons = await redis.hvals(sessionKeys(sessionId).bookings);
-      return bySlot(jsons.map((json) => JSON.parse(json) as Booking));
+      return bySlot(jsons.map(decodeBooking));
     },
 
     async cancel(sessionId, bookingId, userKey) {

@@ -13,7 +13,8 @@ const T = 1_750_000_000_000;
 const HOLD_MS = 5 * 60_000;
 const DAY_MS = 24 * 60 * 60_000;
 
-describe.each(storeFactories())('%s store', (kind, create) => {
+describe.each(storeFactories())('%s store', (name, create) => {
+  const kind = name.split('+')[0];
   let store: Store;
   let counter = 0;
   /** A name no other test in this store uses, since tests share one store. */

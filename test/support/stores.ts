@@ -7,9 +7,13 @@ import type { Booking, Ticket } from '../../src/domain.ts';
 import { createMemoryStore } from '../../src/stores/memory.ts';
 import type { Store } from '../../src/stores/ports.ts';
 import { createRedisStore } from '../../src/stores/redis.ts';
+import { createSealer } from '../../src/stores/sealing.ts';
 
-/** A named way to make a fresh, empty store. */
-export type StoreFactory = [kind: Store['kind'], create: () => Promise<Store>];
+/** A named way to make a fresh, empty store (`redis+sealed` encrypts personal data at rest). */
+export type StoreFactory = [name: string, create: () => Promise<Store>];
+
+/** A fixed test key: 32 bytes, base64. */
+export const TEST_DATA_KEY = Buffer.alloc(32, 7).toString('base64');
 
 /**
  * One factory per implementation, for `describe.each`. Each Redis store gets its own
@@ -20,6 +24,7 @@ export function storeFactories(): StoreFactory[] {
   return [
     ['memory', async () => createMemoryStore()],
     ['redis', () => createRedisStore({ url: inject('redisUrl'), prefix: `test:${randomUUID()}:` })],
+    ['redis+sealed', () => createRedisStore({ url: inject('redisUrl'), prefix: `test:${randomUUID()}:`, sealer: createSealer(TEST_DATA_KEY) })],
   ];
 }
 
