@@ -64,12 +64,16 @@ export async function openHandoff(ctx: TurnContext, state: ConversationState, re
 }
 
 /** Something staff did: joined, wrote, or ended the conversation. */
-export function onStaffEvent(ctx: TurnContext, state: ConversationState, input: Extract<Input, { kind: 'staff' }>): TurnResult {
+export async function onStaffEvent(ctx: TurnContext, state: ConversationState, input: Extract<Input, { kind: 'staff' }>): Promise<TurnResult> {
   const t = ctx.services.translator(state.locale);
   const end = choice(t('handoff.endButton'), { a: 'endChat' });
   switch (input.event) {
-    case 'claimed':
+    case 'claimed': {
+      // The relay replaces whatever the citizen was doing: a slot they held goes back now.
+      const { flow } = state;
+      if (flow.name === 'booking' && flow.sessionId) await ctx.services.bookings.releaseHold(flow.sessionId, ctx.caller.userKey);
       return { replies: [say(t('handoff.joined'), [end])], state: { ...state, flow: { name: 'handoff', ticketId: input.ticketId } } };
+    }
     case 'message':
       return { replies: [say(t('handoff.staffSays', { text: input.text ?? '' }), [end])], state };
     case 'closed': {
@@ -87,8 +91,15 @@ export async function endHandoff(ctx: TurnContext, state: ConversationState, tic
   return { replies: withChoices([say(t('handoff.ended'))], menuChoices(t)), state: atMenu(state) };
 }
 
-/** While staff hold the ticket: relay the citizen's words and stay silent. */
+/**
+ * While staff hold the ticket: relay the citizen's words and stay silent, unless the words
+ * could not reach staff, which the citizen must then hear, with a phone number to call.
+ */
 export async function relayToStaff(ctx: TurnContext, state: ConversationState, ticketId: string, text: string): Promise<TurnResult> {
-  await ctx.services.handoff.relay(ticketId, text);
-  return { replies: [], state };
+  if (await ctx.services.handoff.relay(ticketId, text)) return { replies: [], state };
+  const t = ctx.services.translator(state.locale);
+  const office = serviceInContext(ctx, state)?.office;
+  const lines = [t('handoff.relayFailed')];
+  if (office) lines.push(t('handoff.phone', { office: local(office.name, state.locale), phone: office.phone, hours: local(office.hours, state.locale) }));
+  return { replies: [say(lines.join('\n'), [choice(t('handoff.endButton'), { a: 'endChat' })])], state };
 }

@@ -65,9 +65,11 @@ export class FanoutNotifier implements StaffNotifier, NotifierHealth {
     await this.all('ticketChanged', ticket, this.notifiers, (n) => n.ticketChanged(ticket));
   }
 
+  /** Rejects only when no notifier that relays took the message, so the citizen can be told. */
   async citizenSaid(ticket: Ticket, text: string): Promise<void> {
     const relaying = this.notifiers.filter((n) => n.relaysCitizen !== false);
-    await this.all('citizenSaid', ticket, relaying, (n) => n.citizenSaid(ticket, text));
+    const results = await this.all('citizenSaid', ticket, relaying, (n) => n.citizenSaid(ticket, text));
+    if (results.length > 0 && !results.some((r) => r.status === 'fulfilled')) throw new Error('no staff channel took the message');
   }
 
   /** Notifier name → `ok` or `failing`, by the last outcome (`ok` before any call). */

@@ -44,13 +44,15 @@ export class HandoffService implements HandoffPort {
     return ticket;
   }
 
-  async relay(ticketId: string, text: string): Promise<void> {
+  async relay(ticketId: string, text: string): Promise<boolean> {
     const ticket = await this.store.get(ticketId);
-    if (!ticket || ticket.status !== 'claimed') return;
+    if (!ticket || ticket.status !== 'claimed') return false;
     try {
       await this.notifier.citizenSaid(ticket, text);
+      return true;
     } catch (err) {
       this.log.warn('ticket.relay_failed', { ticket: ticketId, ...errorFields(err) });
+      return false;
     }
   }
 

@@ -59,8 +59,8 @@ export type TicketRequest = Pick<Ticket, 'userKey' | 'channel' | 'locale' | 'rea
 export interface HandoffPort {
   /** Opens a ticket and tells staff. A failed notification never loses the ticket. */
   open(request: TicketRequest, now: DateTime): Promise<Ticket>;
-  /** Relays the citizen's message into the ticket's staff thread. */
-  relay(ticketId: string, text: string): Promise<void>;
+  /** Relays the citizen's message into the ticket's staff thread; false when it could not reach staff. */
+  relay(ticketId: string, text: string): Promise<boolean>;
   /** The citizen ends the conversation with staff. */
   end(ticketId: string, now: DateTime): Promise<void>;
 }

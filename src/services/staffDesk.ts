@@ -58,7 +58,10 @@ export class StaffDeskService implements StaffDesk {
   async reply(ticketId: string, agent: Agent, text: string, messageId: string): Promise<boolean> {
     const ticket = await this.get(ticketId);
     if (!ticket || ticket.status !== 'claimed' || ticket.claimedBy?.id !== agent.id) return false;
-    await this.tellCitizen(ticket, { kind: 'staff', event: 'message', ticketId, text }, `staff:${messageId}`);
+    // A staff message changes no state, so the turn is not deduped: a retried reply renders
+    // it again, and the push's retry key still makes the citizen see it once. A failed
+    // delivery rejects, so that staff are told and Teams may retry.
+    await this.tellCitizen(ticket, { kind: 'staff', event: 'message', ticketId, text }, `staff:${messageId}`, { dedupe: false });
     return true;
   }
 
@@ -81,13 +84,17 @@ export class StaffDeskService implements StaffDesk {
     ]);
   }
 
-  /** Runs the staff event in the citizen's conversation and pushes what it says. */
-  private async tellCitizen(ticket: Ticket, input: Input, eventId: string): Promise<void> {
+  /**
+   * Runs the staff event in the citizen's conversation and pushes what it says. With
+   * `dedupe` (claim, close) a repeat of the same event is dropped and a failed push only
+   * logged; without it a failed push rejects.
+   */
+  private async tellCitizen(ticket: Ticket, input: Input, key: string, { dedupe = true } = {}): Promise<void> {
     const { engine, messengers, log } = this.opts;
     const outcome = await engine.run({
       conversationKey: ticket.userKey,
       caller: { userKey: ticket.userKey, channel: ticket.channel },
-      eventId,
+      ...(dedupe ? { eventId: key } : {}),
       input,
       locale: ticket.locale,
     });
@@ -95,8 +102,14 @@ export class StaffDeskService implements StaffDesk {
     const messenger = messengers.find((m) => m.handles(ticket.userKey));
     if (!messenger) {
       log.warn('ticket.citizen_unreachable', { ticket: ticket.id, channel: ticket.channel });
+      if (!dedupe) throw new Error('the citizen cannot be reached on their channel');
       return;
     }
-    await messenger.deliver(ticket.userKey, outcome.replies, eventId).catch((err) => log.warn('ticket.deliver_failed', { ticket: ticket.id, ...errorFields(err) }));
+    try {
+      await messenger.deliver(ticket.userKey, outcome.replies, key);
+    } catch (err) {
+      log.warn('ticket.deliver_failed', { ticket: ticket.id, ...errorFields(err) });
+      if (!dedupe) throw err;
+    }
   }
 }

@@ -126,6 +126,41 @@ describe('reaching a person', () => {
   });
 });
 
+describe('when the relay breaks', () => {
+  it("tells the citizen when their words could not reach staff, with the office's phone", async () => {
+    const { notifier } = recordingNotifier();
+    const bot = createBot({ notifier: { ...notifier, citizenSaid: async () => Promise.reject(new Error('403')) } });
+    const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier, engine: bot.engine, messengers: [inbox().messenger], log: { info() {}, warn() {}, error() {} } });
+    const u = bot.user('unheard');
+    await u.type('担当者と話したい');
+    const [ticket] = await bot.store.tickets.listOpen();
+    await desk.claim(ticket!.id, staff, DateTime.fromMillis(bot.clock.now()));
+    expect(await u.type('聞こえていますか')).toContain('担当者に届けられませんでした');
+    expect(u.said).toContain('044-200-3691');
+  });
+
+  it('a staff reply that cannot be pushed is reported to staff, not claimed as sent', async () => {
+    const { bot, now } = setup();
+    const failing: CitizenMessenger = { handles: () => true, deliver: async () => Promise.reject(new Error('LINE down')) };
+    const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier: recordingNotifier().notifier, engine: bot.engine, messengers: [failing], log: { info() {}, warn() {}, error() {} } });
+    const u = bot.user('offline');
+    await u.type('担当者と話したい');
+    const [ticket] = await bot.store.tickets.listOpen();
+    await desk.claim(ticket!.id, staff, now());
+    await expect(desk.reply(ticket!.id, staff, 'もしもし', 'msg-9')).rejects.toThrow();
+  });
+
+  it('a claim releases the slot the citizen was holding', async () => {
+    const { bot, desk, now } = setup();
+    const u = bot.user('holder');
+    await toSummary(u);
+    await u.type('担当者と話したい');
+    const ticket = (await bot.store.tickets.listOpen()).at(-1)!;
+    await desk.claim(ticket.id, staff, now());
+    expect((await bot.store.bookings.occupancy('2026-12-08-asao', bot.clock.now())).held.size).toBe(0);
+  });
+});
+
 describe('an agent booking for a phone caller', () => {
   it('records the agent, and keys one-booking-per-person on the caller phone number', async () => {
     const { bot } = setup();

@@ -90,11 +90,13 @@ describe('FanoutNotifier', () => {
     }
   });
 
-  it('never rejects, even when every notifier fails', async () => {
+  it('never rejects a ticket event, even when every notifier fails; a relay nobody took rejects', async () => {
     const fanout = new FanoutNotifier([new Fake('a', 'reject'), new Fake('b', 'throw')], { log: captureLog().log });
     await expect(fanout.ticketOpened(ticket())).resolves.toBeUndefined();
     await expect(fanout.ticketChanged(ticket({ status: 'closed' }))).resolves.toBeUndefined();
-    await expect(fanout.citizenSaid(ticket(), PERSONAL)).resolves.toBeUndefined();
+    // The citizen must hear that their words did not reach staff.
+    await expect(fanout.citizenSaid(ticket(), PERSONAL)).rejects.toThrow();
+    await expect(new FanoutNotifier([new Fake('a', 'reject'), new Fake('b')], { log: captureLog().log }).citizenSaid(ticket(), PERSONAL)).resolves.toBeUndefined();
   });
 
   it('returns the first card in notifier order, and nothing when none posts a card', async () => {
@@ -126,7 +128,7 @@ describe('FanoutNotifier', () => {
     const teams = new Fake('teams', 'reject');
     const group = new Fake('line-group', 'ok', false);
     const fanout = new FanoutNotifier([teams, group], { log });
-    await fanout.citizenSaid(ticket({ status: 'claimed', claimedBy: AGENT }), PERSONAL);
+    await expect(fanout.citizenSaid(ticket({ status: 'claimed', claimedBy: AGENT }), PERSONAL)).rejects.toThrow();
     expect(teams.calls).toEqual([{ op: 'citizenSaid', id: 'TK7-ABCD', text: PERSONAL }]);
     expect(group.calls).toEqual([]);
     expect(lines).toHaveLength(1);
