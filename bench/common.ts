@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { type RedisServer, startRedisServer } from '../test/support/redisServer.ts';
 
 export const HOST = '127.0.0.1';
 /** Channel secret and token the bench gives both the bot and the baseline. */
@@ -68,18 +68,7 @@ export function installCleanup(): void {
   });
 }
 
-/** A port that was free a moment ago (bind to 0, let the OS choose, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, HOST, () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => (port ? resolve(port) : reject(new Error('no port from the OS'))));
-    });
-  });
-}
+export { freePort } from '../test/support/redisServer.ts';
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -131,41 +120,13 @@ export function spawnTracked(command: string, args: string[], opts: { cwd?: stri
 
 // ---- redis-server -------------------------------------------------------------------------
 
-/** One raw PING, so readiness needs no client library and cannot hang. */
-export function answersPing(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, HOST);
-    let reply = '';
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (chunk) => {
-      reply += chunk.toString();
-      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
-    });
-  });
-}
-
-/** Starts a throwaway redis-server (no persistence) on a free port; retries if the port is taken. */
-export async function startRedis(): Promise<{ proc: Proc; port: number; url: string }> {
-  let last: unknown;
-  for (let attempt = 1; attempt <= 5; attempt++) {
-    const port = await freePort();
-    const proc = spawnTracked('redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no']);
-    try {
-      await waitUntil(`redis-server on ${port}`, () => answersPing(port), 5_000, proc.exited);
-      return { proc, port, url: `redis://${HOST}:${port}` };
-    } catch (err) {
-      last = err;
-      await stopChild(proc.child);
-      if (/ENOENT/.test(String(err))) throw new Error('redis-server is not installed (apt-get install -y redis-server)');
-    }
-  }
-  throw new Error(`redis-server did not start: ${String(last)}`);
+/**
+ * Starts a throwaway redis-server (no persistence) on a free port; retries if the port is taken.
+ * The shared starter lives with the tests (test/support/redisServer.ts); here it is tracked, so
+ * `stopAll` and the last-resort cleanup stop it with the bench's other children.
+ */
+export function startRedis(): Promise<RedisServer> {
+  return startRedisServer({ onSpawn: track });
 }
 
 /** `INFO <section>` as a map of field → value. */

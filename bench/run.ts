@@ -316,7 +316,7 @@ async function main(): Promise<void> {
     const self = process.cpuUsage();
     return {
       server: servers.reduce((s, p) => s + processCpuMs(p.child.pid), 0),
-      redis: processCpuMs(redisServer.proc.child.pid),
+      redis: processCpuMs(redisServer.child.pid),
       stub: processCpuMs(stub.child.pid),
       loadgen: (self.user + self.system) / 1000,
       machineBusy: machine.busy,

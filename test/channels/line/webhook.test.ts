@@ -3,8 +3,6 @@
  * dedupe, ordering, reply-token fallback to push, retry keys, unsupported messages, a whole
  * booking, personal data kept out of the logs, and a Redis outage.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import ja from '../../../locales/ja.json' with { type: 'json' };
 import { createMemoryStore } from '../../../src/stores/memory.ts';
@@ -27,6 +25,7 @@ import {
   textOf,
   webhookBody,
 } from '../../support/lineStub.ts';
+import { type RedisServer, startRedisServer } from '../../support/redisServer.ts';
 
 const SECRET = 'test-channel-secret-0123456789abcdef';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -357,49 +356,20 @@ describe('a turn that fails', () => {
 
 // ---- Redis outage --------------------------------------------------------------------------
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('Ready to accept connections')) resolve();
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
-    child.once('error', reject);
-  });
-  return child;
-}
-
 describe('Redis outage', () => {
-  let redis: ChildProcess | undefined;
+  let redis: RedisServer | undefined;
   let app: RunningApp | undefined;
   let outageStub: LineStub | undefined;
 
   afterAll(async () => {
     await app?.close();
     await outageStub?.close();
-    if (redis && redis.exitCode === null && redis.signalCode === null) redis.kill('SIGKILL');
+    await redis?.stop();
   });
 
   it('apologises by reply and keeps serving; readyz turns 503', async () => {
-    const port = await freePort();
-    redis = await startRedis(port);
+    redis = await startRedisServer();
+    const port = redis.port;
     outageStub = await startLineStub();
     app = await startApp(lineEnv(outageStub.url, { REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_PREFIX: 'test:outage:' }), {
       now: clock.now,
@@ -414,8 +384,9 @@ describe('Redis outage', () => {
     await outageStub.waitFor((calls) => calls.some((c) => (c.body as { replyToken?: string }).replyToken === first.replyToken));
     expect((await fetch(`${app.url}/readyz`)).status).toBe(200);
 
-    const exited = new Promise((resolve) => redis!.once('exit', resolve));
-    redis.kill('SIGKILL');
+    // SIGKILL, not stop(): an outage, not a shutdown.
+    const exited = new Promise((resolve) => redis!.child.once('exit', resolve));
+    redis.child.kill('SIGKILL');
     await exited;
 
     const during = ev.postback(user, tap.mode());
@@ -434,7 +405,8 @@ describe('Redis outage', () => {
     await outageStub.waitFor((calls) => calls.some((c) => (c.body as { replyToken?: string }).replyToken === again.replyToken));
 
     // Redis comes back (empty): the app reconnects by itself and answers for real again.
-    redis = await startRedis(port);
+    // Same port, so the app's client finds it where it left it.
+    redis = await startRedisServer({ port });
     const deadline = Date.now() + 15_000;
     while ((await fetch(`${app.url}/readyz`)).status !== 200) {
       if (Date.now() > deadline) throw new Error('the app did not reconnect to Redis');
