@@ -402,7 +402,7 @@ async function main(): Promise<void> {
   log(`commands per "ヘルプ" turn (INFO commandstats, ${botTurns} turns): ${cmdsPerTurn} = ${perTurn(botCommands, botTurns)}; baseline: ${baseCommandsPerTurn}`);
   log(`  of which sent by the bot (MONITOR sample, ${sampleTurns} turns): ${topPerTurn} round trips = ${perTurn(topNames, sampleTurns)}; ${round(inLua / sampleTurns, 2)} run inside Lua`);
   log(`memory per conversation at the 1st screening question (${WARM_USERS} users, 2 turns each): ${kb(bytesPerConversation)} used_memory, ${round(keysPerConversation, 2)} keys`);
-  log(`  MEMORY USAGE: conversation hash ${convBytes} B, one dedupe mark ${dedupeBytes} B (one per event, kept 24 h)`);
+  log(`  MEMORY USAGE: conversation hash ${convBytes} B (it holds the last event ids for dedupe)${dedupeBytes > 0 ? `, plus a separate dedupe key of ${dedupeBytes} B per event` : ''}`);
 
   // -- the opening rush ----------------------------------------------------------------------
   const rush = async (label: string, bots: { url: string; proc: Proc }[]) => {
@@ -457,7 +457,7 @@ async function main(): Promise<void> {
   const bytesPerBooking = (mb2 - mb0) / mem.booked;
   const bytesPerBookedConversation = (mb1 - mb2) / bookers;
   log(`memory per booking (${mem.booked} bookings over ${MEMORY_SESSIONS} sessions, ${mem.errors} errors): ${kb(bytesPerBooking)} for the booking itself;`);
-  log(`  ${kb(bytesPerBookedConversation)} per booked user's conversation (${round(mem.turns / bookers, 1)} turns: its state plus one dedupe mark per event, kept 24 h)`);
+  log(`  ${kb(bytesPerBookedConversation)} per booked user's conversation (${round(mem.turns / bookers, 1)} turns; its state and its dedupe ids)`);
   await stopChild(bot3.proc.child);
   log(`  MEMORY USAGE of a booked user's conversation hash: ${bookedConvBytes} B; one booking's JSON: ${sampleBooking.length} B`);
 

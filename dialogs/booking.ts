@@ -214,7 +214,8 @@ function alternatives(service: Service, state: ConversationState, t: Translate):
 
 // ---- date and time --------------------------------------------------------------------
 
-async function askDate(ctx: Ctx, state: ConversationState, flow: Flow, t: Translate): Promise<Reply[]> {
+/** The open dates; `afterFull` when the session just chosen turned out full (said first, unless all are). */
+async function askDate(ctx: Ctx, state: ConversationState, flow: Flow, t: Translate, afterFull = false): Promise<Reply[]> {
   const service = serviceOf(ctx, flow);
   const sessions = await ctx.services.bookings.openSessions(service.id, ctx.now);
   const back = choice(t('common.back'), { a: 'back' });
@@ -224,13 +225,14 @@ async function askDate(ctx: Ctx, state: ConversationState, flow: Flow, t: Transl
   });
   if (!sessions.some((s) => s.free > 0)) {
     const full = sessions.length > 0 ? [t('booking.allFull'), ...lines] : [];
-    const text = [...full, noSessionsText(ctx, state, service, t, full.length > 0), alternatives(service, state, t)].join('\n');
-    return [say(text, [back, choice(t('common.menu'), { a: 'menu' })])];
+    const parts = [...full, noSessionsText(ctx, state, service, t, full.length > 0), alternatives(service, state, t)];
+    return [say(parts.filter((p) => p.length > 0).join('\n'), [back, choice(t('common.menu'), { a: 'menu' })])];
   }
   const choices = sessions
     .filter((s) => s.free > 0)
     .map(({ session, free }) => choice(t('booking.dateLabel', { date: formatDate(session.date, state.locale, t, true), free }), { a: 'date', v: session.id }));
-  return [say([t('booking.datePrompt'), ...lines].join('\n'), [...choices, back])];
+  const prompt = say([t('booking.datePrompt'), ...lines].join('\n'), [...choices, back]);
+  return afterFull ? [say(t('booking.sessionFull')), prompt] : [prompt];
 }
 
 /** "Nothing open", and when the next window opens if one is coming. */
@@ -258,7 +260,7 @@ async function askTime(ctx: Ctx, state: ConversationState, flow: Flow, t: Transl
   const slots = await ctx.services.bookings.freeSlots(session.id, ctx.caller.userKey, ctx.now);
   // A full session is no dead end: the other open dates (or, if none, when booking opens
   // next and whom to call) follow at once, and the time step accepts a date tap.
-  if (slots.length === 0) return [say(t('booking.sessionFull')), ...(await askDate(ctx, state, flow, t))];
+  if (slots.length === 0) return askDate(ctx, state, flow, t, true);
   const text = t('booking.timePrompt', {
     date: formatDate(session.date, state.locale, t),
     place: placeOf(ctx, state, flow, t),
