@@ -292,7 +292,7 @@ function precautionsFor(service: Service, flow: Flow): Precaution[] {
 }
 
 function askPrecautions(ctx: Ctx, state: ConversationState, flow: Flow, t: Translate): Reply[] {
-  const items = precautionsFor(serviceOf(ctx, flow), flow).map((p) => `・${local(p.text, state.locale)}`);
+  const items = precautionsFor(serviceOf(ctx, flow), flow).map((p) => t('booking.precautionItem', { text: local(p.text, state.locale) }));
   const chunks: string[][] = [];
   for (let i = 0; i < items.length; i += PRECAUTIONS_PER_MESSAGE) chunks.push(items.slice(i, i + PRECAUTIONS_PER_MESSAGE));
   const messages = chunks.map((chunk, i) => say([t('booking.precautionsHeader', { n: i + 1, total: chunks.length }), ...chunk].join('\n')));

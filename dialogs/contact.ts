@@ -5,8 +5,11 @@
  */
 import { z } from 'zod';
 
-/** Characters people type as hyphens or spacing in phone numbers (incl. full-width forms and ー). */
-const PHONE_SEPARATORS = /[\s\-‐‑‒–—―−ー－()（）.]/g;
+/**
+ * Characters people type as hyphens or spacing in phone numbers: dashes of every width, the
+ * katakana prolonged sound mark (U+30FC, often typed for a hyphen), full-width parentheses.
+ */
+const PHONE_SEPARATORS = /[\s\-\u2010-\u2015\u2212\u30fc\uff0d()\uff08\uff09.]/g;
 
 /** Prefixes of 11-digit numbers (mobile, IP, 020): 10 digits after one is a typo, not a landline. */
 const MOBILE_PREFIX = /^0[25789]0/;

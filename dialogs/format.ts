@@ -29,7 +29,7 @@ export function local(text: Localized, locale: Locale): string {
   return text[locale];
 }
 
-/** `2026-12-08` → `12月8日(火)` / `Tue, 8 Dec`. */
+/** `2026-12-08` → the locale's date format (`format.date`), e.g. `Tue, 8 Dec` in English. */
 export function formatDate(date: IsoDate, locale: Locale, t: Translate, short = false): string {
   return DateTime.fromISO(date, { zone: 'Asia/Tokyo' })
     .setLocale(locale)

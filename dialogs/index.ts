@@ -55,7 +55,7 @@ async function notUnderstood(ctx: TurnContext, state: ConversationState): Promis
 
 /**
  * While staff hold the ticket the citizen's words go to them and the bot stays silent;
- * "終了" / "end" (or menu, cancel) ends the conversation with staff.
+ * the end-chat keyword ("end", or its Japanese; menu and cancel too) ends the conversation with staff.
  */
 async function withStaff(ctx: TurnContext, state: ConversationState, ticketId: string): Promise<TurnResult> {
   const { input } = ctx;
@@ -175,15 +175,15 @@ function keywords(ctx: TurnContext): Map<string, Keyword> {
   return index;
 }
 
-/** A command typed in any supported language ("メニュー", "back", "担当者と話したい"...). */
+/** A command typed in any supported language ("menu", "back", "talk to staff", or their Japanese). */
 function commandIn<C extends Keyword>(ctx: TurnContext, text: string, commands: readonly C[]): C | undefined {
   const keyword = keywords(ctx).get(normalize(text));
   return commands.find((c) => c === keyword);
 }
 
 /**
- * Typed text that names a button on screen counts as tapping it (people type "はい" or
- * "9:30" instead of tapping); menu words ("予約する", "my bookings") work at the menu.
+ * Typed text that names a button on screen counts as tapping it (people type "yes" or
+ * "9:30" instead of tapping); menu words ("book", "my bookings") work at the menu.
  * At the contact steps typed text is the answer itself.
  */
 async function asTappedChoice(ctx: TurnContext, state: ConversationState, text: string): Promise<Message> {
