@@ -157,9 +157,13 @@ function askMode(ctx: Ctx, state: ConversationState, flow: Flow, t: Translate): 
   return [intro, say(t('booking.modePrompt'), [...choices, choice(t('common.back'), { a: 'back' })])];
 }
 
-function onMode(ctx: Ctx, state: ConversationState, flow: Flow, mode: Flow['mode'] & string): Promise<TurnResult> | undefined {
+async function onMode(ctx: Ctx, state: ConversationState, flow: Flow, mode: Flow['mode'] & string): Promise<TurnResult | undefined> {
   if (!serviceOf(ctx, flow).modes.includes(mode)) return undefined;
-  return goTo(ctx, state, { ...flow, step: 'screening', mode, question: 0 });
+  if (mode === flow.mode) return goTo(ctx, state, { ...flow, step: 'screening', question: 0 });
+  // Another mode has other screening questions and precautions: agreement to the old ones
+  // does not carry over, and neither does a held slot.
+  if (flow.sessionId) await ctx.services.bookings.releaseHold(flow.sessionId, ctx.caller.userKey);
+  return goTo(ctx, state, { ...flow, step: 'screening', mode, question: 0, agreedAt: undefined, sessionId: undefined, slotId: undefined });
 }
 
 // ---- screening ------------------------------------------------------------------------
@@ -248,10 +252,12 @@ function noSessionsText(ctx: Ctx, state: ConversationState, service: Service, t:
   return parts.join('\n');
 }
 
-function onDate(ctx: Ctx, state: ConversationState, flow: Flow, sessionId: string): Promise<TurnResult> | undefined {
+async function onDate(ctx: Ctx, state: ConversationState, flow: Flow, sessionId: string): Promise<TurnResult | undefined> {
   const session = sessionById(ctx.services.catalog, sessionId);
   if (!session || session.serviceId !== flow.serviceId) return undefined;
-  return goTo(ctx, state, { ...flow, step: 'time', sessionId });
+  // A hold in the session left behind must not keep a slot from someone else.
+  if (flow.sessionId && flow.sessionId !== sessionId) await ctx.services.bookings.releaseHold(flow.sessionId, ctx.caller.userKey);
+  return goTo(ctx, state, { ...flow, step: 'time', sessionId, slotId: undefined });
 }
 
 async function askTime(ctx: Ctx, state: ConversationState, flow: Flow, t: Translate): Promise<Reply[]> {

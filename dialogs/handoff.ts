@@ -78,7 +78,8 @@ export async function onStaffEvent(ctx: TurnContext, state: ConversationState, i
       return { replies: [say(t('handoff.staffSays', { text: input.text ?? '' }), [end])], state };
     case 'closed': {
       const inThisHandoff = state.flow.name === 'handoff' && state.flow.ticketId === input.ticketId;
-      if (!inThisHandoff) return { replies: [], state };
+      // Closed without anyone joining: the citizen was told someone would answer, so say it ended.
+      if (!inThisHandoff) return { replies: [say(t('handoff.closedUnanswered', { ticket: input.ticketId }))], state };
       return { replies: withChoices([say(t('handoff.ended'))], menuChoices(t)), state: atMenu(state) };
     }
   }

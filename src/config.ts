@@ -38,6 +38,8 @@ const envSchema = z.object({
   MicrosoftAppPassword: z.preprocess(blankToUndefined, z.string().optional()),
   MicrosoftAppType: z.preprocess(blankToUndefined, z.enum(['MultiTenant', 'SingleTenant', 'UserAssignedMSI']).optional()),
   MicrosoftAppTenantId: z.preprocess(blankToUndefined, z.string().optional()),
+  /** Lets staff ids work without MicrosoftAppId: the local emulator and tests only. */
+  TEAMS_UNAUTHENTICATED: flag.default(false),
   STAFF_TEAM_ID: z.preprocess(blankToUndefined, z.string().optional()),
   STAFF_TENANT_ID: z.preprocess(blankToUndefined, z.string().optional()),
   // Other places staff hear of tickets.
@@ -86,6 +88,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const e = parsed.data;
+  // Unauthenticated, the staff team and tenant ids are whatever a request claims: anyone
+  // could read bookings' contact details or take over the staff channel.
+  if ((e.STAFF_TEAM_ID || e.STAFF_TENANT_ID) && !e.MicrosoftAppId && !e.TEAMS_UNAUTHENTICATED) {
+    throw new ConfigError(
+      'invalid configuration: MicrosoftAppId: required when STAFF_TEAM_ID or STAFF_TENANT_ID is set (TEAMS_UNAUTHENTICATED=true only for the local emulator)',
+    );
+  }
   if (e.STAFF_WEBHOOK_URL && !e.STAFF_WEBHOOK_SECRET) {
     throw new ConfigError('invalid configuration: STAFF_WEBHOOK_SECRET: required when STAFF_WEBHOOK_URL is set');
   }

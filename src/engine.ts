@@ -7,7 +7,9 @@
  *   last events, saved with the state, so a failed turn leaves no mark and its redelivery runs.
  * - Events of one conversation run one after another in this process (KeyedQueue); across
  *   processes the save is a compare-and-set on the record's revision, and a lost race
- *   reloads and runs the turn again. Dialog effects are idempotent for that reason.
+ *   reloads and runs the turn again. Dialog effects are idempotent for that reason (a hold or
+ *   booking of one's own is returned again, a citizen with an open ticket gets that one); a
+ *   message relayed to staff may, in that rare race, appear twice in the staff thread.
  * - Stored state that no longer parses, or that has been idle too long, starts over
  *   cleanly and the user is told so.
  * - Any failure of the store becomes a polite apology, never a crash.

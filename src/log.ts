@@ -1,13 +1,15 @@
 /**
- * JSON-lines logging that cannot carry personal data by construction: fields are limited
- * to numbers, booleans and short identifiers, and user ids are pseudonymised. Free text
- * (messages, names, phone numbers, emails) has no way in.
+ * JSON-lines logging that keeps personal data out: fields are limited to numbers, booleans
+ * and short identifier-like strings (no spaces, no email address, no run of 10 or more
+ * digits, so no free text, email address or phone number passes), and user ids are pseudonymised.
  */
 import { createHash } from 'node:crypto';
 
 type Field = string | number | boolean | undefined;
-/** Only short tokens pass as strings: ids, codes, step names. */
-const SAFE_STRING = /^[\w.:/@-]{0,80}$/;
+/** Only short tokens pass as strings: ids, codes, step names (Teams ids contain `@`). */
+const SAFE_STRING = /^(?!.*\d{10})[\w.:/@-]{0,80}$/;
+/** An email address (a Teams id like `19:abc@thread.tacv2` has a `:` before its `@`). */
+const EMAIL = /^[^@:/]+@[^@]+\.[a-z]{2,}$/i;
 
 export interface Logger {
   info(event: string, fields?: Record<string, Field>): void;
@@ -36,7 +38,7 @@ export function createLogger(level: 'debug' | 'info' | 'warn' | 'error' | 'silen
     if (order[lvl] < order[level]) return;
     const safe: Record<string, Field> = {};
     for (const [k, v] of Object.entries(fields)) {
-      safe[k] = typeof v === 'string' && !SAFE_STRING.test(v) ? '[redacted]' : v;
+      safe[k] = typeof v === 'string' && (!SAFE_STRING.test(v) || EMAIL.test(v)) ? '[redacted]' : v;
     }
     write(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, event, ...safe })}\n`);
   };

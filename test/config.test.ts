@@ -25,6 +25,12 @@ describe('configuration', () => {
     }
   });
 
+  it('refuses staff ids without Bot Framework authentication, unless told it is the emulator', () => {
+    expect(() => loadConfig({ STAFF_TEAM_ID: 'team' })).toThrow(/MicrosoftAppId/);
+    expect(loadConfig({ STAFF_TEAM_ID: 'team', MicrosoftAppId: 'app' }).teams.staffTeamId).toBe('team');
+    expect(loadConfig({ STAFF_TEAM_ID: 'team', TEAMS_UNAUTHENTICATED: 'true' }).teams.staffTeamId).toBe('team');
+  });
+
   it('takes a 32-byte data encryption key and refuses any other', () => {
     const key = Buffer.alloc(32, 1).toString('base64');
     expect(loadConfig({ DATA_ENCRYPTION_KEY: key }).dataEncryptionKey).toBe(key);
@@ -40,5 +46,16 @@ describe('configuration', () => {
     const start = createApp(loadConfig({ CATALOG_FILE: file }), { log: createLogger('silent') });
     await expect(start).rejects.toThrow(CatalogError);
     await expect(start).rejects.toThrow(/sessions\[2\]\.date/);
+  });
+});
+
+describe('log lines', () => {
+  it('redact free text, email addresses and phone numbers, and keep ids', async () => {
+    const { createLogger: make } = await import('../src/log.ts');
+    const lines: string[] = [];
+    const log = make('info', (l) => lines.push(l));
+    log.info('probe', { a: 'hanako@example.jp', b: '09012345678', c: '川崎 花子', d: '19:team@thread.tacv2', e: 'booking:time', f: 12 });
+    const line = JSON.parse(lines[0]!);
+    expect(line).toMatchObject({ a: '[redacted]', b: '[redacted]', c: '[redacted]', d: '19:team@thread.tacv2', e: 'booking:time', f: 12 });
   });
 });

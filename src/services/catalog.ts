@@ -17,7 +17,7 @@ import type {
   Service,
   Session,
 } from '../domain.ts';
-import { clockMinutes, isBookingOpen, isIsoDate } from './calendar.ts';
+import { clockMinutes, isBookingOpen, isIsoDate, slotsOf } from './calendar.ts';
 
 /** The validated catalog: every session names one of the services. */
 export interface Catalog {
@@ -115,6 +115,9 @@ const hourRangeSchema = z
   .strictObject({ start: clockTimeSchema, end: clockTimeSchema })
   .refine((r) => clockMinutes(r.start) < clockMinutes(r.end), { error: 'start must be before end', path: ['end'] });
 
+/** Times offered per session: LINE's 13 quick replies, less one for Back. */
+const MAX_SLOTS_PER_SESSION = 12;
+
 /** A bookable service, with cross-field checks (mode subsets, unique ids, ordered hours). */
 export const serviceSchema = z
   .strictObject({
@@ -131,6 +134,10 @@ export const serviceSchema = z
     alternatives: z.array(z.strictObject({ name: localizedSchema, phone: phoneSchema, hours: localizedSchema, open: officeHoursSchema })),
   })
   .superRefine((service, ctx) => {
+    // LINE shows at most 13 quick replies: every time of a session plus Back must fit.
+    if (slotsOf(service).length > MAX_SLOTS_PER_SESSION) {
+      ctx.addIssue({ code: 'custom', path: ['slotMinutes'], message: `gives more than ${MAX_SLOTS_PER_SESSION} slots per session` });
+    }
     const offered = new Set<Mode>(service.modes);
     const checkModes = (list: { modes: Mode[] }[], at: (string | number)[]): void => {
       list.forEach((item, i) =>

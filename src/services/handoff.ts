@@ -28,6 +28,10 @@ export class HandoffService implements HandoffPort {
   }
 
   async open(request: TicketRequest, now: DateTime): Promise<Ticket> {
+    // One waiting request per citizen: asking again (or a turn re-run after a lost race)
+    // points at the same ticket instead of a second card for staff.
+    const active = await this.store.activeFor(request.userKey);
+    if (active) return active;
     // Ticket ids use the booking-reference alphabet: a citizen may read one out on the phone.
     const ticket: Ticket = { ...request, id: newReference(), status: 'open', createdAt: isoOf(now) };
     await this.store.create(ticket);

@@ -16,7 +16,7 @@ export function newReference(): string {
   return `${s.slice(0, 3)}-${s.slice(3)}`;
 }
 
-/** True when `text` has the shape of a reference (used to validate tapped buttons). */
+/** True when `text` has the shape of a reference (e.g. to check one read back by a caller). */
 export function isReference(text: string): boolean {
   return new RegExp(`^[${ALPHABET}]{3}-[${ALPHABET}]{4}$`).test(text);
 }

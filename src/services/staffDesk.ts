@@ -78,9 +78,10 @@ export class StaffDeskService implements StaffDesk {
   private async changed(ticket: Ticket, event: 'claimed' | 'closed'): Promise<void> {
     const { notifier, log } = this.opts;
     log.info(`ticket.${event}`, { ticket: ticket.id });
+    const logged = (err: unknown) => log.warn('ticket.notify_failed', { ticket: ticket.id, ...errorFields(err) });
     await Promise.all([
-      notifier.ticketChanged(ticket).catch((err) => log.warn('ticket.notify_failed', { ticket: ticket.id, ...errorFields(err) })),
-      this.tellCitizen(ticket, { kind: 'staff', event, ticketId: ticket.id }, `staff:${event}:${ticket.id}`),
+      notifier.ticketChanged(ticket).catch(logged),
+      this.tellCitizen(ticket, { kind: 'staff', event, ticketId: ticket.id }, `staff:${event}:${ticket.id}`).catch(logged),
     ]);
   }
 
@@ -98,6 +99,12 @@ export class StaffDeskService implements StaffDesk {
       input,
       locale: ticket.locale,
     });
+    if (outcome.status === 'failed') {
+      // The citizen's conversation could not take the event (store down): pushing the
+      // apology would tell them of a failure they did not cause, and hide it from staff.
+      log.warn('ticket.citizen_turn_failed', { ticket: ticket.id });
+      throw new Error('the citizen conversation could not be updated');
+    }
     if (outcome.status === 'duplicate' || outcome.replies.length === 0) return;
     const messenger = messengers.find((m) => m.handles(ticket.userKey));
     if (!messenger) {

@@ -185,6 +185,40 @@ describe('booking a consultation', () => {
     expect(await bot.store.bookings.listSession(SESSION)).toHaveLength(1);
   });
 
+  it('changing the mode after agreeing asks the new precautions and frees the slot', async () => {
+    const bot = createBot();
+    const u = bot.user('switcher');
+    await toSummary(u);
+    for (let i = 0; i < 20; i++) {
+      if (u.said.includes('相談の方法')) break;
+      await u.type('戻る');
+    }
+    expect(u.said).toContain('相談の方法');
+    await u.tap('オンライン（Webex）');
+    expect((await bot.store.bookings.occupancy(SESSION, bot.clock.now())).held.size).toBe(0);
+    for (let i = 0; i < QUESTIONS.online; i++) await u.tap('はい');
+    await u.tap(/^12\/8/);
+    expect(await u.tap('9:30')).toContain('ご予約の前にお読みください');
+    expect(u.said).toMatch(/録音|録画/);
+  });
+
+  it('choosing another date lets go of the slot held in the first', async () => {
+    const bot = createBot({ start: '2026-12-15T10:00:00+09:00' });
+    const catalog = bot.catalog;
+    expect(catalog.sessions.some((s) => s.id === '2027-01-08-nakahara')).toBe(true);
+    const u = bot.user('hopper');
+    await u.type('予約する');
+    await u.tap('対面');
+    for (let i = 0; i < QUESTIONS.in_person; i++) await u.tap('はい');
+    await u.tap(/^1\/8/);
+    await u.tap('9:30');
+    await u.type('戻る');
+    await u.type('戻る');
+    expect(u.said).toContain('日にちを選んでください');
+    await u.tap(/^1\/8/);
+    expect((await bot.store.bookings.occupancy('2027-01-08-nakahara', bot.clock.now())).held.size).toBe(1);
+  });
+
   it('declining the precautions books nothing and frees the slot', async () => {
     const bot = createBot();
     const u = bot.user('decline');

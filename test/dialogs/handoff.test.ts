@@ -62,6 +62,42 @@ describe('reaching a person', () => {
     expect(await bot.store.tickets.listOpen()).toHaveLength(1);
   });
 
+  it('asking again while a ticket waits points at the same ticket, not a second card', async () => {
+    const { bot, events } = setup();
+    const u = bot.user('twice');
+    const first = await u.type('担当者と話したい');
+    const second = await u.type('担当者と話したい');
+    const [ticket] = await bot.store.tickets.listOpen();
+    expect(await bot.store.tickets.listOpen()).toHaveLength(1);
+    expect(first).toContain(ticket!.id);
+    expect(second).toContain(ticket!.id);
+    expect(events.filter((e) => e.kind === 'opened')).toHaveLength(1);
+  });
+
+  it('a ticket closed by staff before anyone joined is not left unanswered', async () => {
+    const { bot, desk, pushed, now } = setup();
+    const u = bot.user('closed-early');
+    await u.type('担当者と話したい');
+    const [ticket] = await bot.store.tickets.listOpen();
+    await desk.close(ticket!.id, staff, now());
+    expect(pushed.at(-1)?.text).toContain(`受付番号 ${ticket!.id}）の対応は終了しました`);
+  });
+
+  it("staff are not told a claim reached a citizen whose conversation could not take it", async () => {
+    const { bot, pushed, now } = setup();
+    const u = bot.user('store-down');
+    await u.type('担当者と話したい');
+    const [ticket] = await bot.store.tickets.listOpen();
+    const load = bot.store.conversations.load.bind(bot.store.conversations);
+    bot.store.conversations.load = async () => Promise.reject(new Error('redis down'));
+    const { messenger } = inbox();
+    const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier: recordingNotifier().notifier, engine: bot.engine, messengers: [messenger], log: { info() {}, warn() {}, error() {} } });
+    await desk.claim(ticket!.id, staff, now());
+    await expect(desk.reply(ticket!.id, staff, 'もしもし', 'm-1')).rejects.toThrow();
+    bot.store.conversations.load = load;
+    expect(pushed).toHaveLength(0);
+  });
+
   it('three messages in a row the bot does not understand open a ticket', async () => {
     const { bot } = setup();
     const u = bot.user('lost');

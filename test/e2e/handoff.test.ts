@@ -57,7 +57,7 @@ beforeEach(async () => {
   connector.reset();
   clock.set(OPEN_ISO);
   running = await startApp(
-    { LINE_CHANNEL_SECRET: SECRET, LINE_CHANNEL_ACCESS_TOKEN: 'test-token', LINE_API_BASE_URL: line.url, STAFF_TEAM_ID: TEAM, STAFF_TENANT_ID: TENANT },
+    { LINE_CHANNEL_SECRET: SECRET, LINE_CHANNEL_ACCESS_TOKEN: 'test-token', LINE_API_BASE_URL: line.url, STAFF_TEAM_ID: TEAM, STAFF_TENANT_ID: TENANT, TEAMS_UNAUTHENTICATED: 'true' },
     { now: clock.now, lineRetryDelayMs: 5 },
   );
 });

@@ -173,3 +173,11 @@ describe('loadCatalog', () => {
     expect(err.message).toContain('sessions[3].date: expected YYYY-MM-DD');
   });
 });
+
+describe('slots that fit a phone', () => {
+  it('refuses a service whose sessions would offer more times than LINE can show', () => {
+    const raw = JSON.parse(readFileSync(new URL('../../data/catalog.json', import.meta.url), 'utf8'));
+    raw.services[0].slotMinutes = 15;
+    expect(() => parseCatalog(raw)).toThrow(/services\[0\]\.slotMinutes/);
+  });
+});

@@ -3,8 +3,10 @@
  *
  * The signature is checked on the raw bytes before anything is parsed. Events of one user
  * run in order, different users in parallel. The answer to LINE waits for the turns (they
- * take milliseconds, and a crash can then answer 5xx so that LINE redelivers) but never
- * longer than `ackDeadlineMs`, well inside LINE's 2 seconds; slower turns finish after.
+ * take milliseconds) but never longer than `ackDeadlineMs`, well inside LINE's 2 seconds;
+ * slower turns finish after. A turn that fails (e.g. Redis down) answers the user with an
+ * apology and LINE with 200: the user is told to try again rather than left waiting for a
+ * redelivery that may not be enabled. Only an unexpected crash of the handler answers 500.
  */
 import { validateSignature } from '@line/bot-sdk';
 import type { Server } from 'restify';
@@ -104,7 +106,8 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): void
   const runAll = async (events: LineEvent[]): Promise<void> => {
     const byUser = new Map<string, LineEvent[]>();
     for (const event of events) {
-      const userId = event.source?.userId;
+      // Only one-to-one chats: in a group (e.g. the staff LINE group) the bot only posts.
+      const userId = event.source?.type === 'user' ? event.source.userId : undefined;
       if (!userId) continue;
       byUser.set(userId, [...(byUser.get(userId) ?? []), event]);
     }

@@ -9,6 +9,15 @@ import { formatPhone } from '../../../dialogs/contact.ts';
 import type { Booking, Locale, Ticket } from '../../domain.ts';
 import { phrase, phraseIfAny } from './text.ts';
 
+
+/**
+ * Text a citizen typed, shown as typed. Adaptive Card facts render a little Markdown, of
+ * which only links could mislead staff; a zero-width space between `]` and `(` breaks one.
+ */
+function literal(text: string): string {
+  return text.replaceAll('](', ']\u200b(');
+}
+
 /** An Adaptive Card (https://adaptivecards.io), as JSON. */
 export interface AdaptiveCard {
   type: 'AdaptiveCard';
@@ -174,9 +183,9 @@ export function bookingsMessage(bookings: Booking[], what: string, locale: Local
       items: [
         textBlock(`**${time}** · ${b.sessionId} · ${b.id}`),
         factSet([
-          { title: phrase(locale, 'bookings.name'), value: b.contact.name },
+          { title: phrase(locale, 'bookings.name'), value: literal(b.contact.name) },
           { title: phrase(locale, 'bookings.phone'), value: /^\d{10,11}$/.test(b.contact.phone) ? formatPhone(b.contact.phone) : b.contact.phone },
-          { title: phrase(locale, 'bookings.email'), value: b.contact.email },
+          { title: phrase(locale, 'bookings.email'), value: literal(b.contact.email) },
           { title: phrase(locale, 'bookings.mode'), value: codeText(locale, 'mode', b.mode) },
           ...(b.bookedBy ? [{ title: phrase(locale, 'bookings.bookedBy'), value: b.bookedBy.name }] : []),
         ]),

@@ -194,6 +194,15 @@ describe('replies', () => {
     expect(textOf(repliesTo(b)[0]!)).toContain(ja.greeting);
   });
 
+  it('stays quiet in a group chat (the staff LINE group): it only posts there', async () => {
+    const member = lineUserId();
+    const inGroup = { ...ev.text(member, '予約する'), source: { type: 'group', groupId: 'Cstaffgroup', userId: member } };
+    const res = await postWebhook(running.url, [inGroup as unknown as LineEvent], SECRET);
+    expect(res.status).toBe(200);
+    expect(stub.sent()).toHaveLength(0);
+    expect(await running.app.store.conversations.load(`line:${member}`)).toBeNull();
+  });
+
   it('pushes, with a UUID retry key, when the reply token is too old', async () => {
     const user = lineUserId();
     const event = { ...ev.text(user, 'ヘルプ'), timestamp: clock.now() - 55_000 };
