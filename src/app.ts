@@ -82,7 +82,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   }
   const notifier = new FanoutNotifier(notifiers, { log });
 
-  const services: DialogServices = createDialogServices({ store, catalog, holdMinutes: config.holdMinutes, log, notifier });
+  const services: DialogServices = createDialogServices({ store, catalog, holdMinutes: config.holdMinutes, bookingRetentionDays: config.bookingRetentionDays, log, notifier });
   const engine = new TurnEngine({
     store,
     services,

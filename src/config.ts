@@ -31,6 +31,7 @@ const envSchema = z.object({
   HOLD_MINUTES: z.coerce.number().int().min(1).max(60).default(10),
   IDLE_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(30),
   STATE_RETENTION_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(24),
+  BOOKING_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   // Teams (Bot Framework). Without an app id the endpoint runs unauthenticated, as the SDK
   // does for the local emulator: fine for trying it, never for production.
@@ -62,6 +63,8 @@ export interface Config {
   holdMinutes: number;
   idleMs: number;
   retentionMs: number;
+  /** Days after its session that a booking (with contact details) is kept. */
+  bookingRetentionDays: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   teams: { appId?: string; appPassword?: string; appType?: string; tenantId?: string; staffTeamId?: string; staffTenantId?: string };
   staff: { lineGroupId?: string; webhookUrl?: string; webhookSecret?: string };
@@ -115,6 +118,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     holdMinutes: e.HOLD_MINUTES,
     idleMs: e.IDLE_MINUTES * 60_000,
     retentionMs: e.STATE_RETENTION_HOURS * 3_600_000,
+    bookingRetentionDays: e.BOOKING_RETENTION_DAYS,
     logLevel: e.LOG_LEVEL,
     teams: defined({
       appId: e.MicrosoftAppId,

@@ -1,7 +1,7 @@
 import type { DateTime } from 'luxon';
 import type { Booking, Session, Slot } from '../domain.ts';
 import type { BookingStore } from '../stores/ports.ts';
-import { isBookingOpen, slotStart, slotsOf } from './calendar.ts';
+import { isBookingOpen, parseIsoDate, slotStart, slotsOf } from './calendar.ts';
 import { type Catalog, openSessions, serviceById, sessionById } from './catalog.ts';
 import type {
   BookingDraft,
@@ -26,10 +26,14 @@ export class BookingService implements BookingPort {
   private readonly store: BookingStore;
   private readonly catalog: Catalog;
 
-  constructor(store: BookingStore, catalog: Catalog, holdMinutes: number) {
+  private readonly retentionDays: number;
+
+  /** `retentionDays`: how long after a session its bookings (contact details) are kept. */
+  constructor(store: BookingStore, catalog: Catalog, holdMinutes: number, retentionDays = 30) {
     this.store = store;
     this.catalog = catalog;
     this.holdMinutes = holdMinutes;
+    this.retentionDays = retentionDays;
   }
 
   async openSessions(serviceId: string, now: DateTime): Promise<SessionAvailability[]> {
@@ -71,6 +75,11 @@ export class BookingService implements BookingPort {
     for (let attempt = 0; attempt < REFERENCE_ATTEMPTS; attempt++) {
       const booking: Booking = { ...fields, id: newReference(), createdAt: now.toUTC().toISO()! };
       const result = await this.store.confirm(booking, now.toMillis(), holderKey ?? booking.userKey);
+      if (result.ok) {
+        const session = sessionById(this.catalog, booking.sessionId)!;
+        const forgetAt = parseIsoDate(session.date).plus({ days: this.retentionDays + 1 }).toMillis();
+        await this.store.expireSession(booking.sessionId, forgetAt);
+      }
       if (result.ok || result.reason !== 'id_collision') return result as BookOutcome;
     }
     throw new Error('no free booking reference after several attempts');

@@ -12,6 +12,8 @@ export interface DialogServiceOptions {
   store: Store;
   catalog: Catalog;
   holdMinutes: number;
+  /** Days after a session that its bookings are kept (default 30). */
+  bookingRetentionDays?: number;
   log: Logger;
   /** Where staff hear of tickets; none by default (tickets wait in the queue). */
   notifier?: StaffNotifier;
@@ -22,7 +24,7 @@ const translator = loadTranslator();
 export function createDialogServices(opts: DialogServiceOptions): DialogServices {
   return {
     catalog: opts.catalog,
-    bookings: new BookingService(opts.store.bookings, opts.catalog, opts.holdMinutes),
+    bookings: new BookingService(opts.store.bookings, opts.catalog, opts.holdMinutes, opts.bookingRetentionDays),
     handoff: new HandoffService(opts.store.tickets, opts.notifier ?? NO_STAFF_NOTIFIER, opts.log),
     translator,
   };

@@ -34,6 +34,8 @@ interface SessionState {
   users: Map<string, string>;
   /** bookingId → booking JSON */
   bookings: Map<string, string>;
+  /** When the whole session is forgotten (ms since epoch), like a Redis key TTL. */
+  expiresAt?: number;
 }
 
 /** All tickets, laid out like the Redis keys of the same name under `{tickets}`. */
@@ -83,8 +85,18 @@ export function createMemoryStore(): Store {
     return record && record.expiresAt > now ? record : undefined;
   }
 
+  /** The session's state, unless it has expired (then it is dropped, like a Redis key). */
+  function liveSession(sessionId: string): SessionState | undefined {
+    const state = sessions.get(sessionId);
+    if (state?.expiresAt !== undefined && state.expiresAt <= Date.now()) {
+      sessions.delete(sessionId);
+      return undefined;
+    }
+    return state;
+  }
+
   function session(sessionId: string): SessionState {
-    let state = sessions.get(sessionId);
+    let state = liveSession(sessionId);
     if (!state) {
       state = { booked: new Map(), holds: new Map(), heldBy: new Map(), users: new Map(), bookings: new Map() };
       sessions.set(sessionId, state);
@@ -150,7 +162,7 @@ export function createMemoryStore(): Store {
 
   const bookingStore: BookingStore = {
     async occupancy(sessionId, nowMs): Promise<Occupancy> {
-      const s = sessions.get(sessionId);
+      const s = liveSession(sessionId);
       const occupancy: Occupancy = { booked: new Set(), held: new Map() };
       if (!s) return occupancy;
       for (const slotId of s.booked.keys()) occupancy.booked.add(slotId);
@@ -173,7 +185,7 @@ export function createMemoryStore(): Store {
     },
 
     async releaseHold(sessionId, userKey) {
-      const s = sessions.get(sessionId);
+      const s = liveSession(sessionId);
       if (s) dropUserHold(s, userKey);
     },
 
@@ -206,14 +218,14 @@ export function createMemoryStore(): Store {
     },
 
     async get(sessionId, bookingId) {
-      const json = sessions.get(sessionId)?.bookings.get(bookingId);
+      const json = liveSession(sessionId)?.bookings.get(bookingId);
       return json === undefined ? null : (JSON.parse(json) as Booking);
     },
 
     async findByUser(userKey, sessionIds) {
       const found: Booking[] = [];
       for (const sessionId of sessionIds) {
-        const s = sessions.get(sessionId);
+        const s = liveSession(sessionId);
         const id = s?.users.get(userKey);
         const json = id === undefined ? undefined : s?.bookings.get(id);
         if (json !== undefined) found.push(JSON.parse(json) as Booking);
@@ -221,14 +233,18 @@ export function createMemoryStore(): Store {
       return found;
     },
 
+    async expireSession(sessionId, atMs) {
+      session(sessionId).expiresAt = atMs;
+    },
+
     async listSession(sessionId) {
-      const s = sessions.get(sessionId);
+      const s = liveSession(sessionId);
       if (!s) return [];
       return bySlot([...s.bookings.values()].map((json) => JSON.parse(json) as Booking));
     },
 
     async cancel(sessionId, bookingId, userKey) {
-      const s = sessions.get(sessionId);
+      const s = liveSession(sessionId);
       const json = s?.bookings.get(bookingId);
       if (!s || json === undefined) return false;
       const booking = JSON.parse(json) as Booking;

@@ -78,6 +78,11 @@ export interface BookingStore {
   findByUser(userKey: string, sessionIds: string[]): Promise<Booking[]>;
   /** All bookings of a session, by slot. */
   listSession(sessionId: string): Promise<Booking[]>;
+  /**
+   * Forgets everything of the session (slots, holds, bookings with their contact details)
+   * at `atMs`: personal data is kept no longer than the office needs it.
+   */
+  expireSession(sessionId: string, atMs: number): Promise<void>;
   /** Cancels the booking if it belongs to `userKey`; frees its slot. False if not found. */
   cancel(sessionId: string, bookingId: string, userKey: string): Promise<boolean>;
 }

@@ -444,6 +444,13 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       return found;
     },
 
+    async expireSession(sessionId, atMs) {
+      const k = sessionKeys(sessionId);
+      const multi = redis.multi();
+      for (const key of [k.booked, k.holds, k.heldBy, k.users, k.bookings]) multi.pexpireat(key, atMs);
+      await multi.exec();
+    },
+
     async listSession(sessionId) {
       const jsons = await redis.hvals(sessionKeys(sessionId).bookings);
       return bySlot(jsons.map(decodeBooking));

@@ -219,6 +219,20 @@ describe('booking a consultation', () => {
     expect((await bot.store.bookings.occupancy('2027-01-08-nakahara', bot.clock.now())).held.size).toBe(1);
   });
 
+  it('a booking is kept for 30 days after its session, then forgotten', async () => {
+    const bot = createBot();
+    const calls: [string, number][] = [];
+    const expire = bot.store.bookings.expireSession.bind(bot.store.bookings);
+    bot.store.bookings.expireSession = async (sessionId, atMs) => {
+      calls.push([sessionId, atMs]);
+      return expire(sessionId, atMs);
+    };
+    const u = bot.user('kept');
+    await toSummary(u);
+    await u.tap('予約する');
+    expect(calls).toEqual([[SESSION, Date.parse('2027-01-08T00:00:00+09:00')]]);
+  });
+
   it('declining the precautions books nothing and frees the slot', async () => {
     const bot = createBot();
     const u = bot.user('decline');

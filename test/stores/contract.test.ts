@@ -398,6 +398,21 @@ describe.each(storeFactories())('%s store', (name, create) => {
       expect(await store.bookings.listSession(s)).toEqual([early, middle, late]);
       expect(await store.bookings.listSession(fresh('session'))).toEqual([]);
     });
+
+    it('expireSession forgets the session, contact details and all, when its time comes', async () => {
+      const s = fresh('session');
+      const kept = fresh('session');
+      const booking = makeBooking({ id: bookingId(1), sessionId: s, userKey: 'gone' });
+      await store.bookings.confirm(booking, T);
+      await store.bookings.confirm(makeBooking({ id: bookingId(2), sessionId: kept, userKey: 'stays' }), T);
+      await store.bookings.expireSession(kept, Date.now() + 60_000);
+      await store.bookings.expireSession(s, Date.now() + 50);
+      await sleep(120);
+      expect(await store.bookings.listSession(s)).toEqual([]);
+      expect(await store.bookings.get(s, booking.id)).toBeNull();
+      expect(await store.bookings.findByUser('gone', [s])).toEqual([]);
+      expect(await store.bookings.listSession(kept)).toHaveLength(1);
+    });
   });
 
   describe('cancel', () => {
