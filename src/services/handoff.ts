@@ -4,12 +4,15 @@
  * waits in the store, where the staff queue shows it.
  */
 import type { DateTime } from 'luxon';
-import type { Ticket } from '../domain.ts';
+import type { Ticket, TicketCard } from '../domain.ts';
 import { errorFields, type Logger } from '../log.ts';
 import type { TicketStore } from '../stores/ports.ts';
 import type { HandoffPort, TicketRequest } from './ports.ts';
 import { newReference } from './reference.ts';
 import type { StaffNotifier } from './staff.ts';
+
+/** How long a citizen's turn waits for staff to be told of their ticket. */
+const NOTIFY_WAIT_MS = 3_000;
 
 /** ISO time in UTC, as stored. */
 export function isoOf(now: DateTime): string {
@@ -36,16 +39,28 @@ export class HandoffService implements HandoffPort {
     const ticket: Ticket = { ...request, id: newReference(), status: 'open', createdAt: isoOf(now) };
     await this.store.create(ticket);
     this.log.info('ticket.opened', { ticket: ticket.id, reason: ticket.reason, category: ticket.category, priority: ticket.priority });
+    const notified = this.notify(ticket);
+    // The citizen's answer waits for staff to be told, but not for a slow or retrying
+    // channel: past the wait the notification finishes on its own.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waited = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), NOTIFY_WAIT_MS);
+    });
+    const card = await Promise.race([notified, waited]).finally(() => clearTimeout(timer));
+    return card ? { ...ticket, card } : ticket;
+  }
+
+  /** Tells staff and records where the card lives; never rejects. */
+  private async notify(ticket: Ticket): Promise<TicketCard | undefined> {
     try {
       const card = await this.notifier.ticketOpened(ticket);
-      if (card) {
-        await this.store.setCard(ticket.id, card);
-        return { ...ticket, card };
-      }
+      if (!card) return undefined;
+      await this.store.setCard(ticket.id, card);
+      return card;
     } catch (err) {
       this.log.warn('ticket.notify_failed', { ticket: ticket.id, ...errorFields(err) });
+      return undefined;
     }
-    return ticket;
   }
 
   async relay(ticketId: string, text: string): Promise<boolean> {

@@ -1,5 +1,5 @@
 import { DateTime } from 'luxon';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Reply } from '../../dialogs/types.ts';
 import type { Ticket } from '../../src/domain.ts';
 import { StaffDeskService } from '../../src/services/staffDesk.ts';
@@ -213,3 +213,22 @@ describe('an agent booking for a phone caller', () => {
   });
 });
 
+
+describe('a slow staff channel', () => {
+  it("does not hold the citizen's answer: the card is recorded when it arrives", async () => {
+    const { notifier } = recordingNotifier();
+    let post: (card: { conversationId: string; activityId: string }) => void = () => undefined;
+    const slow = { ...notifier, ticketOpened: () => new Promise<{ conversationId: string; activityId: string }>((resolve) => (post = resolve)) };
+    const bot = createBot({ notifier: slow });
+    const u = bot.user('impatient');
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    const answer = u.type('担当者と話したい');
+    await vi.advanceTimersByTimeAsync(3_000);
+    vi.useRealTimers();
+    expect(await answer).toContain('担当者にお伝えしました');
+    const [ticket] = await bot.store.tickets.listOpen();
+    expect(ticket!.card).toBeUndefined();
+    post({ conversationId: 'staff', activityId: 'late-card' });
+    await vi.waitFor(async () => expect((await bot.store.tickets.get(ticket!.id))?.card).toEqual({ conversationId: 'staff', activityId: 'late-card' }));
+  });
+});
