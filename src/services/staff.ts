@@ -6,7 +6,7 @@
  */
 import type { DateTime } from 'luxon';
 import type { Reply } from '../../dialogs/types.ts';
-import type { Agent, Booking, Ticket } from '../domain.ts';
+import type { Agent, Booking, Session, Ticket } from '../domain.ts';
 import type { TicketTransition } from '../stores/ports.ts';
 
 /** One place staff are told about tickets. Failures of one never block the others. */
@@ -53,6 +53,25 @@ export interface StaffDesk {
   bookingsOn(date: string): Promise<Booking[]>;
   /** Bookings of one session, by slot. */
   bookingsOf(sessionId: string): Promise<Booking[]>;
+  /**
+   * The booking with this reference among the sessions that have not yet taken place (JST
+   * date on or after `now`'s), with its session; null when there is none. Lets staff check
+   * what they are about to cancel.
+   */
+  findBooking(reference: string, now: DateTime): Promise<StaffBooking | null>;
+  /**
+   * Cancels a booking by its reference, whoever holds it: a caller booked by an agent
+   * (`phone:` key) or a citizen who booked on LINE or the web chat. Only sessions that have
+   * not yet taken place count. The holder is NOT told: staff phone them. Returns the
+   * cancelled booking, or null when there is no such booking (or it was cancelled first).
+   */
+  cancelBooking(reference: string, agent: Agent, now: DateTime): Promise<Booking | null>;
+}
+
+/** A booking as staff look it up: with its session, for the day and place. */
+export interface StaffBooking {
+  booking: Booking;
+  session: Session;
 }
 
 /** Names the notifier failures so that `/readyz` can show them. */

@@ -8,11 +8,11 @@ import type { DateTime } from 'luxon';
 import type { Input } from '../../dialogs/types.ts';
 import type { Agent, Booking, Ticket } from '../domain.ts';
 import type { TurnEngine } from '../engine.ts';
-import { errorFields, type Logger } from '../log.ts';
+import { errorFields, type Logger, pseudonym } from '../log.ts';
 import type { Store, TicketTransition } from '../stores/ports.ts';
 import type { Catalog } from './catalog.ts';
 import { isoOf } from './handoff.ts';
-import type { CitizenMessenger, StaffDesk, StaffNotifier } from './staff.ts';
+import type { CitizenMessenger, StaffBooking, StaffDesk, StaffNotifier } from './staff.ts';
 
 export interface StaffDeskOptions {
   store: Store;
@@ -72,6 +72,39 @@ export class StaffDeskService implements StaffDesk {
 
   bookingsOf(sessionId: string): Promise<Booking[]> {
     return this.opts.store.bookings.listSession(sessionId);
+  }
+
+  async findBooking(reference: string, now: DateTime): Promise<StaffBooking | null> {
+    const id = reference.trim().toUpperCase();
+    const today = now.setZone('Asia/Tokyo').toISODate()!;
+    // A reference names no session, but the catalog holds only a handful that are still
+    // ahead: one direct lookup each beats keeping a reference index in the store. Past
+    // sessions are left out: their bookings are records, not appointments to cancel.
+    const sessions = this.opts.catalog.sessions.filter((s) => s.date >= today);
+    const found = await Promise.all(sessions.map((s) => this.opts.store.bookings.get(s.id, id)));
+    const index = found.findIndex((b) => b !== null);
+    return index < 0 ? null : { booking: found[index]!, session: sessions[index]! };
+  }
+
+  async cancelBooking(reference: string, agent: Agent, now: DateTime): Promise<Booking | null> {
+    const { store, log } = this.opts;
+    const found = await this.findBooking(reference, now);
+    if (!found) return null;
+    const { booking } = found;
+    // The store cancels only for the holder's key: pass the booking's own, so that staff can
+    // cancel any holder's booking while the store's check still guards the citizen paths.
+    // False here means it was cancelled in between (the citizen, or another staff member).
+    if (!(await store.bookings.cancel(booking.sessionId, booking.id, booking.userKey))) return null;
+    // The holder is not messaged: a caller booked by phone has no chat, and a citizen told by
+    // a bot message that the office cancelled would need a person to explain why anyway.
+    log.info('booking.cancelled_by_staff', {
+      reference: booking.id,
+      session: booking.sessionId,
+      // The key's channel prefix only (`phone`, `line`, …): the rest may be a phone number.
+      holder: booking.userKey.split(':')[0],
+      agent: pseudonym(agent.id),
+    });
+    return booking;
   }
 
   /** Updates the card and tells the citizen; a failure of either is logged, not thrown. */

@@ -232,3 +232,52 @@ describe('a slow staff channel', () => {
     await vi.waitFor(async () => expect((await bot.store.tickets.get(ticket!.id))?.card).toEqual({ conversationId: 'staff', activityId: 'late-card' }));
   });
 });
+
+describe('staff cancelling a booking by its reference', async () => {
+  // Imported here so that this block only appends to the file.
+  const { createLogger, pseudonym } = await import('../../src/log.ts');
+
+  function deskWithLogs() {
+    const { notifier } = recordingNotifier();
+    const bot = createBot({ notifier });
+    const { messenger, pushed } = inbox();
+    const logs: string[] = [];
+    const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier, engine: bot.engine, messengers: [messenger], log: createLogger('info', (l) => logs.push(l)) });
+    return { bot, desk, pushed, logs, now: () => DateTime.fromMillis(bot.clock.now()) };
+  }
+
+  it("cancels a citizen's booking whoever holds it, without messaging them, and logs no personal data", async () => {
+    const { bot, desk, pushed, logs, now } = deskWithLogs();
+    const citizen = bot.user('cancelled-by-office');
+    await toSummary(citizen, '10:00');
+    await citizen.tap('予約する');
+    const [booking] = await bot.store.bookings.listSession('2026-12-08-asao');
+    expect(booking?.userKey).toBe(citizen.key);
+
+    expect(await desk.findBooking(` ${booking!.id.toLowerCase()} `, now())).toMatchObject({ booking: { id: booking!.id }, session: { id: '2026-12-08-asao', date: '2026-12-08' } });
+    expect(await desk.cancelBooking(booking!.id, staff, now())).toMatchObject({ id: booking!.id, slotId: '1000' });
+    expect(await bot.store.bookings.listSession('2026-12-08-asao')).toEqual([]);
+    expect(pushed).toEqual([]);
+    const line = logs.find((l) => l.includes('booking.cancelled_by_staff'));
+    expect(line).toContain(booking!.id);
+    expect(line).toContain(pseudonym(staff.id));
+    for (const personal of ['川崎', '花子', '09012345678', 'hanako@example.jp', citizen.key, staff.name]) expect(logs.join('\n')).not.toContain(personal);
+
+    // Done once: a second cancel, or an unknown reference, finds nothing.
+    expect(await desk.cancelBooking(booking!.id, staff, now())).toBeNull();
+    expect(await desk.cancelBooking('ZZZ-9999', staff, now())).toBeNull();
+  });
+
+  it('leaves bookings of sessions that have taken place alone', async () => {
+    const { bot, desk, now } = deskWithLogs();
+    const agent = bot.agent('aad-7');
+    await toSummary(agent, '11:00');
+    await agent.tap('予約する');
+    const [booking] = await bot.store.bookings.listSession('2026-12-08-asao');
+    expect(booking?.userKey).toBe('phone:09012345678');
+    bot.clock.set('2026-12-09T09:00:00+09:00');
+    expect(await desk.findBooking(booking!.id, now())).toBeNull();
+    expect(await desk.cancelBooking(booking!.id, staff, now())).toBeNull();
+    expect(await bot.store.bookings.listSession('2026-12-08-asao')).toHaveLength(1);
+  });
+});

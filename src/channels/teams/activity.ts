@@ -44,11 +44,24 @@ export const activitySchema = z.object({
 });
 export type TeamsActivity = z.infer<typeof activitySchema>;
 
-/** A staff card button (Claim, Close) as it comes back from Teams. */
-export const staffSubmitSchema = z.object({
+/** The shape of a booking reference (`K7M-4QXP`), upper case. Checked loosely: a mistyped one is then "not found", not ignored. */
+const REFERENCE = /^[A-Z0-9]{3}-[A-Z0-9]{4}$/;
+
+/** A ticket card button (Claim, Close) as it comes back from Teams. */
+export const ticketSubmitSchema = z.object({
   staff: z.enum(['claim', 'close']),
   ticketId: z.string().trim().min(1).max(32),
 });
+
+/** The Confirm button of a booking cancellation as it comes back from Teams. */
+export const cancelSubmitSchema = z.object({
+  staff: z.literal('cancelBooking'),
+  reference: z.string().trim().toUpperCase().regex(REFERENCE),
+});
+
+/** Any staff button: a ticket's Claim or Close, or the Confirm of a booking cancellation. */
+export const staffSubmitSchema = z.union([ticketSubmitSchema, cancelSubmitSchema]);
+export type StaffSubmitData = z.infer<typeof staffSubmitSchema>;
 
 /** A dialog button (a rendered choice) as it comes back from Teams. */
 export const dialogSubmitSchema = z.object({ action: z.string().min(1).max(300) });
@@ -142,7 +155,8 @@ export function staffScope(activity: TeamsActivity, config: StaffScopeConfig): S
 export type StaffCommand =
   | { name: 'queue' | 'today' | 'register' | 'help' }
   | { name: 'claim' | 'close'; ticketId?: string }
-  | { name: 'bookings'; target?: string };
+  | { name: 'bookings'; target?: string }
+  | { name: 'cancel'; reference: string };
 
 /** Ticket ids are typed by hand: accept lower case and surrounding punctuation. */
 function ticketArg(raw: string | undefined): string | undefined {
@@ -151,11 +165,37 @@ function ticketArg(raw: string | undefined): string | undefined {
 }
 
 /**
+ * Dashes a Japanese keyboard may type for the reference's hyphen (NFKC keeps them): the
+ * hyphen, non-breaking hyphen, figure and en/em dashes, the minus sign and the katakana
+ * prolonged sound mark.
+ */
+const DASHES = /[\u2010-\u2015\u2212\u30fc]/g;
+
+/**
+ * A booking reference as staff type it, read off a card or heard on the phone: any case,
+ * surrounding punctuation, and a space or nothing for the hyphen (`k7m 4qxp`, `K7M4QXP`).
+ * Without the hyphen a digit is required, so that words ("cancel booking", "cancel the
+ * date") are never taken for a reference and still reach the dialogs.
+ */
+function referenceArg(words: string[]): string | undefined {
+  const joined = words.join('').replace(DASHES, '-').replace(/^[#"'(<]+|[)"'>.,]+$/g, '').toUpperCase();
+  if (REFERENCE.test(joined)) return joined;
+  if (/^[A-Z0-9]{7}$/.test(joined) && /\d/.test(joined)) return `${joined.slice(0, 3)}-${joined.slice(3)}`;
+  return undefined;
+}
+
+/**
  * Reads a staff command; undefined when the text is not one (it then goes to the dialogs).
  * Only the exact shapes count, so ordinary sentences never trigger a command.
  */
 export function parseCommand(text: string): StaffCommand | undefined {
   const words = text.normalize('NFKC').trim().split(/\s+/);
+  if (words[0]?.toLowerCase() === 'cancel') {
+    // Only with a reference: a bare `cancel` (or "cancel this") is the dialogs' own word
+    // for stopping what the agent is booking, so it must still reach them.
+    const reference = words.length <= 4 ? referenceArg(words.slice(1)) : undefined;
+    return reference ? { name: 'cancel', reference } : undefined;
+  }
   const [head, arg, extra] = [words[0]?.toLowerCase(), words[1], words[2]];
   if (extra !== undefined) return undefined;
   switch (head) {

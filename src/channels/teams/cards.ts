@@ -6,7 +6,7 @@
 import { DateTime } from 'luxon';
 import type { Choice, Reply } from '../../../dialogs/types.ts';
 import { formatPhone } from '../../../dialogs/contact.ts';
-import type { Booking, Locale, Ticket } from '../../domain.ts';
+import type { Booking, Locale, Session, Ticket } from '../../domain.ts';
 import { phrase, phraseIfAny } from './text.ts';
 
 
@@ -35,10 +35,7 @@ export type Outgoing =
   | { kind: 'card'; card: AdaptiveCard; summary: string };
 
 /** A staff card button's payload (Action.Submit `data`); validated again when it comes back. */
-export interface StaffSubmit {
-  staff: 'claim' | 'close';
-  ticketId: string;
-}
+export type StaffSubmit = { staff: 'claim' | 'close'; ticketId: string } | { staff: 'cancelBooking'; reference: string };
 
 /** Teams renders cards up to schema 1.5 on every client; 1.4 keeps older mobile clients working. */
 const VERSION = '1.4';
@@ -167,8 +164,19 @@ export function queueMessage(tickets: Ticket[], nowMs: number, locale: Locale): 
   return { kind: 'card', card: card([textBlock(title, { weight: 'Bolder' }), ...lines.map((l) => textBlock(l, { spacing: 'Small' }))]), summary: title };
 }
 
+/** A slot id (`0930`) as staff read it (`09:30`). */
+function slotTime(slotId: string): string {
+  return /^\d{4}$/.test(slotId) ? `${slotId.slice(0, 2)}:${slotId.slice(2)}` : slotId;
+}
+
+/** A stored phone number (digits only) as staff dial it (`090-1234-5678`). */
+function phoneText(phone: string): string {
+  return /^\d{10,11}$/.test(phone) ? formatPhone(phone) : phone;
+}
+
 /**
  * A list of bookings with the contact details the office needs to send invitations.
+ * Each row starts with the booking's reference, which `cancel <reference>` takes.
  * For staff eyes only: this goes to Teams, never to a log.
  */
 export function bookingsMessage(bookings: Booking[], what: string, locale: Locale): Outgoing {
@@ -176,15 +184,14 @@ export function bookingsMessage(bookings: Booking[], what: string, locale: Local
   const title = phrase(locale, 'bookings.title', { what, count: bookings.length });
   const body: object[] = [textBlock(title, { size: 'Medium', weight: 'Bolder' })];
   for (const b of bookings.slice(0, MAX_BOOKINGS)) {
-    const time = /^\d{4}$/.test(b.slotId) ? `${b.slotId.slice(0, 2)}:${b.slotId.slice(2)}` : b.slotId;
     body.push({
       type: 'Container',
       separator: true,
       items: [
-        textBlock(`**${time}** · ${b.sessionId} · ${b.id}`),
+        textBlock(`**${slotTime(b.slotId)}** · ${b.sessionId} · ${b.id}`),
         factSet([
           { title: phrase(locale, 'bookings.name'), value: literal(b.contact.name) },
-          { title: phrase(locale, 'bookings.phone'), value: /^\d{10,11}$/.test(b.contact.phone) ? formatPhone(b.contact.phone) : b.contact.phone },
+          { title: phrase(locale, 'bookings.phone'), value: phoneText(b.contact.phone) },
           { title: phrase(locale, 'bookings.email'), value: literal(b.contact.email) },
           { title: phrase(locale, 'bookings.mode'), value: codeText(locale, 'mode', b.mode) },
           ...(b.bookedBy ? [{ title: phrase(locale, 'bookings.bookedBy'), value: b.bookedBy.name }] : []),
@@ -193,7 +200,47 @@ export function bookingsMessage(bookings: Booking[], what: string, locale: Local
     });
   }
   if (bookings.length > MAX_BOOKINGS) body.push(textBlock(phrase(locale, 'bookings.more', { n: bookings.length - MAX_BOOKINGS }), { isSubtle: true }));
+  body.push(textBlock(phrase(locale, 'bookings.cancelHint'), { isSubtle: true, spacing: 'Medium' }));
   return { kind: 'card', card: card(body), summary: title };
+}
+
+/**
+ * The first step of `cancel <reference>`: the booking as staff must check it before it
+ * goes (day, time, who, how), and a Confirm button that sends the reference back. Nothing
+ * is cancelled until it is pressed. For staff eyes only, as the bookings list.
+ */
+export function cancelConfirmCard(found: { booking: Booking; session: Session }, locale: Locale): Outgoing {
+  const { booking: b, session } = found;
+  const title = phrase(locale, 'cancel.confirmTitle', { reference: b.id });
+  const body = [
+    textBlock(title, { size: 'Medium', weight: 'Bolder' }),
+    factSet([
+      { title: phrase(locale, 'cancel.date'), value: session.date },
+      { title: phrase(locale, 'cancel.time'), value: slotTime(b.slotId) },
+      { title: phrase(locale, 'cancel.place'), value: session.place[locale] },
+      { title: phrase(locale, 'bookings.name'), value: literal(b.contact.name) },
+      { title: phrase(locale, 'bookings.phone'), value: phoneText(b.contact.phone) },
+      { title: phrase(locale, 'bookings.mode'), value: codeText(locale, 'mode', b.mode) },
+      ...(b.bookedBy ? [{ title: phrase(locale, 'bookings.bookedBy'), value: b.bookedBy.name }] : []),
+    ]),
+    textBlock(phrase(locale, 'cancel.notNotified'), { isSubtle: true }),
+  ];
+  return {
+    kind: 'card',
+    card: card(body, [submit(phrase(locale, 'cancel.confirm'), { staff: 'cancelBooking', reference: b.id }, 'destructive')]),
+    summary: title,
+  };
+}
+
+/** The answer once a booking is cancelled: what went, and that its holder must be phoned. */
+export function cancelledText(booking: Booking, agentName: string, locale: Locale): string {
+  return phrase(locale, 'cancel.done', {
+    name: agentName,
+    reference: booking.id,
+    session: booking.sessionId,
+    time: slotTime(booking.slotId),
+    phone: phoneText(booking.contact.phone),
+  });
 }
 
 function buttonRows(choices: Choice[]): object[] {

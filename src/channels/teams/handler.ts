@@ -5,7 +5,8 @@
  * - the bot installed in a channel of the staff team → that channel receives ticket cards;
  * - a ticket card's button (Claim, Close) → the staff desk, answered in the card's thread;
  * - a message in a ticket card's thread → relayed to the citizen (or `close`);
- * - a staff command (`queue`, `claim <id>`, …) in the staff team → answered;
+ * - a staff command (`queue`, `claim <id>`, `cancel <reference>`, …) in the staff team → answered;
+ * - the Confirm button of a booking cancellation → the staff desk cancels it;
  * - anything else → the channel-neutral dialogs, as the agent (proxy booking for a caller).
  *
  * Each activity is handled once: dialog turns are deduplicated by the engine on
@@ -29,6 +30,7 @@ import {
   type StaffCommand,
   type StaffScope,
   staffScope,
+  type StaffSubmitData,
   staffSubmitSchema,
   storedReferenceSchema,
   type TeamsActivity,
@@ -36,7 +38,7 @@ import {
   tenantOf,
   threadRoot,
 } from './activity.ts';
-import { bookingsMessage, jst, type Outgoing, queueMessage, renderReplies } from './cards.ts';
+import { bookingsMessage, cancelConfirmCard, cancelledText, jst, type Outgoing, queueMessage, renderReplies } from './cards.ts';
 import { STAFF_CHANNEL } from './notifier.ts';
 import { phrase, type StaffTextKey, staffLocale } from './text.ts';
 import type { InboundTurn } from './transport.ts';
@@ -113,8 +115,7 @@ export class TeamsTurnHandler {
     if (a.value !== undefined && a.value !== null) {
       const staff = staffSubmitSchema.safeParse(a.value);
       if (staff.success) {
-        const { staff: action, ticketId } = staff.data;
-        await io.send(await this.once(a, async () => (inStaffTeam ? this.ticketAction(t, action, ticketId, agent) : text(t, 'staffButtonsInChannel'))));
+        await io.send(await this.once(a, async () => (inStaffTeam ? this.staffButton(t, staff.data, agent) : text(t, 'staffButtonsInChannel'))));
         return;
       }
       const choice = dialogSubmitSchema.safeParse(a.value);
@@ -194,7 +195,7 @@ export class TeamsTurnHandler {
     if (!scope) answer = await this.once(a, () => this.refuse(t));
     else if (!staff.success) answer = text(t, 'badButton');
     else if (scope !== 'team' || a.conversation.conversationType !== 'channel') answer = text(t, 'staffButtonsInChannel');
-    else answer = await this.once(a, () => this.ticketAction(t, staff.data.staff, staff.data.ticketId, agentOf(a)));
+    else answer = await this.once(a, () => this.staffButton(t, staff.data, agentOf(a)));
     const message = answer.map((m) => (m.kind === 'text' ? m.text : m.summary)).join('\n');
     await io.respondToInvoke(200, { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: message });
   }
@@ -247,7 +248,32 @@ export class TeamsTurnHandler {
         }
         return text(t, 'usage.bookings');
       }
+      case 'cancel': {
+        // Only shows the booking: cancelling is the Confirm button's, so that a mistyped
+        // reference that happens to exist cannot take someone's appointment away.
+        const found = await desk.findBooking(command.reference, this.today());
+        log.info('teams.booking_lookup', { found: found !== null });
+        if (!found) return text(t, 'cancel.notFound', { reference: command.reference });
+        return [cancelConfirmCard(found, t.locale)];
+      }
     }
+  }
+
+  /** A staff card button, from Action.Submit or Action.Execute. */
+  private staffButton(t: Turn, data: StaffSubmitData, agent: Agent): Promise<Outgoing[]> {
+    if (data.staff === 'cancelBooking') return this.cancelBooking(t, data.reference, agent);
+    return this.ticketAction(t, data.staff, data.ticketId, agent);
+  }
+
+  /**
+   * The Confirm of `cancel <reference>`. The holder is not messaged (a phone caller has no
+   * chat to message): the answer reminds staff to phone them, with the number.
+   */
+  private async cancelBooking(t: Turn, reference: string, agent: Agent): Promise<Outgoing[]> {
+    const booking = await this.opts.desk.cancelBooking(reference, agent, this.today());
+    this.opts.log.info('teams.booking_action', { action: 'cancel', agent: pseudonym(agent.id), outcome: booking ? 'ok' : 'not_found' });
+    if (!booking) return text(t, 'cancel.notFound', { reference });
+    return [{ kind: 'text', text: cancelledText(booking, agent.name, t.locale) }];
   }
 
   /** Claim or close, from a card button or a command; the answer names the outcome. */

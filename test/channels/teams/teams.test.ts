@@ -17,7 +17,7 @@ import { parseCommand } from '../../../src/channels/teams/activity.ts';
 import { createTeamsChannel, StaffChannelError, type TeamsChannel } from '../../../src/channels/teams/index.ts';
 import type { Agent, Ticket } from '../../../src/domain.ts';
 import { TurnEngine } from '../../../src/engine.ts';
-import { createLogger } from '../../../src/log.ts';
+import { createLogger, pseudonym } from '../../../src/log.ts';
 import { CATALOG_FILE, loadCatalog } from '../../../src/services/catalog.ts';
 import { createDialogServices } from '../../../src/services/index.ts';
 import type { TicketRequest } from '../../../src/services/ports.ts';
@@ -546,6 +546,147 @@ describe('proxy booking by an agent', () => {
   });
 });
 
+describe('cancelling a booking from Teams', () => {
+  const CALLER = { name: 'Taro Kawasaki', phone: '090-1111-2222', email: 'taro@example.jp' };
+
+  /** An agent books for a phone caller in a personal chat, tapping card buttons as shown; returns the shown reference. */
+  async function proxyBooking(agent: Member, time: string, contact = CALLER): Promise<string> {
+    let last: ConnectorCall[] = [];
+    const shown = () => last.map((c) => shownText(c.activity)).join('\n');
+    const write = async (text: string) => {
+      last = await send(activity(agent, { personal: true }, { text }));
+    };
+    const tap = async (label: string | RegExp) => {
+      const all = last.flatMap((c) => buttonsOf(c.activity));
+      const button = all.find((b) => (typeof label === 'string' ? b.title === label : label.test(b.title)));
+      if (!button) throw new Error(`no button ${String(label)} among ${all.map((b) => b.title).join(', ')}`);
+      last = await send(submit(agent, { personal: true }, button.data));
+    };
+    await write('menu');
+    await tap(en.menu.book);
+    await tap(en.booking.mode.in_person);
+    for (let i = 0; i < 5; i++) await tap(en.booking.answer.yes);
+    await tap(/12\/8/);
+    await tap(time);
+    await tap(en.booking.agree);
+    await write(contact.name);
+    await write(contact.phone);
+    await write(contact.email);
+    expect(shown()).toContain(en.booking.summaryTitle);
+    await tap(en.booking.confirm);
+    expect(shown()).toContain(en.booking.confirmedTitle);
+    const reference = /\b[A-Z0-9]{3}-[A-Z0-9]{4}\b/.exec(shown())?.[0];
+    if (!reference) throw new Error(`no reference in ${shown()}`);
+    return reference;
+  }
+
+  it('an agent books for a caller, finds the reference in bookings, confirms the cancel: the slot is free and the caller can book again', async () => {
+    await send(install(CHANNEL));
+    const reference = await proxyBooking(AIKO, '9:30');
+    const [booking] = await store.bookings.listSession(SESSION_ID);
+    expect(booking).toMatchObject({ id: reference, slotId: '0930', userKey: 'phone:09011112222', bookedBy: { id: AIKO.aadObjectId, name: AIKO.name } });
+
+    // The caller phones again to cancel; the agent reads the reference off the bookings card.
+    const listed = await say(typed(BEN, { channel: CHANNEL }, 'bookings 2026-12-08'));
+    expect(listed).toContain(`**09:30** · ${SESSION_ID} · ${reference}`);
+    expect(listed).toContain(EN['bookings.cancelHint']);
+    expect(await say(typed(BEN, { channel: CHANNEL }, 'help'))).toContain('cancel <reference>');
+
+    // First step: the booking is shown with a Confirm button, nothing is cancelled yet.
+    // Typed in lower case; with a space for the hyphen only when it has a digit (a reference
+    // without one, typed so, reads like words and goes to the dialogs).
+    const typedRef = /\d/.test(reference) ? reference.toLowerCase().replace('-', ' ') : reference.toLowerCase();
+    const asked = await send(typed(BEN, { channel: CHANNEL }, `cancel ${typedRef}`));
+    const card = asked.map((c) => shownText(c.activity)).join('\n');
+    expect(card).toContain(`Cancel booking ${reference}?`);
+    expect(card).toContain(`${EN['cancel.date']}: 2026-12-08`);
+    expect(card).toContain(`${EN['cancel.time']}: 09:30`);
+    expect(card).toContain(`Name: ${CALLER.name}`);
+    expect(card).toContain(`Phone: ${CALLER.phone}`);
+    expect(card).toContain(`Mode: ${EN['mode.in_person']}`);
+    expect(card).toContain(`${EN['bookings.bookedBy']}: ${AIKO.name}`);
+    expect(card).toContain(EN['cancel.notNotified']);
+    const buttons = asked.flatMap((c) => buttonsOf(c.activity));
+    expect(buttons).toEqual([{ title: EN['cancel.confirm'], data: { staff: 'cancelBooking', reference } }]);
+    expect(await store.bookings.listSession(SESSION_ID)).toHaveLength(1);
+
+    // Confirm: cancelled, and staff are told to phone the caller (nobody is messaged).
+    const done = await say(submit(BEN, { channel: CHANNEL }, buttons[0]!.data));
+    expect(done).toContain(`${BEN.name} cancelled booking ${reference} (${SESSION_ID}, 09:30)`);
+    expect(done).toContain(`not notified automatically: please phone them at ${CALLER.phone}`);
+    expect(await store.bookings.listSession(SESSION_ID)).toEqual([]);
+    expect((await store.bookings.occupancy(SESSION_ID, clock.now())).booked.has('0930')).toBe(false);
+    expect(delivered).toEqual([]);
+    // A second press of the same button finds nothing to cancel.
+    expect(await say(submit(AIKO, { channel: CHANNEL }, buttons[0]!.data))).toContain(`There is no upcoming booking ${reference}`);
+
+    // Logged with the reference and a pseudonymised agent, without personal data.
+    const line = logs.find((l) => l.includes('booking.cancelled_by_staff'));
+    expect(line).toContain(reference);
+    expect(line).toContain(pseudonym(BEN.aadObjectId));
+    expect(line).toContain('"holder":"phone"');
+    for (const personal of [CALLER.name, CALLER.phone, '09011112222', CALLER.email, BEN.name, BEN.aadObjectId, AIKO.name]) expect(logs.join('\n')).not.toContain(personal);
+
+    // The slot is free again, and the same caller (same phone) may book again, even the same time.
+    const again = await proxyBooking(AIKO, '9:30');
+    expect(again).not.toBe(reference);
+    expect(await store.bookings.listSession(SESSION_ID)).toMatchObject([{ id: again, slotId: '0930', userKey: 'phone:09011112222' }]);
+  });
+
+  it("a citizen's own booking can be cancelled too; a bare cancel still reaches the dialogs", async () => {
+    await send(install(CHANNEL));
+    const citizen = new ChatUser(engine, 'line-booker');
+    await toSummary(citizen);
+    await citizen.tap(ja.booking.confirm);
+    const [booking] = await store.bookings.listSession(SESSION_ID);
+    expect(booking?.userKey).toBe(citizen.key);
+
+    const asked = await send(typed(AIKO, { channel: CHANNEL }, `cancel ${booking!.id}`));
+    expect(asked.map((c) => shownText(c.activity)).join('\n')).toContain('Name: 川崎 花子');
+    const done = await say(submit(AIKO, { channel: CHANNEL }, asked.flatMap((c) => buttonsOf(c.activity))[0]!.data));
+    expect(done).toContain(`${AIKO.name} cancelled booking ${booking!.id}`);
+    expect(done).toContain('please phone them at 090-1234-5678');
+    expect(await store.bookings.listSession(SESSION_ID)).toEqual([]);
+    // Not messaged: the office phones them.
+    expect(delivered).toEqual([]);
+    await citizen.type('メニュー');
+    expect(await citizen.tap(ja.menu.my)).toContain(ja.my.none);
+
+    // `cancel` alone is the dialogs' "stop", not a staff command.
+    const stopped = await send(typed(AIKO, { channel: CHANNEL }, 'cancel'));
+    expect(stopped.map((c) => shownText(c.activity)).join('\n')).not.toContain('no upcoming booking');
+    expect(stopped.flatMap((c) => buttonsOf(c.activity)).map((b) => b.title)).toContain(en.menu.book);
+  });
+
+  it('an unknown reference, or one whose session has passed, is not found', async () => {
+    await send(install(CHANNEL));
+    expect(await say(typed(AIKO, { channel: CHANNEL }, 'cancel ZZZ-9999'))).toContain('There is no upcoming booking ZZZ-9999');
+    expect(await say(submit(AIKO, { channel: CHANNEL }, { staff: 'cancelBooking', reference: 'zzz-9999' }))).toContain('There is no upcoming booking ZZZ-9999');
+    expect(await say(submit(AIKO, { channel: CHANNEL }, { staff: 'cancelBooking', reference: 'not a reference' }))).toContain(EN.badButton);
+
+    const reference = await proxyBooking(BEN, '10:00');
+    clock.set('2026-12-09T09:00:00+09:00');
+    expect(await say(typed(AIKO, { channel: CHANNEL }, `cancel ${reference}`))).toContain(`There is no upcoming booking ${reference}`);
+    expect(await say(submit(AIKO, { channel: CHANNEL }, { staff: 'cancelBooking', reference }))).toContain(`There is no upcoming booking ${reference}`);
+    expect(await store.bookings.listSession(SESSION_ID)).toHaveLength(1);
+  });
+
+  it('is refused outside the staff team, and only offered in its channels', async () => {
+    const reference = await proxyBooking(AIKO, '11:00');
+    const other = { team: '19:someotherteam@thread.tacv2', channel: OTHER_CHANNEL };
+    const asked = await say(typed(OUTSIDER, other, `cancel ${reference}`));
+    expect(asked).toContain(EN.refused);
+    expect(asked).not.toContain(CALLER.name);
+    expect(await say(submit(OUTSIDER, other, { staff: 'cancelBooking', reference }))).toContain(EN.refused);
+    expect(await say(typed(OUTSIDER, { team: TEAM, channel: CHANNEL, tenant: 'other-tenant' }, `cancel ${reference}`))).toContain(EN.refused);
+    // Staff in a personal chat are pointed to the staff channel.
+    expect(await say(typed(AIKO, { personal: true }, `cancel ${reference}`))).toContain(EN.staffCommandsInChannel);
+    expect(await say(submit(AIKO, { personal: true }, { staff: 'cancelBooking', reference }))).toContain(EN.staffButtonsInChannel);
+    expect(await store.bookings.listSession(SESSION_ID)).toMatchObject([{ id: reference }]);
+    expect(logs.some((l) => l.includes('booking.cancelled_by_staff'))).toBe(false);
+  });
+});
+
 describe('the endpoint', () => {
   it('handles a redelivered activity once (dialog turn and staff command)', async () => {
     const message = activity(AIKO, { personal: true }, { text: 'menu' });
@@ -650,6 +791,15 @@ describe('pieces', () => {
     expect(parseCommand('Claim k7m-4qxp')).toEqual({ name: 'claim', ticketId: 'K7M-4QXP' });
     expect(parseCommand('bookings 2026-12-08')).toEqual({ name: 'bookings', target: '2026-12-08' });
     expect(parseCommand('close the window please')).toBeUndefined();
+    expect(parseCommand('cancel k7m-4qxp')).toEqual({ name: 'cancel', reference: 'K7M-4QXP' });
+    expect(parseCommand('Cancel  k7m 4qxp ')).toEqual({ name: 'cancel', reference: 'K7M-4QXP' });
+    expect(parseCommand('cancel K7M4QXP.')).toEqual({ name: 'cancel', reference: 'K7M-4QXP' });
+    expect(parseCommand('cancel K7M\u30fc4QXP')).toEqual({ name: 'cancel', reference: 'K7M-4QXP' });
+    // A bare cancel, or words, stay the dialogs' own "stop".
+    expect(parseCommand('cancel')).toBeUndefined();
+    expect(parseCommand('cancel booking')).toBeUndefined();
+    expect(parseCommand('cancel the date')).toBeUndefined();
+    expect(parseCommand('cancel my booking for tomorrow please')).toBeUndefined();
     expect(parseCommand('hello')).toBeUndefined();
   });
 });
