@@ -8,7 +8,8 @@
  * citizen's answer does). `back` walks the same order backwards.
  */
 import type { Precaution, ScreeningQuestion, Service } from '../src/domain.ts';
-import { bookingWindow } from '../src/services/calendar.ts';
+import { DateTime } from 'luxon';
+import { bookingWindow, ZONE } from '../src/services/calendar.ts';
 import { serviceById, sessionById, sessionsOf } from '../src/services/catalog.ts';
 import type { BookingFailure, SlotOffer } from '../src/services/ports.ts';
 import type { Action } from './actions.ts';
@@ -284,7 +285,7 @@ async function onTime(ctx: Ctx, state: ConversationState, flow: Flow, sessionId:
   if (flow.sessionId && flow.sessionId !== sessionId) await ctx.services.bookings.releaseHold(flow.sessionId, ctx.caller.userKey);
   const held = await ctx.services.bookings.hold(sessionId, slotId, ctx.caller.userKey, ctx.now);
   if (!held.ok) return onFailure(ctx, state, { ...flow, sessionId }, held.reason);
-  const until = new Date(held.expiresAt).toLocaleTimeString('en-GB', { timeZone: 'Asia/Tokyo', hour: 'numeric', minute: '2-digit' });
+  const until = DateTime.fromMillis(held.expiresAt, { zone: ZONE }).toFormat('H:mm');
   const note = say(t('booking.held', { date: formatDate(session.date, state.locale, t), time: slotIdToTime(slotId), until }));
   const ready = flow.agreedAt !== undefined && flow.contact.name && flow.contact.phone && flow.contact.email;
   const step: BookingStep = ready ? 'summary' : 'precautions';

@@ -4,6 +4,7 @@
  */
 import { DateTime } from 'luxon';
 import type { ClockTime, IsoDate, Locale, Localized } from '../src/domain.ts';
+import { ZONE } from '../src/services/calendar.ts';
 import { type Action, encodeAction } from './actions.ts';
 import type { Choice, Reply, Translate } from './types.ts';
 
@@ -31,7 +32,7 @@ export function local(text: Localized, locale: Locale): string {
 
 /** `2026-12-08` → the locale's date format (`format.date`), e.g. `Tue, 8 Dec` in English. */
 export function formatDate(date: IsoDate, locale: Locale, t: Translate, short = false): string {
-  return DateTime.fromISO(date, { zone: 'Asia/Tokyo' })
+  return DateTime.fromISO(date, { zone: ZONE })
     .setLocale(locale)
     .toFormat(t(short ? 'format.shortDate' : 'format.date'));
 }

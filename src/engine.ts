@@ -21,6 +21,7 @@ import { type ConversationState, conversationStateSchema, freshState } from '../
 import type { Caller, DialogServices, Input, Reply } from '../dialogs/types.ts';
 import { say } from '../dialogs/format.ts';
 import type { Locale } from './domain.ts';
+import { ZONE } from './services/calendar.ts';
 import { KeyedQueue } from './keyedQueue.ts';
 import { errorFields, type Logger, pseudonym } from './log.ts';
 import type { Store } from './stores/ports.ts';
@@ -126,7 +127,7 @@ export class TurnEngine {
     if (expired?.name === 'booking' && expired.sessionId) await services.bookings.releaseHold(expired.sessionId, request.caller.userKey);
     const before = notice ? [say(t(notice))] : [];
 
-    const ctx = { input: request.input, caller: request.caller, now: DateTime.fromMillis(nowMs, { zone: 'Asia/Tokyo' }), services };
+    const ctx = { input: request.input, caller: request.caller, now: DateTime.fromMillis(nowMs, { zone: ZONE }), services };
     let result;
     if (notice === 'expired' && request.input.kind === 'action') {
       // A button from the expired conversation means nothing now: just show the menu.

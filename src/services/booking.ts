@@ -2,7 +2,7 @@ import type { DateTime } from 'luxon';
 import type { Booking, Session, Slot } from '../domain.ts';
 import type { BookingStore } from '../stores/ports.ts';
 import { isBookingOpen, parseIsoDate, slotStart, slotsOf } from './calendar.ts';
-import { type Catalog, openSessions, serviceById, sessionById } from './catalog.ts';
+import { type Catalog, openSessions, serviceById, sessionById, upcomingSessions } from './catalog.ts';
 import type {
   BookingDraft,
   BookingPort,
@@ -112,11 +112,7 @@ export class BookingService implements BookingPort {
   }
 
   async upcomingFor(userKey: string, now: DateTime): Promise<Booking[]> {
-    const today = now.setZone('Asia/Tokyo').toISODate()!;
-    const sessionIds = this.catalog.sessions
-      .filter((s) => s.date >= today)
-      .sort((a, b) => a.date.localeCompare(b.date))
-      .map((s) => s.id);
+    const sessionIds = upcomingSessions(this.catalog, now).map((s) => s.id);
     return this.store.findByUser(userKey, sessionIds);
   }
 

@@ -17,7 +17,7 @@ import type {
   Service,
   Session,
 } from '../domain.ts';
-import { clockMinutes, isBookingOpen, isIsoDate, slotsOf } from './calendar.ts';
+import { clockMinutes, isBookingOpen, isIsoDate, slotsOf, toIsoDate } from './calendar.ts';
 
 /** The validated catalog: every session names one of the services. */
 export interface Catalog {
@@ -274,6 +274,12 @@ export function sessionsOf(catalog: Catalog, serviceId: string): Session[] {
   return catalog.sessions
     .filter((s) => s.serviceId === serviceId)
     .sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** Sessions of any service held today (JST) or later, earliest first: those with live appointments. */
+export function upcomingSessions(catalog: Catalog, now: DateTime): Session[] {
+  const today = toIsoDate(now);
+  return catalog.sessions.filter((s) => s.date >= today).sort((a, b) => a.date.localeCompare(b.date));
 }
 
 /** The sessions of a service that can be booked at `now`, earliest first; empty for an unknown service. */

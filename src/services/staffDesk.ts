@@ -10,7 +10,7 @@ import type { Agent, Booking, Ticket } from '../domain.ts';
 import type { TurnEngine } from '../engine.ts';
 import { errorFields, type Logger, pseudonym } from '../log.ts';
 import type { Store, TicketTransition } from '../stores/ports.ts';
-import type { Catalog } from './catalog.ts';
+import { type Catalog, upcomingSessions } from './catalog.ts';
 import { isoOf } from './handoff.ts';
 import type { CitizenMessenger, StaffBooking, StaffDesk, StaffNotifier } from './staff.ts';
 
@@ -76,11 +76,10 @@ export class StaffDeskService implements StaffDesk {
 
   async findBooking(reference: string, now: DateTime): Promise<StaffBooking | null> {
     const id = reference.trim().toUpperCase();
-    const today = now.setZone('Asia/Tokyo').toISODate()!;
     // A reference names no session, but the catalog holds only a handful that are still
     // ahead: one direct lookup each beats keeping a reference index in the store. Past
     // sessions are left out: their bookings are records, not appointments to cancel.
-    const sessions = this.opts.catalog.sessions.filter((s) => s.date >= today);
+    const sessions = upcomingSessions(this.opts.catalog, now);
     const found = await Promise.all(sessions.map((s) => this.opts.store.bookings.get(s.id, id)));
     const index = found.findIndex((b) => b !== null);
     return index < 0 ? null : { booking: found[index]!, session: sessions[index]! };

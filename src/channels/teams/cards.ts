@@ -3,6 +3,7 @@
  * channel-neutral dialog replies rendered for Teams. No SDK types here, so the cards
  * survive a move from botbuilder to another Teams SDK unchanged.
  */
+import { ZONE } from '../../services/calendar.ts';
 import { DateTime } from 'luxon';
 import type { Choice, Reply } from '../../../dialogs/types.ts';
 import { formatPhone } from '../../../dialogs/contact.ts';
@@ -44,7 +45,6 @@ const SCHEMA = 'http://adaptivecards.io/schemas/adaptive-card.json';
 const BUTTONS_PER_ROW = 3;
 /** Bookings listed in one card; Teams refuses cards much over 28 KB. */
 const MAX_BOOKINGS = 40;
-const ZONE = 'Asia/Tokyo';
 
 function card(body: object[], actions?: object[]): AdaptiveCard {
   return { type: 'AdaptiveCard', $schema: SCHEMA, version: VERSION, body, ...(actions?.length ? { actions } : {}), msteams: { width: 'Full' } };

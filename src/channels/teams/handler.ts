@@ -12,6 +12,7 @@
  * Each activity is handled once: dialog turns are deduplicated by the engine on
  * `teams:<activity id>`, everything else here on the same key (Teams redelivers slow turns).
  */
+import { ZONE } from '../../services/calendar.ts';
 import { DateTime } from 'luxon';
 import type { Input } from '../../../dialogs/types.ts';
 import type { Agent, Locale, Ticket } from '../../domain.ts';
@@ -43,7 +44,6 @@ import { STAFF_CHANNEL } from './notifier.ts';
 import { phrase, type StaffTextKey, staffLocale } from './text.ts';
 import type { InboundTurn } from './transport.ts';
 
-const ZONE = 'Asia/Tokyo';
 /** A registered reference is rewritten at most this often when nothing about it changed. */
 const REFRESH_EVERY_MS = 60 * 60_000;
 
