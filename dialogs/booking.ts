@@ -7,18 +7,19 @@
  * Each step has an `ask…` (what the bot says on arriving there) and an `on…` (what the
  * citizen's answer does). `back` walks the same order backwards.
  */
-import type { Precaution, ScreeningQuestion, Service } from '../src/domain.ts';
 import { DateTime } from 'luxon';
-import { bookingWindow, ZONE } from '../src/services/calendar.ts';
+import { formatPhone, type Precaution, type ScreeningQuestion, type Service, ZONE } from '../src/domain.ts';
+import { bookingWindow } from '../src/services/calendar.ts';
 import { serviceById, sessionById, sessionsOf } from '../src/services/catalog.ts';
 import type { BookingFailure, SlotOffer } from '../src/services/ports.ts';
 import type { Action } from './actions.ts';
-import { type ContactField, formatPhone, validateField } from './contact.ts';
+import { type ContactField, validateField } from './contact.ts';
 import { choice, formatDate, local, say, slotIdToTime, withChoices } from './format.ts';
 import { openHandoff } from './handoff.ts';
 import { atMenu, menuChoices } from './menu.ts';
 import type { BookingFlow, BookingStep, ConversationState } from './state.ts';
-import type { Choice, Reply, Translate, TurnContext, TurnResult } from './types.ts';
+import type { Choice, Reply, Translate, TurnContext } from '../src/turn.ts';
+import type { TurnResult } from './types.ts';
 
 /** What the citizen sent: a validated button, or typed text. */
 export interface Message {

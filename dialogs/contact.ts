@@ -59,11 +59,3 @@ export function validateField(field: ContactField, text: string): { ok: true; va
   if (parsed.success) return { ok: true, value: parsed.data };
   return { ok: false, reason: parsed.error.issues[0]?.message ?? `contact.invalid.${field}` };
 }
-
-/** `09012345678` → `090-1234-5678`, for reading back to the citizen. */
-export function formatPhone(digits: string): string {
-  if (digits.length === 11) return `${digits.slice(0, 3)}-${digits.slice(3, 7)}-${digits.slice(7)}`;
-  if (digits.startsWith('0120')) return `${digits.slice(0, 4)}-${digits.slice(4, 7)}-${digits.slice(7)}`;
-  if (/^0[36]/.test(digits)) return `${digits.slice(0, 2)}-${digits.slice(2, 6)}-${digits.slice(6)}`;
-  return `${digits.slice(0, 3)}-${digits.slice(3, 6)}-${digits.slice(6)}`;
-}

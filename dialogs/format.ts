@@ -3,10 +3,9 @@
  * locale files, so that no user-facing text lives in code.
  */
 import { DateTime } from 'luxon';
-import type { ClockTime, IsoDate, Locale, Localized } from '../src/domain.ts';
-import { ZONE } from '../src/services/calendar.ts';
+import { type ClockTime, type IsoDate, type Locale, type Localized, ZONE } from '../src/domain.ts';
 import { type Action, encodeAction } from './actions.ts';
-import type { Choice, Reply, Translate } from './types.ts';
+import type { Choice, Reply, Translate } from '../src/turn.ts';
 
 /** A button that sends `action`. */
 export function choice(label: string, action: Action): Choice {

@@ -9,7 +9,8 @@ import { isOfficeOpen, nextOfficeOpening } from '../src/services/calendar.ts';
 import { choice, formatDate, local, say, withChoices } from './format.ts';
 import { atMenu, menuChoices } from './menu.ts';
 import type { ConversationState } from './state.ts';
-import type { Input, Reply, TurnContext, TurnResult } from './types.ts';
+import type { Input, Reply, TurnContext } from '../src/turn.ts';
+import type { TurnResult } from './types.ts';
 
 /** The service the conversation is about, else the catalog's first (whose office answers). */
 export function serviceInContext(ctx: TurnContext, state: ConversationState): Service | undefined {

@@ -11,7 +11,8 @@ import { endHandoff, onStaffEvent, openHandoff, relayToStaff } from './handoff.t
 import { askMenu, atMenu } from './menu.ts';
 import { askMyBookings, backMyBookings, handleMyBookings, startMyBookings } from './myBookings.ts';
 import type { ConversationState } from './state.ts';
-import type { Choice, DialogServices, Reply, Translate, TurnContext, TurnResult } from './types.ts';
+import type { Choice, DialogServices, Reply, Translate, TurnContext } from '../src/turn.ts';
+import type { TurnResult } from './types.ts';
 
 /** Runs one turn of the conversation. */
 export async function runDialog(ctx: TurnContext, state: ConversationState): Promise<TurnResult> {

@@ -1,7 +1,7 @@
 /** The main menu: the place every conversation starts from and returns to. */
 import { choice, say } from './format.ts';
 import type { ConversationState } from './state.ts';
-import type { Choice, Reply, Translate } from './types.ts';
+import type { Choice, Reply, Translate } from '../src/turn.ts';
 
 /** The menu's buttons. */
 export function menuChoices(t: Translate): Choice[] {

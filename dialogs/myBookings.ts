@@ -8,7 +8,8 @@ import type { Message } from './booking.ts';
 import { choice, formatDate, local, say, slotIdToTime, withChoices } from './format.ts';
 import { atMenu, menuChoices } from './menu.ts';
 import type { ConversationState, MyBookingsFlow } from './state.ts';
-import type { Reply, Translate, TurnContext, TurnResult } from './types.ts';
+import type { Reply, Translate, TurnContext } from '../src/turn.ts';
+import type { TurnResult } from './types.ts';
 
 type Ctx = TurnContext;
 type Flow = MyBookingsFlow;

@@ -1,61 +1,9 @@
 /**
- * The channel-neutral contract of a turn: what a dialog receives and what it returns.
- * LINE, the web chat (and later Teams) translate their events into `Input` and render
- * `Reply` back; dialogs know nothing of them, of HTTP or of Redis.
+ * What a dialog step returns. The rest of the turn contract (input, replies, caller,
+ * services) is channel-neutral and lives in `src/turn.ts`.
  */
-import type { DateTime } from 'luxon';
-import type { Catalog } from '../src/services/catalog.ts';
-import type { BookingPort, HandoffPort } from '../src/services/ports.ts';
-import type { Agent, Locale } from '../src/domain.ts';
+import type { Reply } from '../src/turn.ts';
 import type { ConversationState } from './state.ts';
-
-/** What the user did. A tapped button arrives as `action` with the choice's `data`. */
-export type Input =
-  | { kind: 'text'; text: string }
-  | { kind: 'action'; data: string }
-  | { kind: 'follow' }
-  | { kind: 'unsupported' }
-  /** Something staff did in a handoff, delivered to the citizen's conversation. */
-  | { kind: 'staff'; event: 'claimed' | 'closed' | 'message'; ticketId: string; text?: string };
-
-/** A button. `data` is an encoded action (see `actions.ts`), validated when it comes back. */
-export interface Choice {
-  label: string;
-  data: string;
-}
-
-/** What the bot says: plain text or a card, each optionally with buttons. */
-export type Reply =
-  | { kind: 'text'; text: string; choices?: Choice[] }
-  | { kind: 'card'; title: string; fields: { label: string; value: string }[]; text?: string; choices?: Choice[] };
-
-/** Translate a locale key (i18next style, `{{name}}` interpolation) in the user's language. */
-export type Translate = (key: string, params?: Record<string, string | number>) => string;
-
-/** Services a dialog may call; all behind interfaces so tests run them in memory. */
-export interface DialogServices {
-  catalog: Catalog;
-  bookings: BookingPort;
-  handoff: HandoffPort;
-  /** Translator factory, so a language change takes effect within the same turn. */
-  translator: (locale: Locale) => Translate;
-}
-
-/** Who is talking, on which channel. `userKey` identifies the person across turns. */
-export interface Caller {
-  userKey: string;
-  channel: string;
-  /** Set when a staff member uses the dialogs on a citizen's behalf (proxy booking from Teams). */
-  agent?: Agent;
-}
-
-/** Everything a dialog step gets. */
-export interface TurnContext {
-  input: Input;
-  caller: Caller;
-  now: DateTime;
-  services: DialogServices;
-}
 
 /** Everything a dialog step returns. */
 export interface TurnResult {

@@ -4,7 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import restify from 'restify';
-import type { DialogServices } from '../dialogs/types.ts';
+import type { DialogServices } from './turn.ts';
 import { LineMessenger } from './channels/line/messenger.ts';
 import { LinePusher } from './channels/line/push.ts';
 import { LineSender } from './channels/line/sender.ts';
@@ -13,12 +13,11 @@ import { createTeamsChannel } from './channels/teams/index.ts';
 import { mountWebchat } from './channels/webchat/index.ts';
 import { WebchatOutbox } from './channels/webchat/outbox.ts';
 import type { Config } from './config.ts';
-import { TurnEngine } from './engine.ts';
+import { TurnEngine, type TurnRequest } from './engine.ts';
 import { createLogger, errorFields, type Logger } from './log.ts';
 import { CATALOG_FILE, type Catalog, loadCatalog } from './services/catalog.ts';
 import { createDialogServices } from './services/index.ts';
 import type { CitizenMessenger, StaffDesk, StaffNotifier } from './services/staff.ts';
-import { StaffDeskService } from './services/staffDesk.ts';
 import { FanoutNotifier } from './notifiers/fanout.ts';
 import { LineGroupNotifier } from './notifiers/lineGroup.ts';
 import { WebhookNotifier } from './notifiers/webhook.ts';
@@ -26,6 +25,7 @@ import { createMemoryStore } from './stores/memory.ts';
 import type { Store } from './stores/ports.ts';
 import { createRedisStore } from './stores/redis.ts';
 import { createSealer } from './stores/sealing.ts';
+import { StaffDeskService } from './staffDesk.ts';
 
 /** Parts a test (or another host) may supply instead of the defaults. */
 export interface AppOverrides {
@@ -118,8 +118,9 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const messengers: CitizenMessenger[] = [];
   if (pusher) messengers.push(new LineMessenger({ pusher }));
   if (outbox) messengers.push(outbox);
-  const desk = new StaffDeskService({ store, catalog, notifier, engine, messengers, log });
-  teams.mount(server, desk, engine);
+  const runTurn = (request: TurnRequest) => engine.run(request);
+  const desk = new StaffDeskService({ store, catalog, notifier, runTurn, messengers, log });
+  teams.mount(server, { desk, runTurn });
 
   mountLineWebhook(server, {
     ...(channelSecret ? { channelSecret } : {}),

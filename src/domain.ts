@@ -1,8 +1,11 @@
 /**
- * Domain vocabulary shared by dialogs, services and stores. Plain data only: no I/O.
+ * Domain vocabulary shared by dialogs, services and stores. Plain data and pure functions: no I/O.
  * Words follow the house glossary: service, session, slot, hold, booking, screening,
  * precautions, consent, ticket, handoff.
  */
+
+/** The zone in which sessions, booking windows and office hours are defined. */
+export const ZONE = 'Asia/Tokyo';
 
 /** Languages the bot speaks. Japanese is the default. */
 export type Locale = 'ja' | 'en';
@@ -109,6 +112,14 @@ export interface Contact {
   /** Digits only, domestic form (e.g. `09012345678`). */
   phone: string;
   email: string;
+}
+
+/** `09012345678` → `090-1234-5678`, for reading back to the citizen or to staff. */
+export function formatPhone(digits: string): string {
+  if (digits.length === 11) return `${digits.slice(0, 3)}-${digits.slice(3, 7)}-${digits.slice(7)}`;
+  if (digits.startsWith('0120')) return `${digits.slice(0, 4)}-${digits.slice(4, 7)}-${digits.slice(7)}`;
+  if (/^0[36]/.test(digits)) return `${digits.slice(0, 2)}-${digits.slice(2, 6)}-${digits.slice(6)}`;
+  return `${digits.slice(0, 3)}-${digits.slice(3, 6)}-${digits.slice(6)}`;
 }
 
 /** A confirmed appointment. `id` is the booking reference read aloud on the phone. */

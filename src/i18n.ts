@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import i18next from 'i18next';
-import type { Translate } from '../dialogs/types.ts';
+import type { Translate } from './turn.ts';
 import { type Locale, LOCALES } from './domain.ts';
 
 /** Reads every locale file from `dir` and returns a translator factory. */

@@ -8,10 +8,7 @@
  */
 import holiday_jp from '@holiday-jp/holiday_jp';
 import { DateTime } from 'luxon';
-import type { BookingWindowRule, ClockTime, IsoDate, OfficeHours, Service, Session, Slot } from '../domain.ts';
-
-/** The zone in which sessions, booking windows and office hours are defined. */
-export const ZONE = 'Asia/Tokyo';
+import { type BookingWindowRule, type ClockTime, type IsoDate, type OfficeHours, type Service, type Session, type Slot, ZONE } from '../domain.ts';
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 const CLOCK_TIME = /^([01]\d|2[0-3]):([0-5]\d)$/;

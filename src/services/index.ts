@@ -1,5 +1,5 @@
 /** Builds the services the dialogs use, the same way for the app and for tests. */
-import type { DialogServices } from '../../dialogs/types.ts';
+import type { DialogServices } from '../turn.ts';
 import { loadTranslator } from '../i18n.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../stores/ports.ts';

@@ -5,7 +5,7 @@
  * the web chat (outbox) implement the messenger.
  */
 import type { DateTime } from 'luxon';
-import type { Reply } from '../../dialogs/types.ts';
+import type { Reply } from '../turn.ts';
 import type { Agent, Booking, Session, Ticket } from '../domain.ts';
 import type { TicketTransition } from '../stores/ports.ts';
 

@@ -22,7 +22,7 @@
 import { Redis, type ChainableCommander } from 'ioredis';
 import type { Booking, Ticket } from '../domain.ts';
 import { isSealed, type Sealer } from './sealing.ts';
-import { bySlot, ticketScore, ttlOf } from './memory.ts';
+import { bySlot, ticketScore, ttlOf } from './shared.ts';
 import type {
   BookingStore,
   ChannelRecord,

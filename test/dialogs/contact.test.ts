@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatPhone, validateField } from '../../dialogs/contact.ts';
+import { validateField } from '../../dialogs/contact.ts';
+import { formatPhone } from '../../src/domain.ts';
 
 describe('contact details', () => {
   it.each([

@@ -1,8 +1,8 @@
 import { DateTime } from 'luxon';
 import { describe, expect, it, vi } from 'vitest';
-import type { Reply } from '../../dialogs/types.ts';
+import type { Reply } from '../../src/turn.ts';
 import type { Ticket } from '../../src/domain.ts';
-import { StaffDeskService } from '../../src/services/staffDesk.ts';
+import { StaffDeskService } from '../../src/staffDesk.ts';
 import type { CitizenMessenger, StaffNotifier } from '../../src/services/staff.ts';
 import { createBot, textOf, toSummary } from '../support/chat.ts';
 
@@ -35,7 +35,7 @@ function setup(start?: string) {
   const { notifier, events } = recordingNotifier();
   const bot = createBot({ notifier, ...(start ? { start } : {}) });
   const { messenger, pushed } = inbox();
-  const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier, engine: bot.engine, messengers: [messenger], log: { info() {}, warn() {}, error() {} } });
+  const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier, runTurn: (r) => bot.engine.run(r), messengers: [messenger], log: { info() {}, warn() {}, error() {} } });
   const now = () => DateTime.fromMillis(bot.clock.now());
   return { bot, desk, events, pushed, now };
 }
@@ -91,7 +91,7 @@ describe('reaching a person', () => {
     const load = bot.store.conversations.load.bind(bot.store.conversations);
     bot.store.conversations.load = async () => Promise.reject(new Error('redis down'));
     const { messenger } = inbox();
-    const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier: recordingNotifier().notifier, engine: bot.engine, messengers: [messenger], log: { info() {}, warn() {}, error() {} } });
+    const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier: recordingNotifier().notifier, runTurn: (r) => bot.engine.run(r), messengers: [messenger], log: { info() {}, warn() {}, error() {} } });
     await desk.claim(ticket!.id, staff, now());
     await expect(desk.reply(ticket!.id, staff, 'もしもし', 'm-1')).rejects.toThrow();
     bot.store.conversations.load = load;
@@ -166,7 +166,7 @@ describe('when the relay breaks', () => {
   it("tells the citizen when their words could not reach staff, with the office's phone", async () => {
     const { notifier } = recordingNotifier();
     const bot = createBot({ notifier: { ...notifier, citizenSaid: async () => Promise.reject(new Error('403')) } });
-    const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier, engine: bot.engine, messengers: [inbox().messenger], log: { info() {}, warn() {}, error() {} } });
+    const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier, runTurn: (r) => bot.engine.run(r), messengers: [inbox().messenger], log: { info() {}, warn() {}, error() {} } });
     const u = bot.user('unheard');
     await u.type('担当者と話したい');
     const [ticket] = await bot.store.tickets.listOpen();
@@ -178,7 +178,7 @@ describe('when the relay breaks', () => {
   it('a staff reply that cannot be pushed is reported to staff, not claimed as sent', async () => {
     const { bot, now } = setup();
     const failing: CitizenMessenger = { handles: () => true, deliver: async () => Promise.reject(new Error('LINE down')) };
-    const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier: recordingNotifier().notifier, engine: bot.engine, messengers: [failing], log: { info() {}, warn() {}, error() {} } });
+    const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier: recordingNotifier().notifier, runTurn: (r) => bot.engine.run(r), messengers: [failing], log: { info() {}, warn() {}, error() {} } });
     const u = bot.user('offline');
     await u.type('担当者と話したい');
     const [ticket] = await bot.store.tickets.listOpen();
@@ -242,7 +242,7 @@ describe('staff cancelling a booking by its reference', async () => {
     const bot = createBot({ notifier });
     const { messenger, pushed } = inbox();
     const logs: string[] = [];
-    const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier, engine: bot.engine, messengers: [messenger], log: createLogger('info', (l) => logs.push(l)) });
+    const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier, runTurn: (r) => bot.engine.run(r), messengers: [messenger], log: createLogger('info', (l) => logs.push(l)) });
     return { bot, desk, pushed, logs, now: () => DateTime.fromMillis(bot.clock.now()) };
   }
 

@@ -6,7 +6,7 @@ import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import en from '../../locales/en.json' with { type: 'json' };
 import ja from '../../locales/ja.json' with { type: 'json' };
-import type { DialogServices, Reply } from '../../dialogs/types.ts';
+import type { DialogServices, Reply } from '../../src/turn.ts';
 import { STATE_VERSION } from '../../dialogs/state.ts';
 import { TurnEngine, type TurnOutcome, type TurnRequest } from '../../src/engine.ts';
 import { createLogger } from '../../src/log.ts';

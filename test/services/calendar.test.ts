@@ -1,8 +1,7 @@
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BookingWindowRule, Service, Session } from '../../src/domain.ts';
+import { type BookingWindowRule, type Service, type Session, ZONE } from '../../src/domain.ts';
 import {
-  ZONE,
   addBusinessDays,
   bookingWindow,
   defaultWindow,

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { afterAll, describe, expect, expectTypeOf, it } from 'vitest';
 import type { z } from 'zod';
-import type { Service, Session } from '../../src/domain.ts';
-import { ZONE } from '../../src/services/calendar.ts';
+import { type Service, type Session, ZONE } from '../../src/domain.ts';
 import {
   CATALOG_FILE,
   CatalogError,

@@ -2,7 +2,7 @@
  * A transcript harness: a user talking to the real engine and dialogs over a memory store
  * with a fake clock, tapping buttons by their visible label as a person would.
  */
-import type { Reply } from '../../dialogs/types.ts';
+import type { Reply } from '../../src/turn.ts';
 import { TurnEngine } from '../../src/engine.ts';
 import { createLogger } from '../../src/log.ts';
 import { CATALOG_FILE, type Catalog, loadCatalog } from '../../src/services/catalog.ts';

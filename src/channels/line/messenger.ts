@@ -2,7 +2,7 @@
  * Reaching a LINE citizen outside a webhook turn (staff replies in a handoff): push only,
  * with retry keys derived from the caller's idempotency key.
  */
-import type { Reply } from '../../../dialogs/types.ts';
+import type { Reply } from '../../turn.ts';
 import type { CitizenMessenger } from '../../services/staff.ts';
 import { stableUuid } from '../../uuid.ts';
 import { batches, LinePusher, type LinePushOptions } from './push.ts';

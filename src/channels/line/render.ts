@@ -4,7 +4,7 @@
  * postbacks whose display text echoes the label in the chat.
  */
 import type { messagingApi } from '@line/bot-sdk';
-import type { Choice, Reply } from '../../../dialogs/types.ts';
+import type { Choice, Reply } from '../../turn.ts';
 
 type Message = messagingApi.Message;
 

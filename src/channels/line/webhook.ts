@@ -11,7 +11,7 @@
 import { validateSignature } from '@line/bot-sdk';
 import type { Server } from 'restify';
 import { z } from 'zod';
-import type { Input } from '../../../dialogs/types.ts';
+import type { Input } from '../../turn.ts';
 import type { TurnEngine } from '../../engine.ts';
 import { BodyTooLargeError, readBody } from '../../http.ts';
 import { KeyedQueue } from '../../keyedQueue.ts';

@@ -3,11 +3,9 @@
  * channel-neutral dialog replies rendered for Teams. No SDK types here, so the cards
  * survive a move from botbuilder to another Teams SDK unchanged.
  */
-import { ZONE } from '../../services/calendar.ts';
 import { DateTime } from 'luxon';
-import type { Choice, Reply } from '../../../dialogs/types.ts';
-import { formatPhone } from '../../../dialogs/contact.ts';
-import type { Booking, Locale, Session, Ticket } from '../../domain.ts';
+import { type Booking, formatPhone, type Locale, type Session, type Ticket, ZONE } from '../../domain.ts';
+import type { Choice, Reply } from '../../turn.ts';
 import { phrase, phraseIfAny } from './text.ts';
 
 

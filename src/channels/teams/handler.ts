@@ -12,13 +12,12 @@
  * Each activity is handled once: dialog turns are deduplicated by the engine on
  * `teams:<activity id>`, everything else here on the same key (Teams redelivers slow turns).
  */
-import { ZONE } from '../../services/calendar.ts';
 import { DateTime } from 'luxon';
-import type { Input } from '../../../dialogs/types.ts';
-import type { Agent, Locale, Ticket } from '../../domain.ts';
-import type { TurnEngine } from '../../engine.ts';
+import { type Agent, type Locale, type Ticket, ZONE } from '../../domain.ts';
+import type { Input } from '../../turn.ts';
 import { errorFields, type Logger, pseudonym } from '../../log.ts';
 import type { StaffDesk } from '../../services/staff.ts';
+import type { RunTurn } from '../../staffDesk.ts';
 import type { ChannelStore, DedupeStore, TicketTransition } from '../../stores/ports.ts';
 import {
   activitySchema,
@@ -48,7 +47,8 @@ import type { InboundTurn } from './transport.ts';
 const REFRESH_EVERY_MS = 60 * 60_000;
 
 export interface TurnHandlerOptions {
-  engine: TurnEngine;
+  /** Runs the dialogs staff use themselves (proxy booking). */
+  runTurn: RunTurn;
   desk: StaffDesk;
   dedupe: DedupeStore;
   dedupeTtlMs: number;
@@ -324,7 +324,7 @@ export class TeamsTurnHandler {
   /** A turn of the citizen dialogs, run as the agent (the dialogs know `caller.agent`). */
   private async dialog(t: Turn, scope: StaffScope, agent: Agent, input: Input): Promise<void> {
     const { a, io } = t;
-    const outcome = await this.opts.engine.run({
+    const outcome = await this.opts.runTurn({
       // One conversation per agent per chat or channel: two agents in a channel never share a booking.
       conversationKey: `teams:${baseConversationId(a.conversation.id)}:${agent.id}`,
       caller: { userKey: `teams:${agent.id}`, channel: 'teams', agent },

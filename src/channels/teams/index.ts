@@ -10,10 +10,10 @@
  */
 import type { Server } from 'restify';
 import type { Locale } from '../../domain.ts';
-import type { TurnEngine } from '../../engine.ts';
 import { BodyTooLargeError, readBody } from '../../http.ts';
 import { errorFields, type Logger } from '../../log.ts';
 import type { StaffDesk, StaffNotifier } from '../../services/staff.ts';
+import type { RunTurn } from '../../staffDesk.ts';
 import type { ChannelStore, DedupeStore } from '../../stores/ports.ts';
 import { envelopeSchema } from './activity.ts';
 import { TeamsTurnHandler } from './handler.ts';
@@ -39,11 +39,6 @@ export interface TeamsChannelOptions {
   staffTeamId?: string | undefined;
   /** `STAFF_TENANT_ID`: personal chats from this tenant count as staff; also required of the team when set. */
   staffTenantId?: string | undefined;
-  /**
-   * The turn engine for the dialogs staff use (proxy booking). May instead be given to
-   * `mount`, since the engine's services usually need this channel's notifier first.
-   */
-  engine?: TurnEngine;
   channels: ChannelStore;
   /** Marks of activity ids already handled (the store's `dedupe`), shared with the engine. */
   dedupe: DedupeStore;
@@ -66,8 +61,20 @@ export interface TeamsChannel {
   notifier: StaffNotifier;
   /** The staff channel's state; rejects only when the store cannot be read. */
   health(): Promise<TeamsHealth>;
-  /** Mounts `POST /api/messages`. `engine` overrides the one given in the options. */
-  mount(server: Server, desk: StaffDesk, engine?: TurnEngine): void;
+  /**
+   * Mounts `POST /api/messages`. The desk and the turns come here rather than in the
+   * options because both are built on the dialog services, which tell staff through this
+   * channel's notifier: the channel exists first.
+   */
+  mount(server: Server, route: TeamsRoute): void;
+}
+
+/** What the Teams route hands activities to. */
+export interface TeamsRoute {
+  /** Staff commands and ticket cards. */
+  desk: StaffDesk;
+  /** The dialogs staff use themselves (proxy booking for a caller). */
+  runTurn: RunTurn;
 }
 
 /** Builds the Teams channel. Nothing is sent until a ticket is opened or an activity arrives. */
@@ -92,10 +99,9 @@ export function createTeamsChannel(opts: TeamsChannelOptions): TeamsChannel {
       }
     },
 
-    mount(server, desk, engine = opts.engine) {
-      if (!engine) throw new Error('createTeamsChannel: an engine is needed, in the options or in mount()');
+    mount(server, { desk, runTurn }) {
       const handler = new TeamsTurnHandler({
-        engine,
+        runTurn,
         desk,
         dedupe: opts.dedupe,
         dedupeTtlMs: opts.dedupeTtlMs ?? 24 * 3_600_000,

@@ -9,7 +9,7 @@
  * One process only: with several instances behind a balancer, the poll must reach the
  * instance that holds the conversation (or the outbox must move to the shared store).
  */
-import type { Reply } from '../../../dialogs/types.ts';
+import type { Reply } from '../../turn.ts';
 import type { CitizenMessenger } from '../../services/staff.ts';
 
 const USER_KEY_PREFIX = 'web:';

@@ -4,7 +4,7 @@
  * retried delivery arrives once, 409 as delivered, nothing sent for no replies.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Reply } from '../../../dialogs/types.ts';
+import type { Reply } from '../../../src/turn.ts';
 import { LineMessenger } from '../../../src/channels/line/messenger.ts';
 import { LinePushError } from '../../../src/channels/line/push.ts';
 import { stableUuid as retryKey } from '../../../src/uuid.ts';

@@ -10,7 +10,7 @@ import restify from 'restify';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import en from '../../../locales/en.json' with { type: 'json' };
 import ja from '../../../locales/ja.json' with { type: 'json' };
-import type { Reply } from '../../../dialogs/types.ts';
+import type { Reply } from '../../../src/turn.ts';
 import staffText from '../../../src/channels/teams/staff-text.json' with { type: 'json' };
 import { describeContext, ticketCard } from '../../../src/channels/teams/cards.ts';
 import { parseCommand } from '../../../src/channels/teams/activity.ts';
@@ -22,7 +22,7 @@ import { CATALOG_FILE, loadCatalog } from '../../../src/services/catalog.ts';
 import { createDialogServices } from '../../../src/services/index.ts';
 import type { TicketRequest } from '../../../src/services/ports.ts';
 import type { CitizenMessenger, StaffDesk } from '../../../src/services/staff.ts';
-import { StaffDeskService } from '../../../src/services/staffDesk.ts';
+import { StaffDeskService } from '../../../src/staffDesk.ts';
 import { createMemoryStore } from '../../../src/stores/memory.ts';
 import type { Store } from '../../../src/stores/ports.ts';
 import { fakeClock } from '../../support/app.ts';
@@ -191,7 +191,7 @@ beforeEach(async () => {
       delivered.push({ userKey, replies });
     },
   };
-  const real = new StaffDeskService({ store, catalog, notifier: teams.notifier, engine, messengers: [messenger], log: logger });
+  const real = new StaffDeskService({ store, catalog, notifier: teams.notifier, runTurn: (r) => engine.run(r), messengers: [messenger], log: logger });
   // The real desk, with its replies recorded (what staff wrote to whom).
   desk = Object.assign(Object.create(real) as StaffDesk, {
     reply: async (ticketId: string, agent: Agent, text: string, messageId: string) => {
@@ -200,7 +200,7 @@ beforeEach(async () => {
     },
   });
   server = restify.createServer({ handleUncaughtExceptions: false });
-  teams.mount(server, desk, engine);
+  teams.mount(server, { desk, runTurn: (r) => engine.run(r) });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -712,7 +712,7 @@ describe('the endpoint', () => {
     });
     const slow = createTeamsChannel({ staffTeamId: TEAM, channels: store.channels, dedupe: store.dedupe, log: createLogger('silent'), now: clock.now, locale: 'en', ackDeadlineMs: 50 });
     const slowServer = restify.createServer({ handleUncaughtExceptions: false });
-    slow.mount(slowServer, slowDesk, engine);
+    slow.mount(slowServer, { desk: slowDesk, runTurn: (r) => engine.run(r) });
     await new Promise<void>((resolve) => slowServer.listen(0, '127.0.0.1', () => resolve()));
     try {
       const command = typed(AIKO, { channel: CHANNEL }, 'queue');
@@ -735,7 +735,7 @@ describe('the endpoint', () => {
   it('with an app id, a request without a Bot Framework token is refused and runs nothing', async () => {
     const secured = createTeamsChannel({ appId: '00000000-0000-0000-0000-000000000001', appPassword: 'not-a-real-secret', appType: 'MultiTenant', staffTeamId: TEAM, channels: store.channels, dedupe: store.dedupe, log: createLogger('silent'), now: clock.now });
     const securedServer = restify.createServer({ handleUncaughtExceptions: false });
-    secured.mount(securedServer, desk, engine);
+    secured.mount(securedServer, { desk, runTurn: (r) => engine.run(r) });
     await new Promise<void>((resolve) => securedServer.listen(0, '127.0.0.1', () => resolve()));
     const quiet = console.error;
     console.error = () => undefined; // the SDK prints the authentication error itself

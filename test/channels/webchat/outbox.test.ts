@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import restify from 'restify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Reply } from '../../../dialogs/types.ts';
+import type { Reply } from '../../../src/turn.ts';
 import { mountWebchat } from '../../../src/channels/webchat/index.ts';
 import { WebchatOutbox } from '../../../src/channels/webchat/outbox.ts';
 import type { TurnEngine } from '../../../src/engine.ts';

@@ -5,7 +5,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Choice, Reply } from '../../../dialogs/types.ts';
+import type { Choice, Reply } from '../../../src/turn.ts';
 import type { AppOverrides } from '../../../src/app.ts';
 import { isReference } from '../../../src/services/reference.ts';
 import { createMemoryStore } from '../../../src/stores/memory.ts';

@@ -1,29 +1,35 @@
 /**
  * What staff do with tickets, and how the citizen hears of it. Every change to a ticket is
  * an atomic store step; the card is then updated through the notifier, and the citizen is
- * told through their own conversation (an engine turn, so it is ordered with their
- * messages and moves their state) and reached by push.
+ * told through their own conversation (a turn, so it is ordered with their messages and
+ * moves their state) and reached by push. It sits above the engine, whose turns it runs.
  */
 import type { DateTime } from 'luxon';
-import type { Input } from '../../dialogs/types.ts';
-import type { Agent, Booking, Ticket } from '../domain.ts';
-import type { TurnEngine } from '../engine.ts';
-import { errorFields, type Logger, pseudonym } from '../log.ts';
-import type { Store, TicketTransition } from '../stores/ports.ts';
-import { type Catalog, upcomingSessions } from './catalog.ts';
-import { isoOf } from './handoff.ts';
-import type { CitizenMessenger, StaffBooking, StaffDesk, StaffNotifier } from './staff.ts';
+import type { Agent, Booking, Ticket } from './domain.ts';
+import type { TurnOutcome, TurnRequest } from './engine.ts';
+import { errorFields, type Logger, pseudonym } from './log.ts';
+import { type Catalog, upcomingSessions } from './services/catalog.ts';
+import { isoOf } from './services/handoff.ts';
+import type { CitizenMessenger, StaffBooking, StaffDesk, StaffNotifier } from './services/staff.ts';
+import type { Store, TicketTransition } from './stores/ports.ts';
+import type { Input } from './turn.ts';
 
+/** Runs one turn in its conversation's order (`TurnEngine.run`); never rejects. */
+export type RunTurn = (request: TurnRequest) => Promise<TurnOutcome>;
+
+/** What the staff desk works with. */
 export interface StaffDeskOptions {
   store: Store;
   catalog: Catalog;
   notifier: StaffNotifier;
-  engine: TurnEngine;
+  /** Runs staff events in the citizen's conversation. */
+  runTurn: RunTurn;
   /** One per citizen channel (LINE push, web chat outbox). */
   messengers: CitizenMessenger[];
   log: Logger;
 }
 
+/** The staff desk over the store, the notifier and the citizen's conversations. */
 export class StaffDeskService implements StaffDesk {
   private readonly opts: StaffDeskOptions;
 
@@ -123,8 +129,8 @@ export class StaffDeskService implements StaffDesk {
    * logged; without it a failed push rejects.
    */
   private async tellCitizen(ticket: Ticket, input: Input, key: string, { dedupe = true } = {}): Promise<void> {
-    const { engine, messengers, log } = this.opts;
-    const outcome = await engine.run({
+    const { runTurn, messengers, log } = this.opts;
+    const outcome = await runTurn({
       conversationKey: ticket.userKey,
       caller: { userKey: ticket.userKey, channel: ticket.channel },
       ...(dedupe ? { eventId: key } : {}),
