@@ -4,28 +4,62 @@
  *   service → mode → screening questions → date → time (the slot is held)
  *   → precautions (explicit agreement) → name → phone → email → summary → booked
  *
- * Each step has an `ask…` (what the bot says on arriving there) and an `on…` (what the
- * citizen's answer does). `back` walks the same order backwards.
+ * That order is `BOOKING_STEPS`; `STEPS` gives each step its `ask` (what the bot says on
+ * arriving there) and its `handle` (what the citizen's answer does). Back walks the same
+ * order backwards, so a step says only how going back differs for it.
  */
 import { DateTime } from 'luxon';
+import { z } from 'zod';
 import { formatPhone, type Precaution, type ScreeningQuestion, type Service, ZONE } from '../src/domain.ts';
 import { bookingWindow } from '../src/services/calendar.ts';
 import { serviceById, sessionById, sessionsOf } from '../src/services/catalog.ts';
 import type { BookingFailure, SlotOffer } from '../src/services/ports.ts';
-import type { Action } from './actions.ts';
+import type { Choice, Reply, Translate, TurnContext } from '../src/turn.ts';
+import { id } from './actions.ts';
 import { type ContactField, validateField } from './contact.ts';
 import { choice, formatDate, local, say, slotIdToTime, withChoices } from './format.ts';
 import { openHandoff } from './handoff.ts';
 import { atMenu, menuChoices } from './menu.ts';
-import type { BookingFlow, BookingStep, ConversationState } from './state.ts';
-import type { Choice, Reply, Translate, TurnContext } from '../src/turn.ts';
-import type { TurnResult } from './types.ts';
+import type { ConversationState } from './state.ts';
+import { type Journey, type Message, StaleStateError, type TurnResult } from './types.ts';
 
-/** What the citizen sent: a validated button, or typed text. */
-export interface Message {
-  action?: Action;
-  text?: string;
-}
+/** Steps of the booking dialog, in conversation order: the one place that order is written. */
+const BOOKING_STEPS = ['service', 'mode', 'screening', 'date', 'time', 'precautions', 'name', 'phone', 'email', 'summary'] as const;
+type BookingStep = (typeof BOOKING_STEPS)[number];
+
+const bookingFlow = z.object({
+  name: z.literal('booking'),
+  step: z.enum(BOOKING_STEPS),
+  serviceId: z.string().optional(),
+  mode: z.enum(['in_person', 'online']).optional(),
+  /** Index of the current screening question among those that apply to the mode. */
+  question: z.number().int().min(0).optional(),
+  sessionId: z.string().optional(),
+  slotId: z.string().optional(),
+  /** When the citizen agreed to the precautions (ISO), recorded with the booking. */
+  agreedAt: z.string().optional(),
+  contact: z.object({ name: z.string().optional(), phone: z.string().optional(), email: z.string().optional() }),
+  /** Set while one field is re-entered from the summary: go back to the summary after it. */
+  editing: z.boolean().optional(),
+});
+
+/** The booking's part of the stored state. */
+type BookingFlow = z.infer<typeof bookingFlow>;
+
+const bookingActions = [
+  z.object({ a: z.literal('book') }),
+  z.object({ a: z.literal('service'), v: id }),
+  z.object({ a: z.literal('mode'), v: z.enum(['in_person', 'online']) }),
+  z.object({ a: z.literal('answer'), v: z.enum(['yes', 'no', 'unsure']) }),
+  z.object({ a: z.literal('date'), v: id }),
+  z.object({ a: z.literal('time'), s: id, v: z.string().regex(/^\d{4}$/) }),
+  z.object({ a: z.literal('agree'), v: z.boolean() }),
+  z.object({ a: z.literal('confirm') }),
+  z.object({ a: z.literal('edit'), v: z.enum(['name', 'phone', 'email', 'slot']) }),
+] as const;
+
+/** A button of the booking dialog. */
+type BookingAction = z.infer<(typeof bookingActions)[number]>;
 
 /** Precautions per message: enough to read on a phone screen without scrolling. */
 const PRECAUTIONS_PER_MESSAGE = 4;
@@ -38,7 +72,7 @@ type Flow = BookingFlow;
 // ---- entry and navigation -------------------------------------------------------------
 
 /** Starts a booking at the first step. */
-export function startBooking(ctx: Ctx, state: ConversationState): Promise<TurnResult> {
+function startBooking(ctx: Ctx, state: ConversationState): Promise<TurnResult> {
   const services = ctx.services.catalog.services;
   const only = services.length === 1 ? services[0] : undefined;
   // One service: the first question is already answered, so skip it rather than ask.
@@ -58,87 +92,129 @@ function endAtMenu(ctx: Ctx, state: ConversationState, replies: Reply[]): TurnRe
   return { replies: withChoices(replies, menuChoices(t)), state: atMenu(state) };
 }
 
-/** The step before the current one, or undefined at the first. */
-export function backBooking(ctx: Ctx, state: ConversationState, flow: Flow): Promise<TurnResult> | undefined {
-  if (flow.editing) return goTo(ctx, state, { ...flow, step: 'summary', editing: false });
-  const previous: Partial<Record<BookingStep, BookingStep>> = {
-    screening: 'mode',
-    date: 'screening',
-    time: 'date',
-    precautions: 'time',
-    name: 'precautions',
-    phone: 'name',
-    email: 'phone',
-    summary: 'email',
+/** How a step asks, and what an answer there does. */
+interface BookingStepDef {
+  ask(ctx: Ctx, state: ConversationState, flow: Flow, t: Translate): Reply[] | Promise<Reply[]>;
+  handle(ctx: Ctx, state: ConversationState, flow: Flow, message: Message): Promise<TurnResult | undefined> | undefined;
+  /** True when typing is the answer (contact details). */
+  expectsText?: boolean;
+  /** Passed over on the way back (the service step while the catalog has one service). */
+  skippedBack?(ctx: Ctx): boolean;
+  /** Going back inside the step (to the previous screening question), before leaving it. */
+  backWithin?(ctx: Ctx, flow: Flow): Flow | undefined;
+  /** Arriving here by going back from the next step (at its last screening question). */
+  arriveBack?(ctx: Ctx, flow: Flow): Flow;
+}
+
+function askContact(field: ContactField, t: Translate): Reply[] {
+  return [say(t(`booking.${field}Prompt`), [choice(t('common.back'), { a: 'back' })])];
+}
+
+/** A contact field's step: the typed text is the answer. */
+function contactStep(field: ContactField): BookingStepDef {
+  return {
+    ask: (_ctx, _state, _flow, t) => askContact(field, t),
+    handle: (ctx, state, flow, { text }) => (text !== undefined ? onContact(ctx, state, flow, field, text) : undefined),
+    expectsText: true,
   };
-  if (flow.step === 'mode' && ctx.services.catalog.services.length > 1) return goTo(ctx, state, { ...flow, step: 'service' });
-  if (flow.step === 'screening' && (flow.question ?? 0) > 0) return goTo(ctx, state, { ...flow, question: (flow.question ?? 0) - 1 });
-  const step = previous[flow.step];
-  if (!step) return undefined;
-  if (step === 'screening') {
-    const service = serviceOf(ctx, flow);
-    return goTo(ctx, state, { ...flow, step, question: Math.max(0, questionsFor(service, flow).length - 1) });
-  }
-  return goTo(ctx, state, { ...flow, step });
 }
 
-/** What the bot says on arriving at the current step. */
-export async function askBooking(ctx: Ctx, state: ConversationState, flow: Flow): Promise<Reply[]> {
-  const t = translate(ctx, state);
-  switch (flow.step) {
-    case 'service':
-      return askService(ctx, state, t);
-    case 'mode':
-      return askMode(ctx, state, flow, t);
-    case 'screening':
-      return askScreening(ctx, state, flow, t);
-    case 'date':
-      return askDate(ctx, state, flow, t);
-    case 'time':
-      return askTime(ctx, state, flow, t);
-    case 'precautions':
-      return askPrecautions(ctx, state, flow, t);
-    case 'name':
-    case 'phone':
-    case 'email':
-      return [say(t(`booking.${flow.step}Prompt`), [choice(t('common.back'), { a: 'back' })])];
-    case 'summary':
-      return askSummary(ctx, state, flow, t);
-  }
-}
-
-/** Handles the citizen's answer at the current step; undefined when it does not fit the step. */
-export async function handleBooking(ctx: Ctx, state: ConversationState, flow: Flow, message: Message): Promise<TurnResult | undefined> {
-  const { action, text } = message;
-  switch (flow.step) {
-    case 'service':
-      return action?.a === 'service' ? onService(ctx, state, flow, action.v) : undefined;
-    case 'mode':
-      return action?.a === 'mode' ? onMode(ctx, state, flow, action.v) : undefined;
-    case 'screening':
-      return action?.a === 'answer' ? onAnswer(ctx, state, flow, action.v) : undefined;
-    case 'date':
-      return action?.a === 'date' ? onDate(ctx, state, flow, action.v) : undefined;
-    case 'time':
+const STEPS: Record<BookingStep, BookingStepDef> = {
+  service: {
+    ask: (ctx, state, _flow, t) => askService(ctx, state, t),
+    handle: (ctx, state, flow, { action }) => (action?.a === 'service' ? onService(ctx, state, flow, action.v) : undefined),
+    skippedBack: (ctx) => ctx.services.catalog.services.length < 2,
+  },
+  mode: {
+    ask: askMode,
+    handle: (ctx, state, flow, { action }) => (action?.a === 'mode' ? onMode(ctx, state, flow, action.v) : undefined),
+  },
+  screening: {
+    ask: askScreening,
+    handle: (ctx, state, flow, { action }) => (action?.a === 'answer' ? onAnswer(ctx, state, flow, action.v) : undefined),
+    backWithin: (_ctx, flow) => ((flow.question ?? 0) > 0 ? { ...flow, question: (flow.question ?? 0) - 1 } : undefined),
+    arriveBack: (ctx, flow) => ({ ...flow, question: Math.max(0, questionsFor(serviceOf(ctx, flow), flow).length - 1) }),
+  },
+  date: {
+    ask: (ctx, state, flow, t) => askDate(ctx, state, flow, t),
+    handle: (ctx, state, flow, { action }) => (action?.a === 'date' ? onDate(ctx, state, flow, action.v) : undefined),
+  },
+  time: {
+    ask: askTime,
+    handle: (ctx, state, flow, { action }) => {
+      // A full session lists the other dates at the time step, so a date tap fits here too.
       if (action?.a === 'date') return onDate(ctx, state, flow, action.v);
       return action?.a === 'time' ? onTime(ctx, state, flow, action.s, action.v) : undefined;
-    case 'precautions':
-      return action?.a === 'agree' ? onAgree(ctx, state, flow, action.v) : undefined;
-    case 'name':
-    case 'phone':
-    case 'email':
-      return text !== undefined ? onContact(ctx, state, flow, flow.step, text) : undefined;
-    case 'summary':
+    },
+  },
+  precautions: {
+    ask: askPrecautions,
+    handle: (ctx, state, flow, { action }) => (action?.a === 'agree' ? onAgree(ctx, state, flow, action.v) : undefined),
+  },
+  name: contactStep('name'),
+  phone: contactStep('phone'),
+  email: contactStep('email'),
+  summary: {
+    ask: askSummary,
+    handle: (ctx, state, flow, { action }) => {
       if (action?.a === 'confirm') return onConfirm(ctx, state, flow);
       if (action?.a === 'edit') return onEdit(ctx, state, flow, action.v);
       return undefined;
-  }
+    },
+  },
+};
+
+/** The step before the current one, or undefined at the first. */
+function backBooking(ctx: Ctx, state: ConversationState, flow: Flow): Promise<TurnResult> | undefined {
+  if (flow.editing) return goTo(ctx, state, { ...flow, step: 'summary', editing: false });
+  const within = STEPS[flow.step].backWithin?.(ctx, flow);
+  if (within) return goTo(ctx, state, within);
+  let index = BOOKING_STEPS.indexOf(flow.step) - 1;
+  while (index >= 0 && STEPS[BOOKING_STEPS[index]!].skippedBack?.(ctx)) index--;
+  const step = BOOKING_STEPS[index];
+  if (!step) return undefined;
+  const target: Flow = { ...flow, step };
+  return goTo(ctx, state, STEPS[step].arriveBack?.(ctx, target) ?? target);
 }
 
-/** True at steps where typing is the answer (contact details). */
-export function expectsText(flow: Flow): boolean {
-  return flow.step === 'name' || flow.step === 'phone' || flow.step === 'email';
+/** What the bot says on arriving at the current step. */
+function askBooking(ctx: Ctx, state: ConversationState, flow: Flow): Promise<Reply[]> {
+  return Promise.resolve(STEPS[flow.step].ask(ctx, state, flow, translate(ctx, state)));
 }
+
+/** Booking a consultation, as the registry sees it. */
+export const booking: Journey<BookingFlow, BookingAction> = {
+  name: 'booking',
+  flow: bookingFlow,
+  actions: bookingActions,
+  entry: { label: 'menu.book', action: { a: 'book' }, keywords: 'keywords.book' },
+  staffLabels: {
+    booking: 'booking.staff.journey',
+    service: 'booking.staff.service',
+    mode: 'booking.staff.mode',
+    screening: 'booking.staff.screening',
+    date: 'booking.staff.date',
+    time: 'booking.staff.time',
+    precautions: 'booking.staff.precautions',
+    name: 'booking.staff.contact',
+    phone: 'booking.staff.contact',
+    email: 'booking.staff.contact',
+    summary: 'booking.staff.summary',
+    in_person: 'booking.staff.in_person',
+    online: 'booking.staff.online',
+  },
+  start: startBooking,
+  ask: askBooking,
+  handle: async (ctx, state, flow, message) => STEPS[flow.step].handle(ctx, state, flow, message),
+  back: backBooking,
+  step: (flow) => `booking:${flow.step}${flow.mode ? `:${flow.mode}` : ''}`,
+  expectsText: (flow) => STEPS[flow.step].expectsText === true,
+  // A hold must not outlive the booking that made it.
+  release: async (ctx, flow) => {
+    if (flow.sessionId) await ctx.services.bookings.releaseHold(flow.sessionId, ctx.caller.userKey);
+  },
+  serviceId: (flow) => flow.serviceId,
+};
 
 // ---- service and mode -----------------------------------------------------------------
 
@@ -329,7 +405,7 @@ async function onContact(ctx: Ctx, state: ConversationState, flow: Flow, field: 
   if (!result.ok) {
     // Only this field is asked again; what was already given stays.
     const t = translate(ctx, state);
-    return { replies: [say(t(result.reason)), ...(await askBooking(ctx, state, flow))], state };
+    return { replies: [say(t(result.reason)), ...askContact(field, t)], state };
   }
   const contact = { ...flow.contact, [field]: result.value };
   const order: ContactField[] = ['name', 'phone', 'email'];
@@ -452,12 +528,3 @@ function placeOf(ctx: Ctx, state: ConversationState, flow: Flow, t: Translate): 
   const session = flow.sessionId ? sessionById(ctx.services.catalog, flow.sessionId) : undefined;
   return session ? local(session.place, state.locale) : '';
 }
-
-/** The stored conversation refers to something the catalog no longer has. */
-export class StaleStateError extends Error {
-  constructor() {
-    super('conversation refers to a service no longer in the catalog');
-    this.name = 'StaleStateError';
-  }
-}
-

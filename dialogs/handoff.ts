@@ -4,27 +4,31 @@
  * Once staff claim the ticket the conversation becomes a relay: what the citizen writes
  * goes to staff and the bot says nothing of its own, until staff or the citizen end it.
  */
+import { z } from 'zod';
 import type { Service, TicketReason } from '../src/domain.ts';
 import { isOfficeOpen, nextOfficeOpening } from '../src/services/calendar.ts';
+import type { Input, Reply, TurnContext } from '../src/turn.ts';
 import { choice, formatDate, local, say, withChoices } from './format.ts';
+import { journeyOf } from './journeys.ts';
 import { atMenu, menuChoices } from './menu.ts';
 import type { ConversationState } from './state.ts';
-import type { Input, Reply, TurnContext } from '../src/turn.ts';
 import type { TurnResult } from './types.ts';
 
+/** Talking with staff through the bot (a claimed ticket): its part of the stored state. */
+export const handoffFlow = z.object({ name: z.literal('handoff'), ticketId: z.string() });
+
 /** The service the conversation is about, else the catalog's first (whose office answers). */
-export function serviceInContext(ctx: TurnContext, state: ConversationState): Service | undefined {
+function serviceInContext(ctx: TurnContext, state: ConversationState): Service | undefined {
   const { catalog } = ctx.services;
-  const id = state.flow.name === 'booking' ? state.flow.serviceId : undefined;
+  const { flow } = state;
+  const id = journeyOf(flow)?.serviceId?.(flow);
   return catalog.services.find((s) => s.id === id) ?? catalog.services[0];
 }
 
 /** Where in the conversation the citizen was, without any of what they typed. */
 function contextOf(state: ConversationState): string {
   const { flow } = state;
-  if (flow.name === 'booking') return `booking:${flow.step}${flow.mode ? `:${flow.mode}` : ''}`;
-  if (flow.name === 'myBookings') return `myBookings:${flow.step}`;
-  return flow.name;
+  return journeyOf(flow)?.step(flow) ?? flow.name;
 }
 
 const OPENING_LINE: Record<TicketReason, string> = {
@@ -72,7 +76,7 @@ export async function onStaffEvent(ctx: TurnContext, state: ConversationState, i
     case 'claimed': {
       // The relay replaces whatever the citizen was doing: a slot they held goes back now.
       const { flow } = state;
-      if (flow.name === 'booking' && flow.sessionId) await ctx.services.bookings.releaseHold(flow.sessionId, ctx.caller.userKey);
+      await journeyOf(flow)?.release?.(ctx, flow);
       return { replies: [say(t('handoff.joined'), [end])], state: { ...state, flow: { name: 'handoff', ticketId: input.ticketId } } };
     }
     case 'message':

@@ -1,18 +1,18 @@
 /**
- * The root of every turn: global commands first (menu, back, cancel, help, language,
- * human), then the active flow. Pure apart from the services in the context: input and
+ * The root of every turn: staff events and the conversation with staff first, then global
+ * commands (menu, back, cancel, help, language, human), then the active journey, found in
+ * the registry (`journeys.ts`). Pure apart from the services in the context: input and
  * stored state in, replies and next state out.
  */
 import { type Locale, LOCALES } from '../src/domain.ts';
-import { type Action, decodeAction, GLOBAL_COMMANDS, type GlobalCommand } from './actions.ts';
-import { askBooking, backBooking, expectsText, handleBooking, type Message, startBooking } from './booking.ts';
+import type { Choice, DialogServices, Reply, Translate, TurnContext } from '../src/turn.ts';
+import { type Action, GLOBAL_COMMANDS, type GlobalCommand } from './actions.ts';
 import { choice, normalize, say } from './format.ts';
 import { endHandoff, onStaffEvent, openHandoff, relayToStaff } from './handoff.ts';
+import { decodeAction, JOURNEYS, journeyOf } from './journeys.ts';
 import { askMenu, atMenu } from './menu.ts';
-import { askMyBookings, backMyBookings, handleMyBookings, startMyBookings } from './myBookings.ts';
 import type { ConversationState } from './state.ts';
-import type { Choice, DialogServices, Reply, Translate, TurnContext } from '../src/turn.ts';
-import type { TurnResult } from './types.ts';
+import type { Message, TurnResult } from './types.ts';
 
 /** Runs one turn of the conversation. */
 export async function runDialog(ctx: TurnContext, state: ConversationState): Promise<TurnResult> {
@@ -77,23 +77,19 @@ async function withStaff(ctx: TurnContext, state: ConversationState, ticketId: s
 export async function ask(ctx: TurnContext, state: ConversationState): Promise<Reply[]> {
   const { flow } = state;
   const t = translator(ctx, state);
-  if (flow.name === 'booking') return askBooking(ctx, state, flow);
-  if (flow.name === 'myBookings') {
-    const asked = await askMyBookings(ctx, state, flow);
-    if (asked !== 'none') return asked;
-  }
+  const journey = journeyOf(flow);
+  if (journey) return journey.ask(ctx, state, flow);
   if (flow.name === 'handoff') return [say(t('handoff.endHint'))];
   return askMenu(t);
 }
 
+/** The active journey's answer, or a journey started by its menu button. */
 async function route(ctx: TurnContext, state: ConversationState, message: Message): Promise<TurnResult | undefined> {
   const { flow } = state;
   const { action } = message;
-  if (flow.name === 'booking') return handleBooking(ctx, state, flow, message);
-  if (flow.name === 'myBookings') return handleMyBookings(ctx, state, flow, message);
-  if (action?.a === 'book') return startBooking(ctx, state);
-  if (action?.a === 'my') return startMyBookings(ctx, state);
-  return undefined;
+  const journey = journeyOf(flow);
+  if (journey) return journey.handle(ctx, state, flow, message);
+  return JOURNEYS.find((j) => j.entry.action.a === action?.a)?.start(ctx, state);
 }
 
 async function runGlobal(ctx: TurnContext, state: ConversationState, command: GlobalCommand): Promise<TurnResult> {
@@ -109,8 +105,7 @@ async function runGlobal(ctx: TurnContext, state: ConversationState, command: Gl
     }
     case 'back': {
       const { flow } = state;
-      const back =
-        flow.name === 'booking' ? backBooking(ctx, state, flow) : flow.name === 'myBookings' ? backMyBookings(ctx, state, flow) : undefined;
+      const back = journeyOf(flow)?.back(ctx, state, flow);
       if (back) return back;
       await releaseHold(ctx, state);
       return { replies: askMenu(t), state: atMenu(state) };
@@ -140,18 +135,18 @@ async function stale(ctx: TurnContext, state: ConversationState): Promise<TurnRe
   return { replies: [say(translator(ctx, state)('stale')), ...(await ask(ctx, state))], state };
 }
 
-/** A hold must not outlive the booking that made it. */
+/** Leaving a journey lets go of what it holds (a slot). */
 async function releaseHold(ctx: TurnContext, state: ConversationState): Promise<void> {
   const { flow } = state;
-  if (flow.name === 'booking' && flow.sessionId) await ctx.services.bookings.releaseHold(flow.sessionId, ctx.caller.userKey);
+  await journeyOf(flow)?.release?.(ctx, flow);
 }
 
 function isGlobal(action: Action): action is Extract<Action, { a: GlobalCommand }> {
   return (GLOBAL_COMMANDS as readonly string[]).includes(action.a);
 }
 
-/** Words people type instead of tapping: keyword → what it means. */
-type Keyword = GlobalCommand | 'endChat' | 'book' | 'my' | `lang:${Locale}`;
+/** Words people type instead of tapping: keyword → what it means (a journey by its name). */
+type Keyword = GlobalCommand | 'endChat' | `journey:${string}` | `lang:${Locale}`;
 
 /**
  * Every keyword of every language, normalised, built once per translator: typed text is
@@ -165,10 +160,13 @@ function keywords(ctx: TurnContext): Map<string, Keyword> {
   let index = keywordIndexes.get(translator);
   if (!index) {
     index = new Map();
-    const names: Keyword[] = [...GLOBAL_COMMANDS, 'endChat', 'book', 'my'];
+    const names: [Keyword, string][] = [
+      ...[...GLOBAL_COMMANDS, 'endChat' as const].map((name): [Keyword, string] => [name, `keywords.${name}`]),
+      ...JOURNEYS.map((j): [Keyword, string] => [`journey:${j.name}`, j.entry.keywords]),
+    ];
     for (const locale of LOCALES) {
       const t = translator(locale);
-      for (const name of names) for (const word of t(`keywords.${name}`).split('|')) index.set(normalize(word), name);
+      for (const [name, key] of names) for (const word of t(key).split('|')) index.set(normalize(word), name);
     }
     for (const locale of LOCALES) index.set(normalize(translator(locale)('language.name')), `lang:${locale}`);
     keywordIndexes.set(translator, index);
@@ -189,7 +187,8 @@ function commandIn<C extends Keyword>(ctx: TurnContext, text: string, commands: 
  */
 async function asTappedChoice(ctx: TurnContext, state: ConversationState, text: string): Promise<Message> {
   const { flow } = state;
-  if (flow.name === 'booking' && expectsText(flow)) return { text };
+  const journey = journeyOf(flow);
+  if (journey?.expectsText?.(flow)) return { text };
   const typed = normalize(text);
   const keyword = keywords(ctx).get(typed);
   // The language buttons are offered at any step, so their names work at any step too.
@@ -198,7 +197,8 @@ async function asTappedChoice(ctx: TurnContext, state: ConversationState, text: 
   const match = shown.find((c) => normalize(c.label) === typed);
   const action = match ? decodeAction(match.data) : undefined;
   if (action) return { action };
-  if (flow.name === 'menu' && (keyword === 'book' || keyword === 'my')) return { action: { a: keyword } };
+  const started = flow.name === 'menu' ? JOURNEYS.find((j) => keyword === `journey:${j.name}`) : undefined;
+  if (started) return { action: started.entry.action };
   return { text };
 }
 

@@ -1,13 +1,13 @@
 /** The main menu: the place every conversation starts from and returns to. */
-import { choice, say } from './format.ts';
-import type { ConversationState } from './state.ts';
 import type { Choice, Reply, Translate } from '../src/turn.ts';
+import { choice, say } from './format.ts';
+import { JOURNEYS } from './journeys.ts';
+import type { ConversationState } from './state.ts';
 
-/** The menu's buttons. */
+/** The menu's buttons: one per journey, then the commands that work anywhere. */
 export function menuChoices(t: Translate): Choice[] {
   return [
-    choice(t('menu.book'), { a: 'book' }),
-    choice(t('menu.my'), { a: 'my' }),
+    ...JOURNEYS.map((j) => choice(t(j.entry.label), j.entry.action)),
     choice(t('menu.human'), { a: 'human' }),
     choice(t('menu.language'), { a: 'language' }),
     choice(t('menu.help'), { a: 'help' }),

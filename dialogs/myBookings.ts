@@ -2,20 +2,60 @@
  * "My bookings": list the citizen's upcoming bookings → details → cancel, with a
  * confirmation step before anything is cancelled.
  */
+import { z } from 'zod';
 import type { Booking } from '../src/domain.ts';
 import { sessionById } from '../src/services/catalog.ts';
-import type { Message } from './booking.ts';
-import { choice, formatDate, local, say, slotIdToTime, withChoices } from './format.ts';
-import { atMenu, menuChoices } from './menu.ts';
-import type { ConversationState, MyBookingsFlow } from './state.ts';
 import type { Reply, Translate, TurnContext } from '../src/turn.ts';
-import type { TurnResult } from './types.ts';
+import { id } from './actions.ts';
+import { choice, formatDate, local, say, slotIdToTime, withChoices } from './format.ts';
+import { askMenu, atMenu, menuChoices } from './menu.ts';
+import type { ConversationState } from './state.ts';
+import type { Journey, Message, TurnResult } from './types.ts';
+
+const myBookingsFlow = z.object({
+  name: z.literal('myBookings'),
+  step: z.enum(['list', 'detail', 'cancel']),
+  sessionId: z.string().optional(),
+  bookingId: z.string().optional(),
+});
+
+/** "My bookings"' part of the stored state. */
+type MyBookingsFlow = z.infer<typeof myBookingsFlow>;
+
+const myBookingsActions = [
+  z.object({ a: z.literal('my') }),
+  z.object({ a: z.literal('open'), s: id, b: id }),
+  z.object({ a: z.literal('cancelBooking') }),
+  z.object({ a: z.literal('yes') }),
+  z.object({ a: z.literal('no') }),
+] as const;
+
+/** A button of "my bookings". */
+type MyBookingsAction = z.infer<(typeof myBookingsActions)[number]>;
 
 type Ctx = TurnContext;
 type Flow = MyBookingsFlow;
 
+/** "My bookings", as the registry sees it. */
+export const myBookings: Journey<MyBookingsFlow, MyBookingsAction> = {
+  name: 'myBookings',
+  flow: myBookingsFlow,
+  actions: myBookingsActions,
+  entry: { label: 'menu.my', action: { a: 'my' }, keywords: 'keywords.my' },
+  staffLabels: { myBookings: 'my.staff.journey', list: 'my.staff.list', detail: 'my.staff.detail' },
+  start: startMyBookings,
+  ask: async (ctx, state, flow) => {
+    const asked = await askMyBookings(ctx, state, flow);
+    // Nothing left to show here (the booking was cancelled elsewhere): the menu instead.
+    return asked === 'none' ? askMenu(ctx.services.translator(state.locale)) : asked;
+  },
+  handle: handleMyBookings,
+  back: backMyBookings,
+  step: (flow) => `myBookings:${flow.step}`,
+};
+
 /** Opens the list of the citizen's upcoming bookings. */
-export function startMyBookings(ctx: Ctx, state: ConversationState): Promise<TurnResult> {
+function startMyBookings(ctx: Ctx, state: ConversationState): Promise<TurnResult> {
   return goTo(ctx, state, { name: 'myBookings', step: 'list' });
 }
 
@@ -31,7 +71,7 @@ async function goTo(ctx: Ctx, state: ConversationState, flow: Flow, before: Repl
 }
 
 /** What the bot shows at the current step; `none` when there is nothing to show. */
-export async function askMyBookings(ctx: Ctx, state: ConversationState, flow: Flow): Promise<Reply[] | 'none'> {
+async function askMyBookings(ctx: Ctx, state: ConversationState, flow: Flow): Promise<Reply[] | 'none'> {
   const t = ctx.services.translator(state.locale);
   const back = choice(t('common.back'), { a: 'back' });
   if (flow.step === 'list') {
@@ -56,7 +96,7 @@ export async function askMyBookings(ctx: Ctx, state: ConversationState, flow: Fl
 }
 
 /** Handles a tap at the current step; undefined when it does not fit the step. */
-export async function handleMyBookings(ctx: Ctx, state: ConversationState, flow: Flow, { action }: Message): Promise<TurnResult | undefined> {
+async function handleMyBookings(ctx: Ctx, state: ConversationState, flow: Flow, { action }: Message): Promise<TurnResult | undefined> {
   if (flow.step === 'list' && action?.a === 'open') return goTo(ctx, state, { ...flow, step: 'detail', sessionId: action.s, bookingId: action.b });
   if (flow.step === 'detail' && action?.a === 'cancelBooking') return goTo(ctx, state, { ...flow, step: 'cancel' });
   if (flow.step === 'cancel' && action?.a === 'no') return goTo(ctx, state, { ...flow, step: 'detail' });
@@ -65,7 +105,7 @@ export async function handleMyBookings(ctx: Ctx, state: ConversationState, flow:
 }
 
 /** The step before the current one, or undefined at the list. */
-export function backMyBookings(ctx: Ctx, state: ConversationState, flow: Flow): Promise<TurnResult> | undefined {
+function backMyBookings(ctx: Ctx, state: ConversationState, flow: Flow): Promise<TurnResult> | undefined {
   if (flow.step === 'cancel') return goTo(ctx, state, { ...flow, step: 'detail' });
   if (flow.step === 'detail') return goTo(ctx, state, { name: 'myBookings', step: 'list' });
   return undefined;

@@ -4,7 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import restify from 'restify';
-import type { DialogServices } from './turn.ts';
+import { describeStep } from '../dialogs/journeys.ts';
 import { LineMessenger } from './channels/line/messenger.ts';
 import { LinePusher } from './channels/line/push.ts';
 import { LineSender } from './channels/line/sender.ts';
@@ -16,7 +16,7 @@ import type { Config } from './config.ts';
 import { TurnEngine, type TurnRequest } from './engine.ts';
 import { createLogger, errorFields, type Logger } from './log.ts';
 import { CATALOG_FILE, type Catalog, loadCatalog } from './services/catalog.ts';
-import { createDialogServices } from './services/index.ts';
+import { createDialogServices, translator } from './services/index.ts';
 import type { CitizenMessenger, StaffDesk, StaffNotifier } from './services/staff.ts';
 import { FanoutNotifier } from './notifiers/fanout.ts';
 import { LineGroupNotifier } from './notifiers/lineGroup.ts';
@@ -26,6 +26,7 @@ import type { Store } from './stores/ports.ts';
 import { createRedisStore } from './stores/redis.ts';
 import { createSealer } from './stores/sealing.ts';
 import { StaffDeskService } from './staffDesk.ts';
+import type { DialogServices } from './turn.ts';
 
 /** Parts a test (or another host) may supply instead of the defaults. */
 export interface AppOverrides {
@@ -74,7 +75,14 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const lineRetry = overrides.lineRetryDelayMs !== undefined ? { retryDelayMs: overrides.lineRetryDelayMs } : {};
   // One pusher for every push to LINE: late replies, staff messages, the staff group.
   const pusher = channelAccessToken ? new LinePusher({ channelAccessToken, apiBaseUrl: config.line.apiBaseUrl, log, ...lineRetry }) : undefined;
-  const teams = createTeamsChannel({ ...config.teams, channels: store.channels, dedupe: store.dedupe, log, now });
+  const teams = createTeamsChannel({
+    ...config.teams,
+    channels: store.channels,
+    dedupe: store.dedupe,
+    log,
+    now,
+    describeStep: (step, locale) => describeStep(step, translator(locale)),
+  });
   const notifiers: StaffNotifier[] = [teams.notifier];
   if (config.staff.lineGroupId && pusher) notifiers.push(new LineGroupNotifier({ groupId: config.staff.lineGroupId, pusher }));
   if (config.staff.webhookUrl && config.staff.webhookSecret) {

@@ -15,9 +15,10 @@
  * - Any failure of the store becomes a polite apology, never a crash.
  */
 import { DateTime } from 'luxon';
-import { StaleStateError } from '../dialogs/booking.ts';
 import { ask, runDialog } from '../dialogs/index.ts';
+import { journeyOf } from '../dialogs/journeys.ts';
 import { type ConversationState, conversationStateSchema, freshState } from '../dialogs/state.ts';
+import { StaleStateError } from '../dialogs/types.ts';
 import type { Caller, DialogServices, Input, Reply } from './turn.ts';
 import { say } from '../dialogs/format.ts';
 import { type Locale, ZONE } from './domain.ts';
@@ -122,11 +123,11 @@ export class TurnEngine {
     const { state, notice, expired } = this.restore(stored?.state, request, nowMs);
     seen.locale = state.locale;
     const t = services.translator(state.locale);
+    const ctx = { input: request.input, caller: request.caller, now: DateTime.fromMillis(nowMs, { zone: ZONE }), services };
     // A hold may be configured to outlive the idle limit; an expired conversation must not keep it.
-    if (expired?.name === 'booking' && expired.sessionId) await services.bookings.releaseHold(expired.sessionId, request.caller.userKey);
+    if (expired) await journeyOf(expired)?.release?.(ctx, expired);
     const before = notice ? [say(t(notice))] : [];
 
-    const ctx = { input: request.input, caller: request.caller, now: DateTime.fromMillis(nowMs, { zone: ZONE }), services };
     let result;
     if (notice === 'expired' && request.input.kind === 'action') {
       // A button from the expired conversation means nothing now: just show the menu.

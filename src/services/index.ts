@@ -19,7 +19,8 @@ export interface DialogServiceOptions {
   notifier?: StaffNotifier;
 }
 
-const translator = loadTranslator();
+/** The translations, loaded once per process: the dialogs and the staff cards' step words share them. */
+export const translator = loadTranslator();
 
 export function createDialogServices(opts: DialogServiceOptions): DialogServices {
   return {

@@ -64,25 +64,10 @@ export function jst(iso: string | undefined): string {
 }
 
 /**
- * Only code-like tokens pass into a summary (ASCII letters and `_`: no digits, spaces, `@`
- * or non-Latin script): `context` is meant to hold no personal data, and this keeps it so.
+ * A ticket's step name (`booking:screening:in_person`) in words for staff, in `locale`. The
+ * journeys own those words, so the composition root passes this in (see `dialogs/journeys.ts`).
  */
-const SAFE_TOKEN = /^[A-Za-z][A-Za-z_]{0,39}$/;
-
-/**
- * `booking:screening:in_person` → "Booking › screening questions › in person": what the
- * citizen was doing, in words. Tokens without a known wording are shown only when they
- * look like codes, so free text can never reach the card.
- */
-export function describeContext(context: string, locale: Locale): string {
-  const words: string[] = [];
-  for (const token of context.split(':').slice(0, 4)) {
-    const known = phraseIfAny(locale, `context.${token}`);
-    const word = known ?? (SAFE_TOKEN.test(token) ? token : undefined);
-    if (word && words.at(-1) !== word) words.push(word);
-  }
-  return words.join(' › ') || '-';
-}
+export type DescribeStep = (step: string, locale: Locale) => string;
 
 function codeText(locale: Locale, prefix: string, code: string): string {
   return phraseIfAny(locale, `${prefix}.${code}`) ?? code;
@@ -110,7 +95,7 @@ function submit(title: string, data: StaffSubmit | { action: string }, style?: '
  * citizen: no name, phone or message text. Buttons follow the ticket's state: Claim and
  * Close while open, Close while claimed, none once closed.
  */
-export function ticketCard(ticket: Ticket, locale: Locale): AdaptiveCard {
+export function ticketCard(ticket: Ticket, locale: Locale, describeStep: DescribeStep): AdaptiveCard {
   const high = ticket.priority === 'high';
   const body = [
     textBlock(phrase(locale, 'card.title', { id: ticket.id }), { size: 'Medium', weight: 'Bolder', ...(high ? { color: 'Attention' } : {}) }),
@@ -119,7 +104,7 @@ export function ticketCard(ticket: Ticket, locale: Locale): AdaptiveCard {
       { title: phrase(locale, 'card.category'), value: ticket.category },
       { title: phrase(locale, 'card.priority'), value: codeText(locale, 'priority', ticket.priority) },
       { title: phrase(locale, 'card.language'), value: codeText(locale, 'language', ticket.locale) },
-      { title: phrase(locale, 'card.summary'), value: describeContext(ticket.context, locale) },
+      { title: phrase(locale, 'card.summary'), value: describeStep(ticket.context, locale) },
       { title: phrase(locale, 'card.created'), value: jst(ticket.createdAt) },
       { title: phrase(locale, 'card.status'), value: statusText(ticket, locale) },
     ]),

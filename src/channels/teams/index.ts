@@ -16,6 +16,7 @@ import type { StaffDesk, StaffNotifier } from '../../services/staff.ts';
 import type { RunTurn } from '../../staffDesk.ts';
 import type { ChannelStore, DedupeStore } from '../../stores/ports.ts';
 import { envelopeSchema } from './activity.ts';
+import type { DescribeStep } from './cards.ts';
 import { TeamsTurnHandler } from './handler.ts';
 import { loadStaffChannel, StaffChannelError, STAFF_CHANNEL, TeamsStaffNotifier } from './notifier.ts';
 import { createTransport } from './transport.ts';
@@ -46,6 +47,8 @@ export interface TeamsChannelOptions {
   now: () => number;
   /** Language of ticket cards and of answers when Teams does not say the user's (default `ja`). */
   locale?: Locale;
+  /** The words of a ticket's step on its card (the journeys' own, from the composition root). */
+  describeStep: DescribeStep;
   /** How long the route waits for a turn before acknowledging anyway (default 10 s; Teams allows 15). */
   ackDeadlineMs?: number;
   /** How long an activity id is remembered (default 24 h, as the engine). */
@@ -84,7 +87,7 @@ export function createTeamsChannel(opts: TeamsChannelOptions): TeamsChannel {
   const transport = createTransport({ appId: opts.appId, appPassword: opts.appPassword, appType: opts.appType, tenantId: opts.tenantId, log });
   if (!opts.appId) log.warn('teams.auth_disabled', { note: 'no-MicrosoftAppId:requests-are-not-authenticated' });
   if (!opts.staffTeamId && !opts.staffTenantId) log.warn('teams.no_staff_configured', { note: 'everyone-is-refused' });
-  const notifier = new TeamsStaffNotifier({ transport, channels: opts.channels, log, now: opts.now, locale });
+  const notifier = new TeamsStaffNotifier({ transport, channels: opts.channels, log, now: opts.now, locale, describeStep: opts.describeStep });
 
   return {
     notifier,

@@ -11,7 +11,7 @@ import { errorFields, type Logger } from '../../log.ts';
 import type { StaffNotifier } from '../../services/staff.ts';
 import type { ChannelRecord, ChannelStore } from '../../stores/ports.ts';
 import { type StoredReference, storedReferenceSchema, threadId } from './activity.ts';
-import { ticketCard, ticketSummary } from './cards.ts';
+import { type DescribeStep, ticketCard, ticketSummary } from './cards.ts';
 import { phrase } from './text.ts';
 import { statusOf, type Transport } from './transport.ts';
 
@@ -38,6 +38,8 @@ export interface TeamsNotifierOptions {
   now: () => number;
   /** Language of the cards (staff UI). */
   locale: Locale;
+  /** The words of a ticket's step on its card. */
+  describeStep: DescribeStep;
 }
 
 /** The registered staff channel, or why there is none. */
@@ -61,7 +63,7 @@ export class TeamsStaffNotifier implements StaffNotifier {
   async ticketOpened(ticket: Ticket): Promise<{ conversationId: string; activityId: string }> {
     const { record, reference } = await loadStaffChannel(this.opts.channels);
     const conversationId = reference.conversation.id;
-    const message = { kind: 'card' as const, card: ticketCard(ticket, this.opts.locale), summary: ticketSummary(ticket, this.opts.locale) };
+    const message = { kind: 'card' as const, card: ticketCard(ticket, this.opts.locale, this.opts.describeStep), summary: ticketSummary(ticket, this.opts.locale) };
     const activityId = await this.guard(record, 'post_card', ticket.id, () => this.opts.transport.post(reference, conversationId, message));
     this.opts.log.info('teams.card_posted', { ticket: ticket.id });
     return { conversationId, activityId };
@@ -72,7 +74,7 @@ export class TeamsStaffNotifier implements StaffNotifier {
     if (!ticket.card) return;
     const { record, reference } = await loadStaffChannel(this.opts.channels);
     const { conversationId, activityId } = ticket.card;
-    const message = { kind: 'card' as const, card: ticketCard(ticket, this.opts.locale), summary: ticketSummary(ticket, this.opts.locale) };
+    const message = { kind: 'card' as const, card: ticketCard(ticket, this.opts.locale, this.opts.describeStep), summary: ticketSummary(ticket, this.opts.locale) };
     await this.guard(record, 'update_card', ticket.id, () => this.opts.transport.update(reference, conversationId, activityId, message));
     this.opts.log.info('teams.card_updated', { ticket: ticket.id, status: ticket.status });
   }

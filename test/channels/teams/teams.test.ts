@@ -12,14 +12,15 @@ import en from '../../../locales/en.json' with { type: 'json' };
 import ja from '../../../locales/ja.json' with { type: 'json' };
 import type { Reply } from '../../../src/turn.ts';
 import staffText from '../../../src/channels/teams/staff-text.json' with { type: 'json' };
-import { describeContext, ticketCard } from '../../../src/channels/teams/cards.ts';
+import { type DescribeStep, ticketCard } from '../../../src/channels/teams/cards.ts';
+import { describeStep } from '../../../dialogs/journeys.ts';
 import { parseCommand } from '../../../src/channels/teams/activity.ts';
 import { createTeamsChannel, StaffChannelError, type TeamsChannel } from '../../../src/channels/teams/index.ts';
 import type { Agent, Ticket } from '../../../src/domain.ts';
 import { TurnEngine } from '../../../src/engine.ts';
 import { createLogger, pseudonym } from '../../../src/log.ts';
 import { CATALOG_FILE, loadCatalog } from '../../../src/services/catalog.ts';
-import { createDialogServices } from '../../../src/services/index.ts';
+import { createDialogServices, translator } from '../../../src/services/index.ts';
 import type { TicketRequest } from '../../../src/services/ports.ts';
 import type { CitizenMessenger, StaffDesk } from '../../../src/services/staff.ts';
 import { StaffDeskService } from '../../../src/staffDesk.ts';
@@ -36,6 +37,8 @@ const OTHER_CHANNEL = '19:otherchannel002@thread.tacv2';
 const BOT = { id: '28:citybot-app-id', name: 'CityBot' };
 const SESSION_ID = '2026-12-08-asao';
 const EN = staffText.en;
+/** Step words on the cards, as `src/app.ts` wires them. */
+const steps: DescribeStep = (step, locale) => describeStep(step, translator(locale));
 
 interface Member {
   id: string;
@@ -182,6 +185,7 @@ beforeEach(async () => {
     log: logger,
     now: clock.now,
     locale: 'en',
+    describeStep: steps,
   });
   services = createDialogServices({ store, catalog, holdMinutes: 10, log: logger, notifier: teams.notifier });
   engine = new TurnEngine({ store, services, log: logger, now: clock.now, idleMs: 30 * 60_000, retentionMs: 24 * 3_600_000 });
@@ -280,7 +284,7 @@ describe('ticket cards', () => {
     expect(shown).toContain(`${EN['card.category']}: ombudsman`);
     expect(shown).toContain(`${EN['card.priority']}: ${EN['priority.normal']}`);
     expect(shown).toContain(`${EN['card.language']}: ${EN['language.ja']}`);
-    expect(shown).toContain(`${EN['card.summary']}: ${EN['context.booking']}`);
+    expect(shown).toContain(`${EN['card.summary']}: ${en.booking.staff.journey}`);
     expect(shown).toMatch(/2026-11-24 10:00/); // created, JST
     expect(buttonsOf(call.activity).map((b) => b.data)).toEqual([
       { staff: 'claim', ticketId: ticket!.id },
@@ -710,7 +714,7 @@ describe('the endpoint', () => {
         return desk.queue();
       },
     });
-    const slow = createTeamsChannel({ staffTeamId: TEAM, channels: store.channels, dedupe: store.dedupe, log: createLogger('silent'), now: clock.now, locale: 'en', ackDeadlineMs: 50 });
+    const slow = createTeamsChannel({ staffTeamId: TEAM, channels: store.channels, dedupe: store.dedupe, log: createLogger('silent'), now: clock.now, locale: 'en', ackDeadlineMs: 50, describeStep: steps });
     const slowServer = restify.createServer({ handleUncaughtExceptions: false });
     slow.mount(slowServer, { desk: slowDesk, runTurn: (r) => engine.run(r) });
     await new Promise<void>((resolve) => slowServer.listen(0, '127.0.0.1', () => resolve()));
@@ -733,7 +737,7 @@ describe('the endpoint', () => {
   });
 
   it('with an app id, a request without a Bot Framework token is refused and runs nothing', async () => {
-    const secured = createTeamsChannel({ appId: '00000000-0000-0000-0000-000000000001', appPassword: 'not-a-real-secret', appType: 'MultiTenant', staffTeamId: TEAM, channels: store.channels, dedupe: store.dedupe, log: createLogger('silent'), now: clock.now });
+    const secured = createTeamsChannel({ appId: '00000000-0000-0000-0000-000000000001', appPassword: 'not-a-real-secret', appType: 'MultiTenant', staffTeamId: TEAM, channels: store.channels, dedupe: store.dedupe, log: createLogger('silent'), now: clock.now, describeStep: steps });
     const securedServer = restify.createServer({ handleUncaughtExceptions: false });
     secured.mount(securedServer, { desk, runTurn: (r) => engine.run(r) });
     await new Promise<void>((resolve) => securedServer.listen(0, '127.0.0.1', () => resolve()));
@@ -770,17 +774,11 @@ describe('pieces', () => {
     expect(Object.keys(staffText.ja).sort()).toEqual(Object.keys(staffText.en).sort());
   });
 
-  it('a ticket summary shows only known words and code-like tokens', () => {
-    expect(describeContext('booking:screening:in_person', 'en')).toBe('Booking › screening questions › in person');
-    expect(describeContext('booking:name', 'ja')).toBe(`${staffText.ja['context.booking']} › ${staffText.ja['context.name']}`);
-    expect(describeContext('booking:newStep', 'en')).toBe('Booking › newStep');
-    expect(describeContext('menu:Taro Yamada 090-1234-5678', 'en')).toBe('Main menu');
-  });
-
   it('a closed card has no buttons and says who closed it', () => {
     const card = ticketCard(
       { id: 'K7M-4QXP', userKey: 'line:U1', channel: 'line', locale: 'ja', reason: 'requested', priority: 'normal', category: 'general', context: 'menu', status: 'closed', createdAt: '2026-11-24T01:00:00Z', closedBy: 'citizen', closedAt: '2026-11-24T01:30:00Z' },
       'en',
+      steps,
     );
     expect(card.actions).toBeUndefined();
     expect(JSON.stringify(card)).toContain('Closed by the citizen at 2026-11-24 10:30');
