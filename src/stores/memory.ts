@@ -51,18 +51,28 @@ interface TicketState {
   cards: Map<string, string>;
 }
 
+/** How to build a memory store. */
+export interface MemoryStoreOptions {
+  /**
+   * The clock its expiries (conversation and dedupe TTLs, a session's expiry) run on, in ms
+   * since epoch; tests move a fake one instead of sleeping. Holds expire by the `nowMs` each
+   * call passes, as in Redis.
+   */
+  now?: () => number;
+}
+
 /**
  * Creates an empty in-process store (`kind: 'memory'`). Values are kept as JSON text, as in
  * Redis, so callers see the same copies-not-references and the same JSON round trip
  * (e.g. `Date` → string) whichever store they run on.
  */
-export function createMemoryStore(): Store {
+export function createMemoryStore({ now: clock = Date.now }: MemoryStoreOptions = {}): Store {
   const conversations = new Map<string, { rev: number; json: string; expiresAt: number }>();
   const dedupe = new Map<string, number>();
   const sessions = new Map<string, SessionState>();
   const tickets: TicketState = { byId: new Map(), open: new Set(), user: new Map(), cards: new Map() };
   const channels = new Map<string, string>();
-  let lastSweep = Date.now();
+  let lastSweep = clock();
   let closed = false;
 
   // Reads already ignore expired entries; this only bounds memory for keys never read again.
@@ -81,7 +91,7 @@ export function createMemoryStore(): Store {
   /** The session's state, unless it has expired (then it is dropped, like a Redis key). */
   function liveSession(sessionId: string): SessionState | undefined {
     const state = sessions.get(sessionId);
-    if (state?.expiresAt !== undefined && state.expiresAt <= Date.now()) {
+    if (state?.expiresAt !== undefined && state.expiresAt <= clock()) {
       sessions.delete(sessionId);
       return undefined;
     }
@@ -123,11 +133,11 @@ export function createMemoryStore(): Store {
 
   const conversationStore: ConversationStore = {
     async load(key) {
-      const record = liveConversation(key, Date.now());
+      const record = liveConversation(key, clock());
       return record ? ({ rev: record.rev, state: JSON.parse(record.json) } satisfies StoredConversation) : null;
     },
     async save(key, expectedRev, state, ttlMs) {
-      const now = Date.now();
+      const now = clock();
       maybeSweep(now);
       const current = liveConversation(key, now)?.rev ?? 0;
       if (current !== expectedRev) return false;
@@ -141,7 +151,7 @@ export function createMemoryStore(): Store {
 
   const dedupeStore: DedupeStore = {
     async claim(id, ttlMs) {
-      const now = Date.now();
+      const now = clock();
       maybeSweep(now);
       const expiresAt = dedupe.get(id);
       if (expiresAt !== undefined && expiresAt > now) return false;

@@ -1,6 +1,6 @@
 /**
  * The turn engine on its own (memory store, fake clock): idle expiry, stored state that no
- * longer parses, dedupe marks released by failed turns, and compare-and-set re-runs.
+ * longer parses, event ids a failed turn leaves unmarked, and compare-and-set re-runs.
  */
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
@@ -157,7 +157,7 @@ describe('stored state that no longer fits', () => {
 /** A memory store whose parts can be made to fail or race. */
 function faultyStore() {
   const base = createMemoryStore();
-  const faults = { loadThrows: 0, saveThrows: 0, releaseThrows: 0, saveLoses: 0, alwaysLose: false };
+  const faults = { loadThrows: 0, saveThrows: 0, alwaysLose: false };
   const store: Store = {
     ...base,
     conversations: {
@@ -178,16 +178,6 @@ function faultyStore() {
         return base.conversations.save(key, rev, state, ttl);
       },
     },
-    dedupe: {
-      ...base.dedupe,
-      async release(id) {
-        if (faults.releaseThrows > 0) {
-          faults.releaseThrows--;
-          throw new Error('connection lost');
-        }
-        return base.dedupe.release(id);
-      },
-    },
   };
   return { store, base, faults };
 }
@@ -200,7 +190,7 @@ describe('dedupe', () => {
     expect((await store.conversations.load(key))?.rev).toBe(1);
   });
 
-  it('releases the event id of a failed turn, so that the redelivery runs', async () => {
+  it('does not mark the event of a failed turn, so that the redelivery runs', async () => {
     const { store, faults } = faultyStore();
     const { key, text } = setup(store);
     faults.saveThrows = 1;
@@ -216,18 +206,17 @@ describe('dedupe', () => {
     expect((await store.conversations.load(key))?.rev).toBe(1);
   });
 
-  it('answers politely even when the store fails on load and on release', async () => {
+  it('answers politely when the store fails on load', async () => {
     const { store, faults } = faultyStore();
     const { text, logs } = setup(store);
     faults.loadThrows = 1;
-    faults.releaseThrows = 1;
     const failed = await text('ヘルプ', 'line:E3');
     expect(failed).toEqual({ status: 'failed', replies: [{ kind: 'text', text: ja.unavailable }] });
     expect(logs.some((l) => l.includes('turn.failed'))).toBe(true);
   });
 });
 
-describe('after the fixes the engine tests asked for', () => {
+describe('a failed turn and an expired conversation', () => {
   it('apologises in the language of the stored conversation', async () => {
     const { store, faults } = faultyStore();
     const { text } = setup(store);
@@ -280,7 +269,7 @@ describe('compare-and-set', () => {
     expect((await store.conversations.load(key))?.rev).toBe(3);
   });
 
-  it('gives up politely, releasing the event, when the record keeps changing', async () => {
+  it('gives up politely, leaving the event unmarked, when the record keeps changing', async () => {
     const { store, faults } = faultyStore();
     const { text } = setup(store);
     faults.alwaysLose = true;

@@ -24,10 +24,6 @@ function notifier(log = captureLog().log): LineGroupNotifier {
 }
 
 describe('LineGroupNotifier', () => {
-  it('is named line-group', () => {
-    expect(notifier().name).toBe('line-group');
-  });
-
   it('pushes a short text with the triage fields to the staff group when a ticket opens', async () => {
     await notifier().ticketOpened(ticket());
     const sent = stub.sent();

@@ -6,22 +6,26 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Agent, Ticket, TicketCard } from '../../src/domain.ts';
 import type { ChannelRecord, Store } from '../../src/stores/ports.ts';
 import { createRedisStore } from '../../src/stores/redis.ts';
-import { bookingId, makeBooking, makeTicket, sleep, storeFactories } from '../support/stores.ts';
+import { bookingId, makeBooking, makeTicket, storeFactories, type StoreTime } from '../support/stores.ts';
 
 /** A fixed clock for booking tests: holds expire by the `nowMs` passed in, not real time. */
 const T = 1_750_000_000_000;
 const HOLD_MS = 5 * 60_000;
 const DAY_MS = 24 * 60 * 60_000;
+/** A TTL no test run outlasts: expiry is checked by time, never waited for. */
+const HOUR_MS = 60 * 60_000;
 
-describe.each(storeFactories())('%s store', (name, create) => {
+describe.each(storeFactories())('%s store', (name, create, timeOf) => {
   const kind = name.split('+')[0];
   let store: Store;
+  let time: StoreTime;
   let counter = 0;
   /** A name no other test in this store uses, since tests share one store. */
   const fresh = (what: string) => `${what}-${++counter}`;
 
   beforeAll(async () => {
     store = await create();
+    time = timeOf(store);
   });
   afterAll(async () => {
     await store.close();
@@ -81,9 +85,10 @@ describe.each(storeFactories())('%s store', (name, create) => {
 
     it('expires ttlMs after the last save', async () => {
       const key = fresh('conv');
-      await store.conversations.save(key, 0, { v: 1 }, 80);
-      expect(await store.conversations.load(key)).not.toBeNull();
-      await sleep(200);
+      await store.conversations.save(key, 0, { v: 1 }, DAY_MS);
+      const saved = time.now();
+      await store.conversations.save(key, 1, { v: 2 }, HOUR_MS);
+      await time.expire([`conv:${key}`], saved + HOUR_MS, time.now() + HOUR_MS, async () => (await store.conversations.load(key)) !== null);
       expect(await store.conversations.load(key)).toBeNull();
       expect(await store.conversations.save(key, 1, { v: 2 }, DAY_MS)).toBe(false);
       expect(await store.conversations.save(key, 0, { v: 2 }, DAY_MS)).toBe(true);
@@ -118,8 +123,10 @@ describe.each(storeFactories())('%s store', (name, create) => {
 
     it('forgets a claim after ttlMs', async () => {
       const id = fresh('event');
-      expect(await store.dedupe.claim(id, 60)).toBe(true);
-      await sleep(200);
+      const claimed = time.now();
+      expect(await store.dedupe.claim(id, HOUR_MS)).toBe(true);
+      // Claiming again is refused until then, and does not extend the claim.
+      await time.expire([`dedupe:${id}`], claimed + HOUR_MS, time.now() + HOUR_MS, async () => !(await store.dedupe.claim(id, DAY_MS)));
       expect(await store.dedupe.claim(id, DAY_MS)).toBe(true);
     });
   });
@@ -405,9 +412,11 @@ describe.each(storeFactories())('%s store', (name, create) => {
       const booking = makeBooking({ id: bookingId(1), sessionId: s, userKey: 'gone' });
       await store.bookings.confirm(booking, T);
       await store.bookings.confirm(makeBooking({ id: bookingId(2), sessionId: kept, userKey: 'stays' }), T);
-      await store.bookings.expireSession(kept, Date.now() + 60_000);
-      await store.bookings.expireSession(s, Date.now() + 50);
-      await sleep(120);
+      await store.bookings.expireSession(kept, time.now() + DAY_MS);
+      const at = time.now() + HOUR_MS;
+      await store.bookings.expireSession(s, at);
+      const keys = ['booked', 'users', 'bookings'].map((k) => `{s:${s}}:${k}`);
+      await time.expire(keys, at, at, async () => (await store.bookings.get(s, booking.id)) !== null);
       expect(await store.bookings.listSession(s)).toEqual([]);
       expect(await store.bookings.get(s, booking.id)).toBeNull();
       expect(await store.bookings.findByUser('gone', [s])).toEqual([]);

@@ -2,15 +2,35 @@
  * Helpers for running one test suite against every store implementation.
  */
 import { randomUUID } from 'node:crypto';
-import { inject } from 'vitest';
+import { Redis } from 'ioredis';
+import { expect, inject } from 'vitest';
 import type { Booking, Ticket } from '../../src/domain.ts';
 import { createMemoryStore } from '../../src/stores/memory.ts';
 import type { Store } from '../../src/stores/ports.ts';
 import { createRedisStore } from '../../src/stores/redis.ts';
 import { createSealer } from '../../src/stores/sealing.ts';
 
-/** A named way to make a fresh, empty store (`redis+sealed` encrypts personal data at rest). */
-export type StoreFactory = [name: string, create: () => Promise<Store>];
+/**
+ * Expiry as a store sees it, checked without sleeping: a short real TTL raced the test on a
+ * busy machine. The memory store runs on a fake clock that is moved; Redis's clock cannot
+ * be moved, so the expiry time Redis recorded for each key is read instead.
+ */
+export interface StoreTime {
+  /** Now for the store: the fake clock's (memory), the machine's (Redis runs on it). */
+  now(): number;
+  /**
+   * Checks that each key (as named under the store's prefix, e.g. `conv:<key>`) expires
+   * between `earliest` and `latest` (ms since epoch) and is `present` until then, and then
+   * lets it expire: the memory clock moves to `latest`, Redis is told the time has come.
+   */
+  expire(keys: string[], earliest: number, latest: number, present: () => Promise<boolean>): Promise<void>;
+}
+
+/**
+ * A named way to make a fresh, empty store (`redis+sealed` encrypts personal data at rest),
+ * and the expiry view of a store it made.
+ */
+export type StoreFactory = [name: string, create: () => Promise<Store>, timeOf: (store: Store) => StoreTime];
 
 /** A fixed test key: 32 bytes, base64. */
 export const TEST_DATA_KEY = Buffer.alloc(32, 7).toString('base64');
@@ -21,10 +41,46 @@ export const TEST_DATA_KEY = Buffer.alloc(32, 7).toString('base64');
  * so test files running in parallel never see each other's keys.
  */
 export function storeFactories(): StoreFactory[] {
+  let clock = Date.now();
+  const memoryTime: StoreTime = {
+    now: () => clock,
+    async expire(_keys, earliest, latest, present) {
+      clock = earliest - 1;
+      expect(await present()).toBe(true);
+      clock = latest;
+    },
+  };
+  const prefixes = new WeakMap<Store, string>();
+  const redis = (sealed: boolean) => async () => {
+    const prefix = `test:${randomUUID()}:`;
+    const store = await createRedisStore({ url: inject('redisUrl'), prefix, ...(sealed ? { sealer: createSealer(TEST_DATA_KEY) } : {}) });
+    prefixes.set(store, prefix);
+    return store;
+  };
+  const redisTime = (store: Store): StoreTime => ({
+    now: () => Date.now(),
+    async expire(keys, earliest, latest, present) {
+      const prefix = prefixes.get(store);
+      if (prefix === undefined) throw new Error('not a store of this factory');
+      const client = new Redis(inject('redisUrl'));
+      try {
+        for (const key of keys) {
+          const at = Number(await client.call('PEXPIRETIME', `${prefix}${key}`));
+          expect(at, key).toBeGreaterThanOrEqual(earliest);
+          expect(at, key).toBeLessThanOrEqual(latest);
+        }
+        expect(await present()).toBe(true);
+        // An expiry time in the past removes the key, exactly as reaching it would.
+        for (const key of keys) await client.pexpireat(`${prefix}${key}`, 1);
+      } finally {
+        client.disconnect();
+      }
+    },
+  });
   return [
-    ['memory', async () => createMemoryStore()],
-    ['redis', () => createRedisStore({ url: inject('redisUrl'), prefix: `test:${randomUUID()}:` })],
-    ['redis+sealed', () => createRedisStore({ url: inject('redisUrl'), prefix: `test:${randomUUID()}:`, sealer: createSealer(TEST_DATA_KEY) })],
+    ['memory', async () => createMemoryStore({ now: () => clock }), () => memoryTime],
+    ['redis', redis(false), redisTime],
+    ['redis+sealed', redis(true), redisTime],
   ];
 }
 
@@ -67,9 +123,4 @@ export function makeTicket(overrides: Partial<Ticket> = {}): Ticket {
 /** A booking id for the n-th booking of a test (`ABC-0001`, ...), unique within it. */
 export function bookingId(n: number): string {
   return `ABC-${String(n).padStart(4, '0')}`;
-}
-
-/** Resolves after `ms`, to let a short real TTL run out. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
