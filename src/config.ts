@@ -3,6 +3,7 @@
  * `.env.example` documents every variable.
  */
 import { z } from 'zod';
+import type { FaqThresholds } from './services/faq.ts';
 
 const flag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -22,6 +23,12 @@ const envSchema = z.object({
       .optional(),
   ),
   CATALOG_FILE: z.preprocess(blankToUndefined, z.string().optional()),
+  KNOWLEDGE_FILE: z.preprocess(blankToUndefined, z.string().optional()),
+  // Where the matcher's bands split (0-1); the defaults come from `npm run eval:faq`'s sweep.
+  FAQ_ANSWER_MIN: z.coerce.number().min(0).max(1).default(0.275),
+  FAQ_ANSWER_MARGIN: z.coerce.number().min(0).max(1).default(0.06),
+  FAQ_OFFER_MIN: z.coerce.number().min(0).max(1).default(0.175),
+  INQUIRY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   LINE_CHANNEL_SECRET: z.preprocess(blankToUndefined, z.string().optional()),
   LINE_CHANNEL_ACCESS_TOKEN: z.preprocess(blankToUndefined, z.string().optional()),
   LINE_API_BASE_URL: z.url().default('https://api.line.me'),
@@ -58,6 +65,11 @@ export interface Config {
   /** Key (base64, 32 bytes) that seals personal data in Redis. */
   dataEncryptionKey?: string;
   catalogFile?: string;
+  knowledgeFile?: string;
+  /** Where the question matcher's bands split. */
+  faq: FaqThresholds;
+  /** Days after a ticket closes that the citizen's question text is kept. */
+  inquiryRetentionDays: number;
   line: { channelSecret?: string; channelAccessToken?: string; apiBaseUrl: string; replyTokenMaxAgeMs: number };
   webchatEnabled: boolean;
   holdMinutes: number;
@@ -108,6 +120,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisPrefix: e.REDIS_PREFIX,
     ...(e.DATA_ENCRYPTION_KEY ? { dataEncryptionKey: e.DATA_ENCRYPTION_KEY } : {}),
     ...(e.CATALOG_FILE ? { catalogFile: e.CATALOG_FILE } : {}),
+    ...(e.KNOWLEDGE_FILE ? { knowledgeFile: e.KNOWLEDGE_FILE } : {}),
+    faq: { answer: e.FAQ_ANSWER_MIN, margin: e.FAQ_ANSWER_MARGIN, offer: e.FAQ_OFFER_MIN },
+    inquiryRetentionDays: e.INQUIRY_RETENTION_DAYS,
     line: {
       ...(e.LINE_CHANNEL_SECRET ? { channelSecret: e.LINE_CHANNEL_SECRET } : {}),
       ...(e.LINE_CHANNEL_ACCESS_TOKEN ? { channelAccessToken: e.LINE_CHANNEL_ACCESS_TOKEN } : {}),
