@@ -1,48 +1,75 @@
 import { describe, expect, it } from 'vitest';
-import { createBot, QUESTIONS, toSummary, toTimeStep } from '../support/chat.ts';
+import {
+  createBot,
+  day,
+  FIRST,
+  ja,
+  like,
+  MENU,
+  NEXT,
+  QUESTIONS,
+  questionsFor,
+  SERVICE,
+  screening,
+  startingWith,
+  toSummary,
+  toTimeStep,
+  word,
+} from '../support/chat.ts';
 
-const SESSION = '2026-12-08-asao';
+const SESSION = FIRST.id;
 const REFERENCE = /[2-9A-HJKMNP-TV-Z]{3}-[2-9A-HJKMNP-TV-Z]{4}/;
+const SLOTS = ['9:00', '9:30', '10:00', '10:30', '11:00', '11:30', '13:00', '13:30', '14:00', '14:30', '15:00', '15:30'];
+const SLOT_IDS = SLOTS.map((s) => s.replace(':', '').padStart(4, '0'));
+const OFFICE = SERVICE.office.phone;
+const ALTERNATIVE = SERVICE.alternatives[0]!.phone;
+/** A summary or card line, as `textOf` writes it. */
+const field = (name: string, value: string) => `${ja(`booking.field.${name}`)}: ${value}`;
+/** Precautions that apply online only: what an in-person booking is not shown. */
+const ONLINE_ONLY = SERVICE.precautions.items.filter((p) => !p.modes.includes('in_person'));
 
 describe('booking a consultation', () => {
   it('books in person end to end and records consent and normalised contact details', async () => {
     const bot = createBot();
     const u = bot.user('a');
-    expect(await u.send({ kind: 'follow' })).toContain('川崎市のチャット窓口');
-    expect(u.buttons).toEqual(['予約する', '予約の確認', '担当者と話したい', 'Language / 言語', '使い方']);
+    expect(await u.send({ kind: 'follow' })).toContain(ja('greeting'));
+    expect(u.buttons).toEqual(MENU);
 
-    expect(await u.tap('予約する')).toContain('相談の方法を選んでください');
-    expect(u.buttons).toEqual(['対面', 'オンライン（Webex）', '戻る']);
-    expect(await u.tap('対面')).toContain(`確認 1/${QUESTIONS.in_person}`);
-    for (let i = 2; i <= QUESTIONS.in_person; i++) expect(await u.tap('はい')).toContain(`確認 ${i}/${QUESTIONS.in_person}`);
+    const mode = await u.tap(ja('menu.book'));
+    expect(mode).toContain(SERVICE.description.ja);
+    expect(mode).toContain(ja('booking.modePrompt'));
+    expect(u.buttons).toEqual([ja('booking.mode.in_person'), ja('booking.mode.online'), ja('common.back')]);
+    expect(await u.tap(ja('booking.mode.in_person'))).toContain(screening('in_person', 1));
+    for (let i = 2; i <= QUESTIONS.in_person; i++) expect(await u.tap(ja('booking.answer.yes'))).toContain(screening('in_person', i));
 
-    const dates = await u.tap('はい');
-    expect(dates).toContain('12月8日(火) 麻生区役所');
-    expect(dates).toContain('空き12枠');
-    expect(u.buttons).toEqual(['12/8(火) 残12', '戻る']);
+    const dates = await u.tap(ja('booking.answer.yes'));
+    expect(dates).toContain(ja('booking.dateLine', { date: day(FIRST.date), place: FIRST.place.ja, free: 12 }));
+    const firstDate = ja('booking.dateLabel', { date: day(FIRST.date, true), free: 12 });
+    expect(u.buttons).toEqual([firstDate, ja('common.back')]);
 
-    expect(await u.tap('12/8(火) 残12')).toContain('時間を選んでください');
-    expect(u.buttons).toEqual(['9:00', '9:30', '10:00', '10:30', '11:00', '11:30', '13:00', '13:30', '14:00', '14:30', '15:00', '15:30', '戻る']);
+    expect(await u.tap(firstDate)).toMatch(like('booking.timePrompt', { date: day(FIRST.date), place: FIRST.place.ja, minutes: 10 }));
+    expect(u.buttons).toEqual([...SLOTS, ja('common.back')]);
 
     const precautions = await u.tap('9:30');
-    expect(precautions).toContain('12月8日(火) 9:30を');
+    expect(precautions).toMatch(like('booking.held', { date: day(FIRST.date), time: '9:30' }));
     expect(u.last.length).toBeGreaterThan(2);
-    expect(u.buttons).toEqual(['同意する', '同意しない', '戻る']);
+    expect(u.buttons).toEqual([ja('booking.agree'), ja('booking.disagree'), ja('common.back')]);
 
-    expect(await u.tap('同意する')).toContain('お名前');
-    expect(await u.type('  川崎　花子 ')).toContain('電話番号');
-    expect(await u.type('０９０－１２３４－５６７８')).toContain('メールアドレス');
+    expect(await u.tap(ja('booking.agree'))).toContain(ja('booking.namePrompt'));
+    expect(await u.type('  川崎　花子 ')).toContain(ja('booking.phonePrompt'));
+    expect(await u.type('０９０－１２３４－５６７８')).toContain(ja('booking.emailPrompt'));
     const summary = await u.type('hanako@example.jp');
-    expect(summary).toContain('予約内容の確認');
-    expect(summary).toContain('お名前: 川崎 花子');
-    expect(summary).toContain('電話番号: 090-1234-5678');
-    expect(summary).toContain('場所: 麻生区役所');
+    expect(summary).toContain(ja('booking.summaryTitle'));
+    expect(summary).toContain(field('name', '川崎 花子'));
+    expect(summary).toContain(field('phone', '090-1234-5678'));
+    expect(summary).toContain(field('place', FIRST.place.ja));
 
-    const done = await u.tap('予約する');
-    expect(done).toContain('予約が完了しました');
+    const done = await u.tap(ja('booking.confirm'));
+    expect(done).toContain(ja('booking.confirmedTitle'));
     const reference = done.match(REFERENCE)?.[0];
     expect(reference).toBeDefined();
-    expect(u.buttons).toContain('予約の確認');
+    expect(done).toContain(ja('booking.confirmedText', { reference: reference! }));
+    expect(u.buttons).toContain(ja('menu.my'));
 
     const [booking] = await bot.store.bookings.listSession(SESSION);
     expect(booking).toMatchObject({
@@ -50,60 +77,61 @@ describe('booking a consultation', () => {
       slotId: '0930',
       mode: 'in_person',
       contact: { name: '川崎 花子', phone: '09012345678', email: 'hanako@example.jp' },
-      consent: { precautionsVersion: '2026-04', agreedAt: '2026-11-24T01:00:00.000Z' },
+      consent: { precautionsVersion: SERVICE.precautions.version, agreedAt: '2026-11-24T01:00:00.000Z' },
     });
   });
 
-  it('asks the camera question and shows every online precaution in short chunks', async () => {
+  it('asks the online-only questions and shows every online precaution in short chunks', async () => {
     const bot = createBot();
     const u = bot.user('online');
-    await u.type('予約する');
-    expect(await u.tap('オンライン（Webex）')).toContain(`確認 1/${QUESTIONS.online}`);
-    for (let i = 1; i < QUESTIONS.online; i++) await u.tap('はい');
-    expect(u.said).toMatch(/カメラ/);
-    await u.tap('はい');
-    await u.tap(/^12\/8/);
+    await u.type(word('book'));
+    expect(await u.tap(ja('booking.mode.online'))).toContain(screening('online', 1));
+    for (let i = 1; i < QUESTIONS.online; i++) await u.tap(ja('booking.answer.yes'));
+    expect(u.said).toContain(screening('online', QUESTIONS.online));
+    expect(QUESTIONS.online).toBeGreaterThan(QUESTIONS.in_person);
+    await u.tap(ja('booking.answer.yes'));
+    await u.tap(startingWith(day(FIRST.date, true)));
     await u.tap('10:00');
-    const chunks = u.last.filter((r) => r.kind === 'text' && r.text.startsWith('ご予約の前にお読みください'));
+    const header = like('booking.precautionsHeader');
+    const chunks = u.last.filter((r) => r.kind === 'text' && header.test(r.text.split('\n')[0]!));
     expect(chunks.length).toBeGreaterThan(1);
     for (const chunk of chunks) expect(chunk.kind === 'text' && chunk.text.split('\n').length).toBeLessThanOrEqual(5);
-    expect(u.said).toMatch(/録音|録画/);
-    await u.tap('同意する');
+    for (const p of ONLINE_ONLY) expect(u.said).toContain(p.text.ja);
+    await u.tap(ja('booking.agree'));
     await u.type('Taro Kawasaki');
     await u.type('044-200-3691');
     await u.type('taro@example.com');
-    const done = await u.tap('予約する');
-    expect(done).toContain('Webex');
-    expect(done).toContain('場所: オンライン（Webex）');
+    const done = await u.tap(ja('booking.confirm'));
+    expect(done).toContain(ja('booking.nextOnline'));
+    expect(done).toContain(field('place', ja('booking.online')));
   });
 
   it.each(Array.from({ length: QUESTIONS.online }, (_, i) => i))('a clear "no" to screening question %i explains why and offers alternatives', async (index) => {
     const bot = createBot();
     const u = bot.user(`no${index}`);
-    await u.type('予約する');
-    await u.tap('オンライン（Webex）');
-    for (let i = 0; i < index; i++) await u.tap('はい');
-    const answer = await u.tap('いいえ');
-    const question = bot.catalog.services[0]!.screening.filter((q) => q.modes.includes('online'))[index]!;
-    expect(answer).toContain(question.noReason.ja);
-    expect(answer).toContain('044-200-3691');
-    expect(answer).toContain('044-200-3939');
-    expect(u.buttons).toContain('予約する');
+    await u.type(word('book'));
+    await u.tap(ja('booking.mode.online'));
+    for (let i = 0; i < index; i++) await u.tap(ja('booking.answer.yes'));
+    const answer = await u.tap(ja('booking.answer.no'));
+    const question = questionsFor('online')[index]!;
+    expect(answer).toContain(ja('booking.screeningNo', { reason: question.noReason.ja }));
+    expect(answer).toContain(OFFICE);
+    expect(answer).toContain(ALTERNATIVE);
+    expect(u.buttons).toContain(ja('menu.book'));
     expect(await bot.store.bookings.occupancy(SESSION, bot.clock.now())).toEqual({ booked: new Set(), held: new Map() });
   });
 
   it('"not sure" never refuses: it opens a ticket and says a person will answer', async () => {
     const bot = createBot();
     const u = bot.user('unsure');
-    await u.type('予約する');
-    await u.tap('対面');
-    await u.tap('はい');
-    const answer = await u.tap('わからない');
-    expect(answer).toContain('担当者が確認');
-    expect(answer).toContain('044-200-3691');
+    await u.type(word('book'));
+    await u.tap(ja('booking.mode.in_person'));
+    await u.tap(ja('booking.answer.yes'));
+    const answer = await u.tap(ja('booking.answer.unsure'));
     const [ticket] = await bot.store.tickets.listOpen();
-    expect(ticket).toMatchObject({ reason: 'screening_unsure', serviceId: 'ombudsman', userKey: u.key, context: 'booking:screening:in_person' });
-    expect(answer).toContain(ticket!.id);
+    expect(ticket).toMatchObject({ reason: 'screening_unsure', serviceId: SERVICE.id, userKey: u.key, context: 'booking:screening:in_person' });
+    expect(answer).toContain(ja('handoff.unsure', { ticket: ticket!.id }));
+    expect(answer).toContain(OFFICE);
   });
 
   it('re-asks only the wrong field, with the reason, and keeps the others', async () => {
@@ -111,27 +139,27 @@ describe('booking a consultation', () => {
     const u = bot.user('typo');
     await toTimeStep(u);
     await u.tap('9:30');
-    await u.tap('同意する');
+    await u.tap(ja('booking.agree'));
     await u.type('川崎 花子');
-    expect(await u.type('12345')).toContain('電話番号の形になっていません');
-    expect(u.said).toContain('連絡のつく電話番号');
-    expect(await u.type('090-1234-abcd')).toContain('数字とハイフン');
+    expect(await u.type('12345')).toContain(ja('contact.invalid.phoneShape'));
+    expect(u.said).toContain(ja('booking.phonePrompt'));
+    expect(await u.type('090-1234-abcd')).toContain(ja('contact.invalid.phoneChars'));
     await u.type('09012345678');
-    expect(await u.type('hanako@')).toContain('メールアドレスの形になっていません');
+    expect(await u.type('hanako@')).toContain(ja('contact.invalid.email'));
     const summary = await u.type('hanako@example.jp');
-    expect(summary).toContain('お名前: 川崎 花子');
-    expect(summary).toContain('電話番号: 090-1234-5678');
+    expect(summary).toContain(field('name', '川崎 花子'));
+    expect(summary).toContain(field('phone', '090-1234-5678'));
   });
 
   it('lets the citizen correct one field from the summary and returns to it', async () => {
     const bot = createBot();
     const u = bot.user('edit');
     await toSummary(u);
-    expect(await u.tap('電話番号を直す')).toContain('電話番号');
+    expect(await u.tap(ja('booking.edit.phone'))).toContain(ja('booking.phonePrompt'));
     const summary = await u.type('044-200-3691');
-    expect(summary).toContain('予約内容の確認');
-    expect(summary).toContain('電話番号: 044-200-3691');
-    expect(summary).toContain('お名前: 川崎 花子');
+    expect(summary).toContain(ja('booking.summaryTitle'));
+    expect(summary).toContain(field('phone', '044-200-3691'));
+    expect(summary).toContain(field('name', '川崎 花子'));
   });
 
   it('a hold that expired is still booked while the slot is free', async () => {
@@ -139,7 +167,7 @@ describe('booking a consultation', () => {
     const u = bot.user('slow');
     await toSummary(u);
     bot.clock.advance(20 * 60_000);
-    expect(await u.tap('予約する')).toContain('予約が完了しました');
+    expect(await u.tap(ja('booking.confirm'))).toContain(ja('booking.confirmedTitle'));
   });
 
   it('when the hold expired and someone took the slot, offers the nearest free times and keeps the details', async () => {
@@ -149,16 +177,17 @@ describe('booking a consultation', () => {
     await toSummary(slow, '10:00');
     bot.clock.advance(11 * 60_000);
     await toSummary(fast, '10:00');
-    expect(await fast.tap('予約する')).toContain('予約が完了しました');
+    expect(await fast.tap(ja('booking.confirm'))).toContain(ja('booking.confirmedTitle'));
 
-    const gone = await slow.tap('予約する');
-    expect(gone).toContain('ほかの方の予約が入りました');
-    expect(slow.buttons.slice(0, 3)).toEqual(['12/8(火) 9:30', '12/8(火) 10:30', '12/8(火) 9:00']);
-    const summary = await slow.tap('12/8(火) 10:30');
-    expect(summary).toContain('予約内容の確認');
-    expect(summary).toContain('時間: 10:30');
-    expect(summary).toContain('お名前: 川崎 花子');
-    expect(await slow.tap('予約する')).toContain('予約が完了しました');
+    const gone = await slow.tap(ja('booking.confirm'));
+    expect(gone).toContain(ja('booking.slotGone'));
+    const offer = (time: string) => `${day(FIRST.date, true)} ${time}`;
+    expect(slow.buttons.slice(0, 3)).toEqual([offer('9:30'), offer('10:30'), offer('9:00')]);
+    const summary = await slow.tap(offer('10:30'));
+    expect(summary).toContain(ja('booking.summaryTitle'));
+    expect(summary).toContain(field('time', '10:30'));
+    expect(summary).toContain(field('name', '川崎 花子'));
+    expect(await slow.tap(ja('booking.confirm'))).toContain(ja('booking.confirmedTitle'));
     expect((await bot.store.bookings.listSession(SESSION)).map((b) => b.slotId)).toEqual(['1000', '1030']);
   });
 
@@ -170,7 +199,7 @@ describe('booking a consultation', () => {
     await toTimeStep(second);
     await first.tap('9:30');
     const taken = await second.tap('9:30');
-    expect(taken).toContain('たった今ほかの方が選びました');
+    expect(taken).toContain(ja('booking.taken'));
     expect(second.buttons).not.toContain('9:30');
     expect(second.buttons).toContain('10:00');
   });
@@ -179,9 +208,9 @@ describe('booking a consultation', () => {
     const bot = createBot();
     const u = bot.user('twice');
     await toSummary(u);
-    await u.tap('予約する');
+    await u.tap(ja('booking.confirm'));
     await toTimeStep(u);
-    expect(await u.tap('10:00')).toContain('すでにご予約があります');
+    expect(await u.tap('10:00')).toContain(ja('booking.alreadyBooked'));
     expect(await bot.store.bookings.listSession(SESSION)).toHaveLength(1);
   });
 
@@ -190,33 +219,31 @@ describe('booking a consultation', () => {
     const u = bot.user('switcher');
     await toSummary(u);
     for (let i = 0; i < 20; i++) {
-      if (u.said.includes('相談の方法')) break;
-      await u.type('戻る');
+      if (u.said.includes(ja('booking.modePrompt'))) break;
+      await u.type(word('back'));
     }
-    expect(u.said).toContain('相談の方法');
-    await u.tap('オンライン（Webex）');
+    expect(u.said).toContain(ja('booking.modePrompt'));
+    await u.tap(ja('booking.mode.online'));
     expect((await bot.store.bookings.occupancy(SESSION, bot.clock.now())).held.size).toBe(0);
-    for (let i = 0; i < QUESTIONS.online; i++) await u.tap('はい');
-    await u.tap(/^12\/8/);
-    expect(await u.tap('9:30')).toContain('ご予約の前にお読みください');
-    expect(u.said).toMatch(/録音|録画/);
+    for (let i = 0; i < QUESTIONS.online; i++) await u.tap(ja('booking.answer.yes'));
+    await u.tap(startingWith(day(FIRST.date, true)));
+    expect(await u.tap('9:30')).toMatch(like('booking.precautionsHeader'));
+    for (const p of ONLINE_ONLY) expect(u.said).toContain(p.text.ja);
   });
 
   it('choosing another date lets go of the slot held in the first', async () => {
     const bot = createBot({ start: '2026-12-15T10:00:00+09:00' });
-    const catalog = bot.catalog;
-    expect(catalog.sessions.some((s) => s.id === '2027-01-08-nakahara')).toBe(true);
     const u = bot.user('hopper');
-    await u.type('予約する');
-    await u.tap('対面');
-    for (let i = 0; i < QUESTIONS.in_person; i++) await u.tap('はい');
-    await u.tap(/^1\/8/);
+    await u.type(word('book'));
+    await u.tap(ja('booking.mode.in_person'));
+    for (let i = 0; i < QUESTIONS.in_person; i++) await u.tap(ja('booking.answer.yes'));
+    await u.tap(startingWith(day(NEXT.date, true)));
     await u.tap('9:30');
-    await u.type('戻る');
-    await u.type('戻る');
-    expect(u.said).toContain('日にちを選んでください');
-    await u.tap(/^1\/8/);
-    expect((await bot.store.bookings.occupancy('2027-01-08-nakahara', bot.clock.now())).held.size).toBe(1);
+    await u.type(word('back'));
+    await u.type(word('back'));
+    expect(u.said).toContain(ja('booking.datePrompt'));
+    await u.tap(startingWith(day(NEXT.date, true)));
+    expect((await bot.store.bookings.occupancy(NEXT.id, bot.clock.now())).held.size).toBe(1);
   });
 
   it('a booking is kept for 30 days after its session, then forgotten', async () => {
@@ -229,7 +256,7 @@ describe('booking a consultation', () => {
     };
     const u = bot.user('kept');
     await toSummary(u);
-    await u.tap('予約する');
+    await u.tap(ja('booking.confirm'));
     expect(calls).toEqual([[SESSION, Date.parse('2027-01-08T00:00:00+09:00')]]);
   });
 
@@ -238,27 +265,27 @@ describe('booking a consultation', () => {
     const u = bot.user('decline');
     await toTimeStep(u);
     await u.tap('9:30');
-    expect(await u.tap('同意しない')).toContain('同意いただけない場合は予約できません');
+    expect(await u.tap(ja('booking.disagree'))).toContain(ja('booking.declined'));
     expect((await bot.store.bookings.occupancy(SESSION, bot.clock.now())).held.size).toBe(0);
   });
 
   it('when no session is open, says when booking opens next', async () => {
     const bot = createBot({ start: '2026-12-05T10:00:00+09:00' });
     const u = bot.user('early');
-    await u.type('予約する');
-    await u.tap('対面');
-    for (let i = 0; i < QUESTIONS.in_person; i++) await u.tap('はい');
-    expect(u.said).toContain('現在、予約を受け付けている日程はありません');
-    expect(u.said).toContain('1月8日(金)の回は12月15日(火)から受け付けます');
+    await u.type(word('book'));
+    await u.tap(ja('booking.mode.in_person'));
+    for (let i = 0; i < QUESTIONS.in_person; i++) await u.tap(ja('booking.answer.yes'));
+    expect(u.said).toContain(ja('booking.noSessions'));
+    expect(u.said).toContain(ja('booking.nextOpening', { date: day(NEXT.date), opens: day('2026-12-15') }));
   });
 
   it('offers only sessions whose window is open, with free counts', async () => {
     const bot = createBot({ start: '2026-12-15T09:30:00+09:00' });
     const u = bot.user('january');
-    await u.type('予約する');
-    await u.tap('対面');
-    for (let i = 0; i < QUESTIONS.in_person; i++) await u.tap('はい');
-    expect(u.buttons).toEqual(['1/8(金) 残12', '戻る']);
+    await u.type(word('book'));
+    await u.tap(ja('booking.mode.in_person'));
+    for (let i = 0; i < QUESTIONS.in_person; i++) await u.tap(ja('booking.answer.yes'));
+    expect(u.buttons).toEqual([ja('booking.dateLabel', { date: day(NEXT.date, true), free: 12 }), ja('common.back')]);
   });
 });
 
@@ -266,36 +293,32 @@ describe('a full session', () => {
   it('offers the other open dates, or when booking opens next and whom to call', async () => {
     const bot = createBot({ start: '2026-12-04T10:00:00+09:00' });
     const now = bot.clock.now();
-    for (const [i, slot] of ['0900', '0930', '1000', '1030', '1100', '1130', '1300', '1330', '1400', '1430', '1500', '1530'].entries()) {
-      await bot.store.bookings.hold(SESSION, slot, `other-${i}`, now, 60 * 60_000);
-    }
+    for (const [i, slot] of SLOT_IDS.entries()) await bot.store.bookings.hold(SESSION, slot, `other-${i}`, now, 60 * 60_000);
     const u = bot.user('late');
-    await u.type('予約する');
-    await u.tap('対面');
-    for (let i = 0; i < QUESTIONS.in_person; i++) await u.tap('はい');
+    await u.type(word('book'));
+    await u.tap(ja('booking.mode.in_person'));
+    for (let i = 0; i < QUESTIONS.in_person; i++) await u.tap(ja('booking.answer.yes'));
     const said = u.said;
-    expect(said).toMatch(/12月8日\(火\) 麻生区役所[^\n]*：満席/);
-    expect(said).toContain('1月8日(金)の回は12月15日(火)から受け付けます');
-    expect(said).toContain('044-200-3939');
-    expect(u.buttons).toEqual(['戻る', 'メニュー']);
+    expect(said).toContain(ja('booking.dateLineFull', { date: day(FIRST.date), place: FIRST.place.ja }));
+    expect(said).toContain(ja('booking.nextOpening', { date: day(NEXT.date), opens: day('2026-12-15') }));
+    expect(said).toContain(ALTERNATIVE);
+    expect(u.buttons).toEqual([ja('common.back'), ja('common.menu')]);
   });
 
   it('when the session fills while choosing a time, the answer lists the other dates', async () => {
     const bot = createBot({ start: '2026-12-15T10:00:00+09:00' });
     const u = bot.user('chooser');
-    await u.type('予約する');
-    await u.tap('対面');
-    for (let i = 0; i < QUESTIONS.in_person; i++) await u.tap('はい');
-    await u.tap(/^1\/8/);
+    await u.type(word('book'));
+    await u.tap(ja('booking.mode.in_person'));
+    for (let i = 0; i < QUESTIONS.in_person; i++) await u.tap(ja('booking.answer.yes'));
+    await u.tap(startingWith(day(NEXT.date, true)));
     const now = bot.clock.now();
-    for (const [i, slot] of ['0900', '0930', '1000', '1030', '1100', '1130', '1300', '1330', '1400', '1430', '1500', '1530'].entries()) {
-      await bot.store.bookings.hold('2027-01-08-nakahara', slot, `other-${i}`, now, 60 * 60_000);
-    }
+    for (const [i, slot] of SLOT_IDS.entries()) await bot.store.bookings.hold(NEXT.id, slot, `other-${i}`, now, 60 * 60_000);
     const said = await u.tap('9:00');
-    expect(said).toContain('たった今ほかの方が選びました');
+    expect(said).toContain(ja('booking.taken'));
     // Every open session is full, so one sentence says so (not "this one is full" as well).
-    expect(said).not.toContain('その日程は満席になりました');
-    expect(said).toContain('受付中の日程はすべて満席です');
-    expect(said).toContain('044-200-3691');
+    expect(said).not.toContain(ja('booking.sessionFull'));
+    expect(said).toContain(ja('booking.allFull'));
+    expect(said).toContain(OFFICE);
   });
 });

@@ -4,7 +4,7 @@ import type { Reply } from '../../src/turn.ts';
 import type { Ticket } from '../../src/domain.ts';
 import { StaffDeskService } from '../../src/staffDesk.ts';
 import type { CitizenMessenger, StaffNotifier } from '../../src/services/staff.ts';
-import { createBot, textOf, toSummary } from '../support/chat.ts';
+import { createBot, day, FIRST, ja, like, SERVICE, textOf, toSummary, word } from '../support/chat.ts';
 
 /** A notifier that remembers what staff were told. */
 function recordingNotifier() {
@@ -41,52 +41,55 @@ function setup(start?: string) {
 }
 
 const staff = { id: 'aad-1', name: 'Suzuki' };
+const OFFICE = SERVICE.office.phone;
+const SESSION = FIRST.id;
 
 describe('reaching a person', () => {
   it('inside office hours: staff are told, the citizen hears someone will answer shortly', async () => {
     const { bot, events } = setup();
     const u = bot.user('in-hours');
-    const said = await u.type('担当者と話したい');
-    expect(said).toContain('まもなく担当者がこのチャットでお返事します');
-    expect(said).toContain('044-200-3691');
+    const said = await u.type(word('human'));
+    expect(said).toContain(ja('handoff.soon'));
+    expect(said).toContain(OFFICE);
     expect(events.map((e) => e.kind)).toEqual(['opened']);
     const [ticket] = await bot.store.tickets.listOpen();
-    expect(ticket).toMatchObject({ status: 'open', category: 'ombudsman', priority: 'normal', card: { activityId: `card-${ticket!.id}` } });
+    expect(ticket).toMatchObject({ status: 'open', category: SERVICE.id, priority: 'normal', card: { activityId: `card-${ticket!.id}` } });
   });
 
   it('outside office hours: says when someone will answer, and the ticket waits', async () => {
     const { bot } = setup('2026-11-27T19:30:00+09:00');
     const u = bot.user('friday-night');
-    const said = await u.type('担当者と話したい');
-    expect(said).toContain('ただいま受付時間外です。11月30日(月) 9:00以降に');
+    const said = await u.type(word('human'));
+    // Friday evening: the office answers on Monday morning.
+    expect(said).toContain(ja('handoff.later', { next: `${day('2026-11-30')} 9:00` }));
     expect(await bot.store.tickets.listOpen()).toHaveLength(1);
   });
 
   it('asking again while a ticket waits points at the same ticket, not a second card', async () => {
     const { bot, events } = setup();
     const u = bot.user('twice');
-    const first = await u.type('担当者と話したい');
-    const second = await u.type('担当者と話したい');
+    const first = await u.type(word('human'));
+    const second = await u.type(word('human'));
     const [ticket] = await bot.store.tickets.listOpen();
     expect(await bot.store.tickets.listOpen()).toHaveLength(1);
-    expect(first).toContain(ticket!.id);
-    expect(second).toContain(ticket!.id);
+    expect(first).toContain(ja('handoff.requested', { ticket: ticket!.id }));
+    expect(second).toContain(ja('handoff.requested', { ticket: ticket!.id }));
     expect(events.filter((e) => e.kind === 'opened')).toHaveLength(1);
   });
 
   it('a ticket closed by staff before anyone joined is not left unanswered', async () => {
     const { bot, desk, pushed, now } = setup();
     const u = bot.user('closed-early');
-    await u.type('担当者と話したい');
+    await u.type(word('human'));
     const [ticket] = await bot.store.tickets.listOpen();
     await desk.close(ticket!.id, staff, now());
-    expect(pushed.at(-1)?.text).toContain(`受付番号 ${ticket!.id}）の対応は終了しました`);
+    expect(pushed.at(-1)?.text).toContain(ja('handoff.closedUnanswered', { ticket: ticket!.id }));
   });
 
   it("staff are not told a claim reached a citizen whose conversation could not take it", async () => {
     const { bot, desk, pushed, now } = setup();
     const u = bot.user('store-down');
-    await u.type('担当者と話したい');
+    await u.type(word('human'));
     const [ticket] = await bot.store.tickets.listOpen();
     const load = bot.store.conversations.load.bind(bot.store.conversations);
     bot.store.conversations.load = async () => Promise.reject(new Error('redis down'));
@@ -102,51 +105,52 @@ describe('reaching a person', () => {
   it('three messages in a row the bot does not understand open a ticket', async () => {
     const { bot } = setup();
     const u = bot.user('lost');
-    await u.type('予約する');
-    expect(await u.type('あの')).toContain('うまく読み取れませんでした');
-    expect(await u.type('その')).toContain('うまく読み取れませんでした');
-    expect(await u.type('えっと')).toContain('担当者にお伝えしました');
+    await u.type(word('book'));
+    expect(await u.type('あの')).toContain(ja('unknown'));
+    expect(await u.type('その')).toContain(ja('unknown'));
+    const third = await u.type('えっと');
     const [ticket] = await bot.store.tickets.listOpen();
     expect(ticket).toMatchObject({ reason: 'not_understood', context: 'booking:mode' });
-    expect(await u.type('まだ')).toContain('うまく読み取れませんでした');
+    expect(third).toContain(ja('handoff.notUnderstood', { ticket: ticket!.id }));
+    expect(await u.type('まだ')).toContain(ja('unknown'));
   });
 
   it('a claimed ticket relays both ways until staff close it, then the bot resumes', async () => {
     const { bot, desk, events, pushed, now } = setup();
     const u = bot.user('relay');
-    await u.type('担当者と話したい');
+    await u.type(word('human'));
     const [ticket] = await bot.store.tickets.listOpen();
 
     const claimed = await desk.claim(ticket!.id, staff, now());
     expect(claimed.ok).toBe(true);
-    expect(pushed.at(-1)?.text).toContain('担当者がチャットに参加しました');
+    expect(pushed.at(-1)?.text).toContain(ja('handoff.joined'));
     expect(events.at(-1)).toMatchObject({ kind: 'changed', ticket: { status: 'claimed', claimedBy: staff } });
 
     expect(await u.type('駐車場の件で相談したいです')).toBe('');
     expect(events.at(-1)).toMatchObject({ kind: 'said', text: '駐車場の件で相談したいです' });
-    expect(await u.type('メニュー')).toContain('担当者との会話を終了しました');
+    expect(await u.type(word('menu'))).toContain(ja('handoff.ended'));
 
-    // "メニュー" ended it from the citizen's side; a new ticket for the staff-side close.
-    await u.type('担当者と話したい');
+    // The menu word ended it from the citizen's side; a new ticket for the staff-side close.
+    await u.type(word('human'));
     const second = (await bot.store.tickets.listOpen()).at(-1)!;
     await desk.claim(second.id, staff, now());
     expect(await desk.reply(second.id, staff, '担当の鈴木です。ご用件をどうぞ。', 'msg-1')).toBe(true);
-    expect(pushed.at(-1)?.text).toContain('担当者：担当の鈴木です。');
+    expect(pushed.at(-1)?.text).toContain(ja('handoff.staffSays', { text: '担当の鈴木です。ご用件をどうぞ。' }));
     expect(await desk.reply(second.id, { id: 'aad-2', name: 'Other' }, 'hi', 'msg-2')).toBe(false);
 
     await desk.close(second.id, staff, now());
-    expect(pushed.at(-1)?.text).toContain('担当者との会話を終了しました');
-    expect(await u.type('予約する')).toContain('相談の方法');
+    expect(pushed.at(-1)?.text).toContain(ja('handoff.ended'));
+    expect(await u.type(word('book'))).toContain(ja('booking.modePrompt'));
   });
 
   it('the citizen can end the conversation with staff', async () => {
     const { bot, desk, events, now } = setup();
     const u = bot.user('ender');
-    await u.type('担当者と話したい');
+    await u.type(word('human'));
     const [ticket] = await bot.store.tickets.listOpen();
     await desk.claim(ticket!.id, staff, now());
-    expect(await u.type('終了')).toContain('担当者との会話を終了しました');
-    expect(u.buttons).toContain('予約する');
+    expect(await u.type(word('endChat'))).toContain(ja('handoff.ended'));
+    expect(u.buttons).toContain(ja('menu.book'));
     expect(await bot.store.tickets.get(ticket!.id)).toMatchObject({ status: 'closed', closedBy: 'citizen' });
     expect(events.at(-1)).toMatchObject({ kind: 'changed', ticket: { status: 'closed' } });
   });
@@ -154,7 +158,7 @@ describe('reaching a person', () => {
   it('staff taking a long time does not expire the conversation with them', async () => {
     const { bot, desk, events, now } = setup();
     const u = bot.user('patient');
-    await u.type('担当者と話したい');
+    await u.type(word('human'));
     const [ticket] = await bot.store.tickets.listOpen();
     await desk.claim(ticket!.id, staff, now());
     bot.clock.advance(3 * 3_600_000);
@@ -169,11 +173,11 @@ describe('when the relay breaks', () => {
     const bot = createBot({ notifier: { ...notifier, citizenSaid: async () => Promise.reject(new Error('403')) } });
     const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier, runTurn: (r) => bot.engine.run(r), messengers: [inbox().messenger], log: { info() {}, warn() {}, error() {} } });
     const u = bot.user('unheard');
-    await u.type('担当者と話したい');
+    await u.type(word('human'));
     const [ticket] = await bot.store.tickets.listOpen();
     await desk.claim(ticket!.id, staff, DateTime.fromMillis(bot.clock.now()));
-    expect(await u.type('聞こえていますか')).toContain('担当者に届けられませんでした');
-    expect(u.said).toContain('044-200-3691');
+    expect(await u.type('聞こえていますか')).toContain(ja('handoff.relayFailed'));
+    expect(u.said).toContain(OFFICE);
   });
 
   it('a staff reply that cannot be pushed is reported to staff, not claimed as sent', async () => {
@@ -181,7 +185,7 @@ describe('when the relay breaks', () => {
     const failing: CitizenMessenger = { handles: () => true, deliver: async () => Promise.reject(new Error('LINE down')) };
     const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier: recordingNotifier().notifier, runTurn: (r) => bot.engine.run(r), messengers: [failing], log: { info() {}, warn() {}, error() {} } });
     const u = bot.user('offline');
-    await u.type('担当者と話したい');
+    await u.type(word('human'));
     const [ticket] = await bot.store.tickets.listOpen();
     await desk.claim(ticket!.id, staff, now());
     await expect(desk.reply(ticket!.id, staff, 'もしもし', 'msg-9')).rejects.toThrow();
@@ -191,10 +195,10 @@ describe('when the relay breaks', () => {
     const { bot, desk, now } = setup();
     const u = bot.user('holder');
     await toSummary(u);
-    await u.type('担当者と話したい');
+    await u.type(word('human'));
     const ticket = (await bot.store.tickets.listOpen()).at(-1)!;
     await desk.claim(ticket.id, staff, now());
-    expect((await bot.store.bookings.occupancy('2026-12-08-asao', bot.clock.now())).held.size).toBe(0);
+    expect((await bot.store.bookings.occupancy(SESSION, bot.clock.now())).held.size).toBe(0);
   });
 });
 
@@ -203,14 +207,14 @@ describe('an agent booking for a phone caller', () => {
     const { bot } = setup();
     const agent = bot.agent('aad-9');
     await toSummary(agent, '14:00');
-    expect(await agent.tap('予約する')).toContain('予約が完了しました');
-    const [booking] = await bot.store.bookings.listSession('2026-12-08-asao');
+    expect(await agent.tap(ja('booking.confirm'))).toContain(ja('booking.confirmedTitle'));
+    const [booking] = await bot.store.bookings.listSession(SESSION);
     expect(booking).toMatchObject({ userKey: 'phone:09012345678', bookedBy: { id: 'aad-9' }, slotId: '1400' });
 
     // The same caller (same phone) cannot get a second slot in the session, even via another agent.
     const other = bot.agent('aad-8');
     await toSummary(other, '15:00');
-    expect(await other.tap('予約する')).toContain('すでにご予約があります');
+    expect(await other.tap(ja('booking.confirm'))).toContain(ja('booking.alreadyBooked'));
   });
 });
 
@@ -223,10 +227,10 @@ describe('a slow staff channel', () => {
     const bot = createBot({ notifier: slow });
     const u = bot.user('impatient');
     vi.useFakeTimers({ toFake: ['setTimeout'] });
-    const answer = u.type('担当者と話したい');
+    const answer = u.type(word('human'));
     await vi.advanceTimersByTimeAsync(3_000);
     vi.useRealTimers();
-    expect(await answer).toContain('担当者にお伝えしました');
+    expect(await answer).toMatch(like('handoff.requested'));
     const [ticket] = await bot.store.tickets.listOpen();
     expect(ticket!.card).toBeUndefined();
     post({ conversationId: 'staff', activityId: 'late-card' });
@@ -251,13 +255,13 @@ describe('staff cancelling a booking by its reference', async () => {
     const { bot, desk, pushed, logs, now } = deskWithLogs();
     const citizen = bot.user('cancelled-by-office');
     await toSummary(citizen, '10:00');
-    await citizen.tap('予約する');
-    const [booking] = await bot.store.bookings.listSession('2026-12-08-asao');
+    await citizen.tap(ja('booking.confirm'));
+    const [booking] = await bot.store.bookings.listSession(SESSION);
     expect(booking?.userKey).toBe(citizen.key);
 
-    expect(await desk.findBooking(` ${booking!.id.toLowerCase()} `, now())).toMatchObject({ booking: { id: booking!.id }, session: { id: '2026-12-08-asao', date: '2026-12-08' } });
+    expect(await desk.findBooking(` ${booking!.id.toLowerCase()} `, now())).toMatchObject({ booking: { id: booking!.id }, session: { id: SESSION, date: FIRST.date } });
     expect(await desk.cancelBooking(booking!.id, staff, now())).toMatchObject({ id: booking!.id, slotId: '1000' });
-    expect(await bot.store.bookings.listSession('2026-12-08-asao')).toEqual([]);
+    expect(await bot.store.bookings.listSession(SESSION)).toEqual([]);
     expect(pushed).toEqual([]);
     const line = logs.find((l) => l.includes('booking.cancelled_by_staff'));
     expect(line).toContain(booking!.id);
@@ -273,12 +277,12 @@ describe('staff cancelling a booking by its reference', async () => {
     const { bot, desk, now } = deskWithLogs();
     const agent = bot.agent('aad-7');
     await toSummary(agent, '11:00');
-    await agent.tap('予約する');
-    const [booking] = await bot.store.bookings.listSession('2026-12-08-asao');
+    await agent.tap(ja('booking.confirm'));
+    const [booking] = await bot.store.bookings.listSession(SESSION);
     expect(booking?.userKey).toBe('phone:09012345678');
-    bot.clock.set('2026-12-09T09:00:00+09:00');
+    bot.clock.set('2026-12-09T09:00:00+09:00'); // the day after the session
     expect(await desk.findBooking(booking!.id, now())).toBeNull();
     expect(await desk.cancelBooking(booking!.id, staff, now())).toBeNull();
-    expect(await bot.store.bookings.listSession('2026-12-08-asao')).toHaveLength(1);
+    expect(await bot.store.bookings.listSession(SESSION)).toHaveLength(1);
   });
 });

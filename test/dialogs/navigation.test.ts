@@ -1,19 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { conversationStateSchema } from '../../dialogs/state.ts';
-import { createBot, IDLE_MS, toSummary, toTimeStep } from '../support/chat.ts';
+import { createBot, day, en, FIRST, IDLE_MS, ja, MENU, screening, SERVICE, startingWith, toSummary, toTimeStep, word } from '../support/chat.ts';
 
-const SESSION = '2026-12-08-asao';
+const SESSION = FIRST.id;
 
 describe('global commands at any step', () => {
   it('back walks one step back, through the screening questions too', async () => {
     const bot = createBot();
     const u = bot.user('back');
-    await u.type('予約する');
-    await u.tap('対面');
-    await u.tap('はい');
-    expect(await u.type('戻る')).toContain('確認 1/5');
-    expect(await u.tap('戻る')).toContain('相談の方法');
-    expect(await u.tap('戻る')).toContain('ご用件を選んでください');
+    await u.type(word('book'));
+    await u.tap(ja('booking.mode.in_person'));
+    await u.tap(ja('booking.answer.yes'));
+    expect(await u.type(word('back'))).toContain(screening('in_person', 1));
+    expect(await u.tap(ja('common.back'))).toContain(ja('booking.modePrompt'));
+    expect(await u.tap(ja('common.back'))).toContain(ja('menu.prompt'));
   });
 
   it('menu mid-flow returns to the menu and releases the held slot', async () => {
@@ -22,7 +22,7 @@ describe('global commands at any step', () => {
     await toTimeStep(u);
     await u.tap('9:30');
     expect((await bot.store.bookings.occupancy(SESSION, bot.clock.now())).held.size).toBe(1);
-    expect(await u.type('メニュー')).toContain('ご用件を選んでください');
+    expect(await u.type(word('menu'))).toContain(ja('menu.prompt'));
     expect((await bot.store.bookings.occupancy(SESSION, bot.clock.now())).held.size).toBe(0);
   });
 
@@ -30,7 +30,7 @@ describe('global commands at any step', () => {
     const bot = createBot();
     const u = bot.user('cancel');
     await toSummary(u);
-    expect(await u.tap('やめる')).toContain('中止しました');
+    expect(await u.tap(ja('booking.stop'))).toContain(ja('cancelled'));
     expect(await bot.store.bookings.listSession(SESSION)).toHaveLength(0);
     expect((await bot.store.bookings.occupancy(SESSION, bot.clock.now())).held.size).toBe(0);
   });
@@ -38,68 +38,68 @@ describe('global commands at any step', () => {
   it('help explains and asks the same question again', async () => {
     const bot = createBot();
     const u = bot.user('help');
-    await u.type('予約する');
-    await u.tap('対面');
-    const help = await u.type('ヘルプ');
-    expect(help).toContain('ボタンを押して進めてください');
-    expect(help).toContain('確認 1/5');
+    await u.type(word('book'));
+    await u.tap(ja('booking.mode.in_person'));
+    const help = await u.type(word('help'));
+    expect(help).toContain(ja('help'));
+    expect(help).toContain(screening('in_person', 1));
   });
 
   it('switches language mid-flow and asks the same question in English', async () => {
     const bot = createBot();
     const u = bot.user('lang');
-    await u.type('予約する');
-    await u.tap('対面');
-    await u.type('language');
-    expect(u.buttons).toEqual(['日本語', 'English']);
-    const english = await u.tap('English');
-    expect(english).toContain('I will speak English');
-    expect(english).toContain('Question 1 of 5');
-    expect(u.buttons).toEqual(['Yes', 'No', 'Not sure', 'Back']);
-    await u.tap('Yes');
-    expect(await u.type('メニュー')).toContain('What would you like to do?');
+    await u.type(word('book'));
+    await u.tap(ja('booking.mode.in_person'));
+    await u.type(word('language', en));
+    expect(u.buttons).toEqual([ja('language.name'), en('language.name')]);
+    const english = await u.tap(en('language.name'));
+    expect(english).toContain(en('languageChanged'));
+    expect(english).toContain(screening('in_person', 1, 'en'));
+    expect(u.buttons).toEqual([en('booking.answer.yes'), en('booking.answer.no'), en('booking.answer.unsure'), en('common.back')]);
+    await u.tap(en('booking.answer.yes'));
+    expect(await u.type(word('menu'))).toContain(en('menu.prompt'));
   });
 
-  it('担当者と話したい at any step opens a ticket and keeps the conversation where it was', async () => {
+  it('asking for a person at any step opens a ticket and keeps the conversation where it was', async () => {
     const bot = createBot();
     const u = bot.user('human');
     await toTimeStep(u);
-    const answer = await u.type('担当者と話したい');
-    expect(answer).toContain('担当者にお伝えしました');
-    expect(answer).toContain('044-200-3691');
-    expect(answer).toContain('時間を選んでください');
+    const answer = await u.type(word('human'));
     const [ticket] = await bot.store.tickets.listOpen();
     expect(ticket).toMatchObject({ reason: 'requested', context: 'booking:time:in_person', locale: 'ja' });
+    expect(answer).toContain(ja('handoff.requested', { ticket: ticket!.id }));
+    expect(answer).toContain(SERVICE.office.phone);
+    expect(answer).toContain(ja('booking.timePrompt', { date: day(FIRST.date), place: FIRST.place.ja, minutes: 10 }));
   });
 
   it('typing the label of a shown button counts as tapping it', async () => {
     const bot = createBot();
     const u = bot.user('typist');
-    await u.type('予約する');
-    expect(await u.type('対面')).toContain('確認 1/5');
-    expect(await u.type('はい')).toContain('確認 2/5');
+    await u.type(word('book'));
+    expect(await u.type(ja('booking.mode.in_person'))).toContain(screening('in_person', 1));
+    expect(await u.type(ja('booking.answer.yes'))).toContain(screening('in_person', 2));
   });
 
   it('unreadable text and stickers get a hint and the same question', async () => {
     const bot = createBot();
     const u = bot.user('confused');
-    await u.type('予約する');
-    expect(await u.type('えーと')).toContain('うまく読み取れませんでした');
-    expect(u.said).toContain('相談の方法');
-    expect(await u.send({ kind: 'unsupported' })).toContain('読み取れるのは文字とボタンだけです');
-    expect(u.said).toContain('相談の方法');
+    await u.type(word('book'));
+    expect(await u.type('えーと')).toContain(ja('unknown'));
+    expect(u.said).toContain(ja('booking.modePrompt'));
+    expect(await u.send({ kind: 'unsupported' })).toContain(ja('unsupported'));
+    expect(u.said).toContain(ja('booking.modePrompt'));
   });
 
   it('a button from an earlier step, or a forged payload, is refused clearly', async () => {
     const bot = createBot();
     const u = bot.user('stale');
-    await u.type('予約する');
-    const mode = u.data('対面');
-    await u.tap('対面');
-    expect(await u.send({ kind: 'action', data: mode })).toContain('そのボタンは現在使えません');
-    expect(await u.send({ kind: 'action', data: '{"a":"time","s":"x","v":"../../"}' })).toContain('そのボタンは現在使えません');
-    expect(await u.send({ kind: 'action', data: 'not json' })).toContain('そのボタンは現在使えません');
-    expect(u.said).toContain('確認 1/5');
+    await u.type(word('book'));
+    const mode = u.data(ja('booking.mode.in_person'));
+    await u.tap(ja('booking.mode.in_person'));
+    expect(await u.send({ kind: 'action', data: mode })).toContain(ja('stale'));
+    expect(await u.send({ kind: 'action', data: '{"a":"time","s":"x","v":"../../"}' })).toContain(ja('stale'));
+    expect(await u.send({ kind: 'action', data: 'not json' })).toContain(ja('stale'));
+    expect(u.said).toContain(screening('in_person', 1));
   });
 
   it('an idle conversation expires: the user is told, and starts from the menu', async () => {
@@ -109,20 +109,20 @@ describe('global commands at any step', () => {
     const stale = u.data('9:30');
     bot.clock.advance(IDLE_MS + 1);
     const back = await u.send({ kind: 'action', data: stale });
-    expect(back).toContain('時間切れ');
-    expect(back).toContain('ご用件を選んでください');
-    expect(back).not.toContain('そのボタンは現在使えません');
+    expect(back).toContain(ja('expired'));
+    expect(back).toContain(ja('menu.prompt'));
+    expect(back).not.toContain(ja('stale'));
     expect((await bot.store.bookings.occupancy(SESSION, bot.clock.now())).held.size).toBe(0);
-    expect(await u.type('予約する')).toContain('相談の方法');
+    expect(await u.type(word('book'))).toContain(ja('booking.modePrompt'));
   });
 
   it('state from an older version of the bot starts over cleanly', async () => {
     const bot = createBot();
     const u = bot.user('old');
     await bot.store.conversations.save(u.key, 0, { v: 0, locale: 'en', flow: { name: 'wizard', page: 3 } }, 60_000);
-    const answer = await u.type('menu');
-    expect(answer).toContain('We updated this service');
-    expect(answer).toContain('What would you like to do?');
+    const answer = await u.type(word('menu', en));
+    expect(answer).toContain(en('reset'));
+    expect(answer).toContain(en('menu.prompt'));
     const stored = await bot.store.conversations.load(u.key);
     expect(conversationStateSchema.safeParse(stored?.state).success).toBe(true);
   });
@@ -132,37 +132,41 @@ describe('my bookings', () => {
   it('lists, shows and cancels a booking after a confirmation, freeing the slot', async () => {
     const bot = createBot();
     const u = bot.user('mine');
-    expect(await u.type('予約の確認')).toContain('今後のご予約はありません');
+    expect(await u.type(word('my'))).toContain(ja('my.none'));
     await toSummary(u, '11:00');
-    await u.tap('予約する');
+    await u.tap(ja('booking.confirm'));
 
-    expect(await u.tap('予約の確認')).toContain('今後のご予約です');
-    expect(u.buttons).toEqual(['12/8(火) 11:00', '戻る']);
-    const detail = await u.tap('12/8(火) 11:00');
-    expect(detail).toContain('麻生区役所');
+    expect(await u.tap(ja('menu.my'))).toContain(ja('my.listPrompt'));
+    const label = ja('my.label', { date: day(FIRST.date, true), time: '11:00' });
+    expect(u.buttons).toEqual([label, ja('common.back')]);
+    const detail = await u.tap(label);
+    expect(detail).toContain(ja('my.detailTitle'));
+    expect(detail).toContain(FIRST.place.ja);
     expect(detail).toContain('川崎 花子');
-    expect(await u.tap('予約を取り消す')).toContain('12月8日(火) 11:00のご予約を取り消しますか？');
-    expect(await u.tap('いいえ')).toContain('ご予約の内容');
-    await u.tap('予約を取り消す');
-    expect(await u.tap('はい、取り消す')).toContain('を取り消しました');
+    expect(await u.tap(ja('my.cancel'))).toContain(ja('my.cancelConfirm', { date: day(FIRST.date), time: '11:00' }));
+    expect(await u.tap(ja('my.cancelNo'))).toContain(ja('my.detailTitle'));
+    await u.tap(ja('my.cancel'));
+    const [booking] = await bot.store.bookings.listSession(SESSION);
+    expect(await u.tap(ja('my.cancelYes'))).toContain(ja('my.cancelled', { reference: booking!.id }));
     expect(await bot.store.bookings.listSession(SESSION)).toHaveLength(0);
-    expect(await u.type('予約の確認')).toContain('今後のご予約はありません');
+    expect(await u.type(word('my'))).toContain(ja('my.none'));
+    expect(u.buttons).toEqual(MENU);
   });
 
   it("cannot open someone else's booking with a forged button", async () => {
     const bot = createBot();
     const owner = bot.user('owner');
     await toSummary(owner);
-    await owner.tap('予約する');
-    await owner.tap('予約の確認');
-    const open = owner.data(/^12\/8/);
+    await owner.tap(ja('booking.confirm'));
+    await owner.tap(ja('menu.my'));
+    const open = owner.data(startingWith(day(FIRST.date, true)));
 
     const other = bot.user('other');
     await toSummary(other, '13:00');
-    await other.tap('予約する');
-    await other.tap('予約の確認');
+    await other.tap(ja('booking.confirm'));
+    await other.tap(ja('menu.my'));
     const answer = await other.send({ kind: 'action', data: open });
-    expect(answer).toContain('そのご予約は見つかりませんでした');
+    expect(answer).toContain(ja('my.notFound'));
     expect(answer).not.toContain('川崎 花子');
   });
 });

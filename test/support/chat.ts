@@ -1,23 +1,103 @@
 /**
  * A transcript harness: a user talking to the real engine and dialogs over a memory store
  * with a fake clock, tapping buttons by their visible label as a person would.
+ *
+ * Transcripts run on a catalog of their own (`test/fixtures/catalog.json`, its sessions on
+ * fixed dates around the fake clock's 2026-11-24), not the shipped one, and say what they
+ * expect in locale keys (`ja(key, params)`, `like(key)`), so that a new year's catalog or a
+ * reworded sentence does not break them.
  */
-import type { Reply } from '../../src/turn.ts';
+import { fileURLToPath } from 'node:url';
+import enText from '../../locales/en.json' with { type: 'json' };
+import jaText from '../../locales/ja.json' with { type: 'json' };
+import { formatDate } from '../../dialogs/format.ts';
+import type { Locale, Mode } from '../../src/domain.ts';
 import { TurnEngine } from '../../src/engine.ts';
 import { createLogger } from '../../src/log.ts';
-import { CATALOG_FILE, type Catalog, loadCatalog } from '../../src/services/catalog.ts';
-import { createDialogServices } from '../../src/services/index.ts';
+import { type Catalog, loadCatalog } from '../../src/services/catalog.ts';
+import { createDialogServices, translator } from '../../src/services/index.ts';
 import type { StaffNotifier } from '../../src/services/staff.ts';
 import { createMemoryStore } from '../../src/stores/memory.ts';
 import type { Store } from '../../src/stores/ports.ts';
+import type { Reply, Translate } from '../../src/turn.ts';
 import { fakeClock } from './app.ts';
 
 export const IDLE_MS = 30 * 60_000;
 
+/** The transcripts' catalog: the ombudsman service and four sessions on fixed dates. */
+export const TEST_CATALOG_FILE = fileURLToPath(new URL('../fixtures/catalog.json', import.meta.url));
+export const TEST_CATALOG: Catalog = loadCatalog(TEST_CATALOG_FILE);
+export const SERVICE = TEST_CATALOG.services[0]!;
+
+function sessionOf(id: string) {
+  const session = TEST_CATALOG.sessions.find((s) => s.id === id);
+  if (!session) throw new Error(`no session ${id} in the test catalog`);
+  return session;
+}
+
+/** The session open at the fake clock's start (2026-11-24), and the next one (open from 2026-12-15). */
+export const FIRST = sessionOf('2026-12-08-asao');
+export const NEXT = sessionOf('2027-01-08-nakahara');
+
+export const ja: Translate = translator('ja');
+export const en: Translate = translator('en');
+
+/** The first word of a keyword list (`keywords.<name>`): what a person types instead of tapping. */
+export function word(name: string, t: Translate = ja): string {
+  return t(`keywords.${name}`).split('|')[0]!;
+}
+
+/** A calendar day as the bot writes it (`format.date`, or `format.shortDate` on buttons). */
+export function day(iso: string, short = false, locale: Locale = 'ja'): string {
+  return formatDate(iso, locale, translator(locale), short);
+}
+
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** A button label or text that starts with `text`. */
+export function startingWith(text: string): RegExp {
+  return new RegExp(`^${escape(text)}`);
+}
+
+const TEMPLATES: Record<Locale, unknown> = { ja: jaText, en: enText };
+
+/**
+ * The locale text of `key` as a pattern: the given `params` filled in, every other
+ * `{{placeholder}}` matching anything on its line. For sentences whose parameters the test
+ * does not know (a ticket id, a time of day).
+ */
+export function like(key: string, params: Record<string, string | number> = {}, locale: Locale = 'ja'): RegExp {
+  const template = key.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], TEMPLATES[locale]);
+  if (typeof template !== 'string') throw new Error(`no locale text ${key}`);
+  const pattern = template
+    .split(/(\{\{\w+\}\})/)
+    .map((part) => {
+      const name = /^\{\{(\w+)\}\}$/.exec(part)?.[1];
+      if (name === undefined) return escape(part);
+      return name in params ? escape(String(params[name])) : '[^\\n]*?';
+    })
+    .join('');
+  return new RegExp(pattern);
+}
+
+/** The screening questions that apply to a mode, in order. */
+export function questionsFor(mode: Mode) {
+  return SERVICE.screening.filter((q) => q.modes.includes(mode));
+}
+
+/** The n-th (from 1) screening prompt of a mode, as the bot asks it. */
+export function screening(mode: Mode, n: number, locale: Locale = 'ja'): string {
+  const questions = questionsFor(mode);
+  return translator(locale)('booking.screeningPrompt', { n, total: questions.length, question: questions[n - 1]!.question[locale] });
+}
+
+/** The menu's buttons, in order. */
+export const MENU = [ja('menu.book'), ja('menu.my'), ja('menu.human'), ja('menu.language'), ja('menu.help')];
+
 /** A bot with its store, clock and catalog, for several users. */
 export function createBot(opts: { store?: Store; catalog?: Catalog; start?: string; notifier?: StaffNotifier } = {}) {
   const store = opts.store ?? createMemoryStore();
-  const catalog = opts.catalog ?? loadCatalog(CATALOG_FILE);
+  const catalog = opts.catalog ?? TEST_CATALOG;
   const clock = fakeClock(opts.start);
   const logs: string[] = [];
   const log = createLogger('info', (l) => logs.push(l));
@@ -96,22 +176,22 @@ export class ChatUser {
   }
 }
 
-/** Screening answers for the shipped ombudsman service: 5 questions in person, 6 online. */
-export const QUESTIONS = { in_person: 5, online: 6 } as const;
+/** Screening questions of the test catalog's service: fewer in person than online. */
+export const QUESTIONS = { in_person: questionsFor('in_person').length, online: questionsFor('online').length } as const;
 
-/** Walks a user from the menu to the time step of the 2026-12-08 session. */
-export async function toTimeStep(user: ChatUser, mode: 'in_person' | 'online' = 'in_person'): Promise<void> {
-  await user.type('予約する');
-  await user.tap(mode === 'online' ? 'オンライン（Webex）' : '対面');
-  for (let i = 0; i < QUESTIONS[mode]; i++) await user.tap('はい');
-  await user.tap(/^12\/8/);
+/** Walks a user from the menu to the time step of the first session. */
+export async function toTimeStep(user: ChatUser, mode: Mode = 'in_person'): Promise<void> {
+  await user.type(word('book'));
+  await user.tap(ja(`booking.mode.${mode}`));
+  for (let i = 0; i < QUESTIONS[mode]; i++) await user.tap(ja('booking.answer.yes'));
+  await user.tap(startingWith(day(FIRST.date, true)));
 }
 
 /** Walks a user from the menu to the summary, holding `time`. */
-export async function toSummary(user: ChatUser, time = '9:30', mode: 'in_person' | 'online' = 'in_person'): Promise<void> {
+export async function toSummary(user: ChatUser, time = '9:30', mode: Mode = 'in_person'): Promise<void> {
   await toTimeStep(user, mode);
   await user.tap(time);
-  await user.tap('同意する');
+  await user.tap(ja('booking.agree'));
   await user.type('川崎 花子');
   await user.type('090-1234-5678');
   await user.type('hanako@example.jp');

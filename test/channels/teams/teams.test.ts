@@ -19,7 +19,6 @@ import { createTeamsChannel, StaffChannelError, type TeamsChannel } from '../../
 import type { Agent, Ticket } from '../../../src/domain.ts';
 import { TurnEngine } from '../../../src/engine.ts';
 import { createLogger, pseudonym } from '../../../src/log.ts';
-import { CATALOG_FILE, loadCatalog } from '../../../src/services/catalog.ts';
 import { createDialogServices, translator } from '../../../src/services/index.ts';
 import type { TicketRequest } from '../../../src/services/ports.ts';
 import type { CitizenMessenger, StaffDesk } from '../../../src/services/staff.ts';
@@ -27,7 +26,7 @@ import { StaffDeskService } from '../../../src/staffDesk.ts';
 import { createMemoryStore } from '../../../src/stores/memory.ts';
 import type { Store } from '../../../src/stores/ports.ts';
 import { fakeClock } from '../../support/app.ts';
-import { ChatUser, toSummary } from '../../support/chat.ts';
+import { ChatUser, TEST_CATALOG, toSummary } from '../../support/chat.ts';
 import { buttonsOf, cardOf, type ConnectorCall, type ConnectorStub, shownText, startConnectorStub } from '../../support/connectorStub.ts';
 
 const TEAM = '19:staffteam0001@thread.tacv2';
@@ -175,7 +174,7 @@ beforeEach(async () => {
   delivered = [];
   replyCalls = [];
   store = createMemoryStore();
-  const catalog = loadCatalog(CATALOG_FILE);
+  const catalog = TEST_CATALOG;
   const logger = createLogger('info', (l) => logs.push(l));
   teams = createTeamsChannel({
     staffTeamId: TEAM,
