@@ -11,15 +11,15 @@ import { STATE_VERSION } from '../../dialogs/state.ts';
 import { TurnEngine, type TurnOutcome, type TurnRequest } from '../../src/engine.ts';
 import { createLogger } from '../../src/log.ts';
 import { BookingService } from '../../src/services/booking.ts';
-import { CATALOG_FILE, loadCatalog } from '../../src/services/catalog.ts';
 import { createDialogServices } from '../../src/services/index.ts';
 import { createMemoryStore } from '../../src/stores/memory.ts';
 import type { Store } from '../../src/stores/ports.ts';
 import { fakeClock } from '../support/app.ts';
+import { FIRST, QUESTIONS, screening, TEST_CATALOG } from '../support/chat.ts';
 
 const NOW_ISO = '2026-11-24T10:00:00+09:00';
 const IDLE_MS = 30 * 60_000;
-const catalog = loadCatalog(CATALOG_FILE);
+const catalog = TEST_CATALOG;
 
 /** An engine wired as src/app.ts wires it, over `store`. */
 function setup(store: Store = createMemoryStore()) {
@@ -63,7 +63,7 @@ describe('idle expiry', () => {
   it('tells a returning user mid-booking that the conversation expired, and starts at the menu', async () => {
     const { store, clock, key, text, tap } = setup();
     await text('予約する');
-    expect(words(await tap({ a: 'mode', v: 'in_person' }))).toContain('確認 1/5');
+    expect(words(await tap({ a: 'mode', v: 'in_person' }))).toContain(screening('in_person', 1));
     expect(await flowOf(store, key)).toMatchObject({ name: 'booking', step: 'screening' });
 
     clock.advance(IDLE_MS + 60_000);
@@ -72,14 +72,14 @@ describe('idle expiry', () => {
     const said = replies(back);
     expect(said[0]).toMatchObject({ kind: 'text', text: ja.expired });
     // The old button does not answer the old question, nor greet as a new follower.
-    expect(words(back)).not.toContain('確認 2/5');
+    expect(words(back)).not.toContain(screening('in_person', 2));
     expect(words(back)).not.toContain(ja.greeting);
     expect(words(back)).toContain(ja.menu.prompt);
     expect(said.at(-1)?.choices?.map((c) => c.label)).toContain(ja.menu.book);
     expect(await flowOf(store, key)).toEqual({ name: 'menu' });
 
     // Another button from the old screen now just shows the menu again.
-    const again = await tap({ a: 'time', s: '2026-12-08-asao', v: '0930' });
+    const again = await tap({ a: 'time', s: FIRST.id, v: '0930' });
     expect(words(again)).not.toContain(ja.expired);
     expect(words(again)).toContain(ja.menu.prompt);
     expect(await flowOf(store, key)).toEqual({ name: 'menu' });
@@ -101,7 +101,7 @@ describe('idle expiry', () => {
     const { clock, text, tap } = setup();
     await text('予約する');
     clock.advance(IDLE_MS - 60_000);
-    expect(words(await tap({ a: 'mode', v: 'in_person' }))).toContain('確認 1/5');
+    expect(words(await tap({ a: 'mode', v: 'in_person' }))).toContain(screening('in_person', 1));
     await text('メニュー');
     clock.advance(IDLE_MS * 4);
     expect(words(await text('ヘルプ'))).not.toContain(ja.expired);
@@ -234,14 +234,14 @@ describe('a failed turn and an expired conversation', () => {
     const longHolds = new BookingService(store.bookings, catalog, 120);
     await text('予約する');
     await tap({ a: 'mode', v: 'in_person' });
-    for (let i = 0; i < 5; i++) await tap({ a: 'answer', v: 'yes' });
-    await tap({ a: 'date', v: '2026-12-08-asao' });
-    await tap({ a: 'time', s: '2026-12-08-asao', v: '0930' });
+    for (let i = 0; i < QUESTIONS.in_person; i++) await tap({ a: 'answer', v: 'yes' });
+    await tap({ a: 'date', v: FIRST.id });
+    await tap({ a: 'time', s: FIRST.id, v: '0930' });
     // Re-hold for two hours, as a deployment with HOLD_MINUTES above IDLE_MINUTES would.
-    await longHolds.hold('2026-12-08-asao', '0930', 'line:Uengine', DateTime.fromMillis(clock.now()));
+    await longHolds.hold(FIRST.id, '0930', 'line:Uengine', DateTime.fromMillis(clock.now()));
     clock.advance(IDLE_MS + 60_000);
     expect(words(await text('メニュー'))).toContain(ja.expired);
-    expect((await store.bookings.occupancy('2026-12-08-asao', clock.now())).held.size).toBe(0);
+    expect((await store.bookings.occupancy(FIRST.id, clock.now())).held.size).toBe(0);
   });
 });
 
@@ -264,7 +264,7 @@ describe('compare-and-set', () => {
     };
     const outcome = await tap({ a: 'mode', v: 'in_person' });
     // Run again on the newer state: the mode tap now fits, and only that run's replies are sent.
-    expect(words(outcome)).toContain('確認 1/5');
+    expect(words(outcome)).toContain(screening('in_person', 1));
     expect(words(outcome)).not.toContain(ja.stale);
     expect((await store.conversations.load(key))?.rev).toBe(3);
   });
