@@ -12,6 +12,7 @@ import type {
   ConfirmResult,
   ConversationStore,
   DedupeStore,
+  FeedbackStore,
   HoldResult,
   Occupancy,
   Store,
@@ -71,6 +72,7 @@ export function createMemoryStore({ now: clock = Date.now }: MemoryStoreOptions 
   const dedupe = new Map<string, number>();
   const sessions = new Map<string, SessionState>();
   const tickets: TicketState = { byId: new Map(), open: new Set(), user: new Map(), cards: new Map() };
+  const feedback = new Map<string, { helpful: number; unhelpful: number }>();
   const channels = new Map<string, string>();
   let lastSweep = clock();
   let closed = false;
@@ -308,14 +310,40 @@ export function createMemoryStore({ now: clock = Date.now }: MemoryStoreOptions 
       }
       return { ok: true, ticket: writeTicket({ ...ticket, status: 'claimed', claimedBy: agent, claimedAt: at }) };
     },
-    async close(id, by, at): Promise<TicketTransition> {
+    async close(id, by, at, closing = {}): Promise<TicketTransition> {
       const ticket = readTicket(id);
       if (!ticket) return { ok: false, reason: 'not_found' };
       if (ticket.status === 'closed') return { ok: false, reason: 'closed', ticket };
-      const closed = writeTicket({ ...ticket, status: 'closed', closedBy: by, closedAt: at });
+      const closed = writeTicket({ ...ticket, ...closing, status: 'closed', closedBy: by, closedAt: at });
       tickets.open.delete(id);
       unindexUser(ticket.userKey, id);
       return { ok: true, ticket: closed };
+    },
+    async update(id, { reopen, ...patch }): Promise<TicketTransition> {
+      const ticket = readTicket(id);
+      if (!ticket) return { ok: false, reason: 'not_found' };
+      if (ticket.status === 'closed') return { ok: false, reason: 'closed', ticket };
+      const next: Ticket = { ...ticket, ...patch };
+      if (reopen) {
+        next.status = 'open';
+        delete next.claimedBy;
+        delete next.claimedAt;
+      }
+      return { ok: true, ticket: writeTicket(next) };
+    },
+    async listAll() {
+      return ticketsOf(tickets.byId.keys());
+    },
+    async purgeClosed(beforeMs) {
+      let purged = 0;
+      for (const ticket of ticketsOf(tickets.byId.keys())) {
+        if (ticket.status !== 'closed' || !(Date.parse(ticket.closedAt ?? '') < beforeMs)) continue;
+        tickets.byId.delete(ticket.id);
+        const card = ticket.card?.activityId;
+        if (card !== undefined && tickets.cards.get(card) === ticket.id) tickets.cards.delete(card);
+        purged++;
+      }
+      return purged;
     },
     async setCard(id, card) {
       const ticket = readTicket(id);
@@ -335,6 +363,16 @@ export function createMemoryStore({ now: clock = Date.now }: MemoryStoreOptions 
     },
   };
 
+  const feedbackStore: FeedbackStore = {
+    async record(entryId, helpful) {
+      const counts = feedback.get(entryId) ?? { helpful: 0, unhelpful: 0 };
+      feedback.set(entryId, helpful ? { ...counts, helpful: counts.helpful + 1 } : { ...counts, unhelpful: counts.unhelpful + 1 });
+    },
+    async counts() {
+      return new Map(feedback);
+    },
+  };
+
   const channelStore: ChannelStore = {
     async get(name) {
       const json = channels.get(name);
@@ -351,6 +389,7 @@ export function createMemoryStore({ now: clock = Date.now }: MemoryStoreOptions 
     dedupe: dedupeStore,
     bookings: bookingStore,
     tickets: ticketStore,
+    feedback: feedbackStore,
     channels: channelStore,
     async ping() {
       // Mirrors a closed Redis connection, so code paths that handle an outage can be tested.

@@ -3,7 +3,7 @@
  * (`memory.ts`) and a Redis one (`redis.ts`); `test/stores/contract.test.ts` holds both
  * to the same contract.
  */
-import type { Agent, Booking, Ticket, TicketCard } from '../domain.ts';
+import type { Agent, Booking, Ticket, TicketCard, TicketOutcome } from '../domain.ts';
 
 /** A conversation's stored state with its revision, for compare-and-set saves. */
 export interface StoredConversation {
@@ -92,7 +92,19 @@ export type TicketTransition =
   | { ok: true; ticket: Ticket }
   | { ok: false; reason: 'not_found' | 'taken' | 'closed'; ticket?: Ticket };
 
-/** Tickets for humans (handoff requests, unsure screening answers). */
+/** Fields of a ticket that change after it is opened (consent given, re-categorised, forwarded). */
+export type TicketPatch = Partial<Pick<Ticket, 'question' | 'suggestions' | 'category' | 'priority' | 'desk'>> & {
+  /** Back to `open` and unclaimed, as when an agent forwards it to another desk. */
+  reopen?: boolean;
+};
+
+/** What a close records beside who and when. */
+export interface TicketClosing {
+  outcome?: TicketOutcome;
+  answeredWith?: string;
+}
+
+/** Tickets for humans (handoff requests, unsure screening answers, inquiries, urgent messages). */
 export interface TicketStore {
   create(ticket: Ticket): Promise<void>;
   get(id: string): Promise<Ticket | null>;
@@ -104,8 +116,17 @@ export interface TicketStore {
    * Claiming a ticket one already holds succeeds again.
    */
   claim(id: string, agent: Agent, at: string): Promise<TicketTransition>;
-  /** Atomically closes a ticket that is not closed yet (`closed` otherwise). */
-  close(id: string, by: Agent | 'citizen', at: string): Promise<TicketTransition>;
+  /** Atomically closes a ticket that is not closed yet (`closed` otherwise), with how it ended. */
+  close(id: string, by: Agent | 'citizen', at: string, closing?: TicketClosing): Promise<TicketTransition>;
+  /** Atomically changes a ticket that is not closed; `not_found` or `closed` otherwise. */
+  update(id: string, patch: TicketPatch): Promise<TicketTransition>;
+  /** Every ticket kept (open, claimed and closed ones not yet purged), oldest first. */
+  listAll(): Promise<Ticket[]>;
+  /**
+   * Forgets tickets closed before `beforeMs` (with the question text they hold); returns
+   * how many. Run periodically: what a citizen asked is kept no longer than configured.
+   */
+  purgeClosed(beforeMs: number): Promise<number>;
   /** Records where the ticket's staff card lives; the ticket is then found by its card. */
   setCard(id: string, card: TicketCard): Promise<void>;
   /** The ticket whose staff card is `activityId` (a thread's root). */
@@ -130,6 +151,13 @@ export interface ChannelStore {
   put(name: string, record: ChannelRecord): Promise<void>;
 }
 
+/** "Helpful" / "not helpful" taps per knowledge-base entry: counts only, nothing about who. */
+export interface FeedbackStore {
+  record(entryId: string, helpful: boolean): Promise<void>;
+  /** Entry id → counts, for the entries that have any. */
+  counts(): Promise<Map<string, { helpful: number; unhelpful: number }>>;
+}
+
 /** Everything the bot keeps, behind one handle. */
 export interface Store {
   kind: 'memory' | 'redis';
@@ -138,6 +166,7 @@ export interface Store {
   bookings: BookingStore;
   tickets: TicketStore;
   channels: ChannelStore;
+  feedback: FeedbackStore;
   /** Resolves when the backing store answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -14,6 +14,9 @@
  *                                 scored by createdAt (ms)
  * - `{p}{tickets}:user:<userKey>` sorted set of the user's tickets not closed, same scores
  * - `{p}{tickets}:cards`          hash card activityId → ticketId
+ * - `{p}{tickets}:closed`         sorted set of closed tickets' ids, scored by closedAt (ms),
+ *                                 for purging them (and the questions they hold) on time
+ * - `{p}feedback`                 hash `<entryId>:1` / `<entryId>:0` → helpful / not helpful count
  * - `{p}channel:<name>`           string, channel record JSON (no TTL)
  *
  * (`{p}` is the prefix.) Scripts return flat arrays, so replies look the same under RESP2
@@ -22,13 +25,14 @@
 import { Redis, type ChainableCommander } from 'ioredis';
 import type { Booking, Ticket } from '../domain.ts';
 import { isSealed, type Sealer } from './sealing.ts';
-import { bySlot, ticketScore, ttlOf } from './shared.ts';
+import { bySlot, oldestFirst, ticketScore, ttlOf } from './shared.ts';
 import type {
   BookingStore,
   ChannelRecord,
   ChannelStore,
   ConversationStore,
   DedupeStore,
+  FeedbackStore,
   Occupancy,
   Store,
   TicketStore,
@@ -210,10 +214,10 @@ return {'ok', json}
 `;
 
 /**
- * KEYS byId open userTickets; ARGV ticketId userKey byJson at. The client names the user's
- * index from a read of the ticket (keys must be declared for Cluster); a ticket re-created
- * for another user in between answers {'moved'} and the client reads again.
- * Returns {'ok', json}, {'closed', json}, {'not_found'} or {'moved'}.
+ * KEYS byId open userTickets closed; ARGV ticketId userKey byJson at closingJson atMs. The
+ * client names the user's index from a read of the ticket (keys must be declared for
+ * Cluster); a ticket re-created for another user in between answers {'moved'} and the
+ * client reads again. Returns {'ok', json}, {'closed', json}, {'not_found'} or {'moved'}.
  */
 const CLOSE_TICKET = `
 local json = redis.call('HGET', KEYS[1], ARGV[1])
@@ -221,6 +225,7 @@ if not json then return {'not_found'} end
 local ticket = cjson.decode(json)
 if ticket.status == 'closed' then return {'closed', json} end
 if ticket.userKey ~= ARGV[2] then return {'moved'} end
+for k, v in pairs(cjson.decode(ARGV[5])) do ticket[k] = v end
 ticket.status = 'closed'
 ticket.closedBy = cjson.decode(ARGV[3])
 ticket.closedAt = ARGV[4]
@@ -228,8 +233,48 @@ json = cjson.encode(ticket)
 redis.call('HSET', KEYS[1], ARGV[1], json)
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[6], ARGV[1])
 return {'ok', json}
 `;
+
+/**
+ * KEYS byId; ARGV ticketId patchJson reopen. Changes a ticket that is not closed; `reopen`
+ * (1) makes it open and unclaimed again. Returns {'ok', json}, {'closed', json} or {'not_found'}.
+ */
+const UPDATE_TICKET = `
+local json = redis.call('HGET', KEYS[1], ARGV[1])
+if not json then return {'not_found'} end
+local ticket = cjson.decode(json)
+if ticket.status == 'closed' then return {'closed', json} end
+for k, v in pairs(cjson.decode(ARGV[2])) do ticket[k] = v end
+if ARGV[3] == '1' then
+  ticket.status = 'open'
+  ticket.claimedBy = nil
+  ticket.claimedAt = nil
+end
+json = cjson.encode(ticket)
+redis.call('HSET', KEYS[1], ARGV[1], json)
+return {'ok', json}
+`;
+
+/** KEYS byId closed cards; ARGV beforeMs. Forgets tickets closed before then; returns how many. */
+const PURGE_CLOSED = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[1])
+for _, id in ipairs(ids) do
+  local json = redis.call('HGET', KEYS[1], id)
+  if json then
+    local ticket = cjson.decode(json)
+    local card = type(ticket.card) == 'table' and ticket.card.activityId
+    if card and redis.call('HGET', KEYS[3], card) == id then redis.call('HDEL', KEYS[3], card) end
+    redis.call('HDEL', KEYS[1], id)
+  end
+  redis.call('ZREM', KEYS[2], id)
+end
+return #ids
+`;
+
+/** KEYS hash. Its fields and values as one flat array, whatever the protocol. */
+const HASH_PAIRS = `return redis.call('HGETALL', KEYS[1])`;
 
 /**
  * KEYS byId cards; ARGV ticketId cardJson. A re-posted card replaces the old one, whose
@@ -281,7 +326,10 @@ const SCRIPTS = {
   cbOccupancy: { numberOfKeys: 2, lua: OCCUPANCY },
   cbLookup: { numberOfKeys: 2, lua: LOOKUP },
   cbClaimTicket: { numberOfKeys: 1, lua: CLAIM_TICKET },
-  cbCloseTicket: { numberOfKeys: 3, lua: CLOSE_TICKET },
+  cbCloseTicket: { numberOfKeys: 4, lua: CLOSE_TICKET },
+  cbUpdateTicket: { numberOfKeys: 1, lua: UPDATE_TICKET },
+  cbPurgeClosed: { numberOfKeys: 3, lua: PURGE_CLOSED },
+  cbHashPairs: { numberOfKeys: 1, lua: HASH_PAIRS },
   cbSetCard: { numberOfKeys: 2, lua: SET_CARD },
   cbActiveTicket: { numberOfKeys: 2, lua: ACTIVE_TICKET },
   cbSaveConversation: { numberOfKeys: 1, lua: SAVE_CONVERSATION },
@@ -353,6 +401,27 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
   const ticketsById = `${prefix}{tickets}:byId`;
   const ticketsOpen = `${prefix}{tickets}:open`;
   const ticketsCards = `${prefix}{tickets}:cards`;
+  const ticketsClosed = `${prefix}{tickets}:closed`;
+  const feedbackKey = `${prefix}feedback`;
+  // The question a citizen agreed to pass to staff is personal data: sealed like bookings.
+  const encodeTicket = (ticket: Ticket): string =>
+    JSON.stringify(sealer && ticket.question !== undefined ? { ...ticket, question: sealer.seal(ticket.question) } : ticket);
+  const parseTicket = (json: string | null | undefined): Ticket | null => {
+    if (json == null) return null;
+    const ticket = JSON.parse(json) as Ticket;
+    // cjson writes an empty Lua table as an object; suggestions are never stored empty, but be sure.
+    if (ticket.suggestions !== undefined && !Array.isArray(ticket.suggestions)) delete ticket.suggestions;
+    if (ticket.question === undefined || !isSealed(ticket.question)) return ticket;
+    if (!sealer) throw new Error('a sealed ticket was read without a data encryption key');
+    return { ...ticket, question: sealer.open(ticket.question) };
+  };
+  /** A ticket script's flat reply (`{outcome, ticketJson?}`) as a transition. */
+  const transition = ([outcome, json]: [string, string?]): TicketTransition => {
+    const ticket = parseTicket(json);
+    if (outcome === 'ok' && ticket) return { ok: true, ticket };
+    const reason = outcome as 'not_found' | 'taken' | 'closed';
+    return ticket ? { ok: false, reason, ticket } : { ok: false, reason };
+  };
   const userTickets = (userKey: string) => `${prefix}{tickets}:user:${userKey}`;
   const channelKey = (name: string) => `${prefix}channel:${name}`;
 
@@ -465,7 +534,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
   const tickets: TicketStore = {
     async create(ticket) {
       // MULTI so a ticket is never listed without its body, or stored but never listed.
-      const multi = redis.multi().hset(ticketsById, ticket.id, JSON.stringify(ticket));
+      const multi = redis.multi().hset(ticketsById, ticket.id, encodeTicket(ticket));
       if (ticket.status !== 'closed') {
         const score = ticketScore(ticket);
         multi.zadd(ticketsOpen, score, ticket.id).zadd(userTickets(ticket.userKey), score, ticket.id);
@@ -487,18 +556,29 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       const reply = (await redis.cbClaimTicket(ticketsById, id, JSON.stringify(agent), at)) as [string, string?];
       return transition(reply);
     },
-    async close(id, by, at) {
+    async close(id, by, at, closing = {}) {
       // Bounded: only a ticket re-created for another user between read and script moves.
       for (let attempt = 0; attempt < 3; attempt++) {
         const ticket = parseTicket(await redis.hget(ticketsById, id));
         if (!ticket) return { ok: false, reason: 'not_found' };
         const reply = (await redis.cbCloseTicket(
-          ticketsById, ticketsOpen, userTickets(ticket.userKey),
-          id, ticket.userKey, JSON.stringify(by), at,
+          ticketsById, ticketsOpen, userTickets(ticket.userKey), ticketsClosed,
+          id, ticket.userKey, JSON.stringify(by), at, JSON.stringify(closing), Date.parse(at) || 0,
         )) as [string, string?];
         if (reply[0] !== 'moved') return transition(reply);
       }
       throw new Error(`ticket ${id} kept changing owner while being closed`);
+    },
+    async update(id, { reopen, ...patch }) {
+      const sealed = sealer && patch.question !== undefined ? { ...patch, question: sealer.seal(patch.question) } : patch;
+      return transition((await redis.cbUpdateTicket(ticketsById, id, JSON.stringify(sealed), reopen ? '1' : '0')) as [string, string?]);
+    },
+    async listAll() {
+      const jsons = await redis.hvals(ticketsById);
+      return oldestFirst(jsons.flatMap((json) => parseTicket(json) ?? []));
+    },
+    async purgeClosed(beforeMs) {
+      return Number(await redis.cbPurgeClosed(ticketsById, ticketsClosed, ticketsCards, Math.floor(beforeMs)));
     },
     async setCard(id, card) {
       await redis.cbSetCard(ticketsById, ticketsCards, id, JSON.stringify(card));
@@ -508,6 +588,25 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     },
     async activeFor(userKey) {
       return parseTicket((await redis.cbActiveTicket(userTickets(userKey), ticketsById)) as string | null);
+    },
+  };
+
+  const feedback: FeedbackStore = {
+    async record(entryId, helpful) {
+      await redis.hincrby(feedbackKey, `${entryId}:${helpful ? 1 : 0}`, 1);
+    },
+    async counts() {
+      const pairs = (await redis.cbHashPairs(feedbackKey)) as string[];
+      const counts = new Map<string, { helpful: number; unhelpful: number }>();
+      for (let i = 0; i + 1 < pairs.length; i += 2) {
+        const field = pairs[i]!;
+        const id = field.slice(0, field.lastIndexOf(':'));
+        const current = counts.get(id) ?? { helpful: 0, unhelpful: 0 };
+        if (field.endsWith(':1')) current.helpful += Number(pairs[i + 1]);
+        else current.unhelpful += Number(pairs[i + 1]);
+        counts.set(id, current);
+      }
+      return counts;
     },
   };
 
@@ -528,6 +627,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     bookings,
     tickets,
     channels,
+    feedback,
     async ping() {
       await redis.ping();
     },
@@ -540,16 +640,4 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       }
     },
   };
-}
-
-function parseTicket(json: string | null | undefined): Ticket | null {
-  return json == null ? null : (JSON.parse(json) as Ticket);
-}
-
-/** A ticket script's flat reply (`{outcome, ticketJson?}`) as a transition. */
-function transition([outcome, json]: [string, string?]): TicketTransition {
-  const ticket = parseTicket(json);
-  if (outcome === 'ok' && ticket) return { ok: true, ticket };
-  const reason = outcome as 'not_found' | 'taken' | 'closed';
-  return ticket ? { ok: false, reason, ticket } : { ok: false, reason };
 }
