@@ -31,14 +31,17 @@ function contextOf(state: ConversationState): string {
   return journeyOf(flow)?.step(flow) ?? flow.name;
 }
 
-const OPENING_LINE: Record<TicketReason, string> = {
+/** Reasons that hand the conversation to the service's office (questions and urgent messages go to the contact center: `inquiry.ts`). */
+type OfficeReason = Exclude<TicketReason, 'inquiry' | 'urgent'>;
+
+const OPENING_LINE: Record<OfficeReason, string> = {
   requested: 'handoff.requested',
   screening_unsure: 'handoff.unsure',
   not_understood: 'handoff.notUnderstood',
 };
 
 /** Opens a ticket and returns what to tell the citizen. */
-export async function openHandoff(ctx: TurnContext, state: ConversationState, reason: TicketReason): Promise<Reply> {
+export async function openHandoff(ctx: TurnContext, state: ConversationState, reason: OfficeReason): Promise<Reply> {
   const service = serviceInContext(ctx, state);
   const ticket = await ctx.services.handoff.open(
     {
@@ -69,7 +72,7 @@ export async function openHandoff(ctx: TurnContext, state: ConversationState, re
 }
 
 /** Something staff did: joined, wrote, or ended the conversation. */
-export async function onStaffEvent(ctx: TurnContext, state: ConversationState, input: Extract<Input, { kind: 'staff' }>): Promise<TurnResult> {
+export async function onStaffEvent(ctx: TurnContext, state: ConversationState, input: Exclude<Extract<Input, { kind: 'staff' }>, { event: 'answer' }>): Promise<TurnResult> {
   const t = ctx.services.translator(state.locale);
   const end = choice(t('handoff.endButton'), { a: 'endChat' });
   switch (input.event) {

@@ -9,16 +9,27 @@ import type { Choice, DialogServices, Reply, Translate, TurnContext } from '../s
 import { type Action, GLOBAL_COMMANDS, type GlobalCommand } from './actions.ts';
 import { choice, normalize, say } from './format.ts';
 import { endHandoff, onStaffEvent, openHandoff, relayToStaff } from './handoff.ts';
+import { answerQuestion, inquiry, isInquiryAction, offerToPass, onInquiryAction, staffAnswer, urgentNumbers, urgentReply } from './inquiry.ts';
 import { decodeAction, JOURNEYS, journeyOf } from './journeys.ts';
 import { askMenu, atMenu } from './menu.ts';
 import type { ConversationState } from './state.ts';
-import type { Message, TurnResult } from './types.ts';
+import type { Journey, Message, TurnResult } from './types.ts';
 
 /** Runs one turn of the conversation. */
 export async function runDialog(ctx: TurnContext, state: ConversationState): Promise<TurnResult> {
   const { input } = ctx;
   const t = translator(ctx, state);
-  if (input.kind === 'staff') return onStaffEvent(ctx, state, input);
+  if (input.kind === 'staff') {
+    if (input.event === 'answer') return { replies: staffAnswer(ctx, state, input.entryId), state };
+    return onStaffEvent(ctx, state, input);
+  }
+  // Urgent messages first, in every state: a booking field or a conversation with staff included.
+  const urgent = input.kind === 'text' ? ctx.services.knowledge.urgent(input.text) : undefined;
+  if (urgent && input.kind === 'text') {
+    if (state.flow.name !== 'handoff') return urgentReply(ctx, state, urgent, input.text, journeyOf(state.flow));
+    const relayed = await relayToStaff(ctx, state, state.flow.ticketId, input.text);
+    return { ...relayed, replies: [urgentNumbers(ctx, state, urgent), ...relayed.replies] };
+  }
   if (state.flow.name === 'handoff') return withStaff(ctx, state, state.flow.ticketId);
   if (input.kind === 'follow') return { replies: [say(t('greeting')), ...(await ask(ctx, state))], state };
   if (input.kind === 'unsupported') return { replies: [say(t('unsupported')), ...(await ask(ctx, state))], state };
@@ -33,25 +44,34 @@ export async function runDialog(ctx: TurnContext, state: ConversationState): Pro
     message = command ? { action: { a: command } } : await asTappedChoice(ctx, state, input.text);
   }
 
-  const { action } = message;
+  const { action, text } = message;
   if (action && isGlobal(action)) return runGlobal(ctx, state, action.a);
   if (action?.a === 'setLanguage') return setLanguage(ctx, state, action.v);
+  if (action && isInquiryAction(action)) return onInquiryAction(ctx, state, action, journeyOf(state.flow));
 
+  const journey = journeyOf(state.flow);
+  // A question typed into a name, phone or email field is answered, not stored; the field is asked again.
+  if (text !== undefined && journey?.expectsText?.(state.flow) && journey !== inquiry && ctx.services.knowledge.looksLikeQuestion(text)) {
+    const answered = await answerQuestion(ctx, state, text, 'field', journey);
+    if (answered) return answered;
+  }
   const handled = await route(ctx, state, message);
   if (handled) return { ...handled, state: { ...handled.state, misses: undefined } };
-  if (action) return stale(ctx, state);
-  return notUnderstood(ctx, state);
+  if (action || text === undefined) return stale(ctx, state);
+  const answered = await answerQuestion(ctx, state, text, journey ? 'step' : 'open', journey);
+  if (answered) return { ...answered, state: { ...answered.state, misses: undefined } };
+  return notUnderstood(ctx, state, text, journey);
 }
 
-/** Three messages in a row the bot cannot place: a person takes over. */
+/** Three messages in a row the bot cannot place: it offers to pass the last one to a person. */
 const MISSES_BEFORE_HANDOFF = 3;
 
-async function notUnderstood(ctx: TurnContext, state: ConversationState): Promise<TurnResult> {
+async function notUnderstood(ctx: TurnContext, state: ConversationState, text: string, journey: Journey | undefined): Promise<TurnResult> {
   const t = translator(ctx, state);
   const misses = (state.misses ?? 0) + 1;
   if (misses < MISSES_BEFORE_HANDOFF) return { replies: [say(t('unknown')), ...(await ask(ctx, state))], state: { ...state, misses } };
-  const note = await openHandoff(ctx, state, 'not_understood');
-  return { replies: [note, ...(await ask(ctx, state))], state: { ...state, misses: undefined } };
+  const offered = await offerToPass(ctx, state, text, journey);
+  return { ...offered, state: { ...offered.state, misses: undefined } };
 }
 
 /**

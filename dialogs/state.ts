@@ -23,8 +23,13 @@ export const conversationStateSchema = z.object({
   flow,
   /** Ids of the last events answered, for dedupe (kept by the engine, not the dialogs). */
   events: z.array(z.string()).optional(),
-  /** Messages in a row the bot did not understand; the third opens a ticket. */
+  /** Messages in a row the bot did not understand; the third offers to pass the last one to staff. */
   misses: z.number().int().min(0).optional(),
+  /**
+   * The question in hand, kept until the citizen says whether staff may read it (and the
+   * urgent ticket it may be added to). Personal data: sealed with the state, gone with it.
+   */
+  inquiry: z.object({ q: z.string().max(1000), ticket: z.string().optional() }).optional(),
 });
 
 export type ConversationState = z.infer<typeof conversationStateSchema>;

@@ -12,11 +12,12 @@ import { mountLineWebhook } from './channels/line/webhook.ts';
 import { createTeamsChannel } from './channels/teams/index.ts';
 import { mountWebchat } from './channels/webchat/index.ts';
 import { WebchatOutbox } from './channels/webchat/outbox.ts';
-import type { Config } from './config.ts';
+import { type Config, loadConfig } from './config.ts';
 import { TurnEngine, type TurnRequest } from './engine.ts';
 import { createLogger, errorFields, type Logger } from './log.ts';
 import { CATALOG_FILE, type Catalog, loadCatalog } from './services/catalog.ts';
-import { createDialogServices, translator } from './services/index.ts';
+import { createDialogServices, defaultQuestionBrain, translator } from './services/index.ts';
+import { buildQuestionBrain } from './services/questions.ts';
 import type { CitizenMessenger, StaffDesk, StaffNotifier } from './services/staff.ts';
 import { FanoutNotifier } from './notifiers/fanout.ts';
 import { LineGroupNotifier } from './notifiers/lineGroup.ts';
@@ -90,7 +91,10 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   }
   const notifier = new FanoutNotifier(notifiers, { log });
 
-  const services: DialogServices = createDialogServices({ store, catalog, holdMinutes: config.holdMinutes, bookingRetentionDays: config.bookingRetentionDays, log, notifier });
+  // The shipped knowledge base is built once per process; another file (KNOWLEDGE_FILE) or thresholds build their own.
+  const custom = config.knowledgeFile !== undefined || JSON.stringify(config.faq) !== JSON.stringify(loadConfig({}).faq);
+  const brain = custom ? buildQuestionBrain(config.faq, config.knowledgeFile) : defaultQuestionBrain();
+  const services: DialogServices = createDialogServices({ store, catalog, holdMinutes: config.holdMinutes, bookingRetentionDays: config.bookingRetentionDays, log, notifier, brain });
   const engine = new TurnEngine({
     store,
     services,

@@ -139,8 +139,22 @@ export interface Booking {
   bookedBy?: Agent;
 }
 
-/** Why a ticket was opened for a human. */
-export type TicketReason = 'requested' | 'screening_unsure' | 'not_understood';
+/**
+ * Why a ticket was opened for a human: asked for one, unsure at screening, not understood,
+ * a question the bot could not answer (`inquiry`), or an urgent message.
+ */
+export type TicketReason = 'requested' | 'screening_unsure' | 'not_understood' | 'inquiry' | 'urgent';
+
+/**
+ * Whose queue a ticket is in: the service's office (the ombudsman office's channel) or the
+ * contact center, which triages questions. Agents forward a ticket from one to the other.
+ */
+export type Desk = 'office' | 'contact_center';
+export const DESKS: readonly Desk[] = ['office', 'contact_center'];
+
+/** How a ticket ended, for the contact center's figures. */
+export type TicketOutcome = 'answered' | 'forwarded' | 'no_reply' | 'spam';
+export const TICKET_OUTCOMES: readonly TicketOutcome[] = ['answered', 'forwarded', 'no_reply', 'spam'];
 
 /** Where a ticket is in its life: waiting, taken by a staff member, or done. */
 export type TicketStatus = 'open' | 'claimed' | 'closed';
@@ -179,4 +193,23 @@ export interface Ticket {
   closedBy?: Agent | 'citizen';
   closedAt?: string;
   card?: TicketCard;
+  /** Whose queue; tickets stored before desks existed are the office's. */
+  desk?: Desk;
+  /**
+   * The question as the citizen wrote it, only after they agreed to pass it to staff.
+   * Personal data: sealed at rest, never logged, kept a set time after the ticket closes.
+   */
+  question?: string;
+  /** The knowledge-base entries nearest the question (ids), offered to the agent as answers. */
+  suggestions?: string[];
+  /** The kind of emergency, for urgent tickets. */
+  urgent?: string;
+  outcome?: TicketOutcome;
+  /** The knowledge-base entry an agent sent as the answer. */
+  answeredWith?: string;
+}
+
+/** The desk a ticket is in. */
+export function deskOf(ticket: Pick<Ticket, 'desk'>): Desk {
+  return ticket.desk ?? 'office';
 }

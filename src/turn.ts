@@ -7,7 +7,7 @@
 import type { DateTime } from 'luxon';
 import type { Agent, Locale } from './domain.ts';
 import type { Catalog } from './services/catalog.ts';
-import type { BookingPort, HandoffPort } from './services/ports.ts';
+import type { BookingPort, HandoffPort, KnowledgePort } from './services/ports.ts';
 
 /** What the user did. A tapped button arrives as `action` with the choice's `data`. */
 export type Input =
@@ -16,7 +16,9 @@ export type Input =
   | { kind: 'follow' }
   | { kind: 'unsupported' }
   /** Something staff did in a handoff, delivered to the citizen's conversation. */
-  | { kind: 'staff'; event: 'claimed' | 'closed' | 'message'; ticketId: string; text?: string };
+  | { kind: 'staff'; event: 'claimed' | 'closed' | 'message'; ticketId: string; text?: string }
+  /** An agent sent a knowledge-base entry as the answer to the citizen's question (the ticket is closed). */
+  | { kind: 'staff'; event: 'answer'; ticketId: string; entryId: string };
 
 /** A button. `data` is an encoded action (see `dialogs/actions.ts`), validated when it comes back. */
 export interface Choice {
@@ -27,7 +29,13 @@ export interface Choice {
 /** What the bot says: plain text or a card, each optionally with buttons. */
 export type Reply =
   | { kind: 'text'; text: string; choices?: Choice[] }
-  | { kind: 'card'; title: string; fields: { label: string; value: string }[]; text?: string; choices?: Choice[] };
+  | { kind: 'card'; title: string; fields: { label: string; value: string }[]; text?: string; choices?: Choice[]; links?: Link[] };
+
+/** A button on a card that opens a page or dials a number (`https:` or `tel:`), not a reply to the bot. */
+export interface Link {
+  label: string;
+  uri: string;
+}
 
 /** Translate a locale key (i18next style, `{{name}}` interpolation) in the user's language. */
 export type Translate = (key: string, params?: Record<string, string | number>) => string;
@@ -37,6 +45,8 @@ export interface DialogServices {
   catalog: Catalog;
   bookings: BookingPort;
   handoff: HandoffPort;
+  /** Typed questions: answers, urgent messages, feedback. */
+  knowledge: KnowledgePort;
   /** Translator factory, so a language change takes effect within the same turn. */
   translator: (locale: Locale) => Translate;
 }

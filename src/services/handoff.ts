@@ -75,6 +75,14 @@ export class HandoffService implements HandoffPort {
     }
   }
 
+  async attachQuestion(ticketId: string, question: string, suggestions: string[]): Promise<boolean> {
+    const result = await this.store.update(ticketId, { question, ...(suggestions.length > 0 ? { suggestions } : {}) });
+    if (!result.ok) return false;
+    this.log.info('ticket.question_added', { ticket: ticketId });
+    await this.notifier.ticketChanged(result.ticket).catch((err) => this.log.warn('ticket.notify_failed', { ticket: ticketId, ...errorFields(err) }));
+    return true;
+  }
+
   async end(ticketId: string, now: DateTime): Promise<void> {
     const result = await this.store.close(ticketId, 'citizen', isoOf(now));
     if (!result.ok) return;

@@ -5,7 +5,9 @@ import type { Logger } from '../log.ts';
 import type { Store } from '../stores/ports.ts';
 import { BookingService } from './booking.ts';
 import type { Catalog } from './catalog.ts';
+import { loadConfig } from '../config.ts';
 import { HandoffService } from './handoff.ts';
+import { buildQuestionBrain, type QuestionBrain, QuestionService } from './questions.ts';
 import { NO_STAFF_NOTIFIER, type StaffNotifier } from './staff.ts';
 
 export interface DialogServiceOptions {
@@ -17,6 +19,16 @@ export interface DialogServiceOptions {
   log: Logger;
   /** Where staff hear of tickets; none by default (tickets wait in the queue). */
   notifier?: StaffNotifier;
+  /** The knowledge base, matcher and urgent patterns; by default the shipped ones with the default thresholds. */
+  brain?: QuestionBrain;
+}
+
+let shippedBrain: QuestionBrain | undefined;
+
+/** The shipped knowledge base with the default thresholds, built once per process. */
+export function defaultQuestionBrain(): QuestionBrain {
+  shippedBrain ??= buildQuestionBrain(loadConfig({}).faq);
+  return shippedBrain;
 }
 
 /** The translations, loaded once per process: the dialogs and the staff cards' step words share them. */
@@ -27,6 +39,7 @@ export function createDialogServices(opts: DialogServiceOptions): DialogServices
     catalog: opts.catalog,
     bookings: new BookingService(opts.store.bookings, opts.catalog, opts.holdMinutes, opts.bookingRetentionDays),
     handoff: new HandoffService(opts.store.tickets, opts.notifier ?? NO_STAFF_NOTIFIER, opts.log),
+    knowledge: new QuestionService(opts.brain ?? defaultQuestionBrain(), opts.store.feedback),
     translator,
   };
 }

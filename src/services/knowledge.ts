@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { CatalogError, isoDateSchema, localizedSchema } from './catalog.ts';
+import { CatalogError, isoDateSchema, localizedSchema, officeHoursSchema } from './catalog.ts';
 
 function validPattern(source: string): boolean {
   try {
@@ -51,6 +51,10 @@ const entrySchema = z.strictObject({
 export const knowledgeSchema = z
   .strictObject({
     entries: z.array(entrySchema).min(1),
+    /** The contact center: who answers the questions the bot cannot, and when. */
+    desk: z.strictObject({ name: localizedSchema, phone: phoneNumber, hours: localizedSchema, open: officeHoursSchema }),
+    /** What makes typed text a question rather than an answer (regular expressions on folded text). */
+    questionMarkers: z.array(z.string().refine(validPattern, { error: 'not a valid regular expression' })),
     /** Questions about other cities and other agencies, never answered with a Kawasaki answer. */
     elsewhere: z
       .strictObject({

@@ -3,7 +3,10 @@
  * same dialog runs against memory in tests and Redis in production.
  */
 import type { DateTime } from 'luxon';
-import type { Booking, Session, Slot, Ticket } from '../domain.ts';
+import type { Booking, Localized, OfficeHours, Session, Slot, Ticket } from '../domain.ts';
+import type { FaqResult } from './faq.ts';
+import type { KnowledgeEntry } from './knowledge.ts';
+import type { UrgentCategory } from './urgent.ts';
 
 /** An open session and how many slots are still free in it. */
 export interface SessionAvailability {
@@ -53,7 +56,8 @@ export interface BookingPort {
 }
 
 /** Fields the caller supplies when opening a ticket. */
-export type TicketRequest = Pick<Ticket, 'userKey' | 'channel' | 'locale' | 'reason' | 'priority' | 'category' | 'serviceId' | 'context'>;
+export type TicketRequest = Pick<Ticket, 'userKey' | 'channel' | 'locale' | 'reason' | 'priority' | 'category' | 'serviceId' | 'context'> &
+  Partial<Pick<Ticket, 'desk' | 'question' | 'suggestions' | 'urgent'>>;
 
 /** Reaching a person, as the dialogs see it. */
 export interface HandoffPort {
@@ -63,4 +67,31 @@ export interface HandoffPort {
   relay(ticketId: string, text: string): Promise<boolean>;
   /** The citizen ends the conversation with staff. */
   end(ticketId: string, now: DateTime): Promise<void>;
+  /**
+   * Adds the question (given with the citizen's consent) to a ticket already open, e.g. the
+   * one an urgent message opened; staff see it on the card. False when the ticket is closed.
+   */
+  attachQuestion(ticketId: string, question: string, suggestions: string[]): Promise<boolean>;
+}
+
+/** The contact center as citizens are told of it. */
+export interface ContactDesk {
+  name: Localized;
+  phone: string;
+  hours: Localized;
+  open: OfficeHours;
+}
+
+/** Typed questions, as the dialogs see them: answers, urgent messages, feedback. */
+export interface KnowledgePort {
+  /** The band the question falls in, with the entries it is nearest to. */
+  match(text: string): FaqResult;
+  entry(id: string): KnowledgeEntry | undefined;
+  /** The emergency a message is about, checked before anything else. */
+  urgent(text: string): UrgentCategory | undefined;
+  /** True for text that reads as a question ("…ですか？"), not as a name or a button's word. */
+  looksLikeQuestion(text: string): boolean;
+  /** Counts a "helpful" / "not helpful" tap (nothing about who tapped). */
+  feedback(entryId: string, helpful: boolean): Promise<void>;
+  readonly desk: ContactDesk;
 }

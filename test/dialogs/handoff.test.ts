@@ -102,16 +102,19 @@ describe('reaching a person', () => {
     bot.store.conversations.load = load;
   });
 
-  it('three messages in a row the bot does not understand open a ticket', async () => {
+  it('after three messages in a row the bot does not understand, it offers to pass the last one to staff', async () => {
     const { bot } = setup();
     const u = bot.user('lost');
     await u.type(word('book'));
     expect(await u.type('あの')).toContain(ja('unknown'));
     expect(await u.type('その')).toContain(ja('unknown'));
     const third = await u.type('えっと');
+    expect(third).toContain(ja('inquiry.notUnderstood'));
+    expect(third).toContain(ja('inquiry.consentPrompt'));
+    expect(await bot.store.tickets.listOpen()).toEqual([]);
+    await u.tap(ja('inquiry.consentYes'));
     const [ticket] = await bot.store.tickets.listOpen();
-    expect(ticket).toMatchObject({ reason: 'not_understood', context: 'booking:mode' });
-    expect(third).toContain(ja('handoff.notUnderstood', { ticket: ticket!.id }));
+    expect(ticket).toMatchObject({ reason: 'inquiry', desk: 'contact_center', question: 'えっと', context: 'booking:mode' });
     expect(await u.type('まだ')).toContain(ja('unknown'));
   });
 

@@ -353,7 +353,7 @@ describe('who is staff', () => {
     const user = lineUserId();
     // A citizen writes something personal, then asks for a person.
     const personal = '山田太郎です 090-9876-5432';
-    expect(await citizen(ev.text(user, personal))).toContain(ja.unknown);
+    expect(await citizen(ev.text(user, personal))).toContain(ja.inquiry.consentPrompt);
     await citizen(ev.text(user, '担当者と話したい'));
     await nthCard(1);
 

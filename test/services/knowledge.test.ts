@@ -62,7 +62,7 @@ describe('the matcher', () => {
     const base = loadKnowledge().entries[0]!;
     const entry = { ...base, id: 'waste', questions: { ja: ['粗大ごみを出したい'], en: [] }, keywords: { ja: ['家具'], en: [] }, title: { ja: '受付', en: 'Desk' } };
     const other = { ...base, id: 'library', questions: { ja: ['図書館で本を借りたい'], en: [] }, keywords: { ja: ['本'], en: [] }, title: { ja: '図書館', en: 'Library' } };
-    const kb = { entries: [entry, other], elsewhere: { names: [], place: '(?!)', home: [] } };
+    const kb = { ...loadKnowledge(), entries: [entry, other], elsewhere: { names: [], place: '(?!)', home: [] } };
     const thresholds = { answer: 0.275, margin: 0.06, offer: 0.175 };
     expect(new FaqMatcher(kb, thresholds, japaneseReader()).rank('そだい')[0]?.entry.id).toBe('waste');
     expect(new FaqMatcher(kb, thresholds).rank('そだい')).toEqual([]);

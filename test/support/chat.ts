@@ -92,7 +92,7 @@ export function screening(mode: Mode, n: number, locale: Locale = 'ja'): string 
 }
 
 /** The menu's buttons, in order. */
-export const MENU = [ja('menu.book'), ja('menu.my'), ja('menu.human'), ja('menu.language'), ja('menu.help')];
+export const MENU = [ja('menu.book'), ja('menu.my'), ja('menu.ask'), ja('menu.human'), ja('menu.language'), ja('menu.help')];
 
 /** A bot with its store, clock and catalog, for several users. */
 export function createBot(opts: { store?: Store; catalog?: Catalog; start?: string; notifier?: StaffNotifier } = {}) {

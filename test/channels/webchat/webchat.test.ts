@@ -150,7 +150,7 @@ describe('POST /webchat/messages', () => {
     const chat = new Chat(app);
     const replies = await chat.follow();
     expect(replies[0]).toEqual({ kind: 'text', text: ja.greeting });
-    expect(chat.choices().map((c) => c.label)).toEqual([ja.menu.book, ja.menu.my, ja.menu.human, ja.menu.language, ja.menu.help]);
+    expect(chat.choices().map((c) => c.label)).toEqual([ja.menu.book, ja.menu.my, ja.menu.ask, ja.menu.human, ja.menu.language, ja.menu.help]);
     for (const c of chat.choices()) expect(() => JSON.parse(c.data)).not.toThrow();
   });
 

@@ -1,0 +1,59 @@
+/**
+ * Typed questions: the knowledge base's matcher, the urgent check and the feedback counts
+ * behind one port for the dialogs.
+ */
+import type { FeedbackStore } from '../stores/ports.ts';
+import { FaqMatcher, type FaqResult, type FaqThresholds } from './faq.ts';
+import { type KnowledgeBase, type KnowledgeEntry, loadKnowledge } from './knowledge.ts';
+import type { ContactDesk, KnowledgePort } from './ports.ts';
+import { japaneseReader } from './reading.ts';
+import { foldText } from './searchText.ts';
+import { type UrgentCategory, UrgentDetector } from './urgent.ts';
+
+/** What answering questions is built from; made once per process (the reader takes 0.4 s). */
+export interface QuestionBrain {
+  kb: KnowledgeBase;
+  matcher: FaqMatcher;
+  urgent: UrgentDetector;
+}
+
+/** Loads the knowledge base and urgent patterns and builds the matcher; throws naming a bad field. */
+export function buildQuestionBrain(thresholds: FaqThresholds, knowledgeFile?: string): QuestionBrain {
+  const kb = loadKnowledge(knowledgeFile);
+  return { kb, matcher: new FaqMatcher(kb, thresholds, japaneseReader()), urgent: UrgentDetector.load() };
+}
+
+export class QuestionService implements KnowledgePort {
+  readonly desk: ContactDesk;
+  private readonly brain: QuestionBrain;
+  private readonly feedbackStore: FeedbackStore;
+  private readonly markers: RegExp[];
+
+  constructor(brain: QuestionBrain, feedback: FeedbackStore) {
+    this.brain = brain;
+    this.feedbackStore = feedback;
+    this.desk = brain.kb.desk;
+    this.markers = brain.kb.questionMarkers.map((m) => new RegExp(foldText(m), 'u'));
+  }
+
+  match(text: string): FaqResult {
+    return this.brain.matcher.match(text);
+  }
+
+  entry(id: string): KnowledgeEntry | undefined {
+    return this.brain.matcher.get(id);
+  }
+
+  urgent(text: string): UrgentCategory | undefined {
+    return this.brain.urgent.detect(text);
+  }
+
+  looksLikeQuestion(text: string): boolean {
+    const folded = foldText(text);
+    return this.markers.some((m) => m.test(folded));
+  }
+
+  async feedback(entryId: string, helpful: boolean): Promise<void> {
+    if (this.entry(entryId)) await this.feedbackStore.record(entryId, helpful);
+  }
+}
