@@ -206,6 +206,16 @@ export class FaqMatcher {
     return extra;
   }
 
+  /** How alike two questions are (0-1, the same weighted cosine): groups the questions the bot missed. */
+  similarity(a: string, b: string): number {
+    const fa = this.featuresOf(a);
+    const fb = this.featuresOf(b);
+    let dot = 0;
+    for (const f of fa) if (fb.has(f)) dot += this.weight2(f);
+    const norms = this.norm2(fa) * this.norm2(fb);
+    return norms === 0 ? 0 : dot / Math.sqrt(norms);
+  }
+
   /** True when the question names another city or agency. */
   namesElsewhere(text: string): boolean {
     // Folded only: dropping okurigana would join 宮前区の区役所 into one "place".

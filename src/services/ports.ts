@@ -93,5 +93,9 @@ export interface KnowledgePort {
   looksLikeQuestion(text: string): boolean;
   /** Counts a "helpful" / "not helpful" tap (nothing about who tapped). */
   feedback(entryId: string, helpful: boolean): Promise<void>;
+  /** How alike two questions are (0-1), for grouping the ones the bot could not answer. */
+  similarity(a: string, b: string): number;
+  /** Every entry, in the order of the data file. */
+  entries(): readonly KnowledgeEntry[];
   readonly desk: ContactDesk;
 }

@@ -53,6 +53,14 @@ export class QuestionService implements KnowledgePort {
     return this.markers.some((m) => m.test(folded));
   }
 
+  similarity(a: string, b: string): number {
+    return this.brain.matcher.similarity(a, b);
+  }
+
+  entries(): readonly KnowledgeEntry[] {
+    return this.brain.kb.entries;
+  }
+
   async feedback(entryId: string, helpful: boolean): Promise<void> {
     if (this.entry(entryId)) await this.feedbackStore.record(entryId, helpful);
   }
