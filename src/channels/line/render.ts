@@ -13,6 +13,7 @@ const MAX_QUICK_REPLIES = 13;
 const MAX_LABEL = 20;
 const MAX_TEXT = 5000;
 const MAX_ALT_TEXT = 400;
+const MAX_BUTTON_LABEL = 40;
 
 function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
@@ -34,10 +35,19 @@ function card(reply: Extract<Reply, { kind: 'card' }>): messagingApi.FlexMessage
   ];
   if (reply.text) body.push({ type: 'text', text: reply.text, size: 'sm', wrap: true, margin: 'md' });
   const alt = [reply.title, ...reply.fields.map((f) => `${f.label}: ${f.value}`)].join('\n');
+  // Links (a city page, a tap to call) are buttons inside the bubble: they open, not reply.
+  const footer: messagingApi.FlexBox | undefined = reply.links?.length
+    ? {
+        type: 'box',
+        layout: 'vertical',
+        spacing: 'sm',
+        contents: reply.links.map((l) => ({ type: 'button', style: 'link', height: 'sm', action: { type: 'uri', label: clip(l.label, MAX_BUTTON_LABEL), uri: l.uri } })),
+      }
+    : undefined;
   return {
     type: 'flex',
     altText: clip(alt, MAX_ALT_TEXT),
-    contents: { type: 'bubble', body: { type: 'box', layout: 'vertical', contents: body } },
+    contents: { type: 'bubble', body: { type: 'box', layout: 'vertical', contents: body }, ...(footer ? { footer } : {}) },
   };
 }
 
