@@ -15,7 +15,9 @@ import type { Locale, Mode } from '../../src/domain.ts';
 import { TurnEngine } from '../../src/engine.ts';
 import { createLogger } from '../../src/log.ts';
 import { type Catalog, loadCatalog } from '../../src/services/catalog.ts';
+import { loadConfig } from '../../src/config.ts';
 import { createDialogServices, translator } from '../../src/services/index.ts';
+import { buildQuestionBrain, type QuestionBrain } from '../../src/services/questions.ts';
 import type { StaffNotifier } from '../../src/services/staff.ts';
 import { createMemoryStore } from '../../src/stores/memory.ts';
 import type { Store } from '../../src/stores/ports.ts';
@@ -94,7 +96,11 @@ export function screening(mode: Mode, n: number, locale: Locale = 'ja'): string 
 /** The menu's buttons, in order. */
 export const MENU = [ja('menu.book'), ja('menu.my'), ja('menu.ask'), ja('menu.human'), ja('menu.language'), ja('menu.help')];
 
-/** A bot with its store, clock and catalog, for several users. */
+/** The transcripts' knowledge base: five entries whose bands are known (`test/fixtures/knowledge.json`). */
+export const TEST_KNOWLEDGE_FILE = fileURLToPath(new URL('../fixtures/knowledge.json', import.meta.url));
+export const TEST_BRAIN: QuestionBrain = buildQuestionBrain(loadConfig({}).faq, TEST_KNOWLEDGE_FILE);
+
+/** A bot with its store, clock, catalog and knowledge base, for several users. */
 export function createBot(opts: { store?: Store; catalog?: Catalog; start?: string; notifier?: StaffNotifier } = {}) {
   const store = opts.store ?? createMemoryStore();
   const catalog = opts.catalog ?? TEST_CATALOG;
@@ -103,7 +109,7 @@ export function createBot(opts: { store?: Store; catalog?: Catalog; start?: stri
   const log = createLogger('info', (l) => logs.push(l));
   const engine = new TurnEngine({
     store,
-    services: createDialogServices({ store, catalog, holdMinutes: 10, log, ...(opts.notifier ? { notifier: opts.notifier } : {}) }),
+    services: createDialogServices({ store, catalog, holdMinutes: 10, log, brain: TEST_BRAIN, ...(opts.notifier ? { notifier: opts.notifier } : {}) }),
     log,
     now: clock.now,
     idleMs: IDLE_MS,
