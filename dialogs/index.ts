@@ -41,6 +41,9 @@ export async function runDialog(ctx: TurnContext, state: ConversationState): Pro
     message = { action };
   } else {
     const command = commandIn(ctx, input.text, GLOBAL_COMMANDS);
+    // "Hello" and "thank you" get a word back, not a search of the knowledge base.
+    const smallTalk = command ? undefined : commandIn(ctx, input.text, SMALL_TALK);
+    if (smallTalk) return { replies: [say(t(`smallTalk.${smallTalk}`)), ...(await ask(ctx, state))], state };
     message = command ? { action: { a: command } } : await asTappedChoice(ctx, state, input.text);
   }
 
@@ -166,7 +169,10 @@ function isGlobal(action: Action): action is Extract<Action, { a: GlobalCommand 
 }
 
 /** Words people type instead of tapping: keyword → what it means (a journey by its name). */
-type Keyword = GlobalCommand | 'endChat' | `journey:${string}` | `lang:${Locale}`;
+type Keyword = GlobalCommand | 'endChat' | SmallTalk | `journey:${string}` | `lang:${Locale}`;
+
+const SMALL_TALK = ['hello', 'thanks'] as const;
+type SmallTalk = (typeof SMALL_TALK)[number];
 
 /**
  * Every keyword of every language, normalised, built once per translator: typed text is
@@ -181,7 +187,7 @@ function keywords(ctx: TurnContext): Map<string, Keyword> {
   if (!index) {
     index = new Map();
     const names: [Keyword, string][] = [
-      ...[...GLOBAL_COMMANDS, 'endChat' as const].map((name): [Keyword, string] => [name, `keywords.${name}`]),
+      ...[...GLOBAL_COMMANDS, 'endChat' as const, ...SMALL_TALK].map((name): [Keyword, string] => [name, `keywords.${name}`]),
       ...JOURNEYS.map((j): [Keyword, string] => [`journey:${j.name}`, j.entry.keywords]),
     ];
     for (const locale of LOCALES) {

@@ -214,3 +214,14 @@ describe('urgent messages come first', () => {
     expect((await bot.store.tickets.listOpen()).length).toBe(1);
   });
 });
+
+describe('small talk', () => {
+  it('"hello" and "thank you" get a word back and the same step, not a search', async () => {
+    const bot = createBot();
+    const u = bot.user('polite');
+    expect(await u.type('こんにちは')).toContain(ja('smallTalk.hello'));
+    await u.type('ソファを捨てたいです');
+    expect(await u.type('ありがとうございました！')).toContain(ja('smallTalk.thanks'));
+    expect(await bot.store.tickets.listAll()).toEqual([]);
+  });
+});
