@@ -83,14 +83,14 @@ function printKinds(f: Figures): void {
 }
 
 // Warm up the JIT so that timings are of steady state, as in a running bot.
-for (let i = 0; i < 3; i++) observe(questions, matcher, elsewhere, detector);
+observe(questions, matcher, elsewhere, detector);
 const ours = observe(questions, matcher, elsewhere, detector);
 const oursAtShipped = report('bot scorer (IDF-weighted cosine over bigrams, keyword-widened variants)', ours);
 printKinds(oursAtShipped);
-for (let i = 0; i < 3; i++) observe(questions, plain, elsewhere, detector);
+observe(questions, plain, elsewhere, detector);
 report('bot scorer without readings', observe(questions, plain, elsewhere, detector));
 const mini = miniSearchRanker();
-for (let i = 0; i < 3; i++) observe(questions, mini, elsewhere, detector);
+observe(questions, mini, elsewhere, detector);
 report('MiniSearch 7 (BM25) with the same tokenizer', observe(questions, mini, elsewhere, detector));
 
 if (process.argv.includes('--misses')) {
