@@ -19,7 +19,7 @@ import type { KnowledgeEntry } from '../src/services/knowledge.ts';
 import type { UrgentCategory } from '../src/services/urgent.ts';
 import type { Choice, Reply, Translate, TurnContext } from '../src/turn.ts';
 import { type Action, id } from './actions.ts';
-import { choice, formatDate, say } from './format.ts';
+import { choice, formatDate, say, withChoices } from './format.ts';
 import { askMenu, atMenu } from './menu.ts';
 import type { ConversationState } from './state.ts';
 import type { Journey, TurnResult } from './types.ts';
@@ -136,7 +136,7 @@ export async function onInquiryAction(
  */
 export async function urgentReply(ctx: TurnContext, state: ConversationState, category: UrgentCategory, text: string, current: Journey | undefined): Promise<TurnResult> {
   const t = translate(ctx, state);
-  const ticket = await ctx.services.handoff.open(
+  const opened = await ctx.services.handoff.open(
     {
       userKey: ctx.caller.userKey,
       channel: ctx.caller.channel,
@@ -150,6 +150,8 @@ export async function urgentReply(ctx: TurnContext, state: ConversationState, ca
     },
     ctx.now,
   );
+  // A request already waiting (one per citizen) is raised to urgent rather than left behind.
+  const ticket = opened.priority === 'high' ? opened : await ctx.services.handoff.escalate(opened.id, category);
   const held: ConversationState = { ...state, inquiry: { q: text.slice(0, 1000), ticket: ticket.id } };
   const replies = [say(t(`urgent.${category}`)), say(t('urgent.filed', { ticket: ticket.id })), consentQuestion(t)];
   return withWayBack(ctx, held, replies, 'step', current);
@@ -184,7 +186,9 @@ function answerReplies(ctx: TurnContext, state: ConversationState, entry: Knowle
     ...(entry.link ? [{ label: t('inquiry.openLink'), uri: entry.link }] : []),
     ...(entry.phone ? [{ label: t('inquiry.call', { phone: entry.phone.number }), uri: `tel:${entry.phone.number.replace(/-/g, '')}` }] : []),
   ];
-  const fields = entry.phone ? [{ label: t('inquiry.phoneField'), value: `${entry.phone.number} (${entry.phone.hours[locale]})` }] : [];
+  // The phone as a field, unless the answer already says it.
+  const phone = entry.phone && !entry.answer[locale].includes(entry.phone.number) ? entry.phone : undefined;
+  const fields = phone ? [{ label: t('inquiry.phoneField'), value: `${phone.number} (${phone.hours[locale]})` }] : [];
   const card: Reply = { kind: 'card', title: entry.title[locale], text: entry.answer[locale], fields, ...(links.length > 0 ? { links } : {}) };
   const choices: Choice[] = [
     choice(t('inquiry.helpful'), { a: 'fb', e: entry.id, v: true }),
@@ -258,8 +262,9 @@ async function declined(ctx: TurnContext, state: ConversationState, current: Jou
 async function withWayBack(ctx: TurnContext, state: ConversationState, replies: Reply[], where: Where, journey: Journey | undefined): Promise<TurnResult> {
   const t = translate(ctx, state);
   if (!journey || journey === inquiry) {
+    // At the menu one "menu" button is the way back: the whole menu would bury the answer's own buttons.
     const next = state.flow.name === 'inquiry' ? atMenu(state) : state;
-    return { replies: [...replies, ...askMenu(t)], state: next };
+    return { replies: withChoices(replies, [choice(t('common.menu'), { a: 'menu' })]), state: next };
   }
   if (where === 'field') return { replies: [...replies, ...(await resumeStep(ctx, state, journey))], state };
   const last = replies.at(-1)!;

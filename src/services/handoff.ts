@@ -83,6 +83,14 @@ export class HandoffService implements HandoffPort {
     return true;
   }
 
+  async escalate(ticketId: string, urgent: string): Promise<Ticket> {
+    const result = await this.store.update(ticketId, { priority: 'high', urgent });
+    if (!result.ok) throw new Error(`ticket ${ticketId} could not be escalated: ${result.reason}`);
+    this.log.info('ticket.escalated', { ticket: ticketId, urgent });
+    await this.notifier.ticketChanged(result.ticket).catch((err) => this.log.warn('ticket.notify_failed', { ticket: ticketId, ...errorFields(err) }));
+    return result.ticket;
+  }
+
   async end(ticketId: string, now: DateTime): Promise<void> {
     const result = await this.store.close(ticketId, 'citizen', isoOf(now));
     if (!result.ok) return;

@@ -72,6 +72,8 @@ export interface HandoffPort {
    * one an urgent message opened; staff see it on the card. False when the ticket is closed.
    */
   attachQuestion(ticketId: string, question: string, suggestions: string[]): Promise<boolean>;
+  /** Raises a ticket already waiting to high priority for an urgent message; the ticket as it now is. */
+  escalate(ticketId: string, urgent: string): Promise<Ticket>;
 }
 
 /** The contact center as citizens are told of it. */

@@ -93,7 +93,7 @@ export type TicketTransition =
   | { ok: false; reason: 'not_found' | 'taken' | 'closed'; ticket?: Ticket };
 
 /** Fields of a ticket that change after it is opened (consent given, re-categorised, forwarded). */
-export type TicketPatch = Partial<Pick<Ticket, 'question' | 'suggestions' | 'category' | 'priority' | 'desk'>> & {
+export type TicketPatch = Partial<Pick<Ticket, 'question' | 'suggestions' | 'category' | 'priority' | 'desk' | 'urgent'>> & {
   /** Back to `open` and unclaimed, as when an agent forwards it to another desk. */
   reopen?: boolean;
 };

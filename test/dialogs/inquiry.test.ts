@@ -28,7 +28,7 @@ describe('a question at the menu', () => {
     expect(answer).toMatchObject({ title: waste.title.ja, text: waste.answer.ja });
     expect(answer.fields).toEqual([{ label: ja('inquiry.phoneField'), value: `${waste.phone!.number} (${waste.phone!.hours.ja})` }]);
     expect(answer.links).toEqual([{ label: ja('inquiry.call', { phone: waste.phone!.number }), uri: 'tel:0449305300' }]);
-    expect(u.buttons).toEqual(expect.arrayContaining([ja('inquiry.helpful'), ja('inquiry.notHelpful'), ja('menu.human'), ja('menu.book')]));
+    expect(u.buttons).toEqual([ja('inquiry.helpful'), ja('inquiry.notHelpful'), ja('menu.human'), ja('common.menu')]);
   });
 
   it('links to the city page where the entry has one', async () => {
@@ -178,6 +178,17 @@ describe('urgent messages come first', () => {
     expect((await bot.store.tickets.listOpen()).length).toBe(1);
     await u.tap(ja('inquiry.resume.booking'));
     expect(u.said).toContain(ja('booking.namePrompt'));
+  });
+
+  it('raises a request already waiting to urgent instead of leaving it behind', async () => {
+    const bot = createBot();
+    const u = bot.user('waiting');
+    await u.type('道路に穴があいていて危ないです');
+    await u.tap(ja('inquiry.consentYes'));
+    await u.type('たすけて 知らない人が家に入ってきた');
+    const tickets = await bot.store.tickets.listOpen();
+    expect(tickets).toHaveLength(1);
+    expect(tickets[0]).toMatchObject({ priority: 'high', urgent: 'violence', question: '道路に穴があいていて危ないです' });
   });
 
   it('a hedged thought of suicide still gets the helplines', async () => {
