@@ -36,7 +36,8 @@ const inquiryActions = [
   z.object({ a: z.literal('kb'), e: entryId }),
   z.object({ a: z.literal('kbNone') }),
   /** May staff read the question? */
-  z.object({ a: z.literal('consent'), v: z.boolean() }),
+  /** May staff read the question? `q` names the question the button was shown for. */
+  z.object({ a: z.literal('consent'), v: z.boolean(), q: z.string().regex(/^[0-9a-z]{1,8}$/) }),
   /** Was the answer helpful? */
   z.object({ a: z.literal('fb'), e: entryId, v: z.boolean() }),
   /** Back to the step the question interrupted. */
@@ -98,7 +99,7 @@ export async function answerQuestion(ctx: TurnContext, state: ConversationState,
   }
   if (!result.elsewhere && (short || (where === 'step' && !knowledge.looksLikeQuestion(text)))) return undefined;
   const intro = say(t(result.elsewhere ? 'inquiry.elsewhere' : 'inquiry.unknown'));
-  return withWayBack(ctx, held, [intro, consentQuestion(t)], where, current);
+  return withWayBack(ctx, held, [intro, consentQuestion(t, text)], where, current);
 }
 
 /** Runs a button of this module: an entry chosen, none of them, consent, feedback, or back to the step. */
@@ -117,13 +118,15 @@ export async function onInquiryAction(
       return withWayBack(ctx, state, answerReplies(ctx, state, entry, []), 'step', current);
     }
     case 'kbNone':
-      return withWayBack(ctx, state, [say(t('inquiry.unknown')), ...(state.inquiry ? [consentQuestion(t)] : [humanOffer(t)])], 'step', current);
+      return withWayBack(ctx, state, [say(t('inquiry.unknown')), state.inquiry ? consentQuestion(t, state.inquiry.q) : humanOffer(t)], 'step', current);
     case 'fb': {
       await knowledge.feedback(action.e, action.v);
       if (action.v) return withWayBack(ctx, withoutQuestion(state), [say(t('inquiry.thanks'))], 'step', current);
-      return withWayBack(ctx, state, [say(t('inquiry.sorry')), state.inquiry ? consentQuestion(t) : humanOffer(t)], 'step', current);
+      return withWayBack(ctx, state, [say(t('inquiry.sorry')), state.inquiry ? consentQuestion(t, state.inquiry.q) : humanOffer(t)], 'step', current);
     }
     case 'consent':
+      // A yes counts only for the message it was asked about, not for one typed since.
+      if (!state.inquiry || action.q !== fingerprint(state.inquiry.q)) return withWayBack(ctx, state, [say(t('stale'))], 'step', current);
       return action.v ? passToStaff(ctx, state, current) : declined(ctx, state, current);
     case 'resume':
       return { replies: await resumeStep(ctx, state, current), state };
@@ -153,14 +156,14 @@ export async function urgentReply(ctx: TurnContext, state: ConversationState, ca
   // A request already waiting (one per citizen) is raised to urgent rather than left behind.
   const ticket = opened.priority === 'high' ? opened : await ctx.services.handoff.escalate(opened.id, category);
   const held: ConversationState = { ...state, inquiry: { q: text.slice(0, 1000), ticket: ticket.id } };
-  const replies = [say(t(`urgent.${category}`)), say(t('urgent.filed', { ticket: ticket.id })), consentQuestion(t)];
+  const replies = [say(t(`urgent.${category}`)), say(t('urgent.filed', { ticket: ticket.id })), consentQuestion(t, text)];
   return withWayBack(ctx, held, replies, 'step', current);
 }
 
 /** After messages the bot could not place: offers to pass the last one to staff, who will read it. */
 export function offerToPass(ctx: TurnContext, state: ConversationState, text: string, current: Journey | undefined): Promise<TurnResult> {
   const t = translate(ctx, state);
-  return withWayBack(ctx, { ...state, inquiry: { q: text.slice(0, 1000) } }, [say(t('inquiry.notUnderstood')), consentQuestion(t)], 'step', current);
+  return withWayBack(ctx, { ...state, inquiry: { q: text.slice(0, 1000) } }, [say(t('inquiry.notUnderstood')), consentQuestion(t, text)], 'step', current);
 }
 
 /** The emergency numbers alone, for a citizen already talking with staff (who read the message as it is relayed). */
@@ -199,8 +202,19 @@ function answerReplies(ctx: TurnContext, state: ConversationState, entry: Knowle
   return [{ ...card, choices }];
 }
 
-function consentQuestion(t: Translate): Reply {
-  return say(t('inquiry.consentPrompt'), [choice(t('inquiry.consentYes'), { a: 'consent', v: true }), choice(t('inquiry.consentNo'), { a: 'consent', v: false })]);
+function consentQuestion(t: Translate, question: string): Reply {
+  const q = fingerprint(question);
+  return say(t('inquiry.consentPrompt'), [choice(t('inquiry.consentYes'), { a: 'consent', v: true, q }), choice(t('inquiry.consentNo'), { a: 'consent', v: false, q })]);
+}
+
+/** A short fingerprint of a question (FNV-1a), so that a consent button names what it consents to without carrying it. */
+function fingerprint(question: string): string {
+  let hash = 0x811c9dc5;
+  for (const unit of question.slice(0, 1000)) {
+    hash ^= unit.codePointAt(0)!;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(36);
 }
 
 function humanOffer(t: Translate): Reply {

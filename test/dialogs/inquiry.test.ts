@@ -115,6 +115,16 @@ describe('a question the bot cannot answer', () => {
     expect(await bot.store.tickets.listAll()).toEqual([]);
   });
 
+  it('a yes tapped under an earlier question does not send a later one', async () => {
+    const bot = createBot();
+    const u = bot.user('stale-yes');
+    await u.type('道路に穴があいていて危ないです');
+    const earlierYes = u.data(ja('inquiry.consentYes'));
+    await u.type('公園のベンチが壊れています');
+    expect(await u.send({ kind: 'action', data: earlierYes })).toContain(ja('stale'));
+    expect(await bot.store.tickets.listAll()).toEqual([]);
+  });
+
   it('never answers a question about another city for Kawasaki', async () => {
     const bot = createBot();
     const u = bot.user('yokohama');
