@@ -1,0 +1,120 @@
+/**
+ * The reports module: grouping the questions the bot could not answer, the CSV export for
+ * Excel, and the signed links the bot serves it under.
+ */
+import { describe, expect, it } from 'vitest';
+import { defaultQuestionBrain } from '../../src/services/index.ts';
+import { csvCell, ReportLinks, UNANSWERED_CSV_PATH, unansweredCsv, unansweredReport } from '../../src/services/reports.ts';
+import { makeTicket } from '../support/stores.ts';
+
+const similarity = (a: string, b: string) => defaultQuestionBrain().matcher.similarity(a, b);
+
+function inquiry(id: string, question: string | undefined, createdAt: string, extra: Parameters<typeof makeTicket>[0] = {}) {
+  return makeTicket({ id, reason: 'inquiry', desk: 'contact_center', createdAt, ...(question !== undefined ? { question } : {}), ...extra });
+}
+
+describe('unansweredReport', () => {
+  const tickets = [
+    inquiry('T-1', '道路に穴があいていて危ないです', '2026-11-20T01:00:00.000Z', { status: 'closed', outcome: 'answered', answeredWith: 'contact-center' }),
+    inquiry('T-2', '公園のベンチが壊れています', '2026-11-21T01:00:00.000Z'),
+    inquiry('T-3', '道路の穴が危ない', '2026-11-22T01:00:00.000Z', { status: 'closed', outcome: 'answered', answeredWith: 'contact-center' }),
+    inquiry('T-4', '家の前の道路に穴があります', '2026-11-23T01:00:00.000Z'),
+    // Not the bot's misses: no consent to share, an urgent message, a plain handoff.
+    inquiry('T-5', undefined, '2026-11-23T02:00:00.000Z'),
+    makeTicket({ id: 'T-6', reason: 'urgent', priority: 'high', question: '道路に穴があいていて危ない', createdAt: '2026-11-23T03:00:00.000Z' }),
+    makeTicket({ id: 'T-7', reason: 'requested', createdAt: '2026-11-23T04:00:00.000Z' }),
+  ];
+
+  it('groups alike questions, largest group first, with the entries agents sent', () => {
+    const report = unansweredReport(tickets, new Map(), similarity);
+    expect(report.total).toBe(4);
+    expect(report.groups.map((g) => [g.count, g.example])).toEqual([
+      [3, '道路に穴があいていて危ないです'],
+      [1, '公園のベンチが壊れています'],
+    ]);
+    expect(report.groups[0]!.questions.map((q) => q.ticketId)).toEqual(['T-1', 'T-3', 'T-4']);
+    expect(report.groups[0]!.answeredWith).toEqual([{ entryId: 'contact-center', count: 2 }]);
+    expect(report.groups[1]!.answeredWith).toEqual([]);
+  });
+
+  it('a stricter threshold splits what a looser one joins', () => {
+    expect(unansweredReport(tickets, new Map(), similarity, 0.99).groups).toHaveLength(4);
+    expect(unansweredReport(tickets, new Map(), () => 1, 0.5).groups).toHaveLength(1);
+  });
+
+  it('lists the feedback counts, least helpful first', () => {
+    const feedback = new Map([
+      ['bulky-waste', { helpful: 5, unhelpful: 1 }],
+      ['certificate-fee-hours', { helpful: 0, unhelpful: 3 }],
+    ]);
+    expect(unansweredReport([], feedback, similarity).feedback).toEqual([
+      { entryId: 'certificate-fee-hours', helpful: 0, unhelpful: 3 },
+      { entryId: 'bulky-waste', helpful: 5, unhelpful: 1 },
+    ]);
+  });
+});
+
+describe('CSV for Excel', () => {
+  it('quotes commas, quotes and line breaks (RFC 4180) and neutralises formulas', () => {
+    expect(csvCell('plain')).toBe('plain');
+    expect(csvCell('a,b')).toBe('"a,b"');
+    expect(csvCell('say "hi"')).toBe('"say ""hi"""');
+    expect(csvCell('two\nlines')).toBe('"two\nlines"');
+    expect(csvCell('=HYPERLINK("http://x")')).toBe(`"'=HYPERLINK(""http://x"")"`);
+    for (const start of ['+', '-', '@']) expect(csvCell(`${start}1`)).toBe(`'${start}1`);
+    expect(csvCell(-1)).toBe('-1');
+  });
+
+  it('starts with a byte-order mark, ends rows with CRLF, one row per question', () => {
+    const report = unansweredReport(
+      [inquiry('T-1', 'ごみ, "粗大"\n2行目', '2026-11-24T01:00:00.000Z', { status: 'closed', outcome: 'spam' }), inquiry('T-2', '=1+1', '2026-11-24T02:00:00.000Z')],
+      new Map(),
+      () => 0,
+    );
+    const csv = unansweredCsv(report);
+    const bytes = Buffer.from(csv, 'utf8');
+    expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    expect(csv.slice(1).split('\r\n')).toEqual([
+      'group,count,question,language,created,status,outcome,answered_with',
+      '1,1,"ごみ, ""粗大""\n2行目",ja,2026-11-24 10:00,closed,spam,',
+      "2,1,'=1+1,ja,2026-11-24 11:00,open,,",
+      '',
+    ]);
+  });
+});
+
+describe('ReportLinks', () => {
+  const origin = 'https://bot.example.jp';
+  const SECRET = 'a-report-link-secret-of-32-chars!';
+
+  function parts(url: string) {
+    const u = new URL(url);
+    return { path: u.pathname, exp: u.searchParams.get('exp') ?? undefined, sig: u.searchParams.get('sig') ?? undefined };
+  }
+
+  it('a link works for ten minutes, then not', () => {
+    let now = Date.parse('2026-11-24T01:00:00Z');
+    const links = new ReportLinks(SECRET, () => now);
+    const { path, exp, sig } = parts(links.url(origin));
+    expect(path).toBe(UNANSWERED_CSV_PATH);
+    expect(links.verify(path, exp, sig)).toBe(true);
+    now += 10 * 60_000 - 1000;
+    expect(links.verify(path, exp, sig)).toBe(true);
+    now += 1000;
+    expect(links.verify(path, exp, sig)).toBe(false);
+  });
+
+  it('refuses a changed expiry, signature, path or secret', () => {
+    const now = () => Date.parse('2026-11-24T01:00:00Z');
+    const links = new ReportLinks(SECRET, now);
+    const { path, exp, sig } = parts(links.url(origin));
+    expect(links.verify(path, String(Number(exp) + 3600), sig)).toBe(false);
+    expect(links.verify(path, exp, `${sig!.slice(0, -1)}${sig!.endsWith('A') ? 'B' : 'A'}`)).toBe(false);
+    expect(links.verify('/reports/other.csv', exp, sig)).toBe(false);
+    expect(links.verify(path, exp, undefined)).toBe(false);
+    expect(links.verify(path, 'soon', sig)).toBe(false);
+    expect(new ReportLinks('another-secret-of-at-least-32-chars', now).verify(path, exp, sig)).toBe(false);
+    // Without a configured secret each process signs with its own.
+    expect(new ReportLinks(undefined, now).verify(path, exp, sig)).toBe(false);
+  });
+});
