@@ -20,7 +20,11 @@ export async function runDialog(ctx: TurnContext, state: ConversationState): Pro
   const { input } = ctx;
   const t = translator(ctx, state);
   if (input.kind === 'staff') {
-    if (input.event === 'answer') return { replies: staffAnswer(ctx, state, input.entryId), state };
+    if (input.event === 'answer') {
+      // The answer closes the ticket: a citizen talking with staff about it is back with the bot.
+      const inThisHandoff = state.flow.name === 'handoff' && state.flow.ticketId === input.ticketId;
+      return { replies: staffAnswer(ctx, state, input.entryId), state: inThisHandoff ? atMenu(state) : state };
+    }
     return onStaffEvent(ctx, state, input);
   }
   // Urgent messages first, in every state: a booking field or a conversation with staff included.

@@ -18,6 +18,7 @@ import { createLogger, errorFields, type Logger } from './log.ts';
 import { CATALOG_FILE, type Catalog, loadCatalog } from './services/catalog.ts';
 import { createDialogServices, defaultQuestionBrain, translator } from './services/index.ts';
 import { buildQuestionBrain } from './services/questions.ts';
+import { ReportLinks, UNANSWERED_CSV_PATH, unansweredCsv } from './services/reports.ts';
 import type { CitizenMessenger, StaffDesk, StaffNotifier } from './services/staff.ts';
 import { FanoutNotifier } from './notifiers/fanout.ts';
 import { LineGroupNotifier } from './notifiers/lineGroup.ts';
@@ -40,6 +41,9 @@ export interface AppOverrides {
   /** First wait between staff webhook retries (ms). */
   webhookRetryDelayMs?: number;
 }
+
+/** How often closed inquiry tickets past their retention are purged (and once at start). */
+const PURGE_EVERY_MS = 60 * 60_000;
 
 export interface App {
   server: restify.Server;
@@ -76,13 +80,19 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const lineRetry = overrides.lineRetryDelayMs !== undefined ? { retryDelayMs: overrides.lineRetryDelayMs } : {};
   // One pusher for every push to LINE: late replies, staff messages, the staff group.
   const pusher = channelAccessToken ? new LinePusher({ channelAccessToken, apiBaseUrl: config.line.apiBaseUrl, log, ...lineRetry }) : undefined;
+
+  // The shipped knowledge base is built once per process; another file (KNOWLEDGE_FILE) or thresholds build their own.
+  const custom = config.knowledgeFile !== undefined || JSON.stringify(config.faq) !== JSON.stringify(loadConfig({}).faq);
+  const brain = custom ? buildQuestionBrain(config.faq, config.knowledgeFile) : defaultQuestionBrain();
   const teams = createTeamsChannel({
     ...config.teams,
+    ...(config.publicBaseUrl ? { publicBaseUrl: config.publicBaseUrl } : {}),
     channels: store.channels,
     dedupe: store.dedupe,
     log,
     now,
     describeStep: (step, locale) => describeStep(step, translator(locale)),
+    entry: (id) => brain.matcher.get(id),
   });
   const notifiers: StaffNotifier[] = [teams.notifier];
   if (config.staff.lineGroupId && pusher) notifiers.push(new LineGroupNotifier({ groupId: config.staff.lineGroupId, pusher }));
@@ -90,10 +100,6 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     notifiers.push(new WebhookNotifier({ url: config.staff.webhookUrl, secret: config.staff.webhookSecret, log, ...(overrides.webhookRetryDelayMs !== undefined ? { baseDelayMs: overrides.webhookRetryDelayMs } : {}) }));
   }
   const notifier = new FanoutNotifier(notifiers, { log });
-
-  // The shipped knowledge base is built once per process; another file (KNOWLEDGE_FILE) or thresholds build their own.
-  const custom = config.knowledgeFile !== undefined || JSON.stringify(config.faq) !== JSON.stringify(loadConfig({}).faq);
-  const brain = custom ? buildQuestionBrain(config.faq, config.knowledgeFile) : defaultQuestionBrain();
   const services: DialogServices = createDialogServices({ store, catalog, holdMinutes: config.holdMinutes, bookingRetentionDays: config.bookingRetentionDays, log, notifier, brain });
   const engine = new TurnEngine({
     store,
@@ -115,7 +121,12 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   });
   // Only the store decides readiness; a broken staff channel is shown, not fatal: tickets wait.
   server.get('/readyz', async (_req, res) => {
-    const details = async () => ({ staffChannel: await teams.health().catch(() => 'unknown'), notifiers: await notifier.status() });
+    const details = async () => ({
+      staffChannel: await teams.health('office').catch(() => 'unknown'),
+      // `unregistered` is no fault here: the contact center's cards then go to the staff channel.
+      contactCenterChannel: await teams.health('contact_center').catch(() => 'unknown'),
+      notifiers: await notifier.status(),
+    });
     try {
       await store.ping();
       res.send(200, { status: 'ok', store: store.kind, ...(await details()) });
@@ -131,8 +142,41 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   if (pusher) messengers.push(new LineMessenger({ pusher }));
   if (outbox) messengers.push(outbox);
   const runTurn = (request: TurnRequest) => engine.run(request);
-  const desk = new StaffDeskService({ store, catalog, notifier, runTurn, messengers, log });
-  teams.mount(server, { desk, runTurn });
+  const desk = new StaffDeskService({ store, catalog, notifier, knowledge: services.knowledge, runTurn, messengers, log });
+  if (!config.reportLinkSecret) log.warn('reports.random_link_secret', { note: 'set-REPORT_LINK_SECRET-when-several-instances-serve-the-bot' });
+  const reportLinks = new ReportLinks(config.reportLinkSecret, now);
+  teams.mount(server, { desk, runTurn, unansweredCsvUrl: (origin) => reportLinks.url(origin, UNANSWERED_CSV_PATH) });
+
+  // The questions citizens asked, for staff who follow a signed link from Teams (10 minutes).
+  server.get(UNANSWERED_CSV_PATH, async (req, res) => {
+    const query = new URL(req.url ?? '/', 'http://bot').searchParams;
+    res.setHeader('Cache-Control', 'no-store');
+    if (!reportLinks.verify(UNANSWERED_CSV_PATH, query.get('exp') ?? undefined, query.get('sig') ?? undefined)) {
+      log.warn('reports.link_refused', { report: 'unanswered' });
+      res.send(403, { error: 'this link is not valid or has expired: ask the bot for a new one' });
+      return;
+    }
+    const report = await desk.unanswered();
+    const body = Buffer.from(unansweredCsv(report), 'utf8');
+    log.info('reports.downloaded', { report: 'unanswered', questions: report.total });
+    res.writeHead(200, {
+      'Content-Type': 'text/csv; charset=utf-8',
+      'Content-Disposition': 'attachment; filename="unanswered.csv"',
+      'Content-Length': body.length,
+    });
+    res.end(body);
+  });
+
+  // What citizens asked is kept INQUIRY_RETENTION_DAYS after their ticket closes, then forgotten.
+  const purge = () => {
+    store.tickets
+      .purgeClosed(now() - config.inquiryRetentionDays * 86_400_000)
+      .then((count) => log.info('tickets.purged', { count }))
+      .catch((err) => log.warn('tickets.purge_failed', errorFields(err)));
+  };
+  purge();
+  const purgeTimer = setInterval(purge, PURGE_EVERY_MS);
+  purgeTimer.unref();
 
   mountLineWebhook(server, {
     ...(channelSecret ? { channelSecret } : {}),
@@ -156,6 +200,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
       }),
     close: async () => {
+      clearInterval(purgeTimer);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await store.close();
     },

@@ -50,6 +50,12 @@ const envSchema = z.object({
   TEAMS_UNAUTHENTICATED: flag.default(false),
   STAFF_TEAM_ID: z.preprocess(blankToUndefined, z.string().optional()),
   STAFF_TENANT_ID: z.preprocess(blankToUndefined, z.string().optional()),
+  /** The contact center's team; unset: the staff team is also the contact center. */
+  CONTACT_CENTER_TEAM_ID: z.preprocess(blankToUndefined, z.string().optional()),
+  /** Signs the short-lived links of staff reports (CSV export); unset: a random secret per process. */
+  REPORT_LINK_SECRET: z.preprocess(blankToUndefined, z.string().min(32).optional()),
+  /** Where browsers reach the bot (`https://bot.example.jp`), for links in staff replies; unset: the Teams request's host. */
+  PUBLIC_BASE_URL: z.preprocess(blankToUndefined, z.url({ protocol: /^https?$/ }).optional()),
   // Other places staff hear of tickets.
   STAFF_LINE_GROUP_ID: z.preprocess(blankToUndefined, z.string().optional()),
   STAFF_WEBHOOK_URL: z.preprocess(blankToUndefined, z.url().optional()),
@@ -78,7 +84,20 @@ export interface Config {
   /** Days after its session that a booking (with contact details) is kept. */
   bookingRetentionDays: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
-  teams: { appId?: string; appPassword?: string; appType?: string; tenantId?: string; staffTeamId?: string; staffTenantId?: string };
+  teams: {
+    appId?: string;
+    appPassword?: string;
+    appType?: string;
+    tenantId?: string;
+    staffTeamId?: string;
+    staffTenantId?: string;
+    /** The contact center's team; unset: the staff team is also the contact center. */
+    contactCenterTeamId?: string;
+  };
+  /** Secret of the signed report links (at least 32 characters); unset: random per process. */
+  reportLinkSecret?: string;
+  /** The bot's public origin for links in staff replies, without a trailing slash. */
+  publicBaseUrl?: string;
   staff: { lineGroupId?: string; webhookUrl?: string; webhookSecret?: string };
 }
 
@@ -105,9 +124,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   // Unauthenticated, the staff team and tenant ids are whatever a request claims: anyone
   // could read bookings' contact details or take over the staff channel.
-  if ((e.STAFF_TEAM_ID || e.STAFF_TENANT_ID) && !e.MicrosoftAppId && !e.TEAMS_UNAUTHENTICATED) {
+  if ((e.STAFF_TEAM_ID || e.STAFF_TENANT_ID || e.CONTACT_CENTER_TEAM_ID) && !e.MicrosoftAppId && !e.TEAMS_UNAUTHENTICATED) {
     throw new ConfigError(
-      'invalid configuration: MicrosoftAppId: required when STAFF_TEAM_ID or STAFF_TENANT_ID is set (TEAMS_UNAUTHENTICATED=true only for the local emulator)',
+      'invalid configuration: MicrosoftAppId: required when STAFF_TEAM_ID, CONTACT_CENTER_TEAM_ID or STAFF_TENANT_ID is set (TEAMS_UNAUTHENTICATED=true only for the local emulator)',
     );
   }
   if (e.STAFF_WEBHOOK_URL && !e.STAFF_WEBHOOK_SECRET) {
@@ -142,7 +161,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       tenantId: e.MicrosoftAppTenantId,
       staffTeamId: e.STAFF_TEAM_ID,
       staffTenantId: e.STAFF_TENANT_ID,
+      contactCenterTeamId: e.CONTACT_CENTER_TEAM_ID,
     }),
+    ...(e.REPORT_LINK_SECRET ? { reportLinkSecret: e.REPORT_LINK_SECRET } : {}),
+    ...(e.PUBLIC_BASE_URL ? { publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, '') } : {}),
     staff: defined({ lineGroupId: e.STAFF_LINE_GROUP_ID, webhookUrl: e.STAFF_WEBHOOK_URL, webhookSecret: e.STAFF_WEBHOOK_SECRET }),
   };
 }

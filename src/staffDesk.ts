@@ -5,12 +5,24 @@
  * moves their state) and reached by push. It sits above the engine, whose turns it runs.
  */
 import type { DateTime } from 'luxon';
-import type { Agent, Booking, Ticket } from './domain.ts';
+import { type Agent, type Booking, type Desk, deskOf, type Ticket, type TicketOutcome } from './domain.ts';
 import type { TurnOutcome, TurnRequest } from './engine.ts';
 import { errorFields, type Logger, pseudonym } from './log.ts';
 import { type Catalog, upcomingSessions } from './services/catalog.ts';
 import { isoOf } from './services/handoff.ts';
-import type { CitizenMessenger, StaffBooking, StaffDesk, StaffNotifier } from './services/staff.ts';
+import { defaultQuestionBrain } from './services/index.ts';
+import type { KnowledgePort } from './services/ports.ts';
+import { QuestionService } from './services/questions.ts';
+import { type UnansweredReport, unansweredReport } from './services/reports.ts';
+import type {
+  AnswerResult,
+  CitizenMessenger,
+  ForwardResult,
+  RecategoriseResult,
+  StaffBooking,
+  StaffDesk,
+  StaffNotifier,
+} from './services/staff.ts';
 import type { Store, TicketTransition } from './stores/ports.ts';
 import type { Input } from './turn.ts';
 
@@ -22,6 +34,11 @@ export interface StaffDeskOptions {
   store: Store;
   catalog: Catalog;
   notifier: StaffNotifier;
+  /**
+   * The knowledge base whose entries agents send as answers, and its question similarity
+   * for reports; by default the shipped one (as the dialogs' default).
+   */
+  knowledge?: KnowledgePort;
   /** Runs staff events in the citizen's conversation. */
   runTurn: RunTurn;
   /** One per citizen channel (LINE push, web chat outbox). */
@@ -31,10 +48,10 @@ export interface StaffDeskOptions {
 
 /** The staff desk over the store, the notifier and the citizen's conversations. */
 export class StaffDeskService implements StaffDesk {
-  private readonly opts: StaffDeskOptions;
+  private readonly opts: StaffDeskOptions & { knowledge: KnowledgePort };
 
   constructor(opts: StaffDeskOptions) {
-    this.opts = opts;
+    this.opts = { ...opts, knowledge: opts.knowledge ?? new QuestionService(defaultQuestionBrain(), opts.store.feedback) };
   }
 
   queue(): Promise<Ticket[]> {
@@ -55,10 +72,86 @@ export class StaffDeskService implements StaffDesk {
     return result;
   }
 
-  async close(ticketId: string, agent: Agent, now: DateTime): Promise<TicketTransition> {
-    const result = await this.opts.store.tickets.close(ticketId, agent, isoOf(now));
+  async close(ticketId: string, agent: Agent, now: DateTime, outcome?: TicketOutcome): Promise<TicketTransition> {
+    const result = await this.opts.store.tickets.close(ticketId, agent, isoOf(now), outcome ? { outcome } : undefined);
     if (result.ok) await this.changed(result.ticket, 'closed');
     return result;
+  }
+
+  async sendAnswer(ticketId: string, entryId: string, agent: Agent, now: DateTime): Promise<AnswerResult> {
+    const { store, knowledge, log } = this.opts;
+    if (!knowledge.entry(entryId)) return { ok: false, reason: 'no_entry' };
+    const ticket = await this.get(ticketId);
+    if (!ticket) return { ok: false, reason: 'not_found' };
+    if (ticket.status === 'closed') return { ok: false, reason: 'closed', ticket };
+    if (ticket.status === 'claimed' && ticket.claimedBy?.id !== agent.id) return { ok: false, reason: 'taken', ticket };
+    // Delivered before the ticket closes, so that a failed delivery leaves it open to try
+    // again. One key per ticket: a retried tap, or two agents answering at once, reaches
+    // the citizen once (LINE's retry key, the web chat outbox's key).
+    await this.tellCitizen(ticket, { kind: 'staff', event: 'answer', ticketId, entryId }, `staff:answer:${ticketId}`, { dedupe: false });
+    const result = await store.tickets.close(ticketId, agent, isoOf(now), { outcome: 'answered', answeredWith: entryId });
+    if (result.ok) {
+      log.info('ticket.answered', { ticket: ticketId, entry: entryId, agent: pseudonym(agent.id) });
+      // The answer told the citizen all they need: no separate "closed" message.
+      await this.opts.notifier.ticketChanged(result.ticket).catch((err) => log.warn('ticket.notify_failed', { ticket: ticketId, ...errorFields(err) }));
+    }
+    return result;
+  }
+
+  async forward(ticketId: string, toDesk: Desk, agent: Agent, now: DateTime): Promise<ForwardResult> {
+    const { store, notifier, log } = this.opts;
+    const before = await this.get(ticketId);
+    if (!before) return { ok: false, reason: 'not_found' };
+    if (before.status === 'closed') return { ok: false, reason: 'closed', ticket: before };
+    if (deskOf(before) === toDesk) return { ok: false, reason: 'same_desk', ticket: before };
+    if (before.status === 'claimed' && before.claimedBy?.id !== agent.id) return { ok: false, reason: 'taken', ticket: before };
+    const result = await store.tickets.update(ticketId, { desk: toDesk, reopen: true });
+    if (!result.ok) return result;
+    const at = isoOf(now);
+    log.info('ticket.forwarded', { ticket: ticketId, from: deskOf(before), to: toDesk, agent: pseudonym(agent.id) });
+    const logged = (err: unknown) => log.warn('ticket.notify_failed', { ticket: ticketId, ...errorFields(err) });
+    // A citizen talking with the agent through the bot is out of that conversation now: the
+    // new desk's claim starts another. Otherwise their words would go to a ticket nobody holds.
+    const leaveRelay =
+      before.status === 'claimed'
+        ? this.tellCitizen(result.ticket, { kind: 'staff', event: 'closed', ticketId }, `staff:forwarded:${ticketId}:${at}`).catch(logged)
+        : Promise.resolve();
+    const forwarding = { from: deskOf(before), ...(before.card ? { card: before.card } : {}), by: agent, at };
+    const [card] = await Promise.all([
+      (notifier.ticketForwarded ? notifier.ticketForwarded(result.ticket, forwarding) : notifier.ticketChanged(result.ticket)).catch(logged),
+      leaveRelay,
+    ]);
+    if (!card) return result;
+    await store.tickets.setCard(ticketId, card);
+    return { ok: true, ticket: { ...result.ticket, card } };
+  }
+
+  async recategorise(ticketId: string, category: string, agent: Agent): Promise<RecategoriseResult> {
+    const { store, notifier, log } = this.opts;
+    if (!this.categories().includes(category)) return { ok: false, reason: 'unknown_category' };
+    const result = await store.tickets.update(ticketId, { category });
+    if (!result.ok) return result;
+    log.info('ticket.recategorised', { ticket: ticketId, category, agent: pseudonym(agent.id) });
+    await notifier.ticketChanged(result.ticket).catch((err) => log.warn('ticket.notify_failed', { ticket: ticketId, ...errorFields(err) }));
+    return result;
+  }
+
+  categories(): readonly string[] {
+    const { knowledge, catalog } = this.opts;
+    // `general` and `urgent` are what the dialogs file when nothing more precise fits.
+    return [...new Set([...knowledge.entries().map((e) => e.category), ...catalog.services.map((s) => s.id), 'general', 'urgent'])];
+  }
+
+  async triage(): Promise<Ticket[]> {
+    const open = (await this.queue()).filter((t) => deskOf(t) === 'contact_center');
+    // listOpen is oldest first and the sort is stable: high priority on top, each part by age.
+    return open.sort((a, b) => Number(b.priority === 'high') - Number(a.priority === 'high'));
+  }
+
+  async unanswered(): Promise<UnansweredReport> {
+    const { store, knowledge } = this.opts;
+    const [tickets, feedback] = await Promise.all([store.tickets.listAll(), store.feedback.counts()]);
+    return unansweredReport(tickets, feedback, (a, b) => knowledge.similarity(a, b));
   }
 
   async reply(ticketId: string, agent: Agent, text: string, messageId: string): Promise<boolean> {

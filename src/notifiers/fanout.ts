@@ -8,7 +8,7 @@
  */
 import type { Ticket } from '../domain.ts';
 import { errorFields, type Logger } from '../log.ts';
-import type { NotifierHealth, StaffNotifier } from '../services/staff.ts';
+import type { Forwarding, NotifierHealth, StaffNotifier } from '../services/staff.ts';
 
 export interface FanoutOptions {
   log: Logger;
@@ -56,13 +56,19 @@ export class FanoutNotifier implements StaffNotifier, NotifierHealth {
   /** Tells every notifier; resolves with the first card location returned (in notifier order). */
   async ticketOpened(ticket: Ticket): Promise<CardLocation | void> {
     const results = await this.all('ticketOpened', ticket, this.notifiers, (n) => n.ticketOpened(ticket));
-    for (const r of results) {
-      if (r.status === 'fulfilled' && isCard(r.value)) return { conversationId: r.value.conversationId, activityId: r.value.activityId };
-    }
+    return firstCard(results);
   }
 
   async ticketChanged(ticket: Ticket): Promise<void> {
     await this.all('ticketChanged', ticket, this.notifiers, (n) => n.ticketChanged(ticket));
+  }
+
+  /** Tells every notifier; resolves with the first new card location returned, as `ticketOpened`. */
+  async ticketForwarded(ticket: Ticket, forwarding: Forwarding): Promise<CardLocation | void> {
+    const results = await this.all('ticketForwarded', ticket, this.notifiers, (n) =>
+      n.ticketForwarded ? n.ticketForwarded(ticket, forwarding) : n.ticketChanged(ticket),
+    );
+    return firstCard(results);
   }
 
   /** Rejects only when no notifier that relays took the message, so the citizen can be told. */
@@ -101,6 +107,13 @@ export class FanoutNotifier implements StaffNotifier, NotifierHealth {
     });
     return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
+}
+
+function firstCard(results: PromiseSettledResult<unknown>[]): CardLocation | undefined {
+  for (const r of results) {
+    if (r.status === 'fulfilled' && isCard(r.value)) return { conversationId: r.value.conversationId, activityId: r.value.activityId };
+  }
+  return undefined;
 }
 
 function isCard(v: unknown): v is CardLocation {

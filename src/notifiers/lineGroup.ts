@@ -7,7 +7,7 @@
 import type { Ticket } from '../domain.ts';
 import { LinePusher, type LinePushOptions } from '../channels/line/push.ts';
 import { stableUuid } from '../uuid.ts';
-import type { StaffNotifier } from '../services/staff.ts';
+import type { Forwarding, StaffNotifier } from '../services/staff.ts';
 import { changeEvent, stepName } from './format.ts';
 
 /** The staff group's id (`STAFF_LINE_GROUP_ID`, `C` + 32 hex digits), and how to push. */
@@ -17,6 +17,11 @@ export type LineGroupNotifierOptions = { groupId: string } & (LinePushOptions | 
 export function openedText(ticket: Ticket): string {
   const step = stepName(ticket.context);
   return `New ticket ${ticket.id}: ${ticket.reason}, ${ticket.priority}, ${ticket.category}, ${ticket.locale}${step ? ` (step: ${step})` : ''}`;
+}
+
+/** The text posted when a ticket moves to another desk. */
+export function forwardedText(ticket: Ticket, forwarding: Forwarding): string {
+  return `Ticket ${ticket.id} forwarded from ${forwarding.from} to ${ticket.desk ?? 'office'} by ${forwarding.by.name}`;
 }
 
 /** The text posted when a ticket is claimed or closed (undefined: nothing to say). */
@@ -49,6 +54,11 @@ export class LineGroupNotifier implements StaffNotifier {
   async ticketChanged(ticket: Ticket): Promise<void> {
     const text = changedText(ticket);
     if (text) await this.post(text, `${ticket.id}#${changeEvent(ticket.status)}`);
+  }
+
+  async ticketForwarded(ticket: Ticket, forwarding: Forwarding): Promise<void> {
+    // Keyed by the time too: a ticket may go back and forth, and each move is news.
+    await this.post(forwardedText(ticket, forwarding), `${ticket.id}#forwarded:${forwarding.at}`);
   }
 
   /** Nothing: the citizen's words are personal data and stay in the Teams thread. */

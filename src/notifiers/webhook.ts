@@ -1,8 +1,9 @@
 /**
  * Tells another system (a CRM, a queue) about tickets by POSTing JSON to a URL:
  *
- *   { "type": "ticket.opened" | "ticket.changed", "ticket": { id, reason, priority, category,
- *     locale, status, createdAt, claimedBy?, closedAt?, context } }
+ *   { "type": "ticket.opened" | "ticket.changed" | "ticket.forwarded", "ticket": { id, reason,
+ *     priority, category, locale, status, desk, createdAt, claimedBy?, closedAt?, outcome?,
+ *     context } }
  *
  * signed with `X-Signature: sha256=<hex HMAC-SHA256 of the exact body bytes>` and carrying an
  * `Idempotency-Key` derived from (ticket id, event), the same on every retry. Network errors,
@@ -10,10 +11,10 @@
  * citizen writes never leaves this way (it is personal data).
  */
 import { createHmac } from 'node:crypto';
-import type { Ticket } from '../domain.ts';
+import { deskOf, type Desk, type Ticket, type TicketOutcome } from '../domain.ts';
 import { stableUuid } from '../uuid.ts';
 import type { Logger } from '../log.ts';
-import type { StaffNotifier } from '../services/staff.ts';
+import type { Forwarding, StaffNotifier } from '../services/staff.ts';
 import { changeEvent, stepName } from './format.ts';
 
 export interface WebhookNotifierOptions {
@@ -30,7 +31,7 @@ export interface WebhookNotifierOptions {
   timeoutMs?: number;
 }
 
-export type WebhookEventType = 'ticket.opened' | 'ticket.changed';
+export type WebhookEventType = 'ticket.opened' | 'ticket.changed' | 'ticket.forwarded';
 
 /** What the receiver gets. */
 export interface WebhookPayload {
@@ -42,9 +43,12 @@ export interface WebhookPayload {
     category: string;
     locale: Ticket['locale'];
     status: Ticket['status'];
+    /** Whose queue it is in (the office or the contact center). */
+    desk: Desk;
     createdAt: string;
     claimedBy?: { id: string; name: string };
     closedAt?: string;
+    outcome?: TicketOutcome;
     context: string;
   };
 }
@@ -76,9 +80,11 @@ export function payloadOf(type: WebhookEventType, t: Ticket): WebhookPayload {
       category: t.category,
       locale: t.locale,
       status: t.status,
+      desk: deskOf(t),
       createdAt: t.createdAt,
       ...(t.claimedBy ? { claimedBy: { id: t.claimedBy.id, name: t.claimedBy.name } } : {}),
       ...(t.closedAt ? { closedAt: t.closedAt } : {}),
+      ...(t.outcome ? { outcome: t.outcome } : {}),
       context: stepName(t.context) ?? '',
     },
   };
@@ -112,6 +118,10 @@ export class WebhookNotifier implements StaffNotifier {
 
   ticketChanged(ticket: Ticket): Promise<void> {
     return this.send(payloadOf('ticket.changed', ticket), `${ticket.id}#${changeEvent(ticket.status)}`);
+  }
+
+  ticketForwarded(ticket: Ticket, forwarding: Forwarding): Promise<void> {
+    return this.send(payloadOf('ticket.forwarded', ticket), `${ticket.id}#forwarded:${forwarding.at}`);
   }
 
   /** Nothing: the citizen's words are personal data and do not leave by webhook. */

@@ -6,8 +6,9 @@
  */
 import type { DateTime } from 'luxon';
 import type { Reply } from '../turn.ts';
-import type { Agent, Booking, Session, Ticket } from '../domain.ts';
+import type { Agent, Booking, Desk, Session, Ticket, TicketCard, TicketOutcome } from '../domain.ts';
 import type { TicketTransition } from '../stores/ports.ts';
+import type { UnansweredReport } from './reports.ts';
 
 /** One place staff are told about tickets. Failures of one never block the others. */
 export interface StaffNotifier {
@@ -18,10 +19,26 @@ export interface StaffNotifier {
    * card can be updated and its thread used for the relay.
    */
   ticketOpened(ticket: Ticket): Promise<{ conversationId: string; activityId: string } | void>;
-  /** The ticket was claimed or closed: update the card in place / tell the group. */
+  /** The ticket was claimed, closed or changed (question, category): update the card in place / tell the group. */
   ticketChanged(ticket: Ticket): Promise<void>;
+  /**
+   * The ticket moved to another desk (`ticket.desk`, open again): the old card shows where it
+   * went, and a notifier that posts cards posts a new one for the new desk and returns where.
+   * Optional: a notifier without it hears of the move as a change (`ticketChanged`).
+   */
+  ticketForwarded?(ticket: Ticket, forwarding: Forwarding): Promise<TicketCard | void>;
   /** The citizen wrote while the ticket is claimed: relay it into the ticket's thread. */
   citizenSaid(ticket: Ticket, text: string): Promise<void>;
+}
+
+/** Where a forwarded ticket came from, and who moved it when. */
+export interface Forwarding {
+  from: Desk;
+  /** The card the ticket had in the old desk's channel, if one was posted. */
+  card?: TicketCard;
+  by: Agent;
+  /** ISO time of the move. */
+  at: string;
 }
 
 /** Reaches a citizen outside a webhook turn (LINE push; the web chat's outbox). */
@@ -41,8 +58,30 @@ export interface StaffDesk {
   ticketOfCard(activityId: string): Promise<Ticket | null>;
   /** Claims atomically; on success the card is updated and the citizen is told. */
   claim(ticketId: string, agent: Agent, now: DateTime): Promise<TicketTransition>;
-  /** Closes; the card shows Closed and the citizen is told and gets the menu back. */
-  close(ticketId: string, agent: Agent, now: DateTime): Promise<TicketTransition>;
+  /** Closes (with how it ended, when given); the card shows Closed and the citizen is told and gets the menu back. */
+  close(ticketId: string, agent: Agent, now: DateTime, outcome?: TicketOutcome): Promise<TicketTransition>;
+  /**
+   * Sends the knowledge-base entry `entryId` to the citizen as the answer to their question
+   * ("an answer from staff" and the entry's card), then closes the ticket as answered with
+   * that entry and updates the card; the citizen gets no separate "closed" message. Anyone
+   * may answer an open ticket; a claimed one only its claimer (`taken` otherwise). Rejects
+   * when the answer could not be delivered (the ticket then stays as it was).
+   */
+  sendAnswer(ticketId: string, entryId: string, agent: Agent, now: DateTime): Promise<AnswerResult>;
+  /**
+   * Moves a ticket to another desk: open and unclaimed again in the new desk's queue, with a
+   * new card in its channel; the old card shows it was forwarded. A claimed ticket is
+   * forwarded by its claimer only (`taken` otherwise).
+   */
+  forward(ticketId: string, toDesk: Desk, agent: Agent, now: DateTime): Promise<ForwardResult>;
+  /** Re-categorises an open or claimed ticket; the card is updated. Categories are those of `categories()`. */
+  recategorise(ticketId: string, category: string, agent: Agent): Promise<RecategoriseResult>;
+  /** The categories a ticket may be given: the knowledge base's, the services' and `general`. */
+  categories(): readonly string[];
+  /** Open and claimed contact-center tickets: high priority first, then oldest first. */
+  triage(): Promise<Ticket[]>;
+  /** The questions the bot could not answer, grouped, with what agents sent and the feedback counts. */
+  unanswered(): Promise<UnansweredReport>;
   /**
    * Relays a staff message to the citizen of a claimed ticket. `messageId` (the Teams
    * activity id) makes a retried delivery arrive once. False when the ticket is not
@@ -67,6 +106,15 @@ export interface StaffDesk {
    */
   cancelBooking(reference: string, agent: Agent, now: DateTime): Promise<Booking | null>;
 }
+
+/** What `sendAnswer` did: the closed ticket, or why not (`no_entry`: no such knowledge-base entry). */
+export type AnswerResult = TicketTransition | { ok: false; reason: 'no_entry'; ticket?: undefined };
+
+/** What `forward` did: the moved ticket, or why not (`same_desk`: it is already there). */
+export type ForwardResult = TicketTransition | { ok: false; reason: 'same_desk'; ticket: Ticket };
+
+/** What `recategorise` did: the changed ticket, or why not (`unknown_category`). */
+export type RecategoriseResult = TicketTransition | { ok: false; reason: 'unknown_category'; ticket?: undefined };
 
 /** A booking as staff look it up: with its session, for the day and place. */
 export interface StaffBooking {

@@ -225,6 +225,7 @@ describe('a LINE citizen reaches staff in Teams', () => {
     expect(buttonsOf(card.activity).map((b) => b.data)).toEqual([
       { staff: 'claim', ticketId: ticket.id },
       { staff: 'close', ticketId: ticket.id },
+      { staff: 'forward', ticketId: ticket.id, desk: 'contact_center' },
     ]);
     const raw = JSON.stringify(card.activity);
     expect(raw).not.toContain(user);
@@ -241,7 +242,10 @@ describe('a LINE citizen reaches staff in Teams', () => {
     const update = connector.updates(card.id)[0]!;
     expect(update.conversationId).toBe(CHANNEL);
     expect(shownText(update.activity)).toContain(JA['status.claimed'].replace('{{name}}', SUZUKI.name).replace('{{time}}', '2026-11-24 10:00'));
-    expect(buttonsOf(update.activity).map((b) => b.data)).toEqual([{ staff: 'close', ticketId: ticket.id }]);
+    expect(buttonsOf(update.activity).map((b) => b.data)).toEqual([
+      { staff: 'close', ticketId: ticket.id },
+      { staff: 'forward', ticketId: ticket.id, desk: 'contact_center' },
+    ]);
     // The citizen hears that someone joined, by push.
     const joined = await pushed(user, ja.handoff.joined);
     expect(joined.retryKey).toMatch(UUID);

@@ -51,6 +51,10 @@ class Fake implements StaffNotifier {
   ticketChanged(t: Ticket) {
     return this.act('ticketChanged', t, undefined);
   }
+  ticketForwarded(t: Ticket) {
+    const b = this.behaviour;
+    return this.act('ticketForwarded', t, typeof b === 'object' ? b.card : undefined);
+  }
   citizenSaid(t: Ticket, text: string) {
     return this.act('citizenSaid', t, undefined, text);
   }
@@ -106,6 +110,9 @@ describe('FanoutNotifier', () => {
     expect(await new FanoutNotifier([new Fake('t1', 'reject'), new Fake('t2', { card: other })], { log }).ticketOpened(ticket())).toEqual(other);
     expect(await new FanoutNotifier([new Fake('x'), new Fake('y')], { log }).ticketOpened(ticket())).toBeUndefined();
     expect(await new FanoutNotifier([], { log }).ticketOpened(ticket())).toBeUndefined();
+    // A forward posts a new card the same way: the first location comes back.
+    const forwarding = { from: 'contact_center' as const, by: AGENT, at: '2026-11-24T01:10:00.000Z' };
+    expect(await new FanoutNotifier([new Fake('t1', 'reject'), new Fake('t2', { card: other })], { log }).ticketForwarded(ticket({ desk: 'office' }), forwarding)).toEqual(other);
   });
 
   it('shows the last outcome: ok before any call, failing after a failure, ok again after a success', async () => {

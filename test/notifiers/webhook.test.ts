@@ -100,6 +100,7 @@ describe('WebhookNotifier', () => {
         category: 'ombudsman',
         locale: 'ja',
         status: 'open',
+        desk: 'office',
         createdAt: '2026-11-24T01:00:00.000Z',
         context: 'booking:time:in_person',
       },

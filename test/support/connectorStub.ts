@@ -15,6 +15,8 @@ import type { AddressInfo } from 'node:net';
 /** An Adaptive Card as the bot sent it (loosely typed: tests read what they need). */
 export interface SentCard {
   type: string;
+  version?: string;
+  fallbackText?: string;
   body: Record<string, unknown>[];
   actions?: Record<string, unknown>[];
 }

@@ -5,7 +5,7 @@
  * when the transport changes.
  */
 import { z } from 'zod';
-import type { Agent } from '../../domain.ts';
+import { type Agent, type Desk, DESKS } from '../../domain.ts';
 
 const account = z.object({
   id: z.string().min(1).max(512),
@@ -47,10 +47,31 @@ export type TeamsActivity = z.infer<typeof activitySchema>;
 /** The shape of a booking reference (`K7M-4QXP`), upper case. Checked loosely: a mistyped one is then "not found", not ignored. */
 const REFERENCE = /^[A-Z0-9]{3}-[A-Z0-9]{4}$/;
 
-/** A ticket card button (Claim, Close) as it comes back from Teams. */
+const ticketId = z.string().trim().min(1).max(32);
+
+/** How staff may close a ticket; `forwarded` is the forward's own, never chosen. */
+export const CLOSING_OUTCOMES = ['answered', 'no_reply', 'spam'] as const;
+export type ClosingOutcome = (typeof CLOSING_OUTCOMES)[number];
+
+/** A ticket card button (Claim, Close, Close with an outcome) as it comes back from Teams. */
 export const ticketSubmitSchema = z.object({
   staff: z.enum(['claim', 'close']),
-  ticketId: z.string().trim().min(1).max(32),
+  ticketId,
+  outcome: z.enum(CLOSING_OUTCOMES).optional(),
+});
+
+/** "Send this answer" on an inquiry card: a knowledge-base entry for the ticket's citizen. */
+export const answerSubmitSchema = z.object({
+  staff: z.literal('answer'),
+  ticketId,
+  entryId: z.string().regex(/^[a-z0-9-]{1,64}$/),
+});
+
+/** "Forward" on a ticket card: the desk it goes to. */
+export const forwardSubmitSchema = z.object({
+  staff: z.literal('forward'),
+  ticketId,
+  desk: z.enum(DESKS),
 });
 
 /** The Confirm button of a booking cancellation as it comes back from Teams. */
@@ -59,8 +80,8 @@ export const cancelSubmitSchema = z.object({
   reference: z.string().trim().toUpperCase().regex(REFERENCE),
 });
 
-/** Any staff button: a ticket's Claim or Close, or the Confirm of a booking cancellation. */
-export const staffSubmitSchema = z.union([ticketSubmitSchema, cancelSubmitSchema]);
+/** Any staff button: a ticket's Claim, Close, Forward or an answer to send, or the Confirm of a booking cancellation. */
+export const staffSubmitSchema = z.union([ticketSubmitSchema, answerSubmitSchema, forwardSubmitSchema, cancelSubmitSchema]);
 export type StaffSubmitData = z.infer<typeof staffSubmitSchema>;
 
 /** A dialog button (a rendered choice) as it comes back from Teams. */
@@ -115,13 +136,15 @@ export function agentOf(activity: TeamsActivity): Agent {
   return { id: activity.from.aadObjectId || activity.from.id, name: activity.from.name?.trim() || activity.from.id };
 }
 
-/** How the staff team and tenant are configured. */
+/** How the staff team, the contact center's team and the tenant are configured. */
 export interface StaffScopeConfig {
   staffTeamId?: string | undefined;
   staffTenantId?: string | undefined;
+  /** Unset: the staff team is also the contact center. */
+  contactCenterTeamId?: string | undefined;
 }
 
-/** Where a staff member writes from: a channel of the staff team, or a personal chat in the staff tenant. */
+/** Where a staff member writes from: a channel of the staff or contact-center team, or a personal chat in the staff tenant. */
 export type StaffScope = 'team' | 'personal';
 
 /** The tenant the activity comes from (Teams puts it in `channelData`, older payloads in the conversation). */
@@ -134,16 +157,31 @@ export function teamOf(activity: TeamsActivity): string | undefined {
   return activity.channelData?.team?.id ?? undefined;
 }
 
+/** True when the activity comes from the team configured as `teamId` (by thread id or AAD group id). */
+function inTeam(activity: TeamsActivity, teamId: string | undefined): boolean {
+  const team = activity.channelData?.team;
+  return Boolean(teamId && team && (team.id === teamId || team.aadGroupId === teamId));
+}
+
 /**
- * Staff are the members of the configured team (and tenant, when one is set), or anyone
- * of the configured tenant writing in a personal chat. Teams sets `channelData.team` and
- * `channelData.tenant` itself, and the SDK has checked the token that carries them. The
- * team may be configured by its thread id (`19:…@thread.tacv2`) or its AAD group id.
+ * The desk whose channel a team's installation registers: the contact center's for its own
+ * team (when it has one apart from the staff team), the office's otherwise. In a shared
+ * team `register contact` names the contact center's channel.
+ */
+export function deskOfTeam(activity: TeamsActivity, config: StaffScopeConfig): Desk {
+  return config.contactCenterTeamId && inTeam(activity, config.contactCenterTeamId) && !inTeam(activity, config.staffTeamId) ? 'contact_center' : 'office';
+}
+
+/**
+ * Staff are the members of the configured teams, the staff team's and the contact center's
+ * (and of the tenant, when one is set), or anyone of the configured tenant writing in a
+ * personal chat. Teams sets `channelData.team` and `channelData.tenant` itself, and the SDK
+ * has checked the token that carries them. A team may be configured by its thread id
+ * (`19:…@thread.tacv2`) or its AAD group id.
  */
 export function staffScope(activity: TeamsActivity, config: StaffScopeConfig): StaffScope | undefined {
   const tenant = tenantOf(activity);
-  const team = activity.channelData?.team;
-  if (config.staffTeamId && team && (team.id === config.staffTeamId || team.aadGroupId === config.staffTeamId)) {
+  if (inTeam(activity, config.staffTeamId) || inTeam(activity, config.contactCenterTeamId)) {
     if (!config.staffTenantId || tenant === config.staffTenantId) return 'team';
     return undefined;
   }
@@ -151,12 +189,36 @@ export function staffScope(activity: TeamsActivity, config: StaffScopeConfig): S
   return undefined;
 }
 
-/** A staff command, as typed (after the bot's @mention is removed). */
+/**
+ * A staff command, as typed (after the bot's @mention is removed). A command missing its
+ * arguments (or with a wrong one) comes without them, and is answered with its usage.
+ */
 export type StaffCommand =
-  | { name: 'queue' | 'today' | 'register' | 'help' }
-  | { name: 'claim' | 'close'; ticketId?: string }
+  | { name: 'queue' | 'today' | 'help' | 'triage' | 'unanswered' }
+  | { name: 'register'; desk: Desk }
+  | { name: 'claim'; ticketId?: string }
+  | { name: 'close'; ticketId?: string; outcome?: ClosingOutcome }
+  | { name: 'forward'; ticketId?: string; desk?: Desk }
+  | { name: 'category'; ticketId?: string; category?: string }
   | { name: 'bookings'; target?: string }
   | { name: 'cancel'; reference: string };
+
+/** Desk names as staff type them. */
+const DESK_WORDS: Record<string, Desk> = { office: 'office', contact: 'contact_center', contact_center: 'contact_center', 'contact-center': 'contact_center' };
+
+/** Outcomes as staff type them. */
+const OUTCOME_WORDS: Record<string, ClosingOutcome> = { answered: 'answered', no_reply: 'no_reply', 'no-reply': 'no_reply', noreply: 'no_reply', spam: 'spam' };
+
+/** `map[key]` for the map's own keys only ("constructor" is a word staff may type). */
+function lookup<T>(map: Record<string, T>, key: string | undefined): T | undefined {
+  return key !== undefined && Object.hasOwn(map, key) ? map[key] : undefined;
+}
+
+/** A category as typed: the knowledge base's shape (`city-info`), lower case. */
+function categoryArg(raw: string | undefined): string | undefined {
+  const category = raw?.toLowerCase();
+  return category && /^[a-z0-9][a-z0-9_-]{0,40}$/.test(category) ? category : undefined;
+}
 
 /** Ticket ids are typed by hand: accept lower case and surrounding punctuation. */
 function ticketArg(raw: string | undefined): string | undefined {
@@ -196,19 +258,37 @@ export function parseCommand(text: string): StaffCommand | undefined {
     const reference = words.length <= 4 ? referenceArg(words.slice(1)) : undefined;
     return reference ? { name: 'cancel', reference } : undefined;
   }
-  const [head, arg, extra] = [words[0]?.toLowerCase(), words[1], words[2]];
+  const [head, arg, second, extra] = [words[0]?.toLowerCase(), words[1], words[2]?.toLowerCase(), words[3]];
   if (extra !== undefined) return undefined;
+  // Three words only where a command takes two arguments.
+  if (second !== undefined && head !== 'close' && head !== 'forward' && head !== 'category') return undefined;
+  const ticketId = ticketArg(arg);
   switch (head) {
     case 'queue':
     case 'today':
-    case 'register':
     case 'help':
+    case 'triage':
+    case 'unanswered':
       return arg === undefined ? { name: head } : undefined;
+    case 'register': {
+      const desk = arg === undefined ? 'office' : lookup(DESK_WORDS, arg.toLowerCase());
+      return desk ? { name: 'register', desk } : undefined;
+    }
     case 'claim':
+      return ticketId ? { name: 'claim', ticketId } : { name: 'claim' };
     case 'close': {
-      if (arg === undefined) return { name: head };
-      const ticketId = ticketArg(arg);
-      return ticketId ? { name: head, ticketId } : { name: head };
+      if (!ticketId) return { name: 'close' };
+      if (second === undefined) return { name: 'close', ticketId };
+      const outcome = lookup(OUTCOME_WORDS, second);
+      return outcome ? { name: 'close', ticketId, outcome } : { name: 'close' };
+    }
+    case 'forward': {
+      const desk = lookup(DESK_WORDS, second);
+      return ticketId && desk ? { name: 'forward', ticketId, desk } : { name: 'forward' };
+    }
+    case 'category': {
+      const category = categoryArg(second);
+      return ticketId && category ? { name: 'category', ticketId, category } : { name: 'category' };
     }
     case 'bookings':
       return arg === undefined ? { name: 'bookings' } : { name: 'bookings', target: arg };

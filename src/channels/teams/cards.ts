@@ -4,8 +4,11 @@
  * survive a move from botbuilder to another Teams SDK unchanged.
  */
 import { DateTime } from 'luxon';
-import { type Booking, formatPhone, type Locale, type Session, type Ticket, ZONE } from '../../domain.ts';
-import type { Choice, Reply } from '../../turn.ts';
+import { type Agent, type Booking, type Desk, deskOf, formatPhone, type Locale, type Session, type Ticket, ZONE } from '../../domain.ts';
+import type { KnowledgeEntry } from '../../services/knowledge.ts';
+import type { UnansweredReport } from '../../services/reports.ts';
+import type { Choice, Link, Reply } from '../../turn.ts';
+import type { ClosingOutcome } from './activity.ts';
 import { phrase, phraseIfAny } from './text.ts';
 
 
@@ -24,6 +27,8 @@ export interface AdaptiveCard {
   version: string;
   body: object[];
   actions?: object[];
+  /** What a client that cannot show the card shows instead (no personal data). */
+  fallbackText?: string;
   msteams?: { width: 'Full' };
 }
 
@@ -33,8 +38,12 @@ export type Outgoing =
   | { kind: 'text'; text: string; plain?: boolean }
   | { kind: 'card'; card: AdaptiveCard; summary: string };
 
-/** A staff card button's payload (Action.Submit `data`); validated again when it comes back. */
-export type StaffSubmit = { staff: 'claim' | 'close'; ticketId: string } | { staff: 'cancelBooking'; reference: string };
+/** A staff card button's payload (Action.Submit `data`); validated again when it comes back (`activity.ts`). */
+export type StaffSubmit =
+  | { staff: 'claim' | 'close'; ticketId: string; outcome?: ClosingOutcome }
+  | { staff: 'answer'; ticketId: string; entryId: string }
+  | { staff: 'forward'; ticketId: string; desk: Desk }
+  | { staff: 'cancelBooking'; reference: string };
 
 /** Teams renders cards up to schema 1.5 on every client; 1.4 keeps older mobile clients working. */
 const VERSION = '1.4';
@@ -43,9 +52,27 @@ const SCHEMA = 'http://adaptivecards.io/schemas/adaptive-card.json';
 const BUTTONS_PER_ROW = 3;
 /** Bookings listed in one card; Teams refuses cards much over 28 KB. */
 const MAX_BOOKINGS = 40;
+/** Rows of `triage` and groups of `unanswered`: a card staff can read, far below Teams' 28 KB. */
+const MAX_ROWS = 20;
+/** Characters of a question shown in a list row (the card shows it whole). */
+const SNIPPET = 60;
 
-function card(body: object[], actions?: object[]): AdaptiveCard {
-  return { type: 'AdaptiveCard', $schema: SCHEMA, version: VERSION, body, ...(actions?.length ? { actions } : {}), msteams: { width: 'Full' } };
+function card(body: object[], actions?: object[], fallbackText?: string): AdaptiveCard {
+  return {
+    type: 'AdaptiveCard',
+    $schema: SCHEMA,
+    version: VERSION,
+    body,
+    ...(actions?.length ? { actions } : {}),
+    ...(fallbackText ? { fallbackText } : {}),
+    msteams: { width: 'Full' },
+  };
+}
+
+/** The first line of `text`, cut at `max` characters. */
+function snippet(text: string, max = SNIPPET): string {
+  const line = text.split(/\r?\n/)[0]!.trim();
+  return line.length > max ? `${line.slice(0, max)}…` : line;
 }
 
 function textBlock(text: string, extra: Record<string, unknown> = {}): object {
@@ -89,13 +116,80 @@ function submit(title: string, data: StaffSubmit | { action: string }, style?: '
   return { type: 'Action.Submit', title, data, ...(style ? { style } : {}) };
 }
 
+/** What a ticket card is drawn with besides the ticket. */
+export interface CardView {
+  /** Language of the card (staff UI). */
+  locale: Locale;
+  describeStep: DescribeStep;
+  /** A knowledge-base entry by id, for an inquiry's suggested answers. */
+  entry: (id: string) => KnowledgeEntry | undefined;
+  /** Now, for the age of the ticket. */
+  nowMs: number;
+  /** Set when this card is the one the ticket left behind in the old desk's channel. */
+  forwarded?: { by: Agent; at: string };
+}
+
+/** The other desk: where a ticket card's Forward button sends it. */
+function otherDesk(desk: Desk): Desk {
+  return desk === 'office' ? 'contact_center' : 'office';
+}
+
+function deskName(locale: Locale, desk: Desk): string {
+  return phrase(locale, desk === 'office' ? 'desk.office' : 'desk.contact_center');
+}
+
+/** The status line, or where the ticket went when this card is the one left behind. */
+function statusFact(ticket: Ticket, view: CardView): { title: string; value: string } {
+  const { locale, forwarded } = view;
+  const value = forwarded
+    ? phrase(locale, 'status.forwarded', { desk: deskName(locale, deskOf(ticket)), name: forwarded.by.name, time: jst(forwarded.at) })
+    : statusText(ticket, locale);
+  return { title: phrase(locale, 'card.status'), value };
+}
+
 /**
- * The staff card of a ticket. It carries what staff need to triage (reason, category,
- * priority, language, what the citizen was doing, when) and nothing that identifies the
- * citizen: no name, phone or message text. Buttons follow the ticket's state: Claim and
- * Close while open, Close while claimed, none once closed.
+ * The buttons of a live ticket: Claim while open, Forward to the other desk, Close. An
+ * inquiry closes with an outcome, chosen in a small sub-card so that the card stays narrow.
  */
-export function ticketCard(ticket: Ticket, locale: Locale, describeStep: DescribeStep): AdaptiveCard {
+function ticketActions(ticket: Ticket, view: CardView, withOutcomes: boolean): object[] {
+  const { locale } = view;
+  if (ticket.status === 'closed' || view.forwarded) return [];
+  const id = ticket.id;
+  const to = otherDesk(deskOf(ticket));
+  const claim = ticket.status === 'open' ? [submit(phrase(locale, 'card.claim'), { staff: 'claim', ticketId: id }, 'positive')] : [];
+  const close = withOutcomes
+    ? {
+        type: 'Action.ShowCard',
+        title: phrase(locale, 'card.closeAs'),
+        card: card([], (['answered', 'no_reply', 'spam'] as const).map((outcome) => submit(phrase(locale, `outcome.${outcome}`), { staff: 'close', ticketId: id, outcome }))),
+      }
+    : submit(phrase(locale, 'card.close'), { staff: 'close', ticketId: id });
+  const forward = submit(phrase(locale, to === 'office' ? 'card.forwardTo.office' : 'card.forwardTo.contact_center'), { staff: 'forward', ticketId: id, desk: to });
+  return [...claim, close, forward];
+}
+
+/** A question and its suggestions go on the inquiry card; a plain handoff on the ticket card. */
+function isInquiry(ticket: Ticket): boolean {
+  return ticket.reason === 'inquiry' || ticket.reason === 'urgent' || ticket.question !== undefined || (ticket.suggestions?.length ?? 0) > 0;
+}
+
+/**
+ * The staff card of a ticket, in whichever desk's channel it is: the inquiry card for a
+ * question or an urgent message, the handoff card otherwise.
+ */
+export function ticketCard(ticket: Ticket, view: CardView): AdaptiveCard {
+  return isInquiry(ticket) ? inquiryCard(ticket, view) : handoffCard(ticket, view);
+}
+
+/**
+ * The card of a request for a person. It carries what staff need to triage (reason,
+ * category, priority, language, what the citizen was doing, when) and nothing that
+ * identifies the citizen: no name, phone or message text. Buttons follow the ticket's
+ * state: Claim, Close and Forward while open, Close and Forward while claimed, none once
+ * closed (or forwarded away from this card).
+ */
+function handoffCard(ticket: Ticket, view: CardView): AdaptiveCard {
+  const { locale } = view;
   const high = ticket.priority === 'high';
   const body = [
     textBlock(phrase(locale, 'card.title', { id: ticket.id }), { size: 'Medium', weight: 'Bolder', ...(high ? { color: 'Attention' } : {}) }),
@@ -104,23 +198,80 @@ export function ticketCard(ticket: Ticket, locale: Locale, describeStep: Describ
       { title: phrase(locale, 'card.category'), value: ticket.category },
       { title: phrase(locale, 'card.priority'), value: codeText(locale, 'priority', ticket.priority) },
       { title: phrase(locale, 'card.language'), value: codeText(locale, 'language', ticket.locale) },
-      { title: phrase(locale, 'card.summary'), value: describeStep(ticket.context, locale) },
+      { title: phrase(locale, 'card.summary'), value: view.describeStep(ticket.context, locale) },
       { title: phrase(locale, 'card.created'), value: jst(ticket.createdAt) },
-      { title: phrase(locale, 'card.status'), value: statusText(ticket, locale) },
+      statusFact(ticket, view),
+      ...outcomeFacts(ticket, view),
     ]),
   ];
-  const actions =
-    ticket.status === 'open'
-      ? [submit(phrase(locale, 'card.claim'), { staff: 'claim', ticketId: ticket.id }, 'positive'), submit(phrase(locale, 'card.close'), { staff: 'close', ticketId: ticket.id })]
-      : ticket.status === 'claimed'
-        ? [submit(phrase(locale, 'card.close'), { staff: 'close', ticketId: ticket.id })]
-        : [];
-  return card(body, actions);
+  return card(body, ticketActions(ticket, view, false), ticketSummary(ticket, locale));
+}
+
+function outcomeFacts(ticket: Ticket, view: CardView): { title: string; value: string }[] {
+  const { locale } = view;
+  if (ticket.status !== 'closed' || !ticket.outcome) return [];
+  const title = ticket.answeredWith ? view.entry(ticket.answeredWith)?.title[locale] : undefined;
+  const value = title ? phrase(locale, 'outcome.answeredWith', { title }) : codeText(locale, 'outcome', ticket.outcome);
+  return [{ title: phrase(locale, 'card.outcome'), value }];
+}
+
+function urgentKind(ticket: Ticket, locale: Locale): string | undefined {
+  return ticket.urgent ? codeText(locale, 'urgent', ticket.urgent) : undefined;
+}
+
+function inquiryTitle(ticket: Ticket, locale: Locale): string {
+  const kind = urgentKind(ticket, locale);
+  return kind ? phrase(locale, 'inquiry.urgentTitle', { id: ticket.id, kind }) : phrase(locale, 'inquiry.title', { id: ticket.id });
+}
+
+/**
+ * The card of a question the bot could not answer (or an urgent message): the question
+ * exactly as the citizen wrote it, once they agreed to pass it on (else a note that they
+ * have not), the triage facts, and the three nearest knowledge-base entries, each with a
+ * one-line preview and "send this answer". The citizen's words are shown to staff only;
+ * the card's summary and fallback text never carry them.
+ */
+function inquiryCard(ticket: Ticket, view: CardView): AdaptiveCard {
+  const { locale } = view;
+  const high = ticket.priority === 'high';
+  const entries = (ticket.suggestions ?? []).flatMap((id) => view.entry(id) ?? []);
+  const live = ticket.status !== 'closed' && !view.forwarded;
+  const body: object[] = [
+    textBlock(inquiryTitle(ticket, locale), { size: 'Medium', weight: 'Bolder', ...(high ? { color: 'Attention' } : {}) }),
+    ticket.question !== undefined
+      ? { type: 'Container', style: 'emphasis', items: [textBlock(phrase(locale, 'inquiry.question'), { isSubtle: true, size: 'Small' }), textBlock(literal(ticket.question))] }
+      : textBlock(phrase(locale, 'inquiry.notShared'), { isSubtle: true }),
+    factSet([
+      { title: phrase(locale, 'card.language'), value: codeText(locale, 'language', ticket.locale) },
+      { title: phrase(locale, 'card.category'), value: ticket.category },
+      { title: phrase(locale, 'inquiry.department'), value: entries[0]?.department[locale] ?? '-' },
+      { title: phrase(locale, 'card.priority'), value: [codeText(locale, 'priority', ticket.priority), urgentKind(ticket, locale)].filter(Boolean).join(' · ') },
+      { title: phrase(locale, 'card.created'), value: `${jst(ticket.createdAt)} (${age(ticket.createdAt, view.nowMs, locale)})` },
+      statusFact(ticket, view),
+      ...outcomeFacts(ticket, view),
+    ]),
+  ];
+  if (entries.length > 0) {
+    body.push(textBlock(phrase(locale, 'inquiry.suggestions'), { weight: 'Bolder', separator: true, spacing: 'Medium' }));
+    for (const entry of entries) {
+      body.push({
+        type: 'Container',
+        spacing: 'Small',
+        items: [
+          textBlock(`**${entry.title[locale]}**`),
+          textBlock(snippet(entry.answer[locale]), { isSubtle: true, maxLines: 1, wrap: false, spacing: 'None' }),
+          ...(live ? [{ type: 'ActionSet', actions: [submit(phrase(locale, 'inquiry.send'), { staff: 'answer', ticketId: ticket.id, entryId: entry.id }, 'positive')] }] : []),
+        ],
+      });
+    }
+  }
+  return card(body, ticketActions(ticket, view, true), ticketSummary(ticket, locale));
 }
 
 /** The notification line of a ticket card (shown in the activity feed; no personal data). */
 export function ticketSummary(ticket: Ticket, locale: Locale): string {
-  return `${phrase(locale, 'card.title', { id: ticket.id })}: ${codeText(locale, 'reason', ticket.reason)} (${codeText(locale, 'priority', ticket.priority)})`;
+  const title = isInquiry(ticket) ? inquiryTitle(ticket, locale) : phrase(locale, 'card.title', { id: ticket.id });
+  return `${title}: ${codeText(locale, 'reason', ticket.reason)} (${codeText(locale, 'priority', ticket.priority)})`;
 }
 
 function age(fromIso: string, nowMs: number, locale: Locale): string {
@@ -145,6 +296,61 @@ export function queueMessage(tickets: Ticket[], nowMs: number, locale: Locale): 
     ].join(' · '),
   );
   return { kind: 'card', card: card([textBlock(title, { weight: 'Bolder' }), ...lines.map((l) => textBlock(l, { spacing: 'Small' }))]), summary: title };
+}
+
+/**
+ * The `triage` answer: the contact center's open tickets in the order given (high priority
+ * first, then oldest first), urgent ones marked with their kind, each with the start of the
+ * question when the citizen shared it. At most `MAX_ROWS` rows, then how many more.
+ */
+export function triageMessage(tickets: Ticket[], nowMs: number, locale: Locale): Outgoing {
+  if (tickets.length === 0) return { kind: 'text', text: phrase(locale, 'triage.empty') };
+  const title = phrase(locale, 'triage.title', { count: tickets.length });
+  const rows = tickets.slice(0, MAX_ROWS).map((t) => {
+    const high = t.priority === 'high';
+    const mark = high ? `**${[codeText(locale, 'priority', 'high'), urgentKind(t, locale)].filter(Boolean).join(': ')}**` : codeText(locale, 'priority', t.priority);
+    const line = [
+      `**${t.id}**`,
+      mark,
+      t.category,
+      age(t.createdAt, nowMs, locale),
+      t.status === 'claimed' ? phrase(locale, 'queue.claimedBy', { name: t.claimedBy?.name ?? '-' }) : phrase(locale, 'queue.waiting'),
+      t.question !== undefined ? literal(snippet(t.question)) : phrase(locale, 'triage.notShared'),
+    ].join(' · ');
+    return textBlock(line, { spacing: 'Small', ...(high ? { color: 'Attention' } : {}) });
+  });
+  const more = tickets.length > MAX_ROWS ? [textBlock(phrase(locale, 'triage.more', { n: tickets.length - MAX_ROWS }), { isSubtle: true })] : [];
+  return { kind: 'card', card: card([textBlock(title, { weight: 'Bolder' }), ...rows, ...more], undefined, title), summary: title };
+}
+
+/**
+ * The `unanswered` answer: the groups of questions the bot could not answer (largest
+ * first, each with its count, an example and the entries agents sent), the feedback counts
+ * per entry, and a button to the CSV of every question (`csvUrl`, a short-lived signed link).
+ * Question texts are for staff: this goes to Teams only.
+ */
+export function unansweredMessage(report: UnansweredReport, entryTitle: (id: string) => string, csvUrl: string, locale: Locale): Outgoing {
+  const title = phrase(locale, 'unanswered.title', { count: report.total, groups: report.groups.length });
+  const body: object[] = [textBlock(title, { size: 'Medium', weight: 'Bolder' }), textBlock(phrase(locale, 'unanswered.staffOnly'), { isSubtle: true, spacing: 'None' })];
+  if (report.total === 0) body.push(textBlock(phrase(locale, 'unanswered.empty')));
+  for (const group of report.groups.slice(0, MAX_ROWS)) {
+    const sent = group.answeredWith.map((a) => `${entryTitle(a.entryId)} (${a.count})`).join(', ');
+    body.push({
+      type: 'Container',
+      separator: true,
+      items: [
+        textBlock(`**${phrase(locale, 'unanswered.group', { count: group.count })}** · ${literal(snippet(group.example, 80))}`),
+        textBlock(sent ? phrase(locale, 'unanswered.sent', { entries: sent }) : phrase(locale, 'unanswered.notSent'), { isSubtle: true, spacing: 'None' }),
+      ],
+    });
+  }
+  if (report.groups.length > MAX_ROWS) body.push(textBlock(phrase(locale, 'unanswered.more', { n: report.groups.length - MAX_ROWS }), { isSubtle: true }));
+  body.push(textBlock(phrase(locale, 'unanswered.feedback'), { weight: 'Bolder', separator: true, spacing: 'Medium' }));
+  if (report.feedback.length === 0) body.push(textBlock(phrase(locale, 'unanswered.noFeedback'), { isSubtle: true }));
+  else body.push(factSet(report.feedback.slice(0, MAX_ROWS).map((f) => ({ title: entryTitle(f.entryId), value: `${f.helpful} / ${f.unhelpful}` }))));
+  if (report.feedback.length > MAX_ROWS) body.push(textBlock(phrase(locale, 'unanswered.feedbackMore', { n: report.feedback.length - MAX_ROWS }), { isSubtle: true }));
+  const download = { type: 'Action.OpenUrl', title: phrase(locale, 'unanswered.csv'), url: csvUrl };
+  return { kind: 'card', card: card(body, [download], title), summary: title };
 }
 
 /** A slot id (`0930`) as staff read it (`09:30`). */
@@ -226,6 +432,12 @@ export function cancelledText(booking: Booking, agentName: string, locale: Local
   });
 }
 
+/** Link buttons of a card reply: a page (`https:`) or a number to call (`tel:`); anything else is dropped. */
+function linkRow(links: Link[] | undefined): object[] {
+  const safe = (links ?? []).filter((l) => /^(https:|tel:)/i.test(l.uri));
+  return safe.length > 0 ? [{ type: 'ActionSet', actions: safe.map((l) => ({ type: 'Action.OpenUrl', title: l.label, url: l.uri })) }] : [];
+}
+
 function buttonRows(choices: Choice[]): object[] {
   const rows: object[] = [];
   for (let i = 0; i < choices.length; i += BUTTONS_PER_ROW) {
@@ -237,7 +449,8 @@ function buttonRows(choices: Choice[]): object[] {
 /**
  * Dialog replies → Teams messages, in order. Text without buttons stays text; text with
  * buttons becomes a card whose Action.Submit buttons send `{ action: <choice data> }`
- * back (read as an `action` input); a card reply becomes a card with a FactSet.
+ * back (read as an `action` input); a card reply becomes a card with a FactSet, its links
+ * as Action.OpenUrl buttons (a page, or a number to call).
  */
 export function renderReplies(replies: Reply[]): Outgoing[] {
   const out: Outgoing[] = [];
@@ -253,8 +466,9 @@ export function renderReplies(replies: Reply[]): Outgoing[] {
     }
     const body = [
       textBlock(reply.title, { weight: 'Bolder' }),
-      factSet(reply.fields.map((f) => ({ title: f.label, value: f.value }))),
+      ...(reply.fields.length > 0 ? [factSet(reply.fields.map((f) => ({ title: f.label, value: f.value })))] : []),
       ...(reply.text ? [textBlock(reply.text)] : []),
+      ...linkRow(reply.links),
       ...buttonRows(choices),
     ];
     out.push({ kind: 'card', card: card(body), summary: reply.title.slice(0, 100) });

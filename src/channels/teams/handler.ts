@@ -2,10 +2,13 @@
  * What the bot does with each Teams activity:
  *
  * - not staff (another team, another tenant) → a polite refusal, logged without personal data;
- * - the bot installed in a channel of the staff team → that channel receives ticket cards;
- * - a ticket card's button (Claim, Close) → the staff desk, answered in the card's thread;
+ * - the bot installed in a channel of the staff team → that channel receives the office's
+ *   ticket cards; in the contact center's team → the contact center's cards;
+ * - a ticket card's button (Claim, Close, Forward, "send this answer") → the staff desk,
+ *   answered in the card's thread;
  * - a message in a ticket card's thread → relayed to the citizen (or `close`);
- * - a staff command (`queue`, `claim <id>`, `cancel <reference>`, …) in the staff team → answered;
+ * - a staff command (`queue`, `triage`, `claim <id>`, `unanswered`, `cancel <reference>`, …)
+ *   in a staff team → answered;
  * - the Confirm button of a booking cancellation → the staff desk cancels it;
  * - anything else → the channel-neutral dialogs, as the agent (proxy booking for a caller).
  *
@@ -13,10 +16,11 @@
  * `teams:<activity id>`, everything else here on the same key (Teams redelivers slow turns).
  */
 import { DateTime } from 'luxon';
-import { type Agent, type Locale, type Ticket, ZONE } from '../../domain.ts';
+import { type Agent, type Desk, type Locale, type Ticket, ZONE } from '../../domain.ts';
 import type { Input } from '../../turn.ts';
 import { errorFields, type Logger, pseudonym } from '../../log.ts';
-import type { StaffDesk } from '../../services/staff.ts';
+import type { KnowledgeEntry } from '../../services/knowledge.ts';
+import type { AnswerResult, ForwardResult, RecategoriseResult, StaffDesk } from '../../services/staff.ts';
 import type { RunTurn } from '../../staffDesk.ts';
 import type { ChannelStore, DedupeStore, TicketTransition } from '../../stores/ports.ts';
 import {
@@ -24,6 +28,8 @@ import {
   agentOf,
   baseConversationId,
   cleanText,
+  type ClosingOutcome,
+  deskOfTeam,
   dialogSubmitSchema,
   executeSchema,
   parseCommand,
@@ -38,8 +44,8 @@ import {
   tenantOf,
   threadRoot,
 } from './activity.ts';
-import { bookingsMessage, cancelConfirmCard, cancelledText, jst, type Outgoing, queueMessage, renderReplies } from './cards.ts';
-import { STAFF_CHANNEL } from './notifier.ts';
+import { bookingsMessage, cancelConfirmCard, cancelledText, jst, type Outgoing, queueMessage, renderReplies, triageMessage, unansweredMessage } from './cards.ts';
+import { CONTACT_CENTER_CHANNEL, channelOfDesk, STAFF_CHANNEL } from './notifier.ts';
 import { phrase, type StaffTextKey, staffLocale } from './text.ts';
 import type { InboundTurn } from './transport.ts';
 
@@ -50,6 +56,8 @@ export interface TurnHandlerOptions {
   /** Runs the dialogs staff use themselves (proxy booking). */
   runTurn: RunTurn;
   desk: StaffDesk;
+  /** A knowledge-base entry by id: titles of the answers agents send and of the report's rows. */
+  entry: (id: string) => KnowledgeEntry | undefined;
   dedupe: DedupeStore;
   dedupeTtlMs: number;
   channels: ChannelStore;
@@ -57,8 +65,15 @@ export interface TurnHandlerOptions {
   now: () => number;
   staffTeamId?: string | undefined;
   staffTenantId?: string | undefined;
+  contactCenterTeamId?: string | undefined;
   /** Staff text language when Teams does not say the user's. */
   locale: Locale;
+}
+
+/** What the HTTP request of an activity adds to it. */
+export interface RequestContext {
+  /** A fresh signed link to the unanswered-questions CSV, where this staff member's browser reaches the bot. */
+  reportUrl: () => string;
 }
 
 /** Everything one activity's handling needs to know about it. */
@@ -66,6 +81,7 @@ interface Turn {
   io: InboundTurn;
   a: TeamsActivity;
   locale: Locale;
+  request: RequestContext;
 }
 
 function text(t: Turn, key: StaffTextKey, params?: Record<string, string | number>): Outgoing[] {
@@ -80,7 +96,7 @@ export class TeamsTurnHandler {
     this.opts = opts;
   }
 
-  async handle(io: InboundTurn): Promise<void> {
+  async handle(io: InboundTurn, request: RequestContext): Promise<void> {
     const { log } = this.opts;
     const parsed = activitySchema.safeParse(io.activity);
     if (!parsed.success) {
@@ -88,7 +104,7 @@ export class TeamsTurnHandler {
       return;
     }
     const a = parsed.data;
-    const t: Turn = { io, a, locale: staffLocale(a.locale, this.opts.locale) };
+    const t: Turn = { io, a, locale: staffLocale(a.locale, this.opts.locale), request };
     try {
       if (a.type === 'message') await this.onMessage(t);
       else if (a.type === 'conversationUpdate') await this.onConversationUpdate(t);
@@ -160,10 +176,11 @@ export class TeamsTurnHandler {
     const scope = staffScope(a, this.opts);
     if (added) {
       if (scope === 'team' && a.conversation.conversationType === 'channel') {
+        const desk = deskOfTeam(a, this.opts);
         await io.send(
           await this.once(a, async () => {
-            await this.register(t, 'install');
-            return text(t, 'installed');
+            await this.register(t, desk, 'install');
+            return text(t, desk === 'contact_center' ? 'installedContact' : 'installed');
           }),
         );
       } else if (scope === 'personal') {
@@ -176,11 +193,14 @@ export class TeamsTurnHandler {
       }
     }
     if (removed && scope === 'team') {
-      // Removed from the staff team: every channel of it is out of reach, the staff channel included.
-      const record = await this.opts.channels.get(STAFF_CHANNEL);
-      if (record) {
-        await this.opts.channels.put(STAFF_CHANNEL, { ...record, status: 'broken', reason: 'removed', updatedAt: this.iso() });
-        this.opts.log.error('teams.staff_channel_broken', { op: 'removed_from_team', team: teamOf(a) });
+      // Removed from a team: every channel of it is out of reach. The contact center's own
+      // team holds only its channel; the staff team may hold both (`register contact` there).
+      const names = deskOfTeam(a, this.opts) === 'contact_center' ? [CONTACT_CENTER_CHANNEL] : this.opts.contactCenterTeamId ? [STAFF_CHANNEL] : [STAFF_CHANNEL, CONTACT_CENTER_CHANNEL];
+      for (const name of names) {
+        const record = await this.opts.channels.get(name);
+        if (!record) continue;
+        await this.opts.channels.put(name, { ...record, status: 'broken', reason: 'removed', updatedAt: this.iso() });
+        this.opts.log.error('teams.staff_channel_broken', { op: 'removed_from_team', channel: name, team: teamOf(a) });
       }
     }
   }
@@ -220,14 +240,29 @@ export class TeamsTurnHandler {
       case 'help':
         return text(t, 'help');
       case 'register':
-        await this.register(t, 'command');
-        return text(t, 'registered');
+        await this.register(t, command.desk, 'command');
+        return text(t, command.desk === 'contact_center' ? 'registeredContact' : 'registered');
       case 'queue':
         return [queueMessage(await desk.queue(), this.opts.now(), t.locale)];
+      case 'triage':
+        return [triageMessage(await desk.triage(), this.opts.now(), t.locale)];
+      case 'unanswered': {
+        const report = await desk.unanswered();
+        log.info('teams.unanswered_listed', { questions: report.total, groups: report.groups.length });
+        return [unansweredMessage(report, (id) => this.title(t, id), t.request.reportUrl(), t.locale)];
+      }
       case 'claim':
+        if (!command.ticketId) return text(t, 'usage.claim');
+        return this.ticketAction(t, 'claim', command.ticketId, agent);
       case 'close':
-        if (!command.ticketId) return text(t, command.name === 'claim' ? 'usage.claim' : 'usage.close');
-        return this.ticketAction(t, command.name, command.ticketId, agent);
+        if (!command.ticketId) return text(t, 'usage.close');
+        return this.ticketAction(t, 'close', command.ticketId, agent, command.outcome);
+      case 'forward':
+        if (!command.ticketId || !command.desk) return text(t, 'usage.forward');
+        return this.forward(t, command.ticketId, command.desk, agent);
+      case 'category':
+        if (!command.ticketId || !command.category) return text(t, 'usage.category', { categories: desk.categories().join(', ') });
+        return this.recategorise(t, command.ticketId, command.category, agent);
       case 'today': {
         const date = this.today().toISODate()!;
         const bookings = await desk.bookingsOn(date);
@@ -261,8 +296,55 @@ export class TeamsTurnHandler {
 
   /** A staff card button, from Action.Submit or Action.Execute. */
   private staffButton(t: Turn, data: StaffSubmitData, agent: Agent): Promise<Outgoing[]> {
-    if (data.staff === 'cancelBooking') return this.cancelBooking(t, data.reference, agent);
-    return this.ticketAction(t, data.staff, data.ticketId, agent);
+    switch (data.staff) {
+      case 'cancelBooking':
+        return this.cancelBooking(t, data.reference, agent);
+      case 'answer':
+        return this.sendAnswer(t, data.ticketId, data.entryId, agent);
+      case 'forward':
+        return this.forward(t, data.ticketId, data.desk, agent);
+      case 'claim':
+        return this.ticketAction(t, 'claim', data.ticketId, agent);
+      case 'close':
+        return this.ticketAction(t, 'close', data.ticketId, agent, data.outcome);
+    }
+  }
+
+  /** "Send this answer": the entry goes to the citizen and the ticket closes as answered. */
+  private async sendAnswer(t: Turn, ticketId: string, entryId: string, agent: Agent): Promise<Outgoing[]> {
+    let result: AnswerResult;
+    try {
+      result = await this.opts.desk.sendAnswer(ticketId, entryId, agent, this.today());
+    } catch (err) {
+      this.opts.log.warn('teams.answer_failed', { ticket: ticketId, ...errorFields(err) });
+      return text(t, 'answerFailed');
+    }
+    this.opts.log.info('teams.ticket_action', { action: 'answer', ticket: ticketId, entry: entryId, agent: pseudonym(agent.id), outcome: result.ok ? 'ok' : result.reason });
+    if (result.ok) return text(t, 'answered', { name: agent.name, id: ticketId, title: this.title(t, entryId) });
+    if (result.reason === 'no_entry') return text(t, 'noEntry');
+    return this.failure(t, result, ticketId);
+  }
+
+  private async forward(t: Turn, ticketId: string, to: Desk, agent: Agent): Promise<Outgoing[]> {
+    const result: ForwardResult = await this.opts.desk.forward(ticketId, to, agent, this.today());
+    this.opts.log.info('teams.ticket_action', { action: 'forward', ticket: ticketId, to, agent: pseudonym(agent.id), outcome: result.ok ? 'ok' : result.reason });
+    const desk = phrase(t.locale, to === 'office' ? 'desk.office' : 'desk.contact_center');
+    if (result.ok) return text(t, 'forwarded', { name: agent.name, id: ticketId, desk });
+    if (result.reason === 'same_desk') return text(t, 'sameDesk', { id: ticketId, desk });
+    return this.failure(t, result, ticketId);
+  }
+
+  private async recategorise(t: Turn, ticketId: string, category: string, agent: Agent): Promise<Outgoing[]> {
+    const { desk } = this.opts;
+    const result: RecategoriseResult = await desk.recategorise(ticketId, category, agent);
+    if (result.ok) return text(t, 'recategorised', { name: agent.name, id: ticketId, category });
+    if (result.reason === 'unknown_category') return text(t, 'unknownCategory', { category, categories: desk.categories().join(', ') });
+    return this.failure(t, result, ticketId);
+  }
+
+  /** An entry's title in the staff language, or its id when the knowledge base no longer has it. */
+  private title(t: Turn, entryId: string): string {
+    return this.opts.entry(entryId)?.title[t.locale] ?? entryId;
   }
 
   /**
@@ -276,10 +358,10 @@ export class TeamsTurnHandler {
     return [{ kind: 'text', text: cancelledText(booking, agent.name, t.locale) }];
   }
 
-  /** Claim or close, from a card button or a command; the answer names the outcome. */
-  private async ticketAction(t: Turn, action: 'claim' | 'close', ticketId: string, agent: Agent): Promise<Outgoing[]> {
+  /** Claim or close (with how it ended), from a card button or a command; the answer names the outcome. */
+  private async ticketAction(t: Turn, action: 'claim' | 'close', ticketId: string, agent: Agent, outcome?: ClosingOutcome): Promise<Outgoing[]> {
     const now = this.today();
-    const result = action === 'claim' ? await this.opts.desk.claim(ticketId, agent, now) : await this.opts.desk.close(ticketId, agent, now);
+    const result = action === 'claim' ? await this.opts.desk.claim(ticketId, agent, now) : await this.opts.desk.close(ticketId, agent, now, outcome);
     this.opts.log.info('teams.ticket_action', { action, ticket: ticketId, agent: pseudonym(agent.id), outcome: result.ok ? 'ok' : result.reason });
     if (!result.ok) return this.failure(t, result, ticketId);
     if (action === 'close') return text(t, 'closedNow', { name: agent.name, id: ticketId });
@@ -339,26 +421,30 @@ export class TeamsTurnHandler {
 
   // ---- the staff channel ---------------------------------------------------------------
 
-  private async register(t: Turn, how: 'install' | 'command'): Promise<void> {
+  /** Makes this channel the one where `desk`'s cards are posted. */
+  private async register(t: Turn, desk: Desk, how: 'install' | 'command'): Promise<void> {
     const reference = t.io.reference();
-    await this.opts.channels.put(STAFF_CHANNEL, { reference, status: 'ok', updatedAt: this.iso() });
-    this.opts.log.info('teams.staff_channel_registered', { how, team: teamOf(t.a) });
+    const name = channelOfDesk(desk);
+    await this.opts.channels.put(name, { reference, status: 'ok', updatedAt: this.iso() });
+    this.opts.log.info('teams.staff_channel_registered', { how, channel: name, team: teamOf(t.a) });
   }
 
   /**
-   * A staff-channel activity proves the bot can still reach the channel and carries the
+   * An activity in a registered channel proves the bot can still reach it and carries the
    * current service URL: refresh the stored reference (and heal a broken mark).
    */
   private async refresh(t: Turn): Promise<void> {
-    const record = await this.opts.channels.get(STAFF_CHANNEL);
-    if (!record) return;
-    const stored = storedReferenceSchema.safeParse(record.reference);
     const current = t.io.reference();
-    if (!stored.success || stored.data.conversation.id !== current.conversation.id) return;
-    const age = this.opts.now() - Date.parse(record.updatedAt);
-    if (record.status === 'ok' && stored.data.serviceUrl === current.serviceUrl && age >= 0 && age < REFRESH_EVERY_MS) return;
-    await this.opts.channels.put(STAFF_CHANNEL, { reference: current, status: 'ok', updatedAt: this.iso() });
-    if (record.status !== 'ok') this.opts.log.info('teams.staff_channel_ok', { op: 'inbound' });
+    for (const name of [STAFF_CHANNEL, CONTACT_CENTER_CHANNEL]) {
+      const record = await this.opts.channels.get(name);
+      if (!record) continue;
+      const stored = storedReferenceSchema.safeParse(record.reference);
+      if (!stored.success || stored.data.conversation.id !== current.conversation.id) continue;
+      const age = this.opts.now() - Date.parse(record.updatedAt);
+      if (record.status === 'ok' && stored.data.serviceUrl === current.serviceUrl && age >= 0 && age < REFRESH_EVERY_MS) continue;
+      await this.opts.channels.put(name, { reference: current, status: 'ok', updatedAt: this.iso() });
+      if (record.status !== 'ok') this.opts.log.info('teams.staff_channel_ok', { op: 'inbound', channel: name });
+    }
   }
 
   // ---- helpers -------------------------------------------------------------------------

@@ -8,20 +8,22 @@
  * comes first, and a slower turn finishes afterwards (its messages go out through the
  * connector, not in the HTTP answer).
  */
-import type { Server } from 'restify';
-import type { Locale } from '../../domain.ts';
+import type { TLSSocket } from 'node:tls';
+import type { Request, Server } from 'restify';
+import type { Desk, Locale } from '../../domain.ts';
 import { BodyTooLargeError, readBody } from '../../http.ts';
 import { errorFields, type Logger } from '../../log.ts';
+import type { KnowledgeEntry } from '../../services/knowledge.ts';
 import type { StaffDesk, StaffNotifier } from '../../services/staff.ts';
 import type { RunTurn } from '../../staffDesk.ts';
 import type { ChannelStore, DedupeStore } from '../../stores/ports.ts';
 import { envelopeSchema } from './activity.ts';
 import type { DescribeStep } from './cards.ts';
 import { TeamsTurnHandler } from './handler.ts';
-import { loadStaffChannel, StaffChannelError, STAFF_CHANNEL, TeamsStaffNotifier } from './notifier.ts';
+import { CONTACT_CENTER_CHANNEL, channelOfDesk, loadChannel, StaffChannelError, STAFF_CHANNEL, TeamsStaffNotifier } from './notifier.ts';
 import { createTransport } from './transport.ts';
 
-export { StaffChannelError, STAFF_CHANNEL };
+export { CONTACT_CENTER_CHANNEL, StaffChannelError, STAFF_CHANNEL };
 
 /** Teams activities are small; this bounds what a forged request can make the bot read. */
 const BODY_LIMIT = 1024 * 1024;
@@ -40,6 +42,10 @@ export interface TeamsChannelOptions {
   staffTeamId?: string | undefined;
   /** `STAFF_TENANT_ID`: personal chats from this tenant count as staff; also required of the team when set. */
   staffTenantId?: string | undefined;
+  /** `CONTACT_CENTER_TEAM_ID`: the contact center's team, whose members are staff too; unset: the staff team. */
+  contactCenterTeamId?: string | undefined;
+  /** `PUBLIC_BASE_URL`: the origin of links in staff replies; unset: the host Teams' request came to. */
+  publicBaseUrl?: string | undefined;
   channels: ChannelStore;
   /** Marks of activity ids already handled (the store's `dedupe`), shared with the engine. */
   dedupe: DedupeStore;
@@ -49,21 +55,27 @@ export interface TeamsChannelOptions {
   locale?: Locale;
   /** The words of a ticket's step on its card (the journeys' own, from the composition root). */
   describeStep: DescribeStep;
+  /** A knowledge-base entry by id: the suggested answers on inquiry cards. */
+  entry: (id: string) => KnowledgeEntry | undefined;
   /** How long the route waits for a turn before acknowledging anyway (default 10 s; Teams allows 15). */
   ackDeadlineMs?: number;
   /** How long an activity id is remembered (default 24 h, as the engine). */
   dedupeTtlMs?: number;
 }
 
-/** State of the staff channel for `/readyz`: registered and reachable, not registered, or why it is broken. */
+/** State of a desk's channel for `/readyz`: registered and reachable, not registered, or why it is broken. */
 export type TeamsHealth = 'ok' | 'unregistered' | `broken:${string}`;
 
 /** The Teams channel: its notifier (for the handoff service and the staff desk), health and route. */
 export interface TeamsChannel {
-  /** Posts ticket cards to the registered staff channel, updates them, relays into their threads. */
+  /** Posts ticket cards to the desks' registered channels, updates them, relays into their threads. */
   notifier: StaffNotifier;
-  /** The staff channel's state; rejects only when the store cannot be read. */
-  health(): Promise<TeamsHealth>;
+  /**
+   * The state of a desk's own channel (the office's by default). An unregistered contact
+   * center channel is not a fault: its cards go to the staff channel. Rejects only when the
+   * store cannot be read.
+   */
+  health(desk?: Desk): Promise<TeamsHealth>;
   /**
    * Mounts `POST /api/messages`. The desk and the turns come here rather than in the
    * options because both are built on the dialog services, which tell staff through this
@@ -78,6 +90,15 @@ export interface TeamsRoute {
   desk: StaffDesk;
   /** The dialogs staff use themselves (proxy booking for a caller). */
   runTurn: RunTurn;
+  /** A fresh signed link to the unanswered-questions CSV under `origin` (`https://host`). */
+  unansweredCsvUrl: (origin: string) => string;
+}
+
+/** Where the browser of the staff member who made this request reaches the bot. */
+function originOf(req: Request): string {
+  const forwarded = req.headers['x-forwarded-proto'];
+  const proto = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim() || ((req.socket as TLSSocket).encrypted ? 'https' : 'http');
+  return `${proto === 'https' ? 'https' : 'http'}://${req.headers.host ?? 'localhost'}`;
 }
 
 /** Builds the Teams channel. Nothing is sent until a ticket is opened or an activity arrives. */
@@ -86,15 +107,15 @@ export function createTeamsChannel(opts: TeamsChannelOptions): TeamsChannel {
   const locale = opts.locale ?? 'ja';
   const transport = createTransport({ appId: opts.appId, appPassword: opts.appPassword, appType: opts.appType, tenantId: opts.tenantId, log });
   if (!opts.appId) log.warn('teams.auth_disabled', { note: 'no-MicrosoftAppId:requests-are-not-authenticated' });
-  if (!opts.staffTeamId && !opts.staffTenantId) log.warn('teams.no_staff_configured', { note: 'everyone-is-refused' });
-  const notifier = new TeamsStaffNotifier({ transport, channels: opts.channels, log, now: opts.now, locale, describeStep: opts.describeStep });
+  if (!opts.staffTeamId && !opts.staffTenantId && !opts.contactCenterTeamId) log.warn('teams.no_staff_configured', { note: 'everyone-is-refused' });
+  const notifier = new TeamsStaffNotifier({ transport, channels: opts.channels, log, now: opts.now, locale, describeStep: opts.describeStep, entry: opts.entry });
 
   return {
     notifier,
 
-    async health() {
+    async health(desk = 'office') {
       try {
-        const { record } = await loadStaffChannel(opts.channels);
+        const { record } = await loadChannel(opts.channels, channelOfDesk(desk));
         return record.status === 'ok' ? 'ok' : `broken:${record.reason ?? 'unknown'}`;
       } catch (err) {
         if (err instanceof StaffChannelError) return err.code === 'unregistered' ? 'unregistered' : `broken:${err.code}`;
@@ -102,10 +123,11 @@ export function createTeamsChannel(opts: TeamsChannelOptions): TeamsChannel {
       }
     },
 
-    mount(server, { desk, runTurn }) {
+    mount(server, { desk, runTurn, unansweredCsvUrl }) {
       const handler = new TeamsTurnHandler({
         runTurn,
         desk,
+        entry: opts.entry,
         dedupe: opts.dedupe,
         dedupeTtlMs: opts.dedupeTtlMs ?? 24 * 3_600_000,
         channels: opts.channels,
@@ -113,6 +135,7 @@ export function createTeamsChannel(opts: TeamsChannelOptions): TeamsChannel {
         now: opts.now,
         staffTeamId: opts.staffTeamId,
         staffTenantId: opts.staffTenantId,
+        contactCenterTeamId: opts.contactCenterTeamId,
         locale,
       });
       const ackDeadlineMs = opts.ackDeadlineMs ?? 10_000;
@@ -128,7 +151,8 @@ export function createTeamsChannel(opts: TeamsChannelOptions): TeamsChannel {
           res.send(err instanceof BodyTooLargeError ? 413 : 400, { error: 'malformed activity' });
           return;
         }
-        const work = transport.process(body, req.headers, (turn) => handler.handle(turn));
+        const origin = opts.publicBaseUrl ?? originOf(req);
+        const work = transport.process(body, req.headers, (turn) => handler.handle(turn, { reportUrl: () => unansweredCsvUrl(origin) }));
         let timer: NodeJS.Timeout | undefined;
         const late = new Promise<'late'>((resolve) => {
           timer = setTimeout(() => resolve('late'), ackDeadlineMs);

@@ -19,7 +19,7 @@ import { createTeamsChannel, StaffChannelError, type TeamsChannel } from '../../
 import type { Agent, Ticket } from '../../../src/domain.ts';
 import { TurnEngine } from '../../../src/engine.ts';
 import { createLogger, pseudonym } from '../../../src/log.ts';
-import { createDialogServices, translator } from '../../../src/services/index.ts';
+import { createDialogServices, defaultQuestionBrain, translator } from '../../../src/services/index.ts';
 import type { TicketRequest } from '../../../src/services/ports.ts';
 import type { CitizenMessenger, StaffDesk } from '../../../src/services/staff.ts';
 import { StaffDeskService } from '../../../src/staffDesk.ts';
@@ -38,6 +38,10 @@ const SESSION_ID = '2026-12-08-asao';
 const EN = staffText.en;
 /** Step words on the cards, as `src/app.ts` wires them. */
 const steps: DescribeStep = (step, locale) => describeStep(step, translator(locale));
+/** Knowledge-base entries for the inquiry cards, as `src/app.ts` wires them. */
+const entry = (id: string) => defaultQuestionBrain().matcher.get(id);
+/** The report link the route would sign (its signature is the app's business, see the e2e tests). */
+const csvUrl = (origin: string) => `${origin}/reports/unanswered.csv`;
 
 interface Member {
   id: string;
@@ -185,6 +189,7 @@ beforeEach(async () => {
     now: clock.now,
     locale: 'en',
     describeStep: steps,
+    entry,
   });
   services = createDialogServices({ store, catalog, holdMinutes: 10, log: logger, notifier: teams.notifier });
   engine = new TurnEngine({ store, services, log: logger, now: clock.now, idleMs: 30 * 60_000, retentionMs: 24 * 3_600_000 });
@@ -194,7 +199,7 @@ beforeEach(async () => {
       delivered.push({ userKey, replies });
     },
   };
-  const real = new StaffDeskService({ store, catalog, notifier: teams.notifier, runTurn: (r) => engine.run(r), messengers: [messenger], log: logger });
+  const real = new StaffDeskService({ store, catalog, notifier: teams.notifier, knowledge: services.knowledge, runTurn: (r) => engine.run(r), messengers: [messenger], log: logger });
   // The real desk, with its replies recorded (what staff wrote to whom).
   desk = Object.assign(Object.create(real) as StaffDesk, {
     reply: async (ticketId: string, agent: Agent, text: string, messageId: string) => {
@@ -203,7 +208,7 @@ beforeEach(async () => {
     },
   });
   server = restify.createServer({ handleUncaughtExceptions: false });
-  teams.mount(server, { desk, runTurn: (r) => engine.run(r) });
+  teams.mount(server, { desk, runTurn: (r) => engine.run(r), unansweredCsvUrl: csvUrl });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -288,6 +293,7 @@ describe('ticket cards', () => {
     expect(buttonsOf(call.activity).map((b) => b.data)).toEqual([
       { staff: 'claim', ticketId: ticket!.id },
       { staff: 'close', ticketId: ticket!.id },
+      { staff: 'forward', ticketId: ticket!.id, desk: 'contact_center' },
     ]);
     const raw = JSON.stringify(call.activity);
     for (const personal of ['川崎', '花子', '09012345678', '090-1234-5678', 'hanako@example.jp', citizen.key]) expect(raw).not.toContain(personal);
@@ -339,7 +345,10 @@ describe('claiming and closing', () => {
     expect(updates[0]!.conversationId).toBe(CHANNEL);
     const shown = shownText(updates[0]!.activity);
     expect(shown).toContain(`Claimed by ${winnerName} at 2026-11-24 10:00`);
-    expect(buttonsOf(updates[0]!.activity).map((x) => x.data)).toEqual([{ staff: 'close', ticketId: ticket.id }]);
+    expect(buttonsOf(updates[0]!.activity).map((x) => x.data)).toEqual([
+      { staff: 'close', ticketId: ticket.id },
+      { staff: 'forward', ticketId: ticket.id, desk: 'contact_center' },
+    ]);
     // The citizen was told (through their own conversation and messenger).
     expect(delivered.some((d) => d.userKey === ticket.userKey)).toBe(true);
   });
@@ -713,9 +722,9 @@ describe('the endpoint', () => {
         return desk.queue();
       },
     });
-    const slow = createTeamsChannel({ staffTeamId: TEAM, channels: store.channels, dedupe: store.dedupe, log: createLogger('silent'), now: clock.now, locale: 'en', ackDeadlineMs: 50, describeStep: steps });
+    const slow = createTeamsChannel({ staffTeamId: TEAM, channels: store.channels, dedupe: store.dedupe, log: createLogger('silent'), now: clock.now, locale: 'en', ackDeadlineMs: 50, describeStep: steps, entry });
     const slowServer = restify.createServer({ handleUncaughtExceptions: false });
-    slow.mount(slowServer, { desk: slowDesk, runTurn: (r) => engine.run(r) });
+    slow.mount(slowServer, { desk: slowDesk, runTurn: (r) => engine.run(r), unansweredCsvUrl: csvUrl });
     await new Promise<void>((resolve) => slowServer.listen(0, '127.0.0.1', () => resolve()));
     try {
       const command = typed(AIKO, { channel: CHANNEL }, 'queue');
@@ -736,9 +745,9 @@ describe('the endpoint', () => {
   });
 
   it('with an app id, a request without a Bot Framework token is refused and runs nothing', async () => {
-    const secured = createTeamsChannel({ appId: '00000000-0000-0000-0000-000000000001', appPassword: 'not-a-real-secret', appType: 'MultiTenant', staffTeamId: TEAM, channels: store.channels, dedupe: store.dedupe, log: createLogger('silent'), now: clock.now, describeStep: steps });
+    const secured = createTeamsChannel({ appId: '00000000-0000-0000-0000-000000000001', appPassword: 'not-a-real-secret', appType: 'MultiTenant', staffTeamId: TEAM, channels: store.channels, dedupe: store.dedupe, log: createLogger('silent'), now: clock.now, describeStep: steps, entry });
     const securedServer = restify.createServer({ handleUncaughtExceptions: false });
-    secured.mount(securedServer, { desk, runTurn: (r) => engine.run(r) });
+    secured.mount(securedServer, { desk, runTurn: (r) => engine.run(r), unansweredCsvUrl: csvUrl });
     await new Promise<void>((resolve) => securedServer.listen(0, '127.0.0.1', () => resolve()));
     const quiet = console.error;
     console.error = () => undefined; // the SDK prints the authentication error itself
@@ -776,8 +785,7 @@ describe('pieces', () => {
   it('a closed card has no buttons and says who closed it', () => {
     const card = ticketCard(
       { id: 'K7M-4QXP', userKey: 'line:U1', channel: 'line', locale: 'ja', reason: 'requested', priority: 'normal', category: 'general', context: 'menu', status: 'closed', createdAt: '2026-11-24T01:00:00Z', closedBy: 'citizen', closedAt: '2026-11-24T01:30:00Z' },
-      'en',
-      steps,
+      { locale: 'en', describeStep: steps, entry, nowMs: clock.now() },
     );
     expect(card.actions).toBeUndefined();
     expect(JSON.stringify(card)).toContain('Closed by the citizen at 2026-11-24 10:30');
@@ -798,5 +806,20 @@ describe('pieces', () => {
     expect(parseCommand('cancel the date')).toBeUndefined();
     expect(parseCommand('cancel my booking for tomorrow please')).toBeUndefined();
     expect(parseCommand('hello')).toBeUndefined();
+    // The contact center's commands.
+    expect(parseCommand('triage')).toEqual({ name: 'triage' });
+    expect(parseCommand('unanswered')).toEqual({ name: 'unanswered' });
+    expect(parseCommand('register')).toEqual({ name: 'register', desk: 'office' });
+    expect(parseCommand('register contact')).toEqual({ name: 'register', desk: 'contact_center' });
+    expect(parseCommand('register constructor')).toBeUndefined();
+    expect(parseCommand('forward k7m-4qxp office')).toEqual({ name: 'forward', ticketId: 'K7M-4QXP', desk: 'office' });
+    expect(parseCommand('forward K7M-4QXP Contact')).toEqual({ name: 'forward', ticketId: 'K7M-4QXP', desk: 'contact_center' });
+    expect(parseCommand('forward K7M-4QXP')).toEqual({ name: 'forward' });
+    expect(parseCommand('close K7M-4QXP spam')).toEqual({ name: 'close', ticketId: 'K7M-4QXP', outcome: 'spam' });
+    expect(parseCommand('close K7M-4QXP no-reply')).toEqual({ name: 'close', ticketId: 'K7M-4QXP', outcome: 'no_reply' });
+    expect(parseCommand('close K7M-4QXP constructor')).toEqual({ name: 'close' });
+    expect(parseCommand('category K7M-4QXP Waste')).toEqual({ name: 'category', ticketId: 'K7M-4QXP', category: 'waste' });
+    expect(parseCommand('category K7M-4QXP')).toEqual({ name: 'category' });
+    expect(parseCommand('triage now')).toBeUndefined();
   });
 });

@@ -140,7 +140,7 @@ describe('health', () => {
     const app = await start({}, { store: createMemoryStore() });
     const res = await fetch(`${app.url}/readyz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ok', store: 'memory', staffChannel: 'unregistered', notifiers: { teams: 'ok' } });
+    expect(await res.json()).toEqual({ status: 'ok', store: 'memory', staffChannel: 'unregistered', contactCenterChannel: 'unregistered', notifiers: { teams: 'ok' } });
   });
 });
 
