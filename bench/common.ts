@@ -197,6 +197,34 @@ export function webhookBody(userId: string, replyToken: string, payload: { text:
   return JSON.stringify({ destination: 'Ubot00000000000000000000000000000', events: [event] });
 }
 
+// ---- resident questions ------------------------------------------------------------------
+
+/** One question of the labelled set (test/faq/questions.json). */
+export interface LabelledQuestion {
+  q: string;
+  expect: string | null;
+  kind: string;
+  urgent?: string;
+}
+
+export const QUESTIONS_FILE = new URL('../test/faq/questions.json', import.meta.url);
+
+/** Every question of the labelled set, urgent ones included. */
+export function allQuestions(): LabelledQuestion[] {
+  return JSON.parse(readFileSync(QUESTIONS_FILE, 'utf8')) as LabelledQuestion[];
+}
+
+/**
+ * `n` questions residents type, evenly spaced over the labelled set without its urgent ones:
+ * the set is grouped by entry, so the sample spans the entries, in and out of scope, and every
+ * kind of writing (polite, casual, kana, easy Japanese, typos, widths, English, near misses).
+ */
+export function questionSample(n = 50): LabelledQuestion[] {
+  const pool = allQuestions().filter((q) => !q.urgent && q.kind !== 'urgent');
+  const step = pool.length / Math.min(n, pool.length);
+  return Array.from({ length: Math.min(n, pool.length) }, (_, i) => pool[Math.floor(i * step)]!);
+}
+
 // ---- numbers ------------------------------------------------------------------------------
 
 /** The q-th percentile (0..100) of `values` (nearest rank); 0 when empty. */

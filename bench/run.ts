@@ -11,7 +11,13 @@
  *     commands a client sends from those run inside Lua scripts) and Redis memory per
  *     conversation and per booking (INFO memory used_memory);
  *  3. the opening rush: 2,000 users run the whole booking conversation at once for 12 slots;
- *  4. two bot processes vs one (the load generator alternates between the two ports).
+ *  4. two bot processes vs one (the load generator alternates between the two ports);
+ *  5. a question turn: 2,000 users at the menu type resident questions (50 of
+ *     test/faq/questions.json, in and out of scope, none urgent), in the same alternating
+ *     windows, against the same baseline; its Redis round trips and conversation size;
+ *  6. the question matcher in-process (bench/matcher.ts, its own process, once the servers are
+ *     stopped): the urgent check and the match per question over the whole labelled set, and
+ *     the one-off cost of building it (the morphological analyser's load, RSS).
  *
  * Every figure that depends on the machine is also given as a ratio to the baseline or to
  * one process measured in the same run. The last line printed is one JSON object.
@@ -41,6 +47,7 @@ import {
   parseInfo,
   percentile,
   processCpuMs,
+  questionSample,
   type Proc,
   round,
   sign,
@@ -53,6 +60,7 @@ import {
   waitUntil,
   webhookBody,
 } from './common.ts';
+import type { MatcherFigures } from './matcher.ts';
 import type { RunResult, RunSpec } from './stub.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -66,6 +74,11 @@ const SLOTS_PER_SESSION = 12;
 const PREFIX = 'citybot:';
 const RUSH_SESSION = 'bench-rush';
 const PROFILE = process.env.BENCH_CPU_PROF === '1';
+/** Users at the menu who type the question turn's questions. */
+const QUESTION_USERS = 2_000;
+const QUESTIONS = questionSample(50);
+/** Rounds of the whole labelled set in the matcher's micro-benchmark (after a warm-up round). */
+const MATCHER_ROUNDS = 3;
 
 const log = (line = '') => process.stdout.write(`${line}\n`);
 const kb = (bytes: number) => `${round(bytes / 1024, 2)} KB`;
@@ -183,12 +196,18 @@ interface Window {
   latencies: number[];
 }
 
-/** `seconds` of 50 connections posting one fresh, signed text event per request. */
-async function cannon(urls: string[], seconds: number, users: string[], text: string): Promise<Window> {
+/**
+ * `seconds` of 50 connections posting one fresh, signed text event per request. With several
+ * texts, a user's next request carries the next text (user i, then text i + ⌊i / users⌋).
+ */
+async function cannon(urls: string[], seconds: number, users: string[], texts: string | readonly string[]): Promise<Window> {
   let i = 0;
   const latencies: number[] = [];
+  const list = typeof texts === 'string' ? [texts] : texts;
   const setupRequest = (req: AutocannonRequest) => {
-    const body = webhookBody(users[i++ % users.length]!, randomBytes(16).toString('hex'), { text });
+    const n = i++;
+    const text = list[(n + Math.floor(n / users.length)) % list.length]!;
+    const body = webhookBody(users[n % users.length]!, randomBytes(16).toString('hex'), { text });
     return { ...req, method: 'POST', path: '/line/webhook', body, headers: { ...req.headers, 'content-type': 'application/json', 'x-line-signature': sign(body) } };
   };
   const started = performance.now();
@@ -248,6 +267,21 @@ const figures = (w: Window) => ({
   p99: round(percentile(w.latencies, 99), 2),
 });
 
+/** bench/matcher.ts in its own process: its figures (its last line of output). */
+async function runMatcher(): Promise<MatcherFigures> {
+  const proc = spawnTracked(process.execPath, ['--expose-gc', 'bench/matcher.ts', String(MATCHER_ROUNDS)], { cwd: ROOT });
+  await new Promise<void>((resolve) => {
+    if (proc.exited()) resolve();
+    else proc.child.once('exit', () => resolve());
+  });
+  const last = proc.output().trim().split('\n').at(-1) ?? '';
+  try {
+    return JSON.parse(last) as MatcherFigures;
+  } catch {
+    throw new Error(`bench/matcher.ts: ${proc.exited() ?? 'no figures'}\n${proc.output()}`);
+  }
+}
+
 // ---- redis helpers -------------------------------------------------------------------------
 
 async function usedMemory(r: Redis): Promise<number> {
@@ -263,6 +297,16 @@ async function unlinkMatching(r: Redis, pattern: string): Promise<number> {
     const [next, keys] = await r.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
     cursor = next;
     if (keys.length > 0) n += await r.unlink(...keys);
+  } while (cursor !== '0');
+  return n;
+}
+async function countMatching(r: Redis, pattern: string): Promise<number> {
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, keys] = await r.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    n += keys.length;
   } while (cursor !== '0');
   return n;
 }
@@ -308,9 +352,27 @@ async function main(): Promise<void> {
   const dedupeBytes = dedupeKeys[0] ? Number(await r.memory('USAGE', dedupeKeys[0])) : 0;
   const keysPerConversation = (await r.dbsize()) / WARM_USERS;
   const warmUsers = Array.from({ length: WARM_USERS }, (_, i) => lineUserId(i, 'warm'));
+  // Users at the menu, for the question turn (after the memory figures above, which are theirs alone).
+  let questionPhaseMs = 0;
+  /** Runs `f`, adding its time to the question turn's share of the run. */
+  const questionPhase = async <T>(f: () => Promise<T>): Promise<T> => {
+    const start = performance.now();
+    try {
+      return await f();
+    } finally {
+      questionPhaseMs += performance.now() - start;
+    }
+  };
+  const atMenu = await questionPhase(() => stub.call<RunResult>({ cmd: 'run', spec: { kind: 'menu', urls: [bot1.url], users: QUESTION_USERS, run: 'ask', concurrency: 100 } satisfies RunSpec }));
+  if (atMenu.errors > 0) throw new Error(`bringing users to the menu failed: ${JSON.stringify(atMenu.errorKinds)}`);
+  const askUsers = Array.from({ length: QUESTION_USERS }, (_, i) => lineUserId(i, 'ask'));
+  const questionTexts = QUESTIONS.map((q) => q.q);
+  const sampleKinds = new Map<string, number>();
+  for (const q of QUESTIONS) sampleKinds.set(q.kind, (sampleKinds.get(q.kind) ?? 0) + 1);
 
   // -- throughput: baseline, one bot, two bots, in alternating windows ------------------------
   log(`\n## 1-2. Throughput, ${CONNECTIONS} connections, text turn "ヘルプ" by ${WARM_USERS} users mid-conversation (${ROUNDS} × ${SECONDS} s windows, alternating)`);
+  log(`question turn: ${QUESTION_USERS} users at the menu type ${QUESTIONS.length} questions of test/faq/questions.json (${QUESTIONS.filter((q) => q.expect === null).length} out of scope; ${[...sampleKinds].map(([k, n]) => `${k} ${n}`).join(', ')}), in the same windows; brought to the menu in ${round(atMenu.drainMs / 1000, 1)} s`);
   const cpuNow = (servers: Proc[]): Cpu => {
     const machine = machineCpuMs();
     const self = process.cpuUsage();
@@ -323,11 +385,11 @@ async function main(): Promise<void> {
       machineTotal: machine.total,
     };
   };
-  const measure = async (servers: { url: string; proc: Proc }[], seconds: number): Promise<Measured> => {
+  const measure = async (servers: { url: string; proc: Proc }[], seconds: number, users = warmUsers, texts: string | readonly string[] = 'ヘルプ'): Promise<Measured> => {
     const c0 = await commandStats(r);
     const s0 = await stats();
     const cpu0 = cpuNow(servers.map((x) => x.proc));
-    const w = await cannon(servers.map((x) => x.url), seconds, warmUsers, 'ヘルプ');
+    const w = await cannon(servers.map((x) => x.url), seconds, users, texts);
     await sleep(300);
     const cpu1 = cpuNow(servers.map((x) => x.proc));
     const s1 = await stats();
@@ -339,24 +401,32 @@ async function main(): Promise<void> {
   await cannon([baseline.url], 2, warmUsers, 'ヘルプ');
   await cannon([bot1.url], 2, warmUsers, 'ヘルプ');
   await cannon([bot2.url], 2, warmUsers, 'ヘルプ');
+  await questionPhase(() => cannon([bot1.url], 1, askUsers, questionTexts));
   const baseW: Measured[] = [];
   const oneW: Measured[] = [];
+  const askW: Measured[] = [];
   const twoW: Measured[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     baseW.push(await measure([baseline], SECONDS));
     oneW.push(await measure([bot1], SECONDS));
+    askW.push(await questionPhase(() => measure([bot1], SECONDS, askUsers, questionTexts)));
     twoW.push(await measure([bot1, bot2], SECONDS));
   }
-  const [base, one, two] = [mergeMeasured(baseW), mergeMeasured(oneW), mergeMeasured(twoW)];
+  const [base, one, ask, two] = [mergeMeasured(baseW), mergeMeasured(oneW), mergeMeasured(askW), mergeMeasured(twoW)];
   const b = figures(base);
   const o = figures(one);
+  const q = figures(ask);
   const t = figures(two);
   const errorsThroughput = base.errors + one.errors + two.errors + one.apologies + two.apologies;
+  const questionErrors = ask.errors + ask.apologies;
   const ratio = round(o.rps / b.rps, 3);
+  const questionRatio = round(q.rps / b.rps, 3);
+  const questionP99Ratio = round(q.p99 / b.p99, 2);
   const twoRatio = round(t.rps / o.rps, 3);
   // The server's CPU per turn is steadier than requests/s on a shared machine: their ratio is what
   // throughput would be if the server process alone were the limit.
   const cpuRatio = round(base.cpu.server / base.turns / (one.cpu.server / one.turns), 3);
+  const questionCpuRatio = round(base.cpu.server / base.turns / (ask.cpu.server / ask.turns), 3);
   const cpuCells = (m: Measured) => {
     const per = (ms: number) => round(ms / m.turns, 3);
     const ours = m.cpu.server + m.cpu.redis + m.cpu.stub + m.cpu.loadgen;
@@ -366,41 +436,62 @@ async function main(): Promise<void> {
   log(`|------------------------------|------:|-------:|-------:|------------------------|------:|------:|------:|------:|------:|`);
   log(`| baseline (sig+GET+SET+reply) | ${b.rps} | ${b.p50} | ${b.p99} | 1 / 1 | ${cpuCells(base)} |`);
   log(`| bot, 1 process               | ${o.rps} | ${o.p50} | ${o.p99} | ${ratio} / ${round(o.p99 / b.p99, 2)} | ${cpuCells(one)} |`);
+  log(`| bot, 1 process, question turn | ${q.rps} | ${q.p50} | ${q.p99} | ${questionRatio} / ${questionP99Ratio} | ${cpuCells(ask)} |`);
   log(`| bot, 2 processes (RR)        | ${t.rps} | ${t.p50} | ${t.p99} | ${round(t.rps / b.rps, 3)} / ${round(t.p99 / b.p99, 2)} | ${cpuCells(two)} |`);
-  log(`errors (non-2xx, socket, bot apologies): ${errorsThroughput}; 2 processes vs 1: ${twoRatio}× the requests/s; baseline/bot server CPU per turn: ${cpuRatio}`);
+  log(`errors (non-2xx, socket, bot apologies): ${errorsThroughput}; question turn: ${questionErrors}; 2 processes vs 1: ${twoRatio}× the requests/s; baseline/bot server CPU per turn: ${cpuRatio}, per question turn: ${questionCpuRatio}`);
   const botCommands = one.commands;
   const botTurns = one.turns;
   const baseCommandsPerTurn = round(sum(base.commands) / base.turns, 2);
   const rate = (w: Measured) => w.ok / w.seconds;
   const pairRatios = oneW.map((w, i) => rate(w) / rate(baseW[i]!)).sort((x, y) => x - y);
   log(`bot/baseline per window pair: median ${round(percentile(pairRatios, 50), 3)}, range ${round(pairRatios[0]!, 3)}–${round(pairRatios.at(-1)!, 3)}`);
-  const othersShare = Math.max(...[base, one, two].map((m) => (m.cpu.machineBusy - m.cpu.server - m.cpu.redis - m.cpu.stub - m.cpu.loadgen) / m.cpu.machineTotal));
+  const askRatios = askW.map((w, i) => rate(w) / rate(baseW[i]!)).sort((x, y) => x - y);
+  log(`question turn/baseline per window pair: median ${round(percentile(askRatios, 50), 3)}, range ${round(askRatios[0]!, 3)}–${round(askRatios.at(-1)!, 3)}`);
+  const othersShare = Math.max(...[base, one, ask, two].map((m) => (m.cpu.machineBusy - m.cpu.server - m.cpu.redis - m.cpu.stub - m.cpu.loadgen) / m.cpu.machineTotal));
   if (othersShare > 0.2) log(`note: other work used up to ${round(100 * othersShare, 0)}% of the machine during these windows; requests/s ratios are noisy, CPU per turn less so`);
 
   // -- Redis commands per ordinary turn ------------------------------------------------------
   const cmdsPerTurn = round(sum(botCommands) / botTurns, 2);
+  const questionCmdsPerTurn = round(sum(ask.commands) / ask.turns, 2);
   // MONITOR on a small sample tells top-level commands from those a Lua script runs.
-  const monitor = await r.monitor();
-  let topLevel = 0;
-  let inLua = 0;
-  const topNames = new Map<string, number>();
-  monitor.on('monitor', (_time: string, args: string[], source: string) => {
-    const name = String(args[0]).toLowerCase();
-    if (source === 'lua') inLua++;
-    else if (!/^(monitor|info)$/.test(name)) {
-      topLevel++;
-      topNames.set(name, (topNames.get(name) ?? 0) + 1);
-    }
-  });
-  const sampleStats0 = await stats();
-  await cannon([bot1.url], 1, warmUsers, 'ヘルプ');
-  await sleep(300);
-  const sampleTurns = (await stats()).reply - sampleStats0.reply;
-  monitor.disconnect();
-  const topPerTurn = round(topLevel / sampleTurns, 2);
+  const monitorSample = async (users: string[], texts: string | readonly string[]) => {
+    const monitor = await r.monitor();
+    let topLevel = 0;
+    let inLua = 0;
+    let open = true;
+    const names = new Map<string, number>();
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (!open) return; // MONITOR goes on until the connection closes: later commands are not this sample's
+      const name = String(args[0]).toLowerCase();
+      if (source === 'lua') inLua++;
+      else if (!/^(monitor|info)$/.test(name)) {
+        topLevel++;
+        names.set(name, (names.get(name) ?? 0) + 1);
+      }
+    });
+    const stats0 = await stats();
+    await cannon([bot1.url], 1, users, texts);
+    await sleep(300);
+    const turns = (await stats()).reply - stats0.reply;
+    open = false;
+    monitor.disconnect();
+    return { turns, perTurn: round(topLevel / turns, 2), inLua: round(inLua / turns, 2), names };
+  };
+  const helpSample = await monitorSample(warmUsers, 'ヘルプ');
+  const askSample = await questionPhase(() => monitorSample(askUsers, questionTexts));
+  const { turns: sampleTurns, names: topNames, perTurn: topPerTurn } = helpSample;
+  // Where the question turn leaves its users, and what it keeps of them.
+  const askStates = await Promise.all(askUsers.map((u) => r.hget(`${PREFIX}conv:line:${u}`, 's')));
+  const stillAtMenu = askStates.filter((s) => s !== null && (JSON.parse(s) as { flow?: { name?: string } }).flow?.name === 'menu').length;
+  const askConvBytes = (await Promise.all(askUsers.slice(0, 200).map((u) => r.memory('USAGE', `${PREFIX}conv:line:${u}`)))).map(Number);
+  const askConvBytesMean = askConvBytes.reduce((s, n) => s + n, 0) / askConvBytes.length;
+  const askTickets = await countMatching(r, `${PREFIX}{tickets}*`);
   log(`\n## 3. Redis per turn and memory`);
   log(`commands per "ヘルプ" turn (INFO commandstats, ${botTurns} turns): ${cmdsPerTurn} = ${perTurn(botCommands, botTurns)}; baseline: ${baseCommandsPerTurn}`);
-  log(`  of which sent by the bot (MONITOR sample, ${sampleTurns} turns): ${topPerTurn} round trips = ${perTurn(topNames, sampleTurns)}; ${round(inLua / sampleTurns, 2)} run inside Lua`);
+  log(`  of which sent by the bot (MONITOR sample, ${sampleTurns} turns): ${topPerTurn} round trips = ${perTurn(topNames, sampleTurns)}; ${helpSample.inLua} run inside Lua`);
+  log(`commands per question turn (INFO commandstats, ${ask.turns} turns): ${questionCmdsPerTurn} = ${perTurn(ask.commands, ask.turns)}`);
+  log(`  of which sent by the bot (MONITOR sample, ${askSample.turns} turns): ${askSample.perTurn} round trips = ${perTurn(askSample.names, askSample.turns)}; ${askSample.inLua} run inside Lua`);
+  log(`  after the question turns: ${stillAtMenu} of ${QUESTION_USERS} users still at the menu; their conversation hash ${Math.round(askConvBytesMean)} B on average (MEMORY USAGE, 200 users; it keeps the last question); ticket keys: ${askTickets}`);
   log(`memory per conversation at the 1st screening question (${WARM_USERS} users, 2 turns each): ${kb(bytesPerConversation)} used_memory, ${round(keysPerConversation, 2)} keys`);
   log(`  MEMORY USAGE: conversation hash ${convBytes} B (it holds the last event ids for dedupe)${dedupeBytes > 0 ? `, plus a separate dedupe key of ${dedupeBytes} B per event` : ''}`);
 
@@ -461,6 +552,15 @@ async function main(): Promise<void> {
   await stopChild(bot3.proc.child);
   log(`  MEMORY USAGE of a booked user's conversation hash: ${bookedConvBytes} B; one booking's JSON: ${sampleBooking.length} B`);
 
+  // -- the matcher in-process (no server running now) -------------------------------------------
+  const matcherStart = performance.now();
+  const mx = await runMatcher();
+  const matcherPhaseMs = performance.now() - matcherStart;
+  log(`\n## 6. Question matcher in-process (bench/matcher.ts: buildQuestionBrain(loadConfig({}).faq), as defaultQuestionBrain())`);
+  log(`build once: morphological analyser (Lindera/IPADIC) ${mx.reader_load_ms} ms, knowledge base and index ${mx.index_build_ms} ms; RSS +${mx.rss_increase_mb} MB (${mx.rss_mb} MB in all)`);
+  log(`per question, urgent check + match, ${mx.questions} questions × ${mx.rounds} rounds after a warm-up round: p50 ${mx.p50_ms} ms, p99 ${mx.p99_ms} ms, max ${mx.max_ms} ms`);
+  log(`the question turn's ${QUESTIONS.length} questions: ${mx.sample_bands.answer ?? 0} answered, ${mx.sample_bands.suggest ?? 0} "did you mean", ${mx.sample_bands.unknown ?? 0} not known (consent asked); urgent: ${mx.sample_urgent}`);
+
   const events = [...botEvents].map(([e, n]) => `${e} ×${n}`).join(', ');
   log(`\nbot warnings/errors logged: ${events || 'none'}`);
 
@@ -469,15 +569,20 @@ async function main(): Promise<void> {
     throughput_ge_60pct: ratio >= 0.6,
     p99_le_2x: o.p99 <= 2 * b.p99,
     cmds_le_4_per_turn: topPerTurn <= 4,
-    memory_le_2kb_per_conversation: Math.max(bytesPerConversation, rush1.bytesPerUser, bytesPerBookedConversation) <= 2048,
+    memory_le_2kb_per_conversation: Math.max(bytesPerConversation, rush1.bytesPerUser, bytesPerBookedConversation, askConvBytesMean) <= 2048,
     rush_exactly_12: rush1.res.booked === SLOTS_PER_SESSION && rush1.stored === SLOTS_PER_SESSION && rush1.consistent,
     rush_0_errors: rush1.res.errors === 0 && rush1.unavailable === 0,
     rush_all_answered: rush1.res.booked + rush1.res.full === RUSH_USERS,
     two_process_rush_exactly_12: rush2.res.booked === SLOTS_PER_SESSION && rush2.stored === SLOTS_PER_SESSION && rush2.consistent && rush2.res.errors === 0,
+    question_throughput_ge_60pct: questionRatio >= 0.6,
+    question_p99_le_2x: q.p99 <= 2 * b.p99,
+    question_cmds_le_4_per_turn: askSample.perTurn <= 4,
+    question_0_errors: questionErrors === 0,
+    matcher_p99_lt_2ms: mx.p99_ms < 2,
   };
   log(`\n## Targets`);
   for (const [name, met] of Object.entries(targets)) log(`${met ? 'met   ' : 'MISSED'} ${name}`);
-  log(`total time ${round((performance.now() - t0) / 1000, 1)} s`);
+  log(`total time ${round((performance.now() - t0) / 1000, 1)} s, of which the question turn ${round(questionPhaseMs / 1000, 1)} s and the matcher ${round(matcherPhaseMs / 1000, 1)} s`);
 
   const summary = {
     baseline_rps: b.rps,
@@ -510,6 +615,22 @@ async function main(): Promise<void> {
     two_process_rush_errors: rush2.res.errors + rush2.unavailable,
     two_process_rush_drain_ms: rush2.res.drainMs,
     two_process_rush_p99_ms: rush2.res.turnP99Ms,
+    question_rps: q.rps,
+    question_ratio: questionRatio,
+    question_cpu_ratio: questionCpuRatio,
+    question_p50_ms: q.p50,
+    question_p99_ms: q.p99,
+    question_p99_ratio: questionP99Ratio,
+    question_errors: questionErrors,
+    question_redis_cmds_per_turn: questionCmdsPerTurn,
+    question_redis_roundtrips_per_turn: askSample.perTurn,
+    question_conversation_bytes: Math.round(askConvBytesMean),
+    matcher_questions: mx.questions,
+    matcher_p50_ms: mx.p50_ms,
+    matcher_p99_ms: mx.p99_ms,
+    matcher_reader_load_ms: mx.reader_load_ms,
+    matcher_index_build_ms: mx.index_build_ms,
+    matcher_rss_increase_mb: mx.rss_increase_mb,
     targets_met: Object.values(targets).filter(Boolean).length,
     targets_total: Object.keys(targets).length,
   };

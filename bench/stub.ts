@@ -70,8 +70,11 @@ server.keepAliveTimeout = 60_000;
 
 /** What run.ts asks the driver to do. */
 export interface RunSpec {
-  /** `prewarm`: stop at the first screening question; `book`: the whole booking conversation. */
-  kind: 'prewarm' | 'book';
+  /**
+   * `prewarm`: stop at the first screening question; `book`: the whole booking conversation;
+   * `menu`: one turn, "メニュー", leaving the user at the menu (where questions are typed).
+   */
+  kind: 'prewarm' | 'book' | 'menu';
   /** Bot base URLs; requests go round-robin over them (a load balancer per request). */
   urls: string[];
   users: number;
@@ -244,6 +247,11 @@ async function runUsers(spec: RunSpec): Promise<RunResult> {
   /** One citizen's conversation. */
   const user = async (n: number): Promise<void> => {
     const id = lineUserId(n, spec.run);
+    if (spec.kind === 'menu') {
+      expect(taps(await turn(id, { text: 'メニュー' })).some((t) => t.a === 'ask'), 'no_menu');
+      result.prewarmed++;
+      return;
+    }
     let m = await turn(id, { text: '予約する' });
     expect(taps(m).some((t) => t.a === 'mode'), 'no_mode_prompt');
     m = await turn(id, { postback: { a: 'mode', v: 'in_person' } });
