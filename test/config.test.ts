@@ -30,7 +30,18 @@ describe('configuration', () => {
   it('refuses staff ids without Bot Framework authentication, unless told it is the emulator', () => {
     expect(() => loadConfig({ STAFF_TEAM_ID: 'team' })).toThrow(/MicrosoftAppId/);
     expect(loadConfig({ STAFF_TEAM_ID: 'team', MicrosoftAppId: 'app' }).teams.staffTeamId).toBe('team');
+    // The contact center's team is staff too: the same rule.
+    expect(() => loadConfig({ CONTACT_CENTER_TEAM_ID: 'cc' })).toThrow(/MicrosoftAppId/);
+    expect(loadConfig({ CONTACT_CENTER_TEAM_ID: 'cc', TEAMS_UNAUTHENTICATED: 'true' }).teams.contactCenterTeamId).toBe('cc');
     expect(loadConfig({ STAFF_TEAM_ID: 'team', TEAMS_UNAUTHENTICATED: 'true' }).teams.staffTeamId).toBe('team');
+  });
+
+  it('takes a report link secret of at least 32 characters, and a public origin without its trailing slash', () => {
+    expect(() => loadConfig({ REPORT_LINK_SECRET: 'too-short' })).toThrow(/REPORT_LINK_SECRET/);
+    expect(loadConfig({ REPORT_LINK_SECRET: 'x'.repeat(32) }).reportLinkSecret).toBe('x'.repeat(32));
+    expect(loadConfig({}).reportLinkSecret).toBeUndefined();
+    expect(loadConfig({ PUBLIC_BASE_URL: 'https://bot.example.jp/' }).publicBaseUrl).toBe('https://bot.example.jp');
+    expect(() => loadConfig({ PUBLIC_BASE_URL: 'ftp://bot.example.jp' })).toThrow(/PUBLIC_BASE_URL/);
   });
 
   it('takes a 32-byte data encryption key and refuses any other', () => {

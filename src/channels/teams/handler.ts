@@ -195,7 +195,9 @@ export class TeamsTurnHandler {
     if (removed && scope === 'team') {
       // Removed from a team: every channel of it is out of reach. The contact center's own
       // team holds only its channel; the staff team may hold both (`register contact` there).
-      const names = deskOfTeam(a, this.opts) === 'contact_center' ? [CONTACT_CENTER_CHANNEL] : this.opts.contactCenterTeamId ? [STAFF_CHANNEL] : [STAFF_CHANNEL, CONTACT_CENTER_CHANNEL];
+      const { contactCenterTeamId, staffTeamId } = this.opts;
+      const ownTeam = contactCenterTeamId !== undefined && contactCenterTeamId !== staffTeamId;
+      const names = deskOfTeam(a, this.opts) === 'contact_center' ? [CONTACT_CENTER_CHANNEL] : ownTeam ? [STAFF_CHANNEL] : [STAFF_CHANNEL, CONTACT_CENTER_CHANNEL];
       for (const name of names) {
         const record = await this.opts.channels.get(name);
         if (!record) continue;

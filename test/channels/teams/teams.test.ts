@@ -12,7 +12,7 @@ import en from '../../../locales/en.json' with { type: 'json' };
 import ja from '../../../locales/ja.json' with { type: 'json' };
 import type { Reply } from '../../../src/turn.ts';
 import staffText from '../../../src/channels/teams/staff-text.json' with { type: 'json' };
-import { type DescribeStep, ticketCard } from '../../../src/channels/teams/cards.ts';
+import { type DescribeStep, renderReplies, ticketCard } from '../../../src/channels/teams/cards.ts';
 import { describeStep } from '../../../dialogs/journeys.ts';
 import { parseCommand } from '../../../src/channels/teams/activity.ts';
 import { createTeamsChannel, StaffChannelError, type TeamsChannel } from '../../../src/channels/teams/index.ts';
@@ -789,6 +789,28 @@ describe('pieces', () => {
     );
     expect(card.actions).toBeUndefined();
     expect(JSON.stringify(card)).toContain('Closed by the citizen at 2026-11-24 10:30');
+  });
+
+  it("a card reply's links become Action.OpenUrl buttons (a page, a number to call); other schemes are dropped", () => {
+    const [out] = renderReplies([
+      {
+        kind: 'card',
+        title: 'Bulky waste',
+        fields: [],
+        text: 'Book a collection.',
+        links: [
+          { label: 'Open the page', uri: 'https://www.city.kawasaki.jp/' },
+          { label: 'Call 044-200-3939', uri: 'tel:0442003939' },
+          { label: 'Bad', uri: 'javascript:alert(1)' },
+        ],
+        choices: [{ label: 'Menu', data: '{"a":"menu"}' }],
+      },
+    ]);
+    const json = JSON.stringify(out);
+    expect(json).toContain('{"type":"Action.OpenUrl","title":"Open the page","url":"https://www.city.kawasaki.jp/"}');
+    expect(json).toContain('{"type":"Action.OpenUrl","title":"Call 044-200-3939","url":"tel:0442003939"}');
+    expect(json).not.toContain('javascript:');
+    expect(json).toContain('"data":{"action":"{\\"a\\":\\"menu\\"}"}');
   });
 
   it('parses staff commands and leaves sentences to the dialogs', () => {
