@@ -18,7 +18,7 @@ import { createSealer } from '../../src/stores/sealing.ts';
 import { fakeClock, type RunningApp, startApp } from '../support/app.ts';
 import { buttonsOf, cardOf, type ConnectorCall, type ConnectorStub, shownText, startConnectorStub } from '../support/connectorStub.ts';
 import { eventFactory, type LineEvent, type LineStub, lineUserId, postWebhook, type SentCall, startLineStub, textOf } from '../support/lineStub.ts';
-import { TEST_DATA_KEY } from '../support/stores.ts';
+import { makeTicket, TEST_DATA_KEY } from '../support/stores.ts';
 
 const SECRET = 'e2e-channel-secret-0123456789abcdef';
 const TENANT = '11111111-2222-3333-4444-555555555555';
@@ -402,5 +402,27 @@ describe('who is staff', () => {
     expect(await teamsSays(typed(KATO, CONTACT, 'triage'))).toContain(JA['triage.title'].replace('{{count}}', '1'));
     expect(await teamsSays(typed(SUZUKI, OFFICE, 'triage'))).toContain(JA['triage.title'].replace('{{count}}', '1'));
     expect(running.logs.join('\n')).not.toContain(OUTSIDER.aadObjectId);
+  });
+});
+
+describe('retention', () => {
+  it('forgets tickets closed longer ago than INQUIRY_RETENTION_DAYS at start-up, with their questions, and logs only the count', async () => {
+    const store = await createRedisStore({ url: inject('redisUrl'), prefix: `e2e:${randomUUID()}:`, sealer: createSealer(TEST_DATA_KEY) });
+    const day = 86_400_000;
+    const closed = async (id: string, daysAgo: number) => {
+      await store.tickets.create(makeTicket({ id, userKey: `line:${id}`, reason: 'inquiry', desk: 'contact_center', question: ROAD }));
+      await store.tickets.close(id, KATO, new Date(clock.now() - daysAgo * day).toISOString(), { outcome: 'no_reply' });
+    };
+    await closed('OLD-0001', 31);
+    await closed('NEW-0001', 29);
+    const app = await startApp({ INQUIRY_RETENTION_DAYS: '30' }, { store, now: clock.now });
+    try {
+      await expect.poll(() => app.logs.some((l) => l.includes('tickets.purged'))).toBe(true);
+      expect(await store.tickets.get('OLD-0001')).toBeNull();
+      expect((await store.tickets.get('NEW-0001'))?.question).toBe(ROAD);
+      expect(JSON.parse(app.logs.find((l) => l.includes('tickets.purged'))!)).toMatchObject({ event: 'tickets.purged', count: 1 });
+    } finally {
+      await app.close();
+    }
   });
 });
