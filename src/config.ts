@@ -25,7 +25,7 @@ const envSchema = z.object({
   CATALOG_FILE: z.preprocess(blankToUndefined, z.string().optional()),
   KNOWLEDGE_FILE: z.preprocess(blankToUndefined, z.string().optional()),
   // Where the matcher's bands split (0-1); the defaults come from `npm run eval:faq`'s sweep.
-  FAQ_ANSWER_MIN: z.coerce.number().min(0).max(1).default(0.275),
+  FAQ_ANSWER_MIN: z.coerce.number().min(0).max(1).default(0.3),
   FAQ_ANSWER_MARGIN: z.coerce.number().min(0).max(1).default(0.06),
   FAQ_OFFER_MIN: z.coerce.number().min(0).max(1).default(0.175),
   INQUIRY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),

@@ -40,6 +40,9 @@ export type FaqResult =
   /** `elsewhere`: the question names another city or agency. */
   | { band: 'unknown'; nearest: FaqMatch[]; elsewhere: boolean };
 
+const HAN = /\p{Script=Han}/u;
+const NONE: ReadonlySet<string> = new Set();
+
 /** Entries offered at most as "did you mean" (LINE buttons, and a short list to read). */
 export const MAX_OFFERS = 3;
 /** An offer must be at least this share of the best score, or it is noise. */
@@ -54,16 +57,22 @@ const VOCABULARY_WEIGHT = 0.7;
 
 interface IndexedEntry {
   entry: KnowledgeEntry;
+  /** Its variants' global indexes: `first` up to `first + variants.length`. */
+  first: number;
   /** Σ w² of each question variant's features. */
   variantNorms: number[];
   /** Σ w² of every feature of the entry (variants and keywords): its vocabulary as a whole. */
   bagNorm: number;
-  bag: Set<string>;
   variants: Set<string>[];
-  /** Normalised Japanese keywords, matched as substrings of the question. */
-  phrases: { text: string; features: string[] }[];
   /** Latin keywords, matched when all their words are in the question. */
   words: string[][];
+}
+
+/** A Japanese keyword of an entry, matched as a substring of the normalised question. */
+interface Phrase {
+  entry: number;
+  text: string;
+  features: string[];
 }
 
 /** The matcher over one knowledge base; build once at start-up. */
@@ -72,12 +81,23 @@ export class FaqMatcher {
   /** Feature → weight (IDF over entries); features never seen weigh `unseen`. */
   private readonly idf = new Map<string, number>();
   private readonly unseen: number;
-  /** Feature → the (entry, variant) pairs that have it: a question touches only those. */
-  private readonly postings = new Map<string, [number, number][]>();
+  /** Feature → the variants that have it (global indexes): a question touches only those. */
+  private readonly postings = new Map<string, Int32Array>();
+  /** Feature → the entries whose vocabulary has it. */
+  private readonly bagPostings = new Map<string, Int32Array>();
+  private readonly variantCount: number;
+  /** Japanese keywords by their first two characters (or one, for a one-character keyword). */
+  private readonly phrases = new Map<string, Phrase[]>();
   private readonly elsewhere: { names: string[]; place: RegExp; home: Set<string> };
   private readonly thresholds: FaqThresholds;
   private readonly byId = new Map<string, KnowledgeEntry>();
-  private readonly reader: Reader | undefined;
+  /**
+   * Readings of the kanji words of the knowledge base's own texts (surface → reading, both
+   * folded), learnt from the analyser at build time: a question's words are looked up here
+   * instead of running the analyser on every question (a third of a turn's CPU).
+   */
+  private readonly readings = new Map<string, string>();
+  private longestWord = 0;
 
   /**
    * `reader` adds the bigrams of each text's reading to its own, on both sides; without
@@ -85,7 +105,7 @@ export class FaqMatcher {
    */
   constructor(kb: KnowledgeBase, thresholds: FaqThresholds, reader?: Reader) {
     this.thresholds = thresholds;
-    this.reader = reader;
+    if (reader) this.learnReadings(kb, reader);
     const df = new Map<string, number>();
     const raw = kb.entries.map((entry) => {
       this.byId.set(entry.id, entry);
@@ -101,25 +121,40 @@ export class FaqMatcher {
     const n = kb.entries.length;
     for (const [f, count] of df) this.idf.set(f, Math.log(1 + n / count));
     this.unseen = Math.log(1 + n / 0.5);
+    const postings = new Map<string, number[]>();
+    const bagPostings = new Map<string, number[]>();
+    const push = (map: Map<string, number[]>, f: string, i: number) => {
+      const list = map.get(f);
+      if (list) list.push(i);
+      else map.set(f, [i]);
+    };
+    let first = 0;
     this.entries = raw.map(({ entry, variants, keywords, bag }, e) => {
+      const start = first;
       variants.forEach((v, i) => {
-        for (const f of v) {
-          let list = this.postings.get(f);
-          if (!list) this.postings.set(f, (list = []));
-          list.push([e, i]);
-        }
+        for (const f of v) push(postings, f, start + i);
       });
+      first += variants.length;
+      for (const f of bag) push(bagPostings, f, e);
       const latin = (k: string) => /^[a-z0-9. ]+$/.test(k);
+      for (const text of keywords.filter((k) => !latin(k))) {
+        const head = text.slice(0, 2);
+        let list = this.phrases.get(head);
+        if (!list) this.phrases.set(head, (list = []));
+        list.push({ entry: e, text, features: features(text) });
+      }
       return {
         entry,
         variants,
+        first: start,
         variantNorms: variants.map((v) => this.norm2(v)),
-        bag,
         bagNorm: this.norm2(bag),
-        phrases: keywords.filter((k) => !latin(k)).map((text) => ({ text, features: features(text) })),
         words: keywords.filter(latin).map((k) => features(k)).filter((w) => w.length > 0),
       };
     });
+    this.variantCount = first;
+    for (const [f, list] of postings) this.postings.set(f, Int32Array.from(list));
+    for (const [f, list] of bagPostings) this.bagPostings.set(f, Int32Array.from(list));
     this.elsewhere = {
       names: kb.elsewhere.names.map(foldText).filter((k) => k.length > 0),
       place: new RegExp(kb.elsewhere.place, 'gu'),
@@ -132,11 +167,44 @@ export class FaqMatcher {
     return this.byId.get(id);
   }
 
+  private learnReadings(kb: KnowledgeBase, reader: Reader): void {
+    for (const entry of kb.entries) {
+      const texts = [...entry.questions.ja, entry.title.ja, ...entry.keywords.ja, entry.answer.ja];
+      for (const text of texts) {
+        for (const { surface, reading } of reader(text)) {
+          if (!HAN.test(surface)) continue;
+          const word = foldText(surface);
+          if (!this.readings.has(word)) this.readings.set(word, foldText(reading));
+          this.longestWord = Math.max(this.longestWord, word.length);
+        }
+      }
+    }
+  }
+
+  /** The text with every kanji word it has learnt replaced by its reading (longest first). */
+  private readingOf(text: string): string {
+    const folded = foldText(text);
+    let out = '';
+    for (let i = 0; i < folded.length; ) {
+      let length = HAN.test(folded[i]!) ? Math.min(this.longestWord, folded.length - i) : 0;
+      for (; length > 0; length--) {
+        const reading = this.readings.get(folded.slice(i, i + length));
+        if (reading !== undefined) {
+          out += reading;
+          break;
+        }
+      }
+      if (length > 0) i += length;
+      else out += folded[i++];
+    }
+    return out;
+  }
+
   /** A text's features: its own bigrams and words, and those of its reading. */
   private featuresOf(text: string): Set<string> {
     const own = features(normalizeForSearch(text));
-    if (!this.reader || !/[\p{Script=Han}]/u.test(text)) return new Set(own);
-    return new Set([...own, ...features(normalizeForSearch(this.reader(text)))]);
+    if (this.readings.size === 0 || !HAN.test(text)) return new Set(own);
+    return new Set([...own, ...features(normalizeForSearch(this.readingOf(text)))]);
   }
 
   private weight2(f: string): number {
@@ -161,24 +229,25 @@ export class FaqMatcher {
       w2.set(f, w);
       queryNorm2 += w;
     }
-    // Dot products of the question with every variant that shares a feature with it.
-    const dots = new Map<number, Map<number, number>>();
-    for (const f of query) {
-      for (const [e, v] of this.postings.get(f) ?? []) {
-        let byVariant = dots.get(e);
-        if (!byVariant) dots.set(e, (byVariant = new Map()));
-        byVariant.set(v, (byVariant.get(v) ?? 0) + w2.get(f)!);
-      }
+    // Dot products of the question with every variant, and every entry's vocabulary, that shares a feature with it.
+    const dots = new Float64Array(this.variantCount);
+    const bagDots = new Float64Array(this.entries.length);
+    for (const [f, w] of w2) {
+      const variants = this.postings.get(f);
+      if (variants) for (let i = 0; i < variants.length; i++) dots[variants[i]!]! += w;
+      const entries = this.bagPostings.get(f);
+      if (entries) for (let i = 0; i < entries.length; i++) bagDots[entries[i]!]! += w;
     }
+    const keywordHits = this.keywordFeatures(normalized, query);
     const scored: (FaqMatch & { order: number })[] = [];
     this.entries.forEach((indexed, e) => {
-      const extra = this.matchedKeywordFeatures(indexed, normalized, query);
-      const byVariant = dots.get(e);
-      if (!byVariant && extra.size === 0) return;
+      // Keywords are part of the vocabulary: an entry the question shares nothing with is skipped.
+      if (bagDots[e] === 0) return;
+      const extra = keywordHits.get(e) ?? NONE;
       let best = 0;
       indexed.variants.forEach((variant, v) => {
         // The variant widened by the keywords the question contains (ソファ → 粗大ごみ).
-        let dot = byVariant?.get(v) ?? 0;
+        let dot = dots[indexed.first + v]!;
         let norm2 = indexed.variantNorms[v]!;
         for (const f of extra) {
           if (variant.has(f)) continue;
@@ -187,9 +256,7 @@ export class FaqMatcher {
         }
         if (dot > 0) best = Math.max(best, dot / Math.sqrt(queryNorm2 * norm2));
       });
-      let bagDot = 0;
-      for (const f of query) if (indexed.bag.has(f)) bagDot += w2.get(f)!;
-      const order = (1 - VOCABULARY_WEIGHT) * best + VOCABULARY_WEIGHT * (bagDot / Math.sqrt(queryNorm2 * indexed.bagNorm));
+      const order = (1 - VOCABULARY_WEIGHT) * best + VOCABULARY_WEIGHT * (bagDots[e]! / Math.sqrt(queryNorm2 * indexed.bagNorm));
       // Confidence: between the ranking score (which large vocabularies compress) and the best variant's cosine.
       if (order > 0) scored.push({ entry: indexed.entry, score: Math.sqrt(best * order), order });
     });
@@ -199,12 +266,27 @@ export class FaqMatcher {
       .map(({ entry, score }) => ({ entry, score }));
   }
 
-  private matchedKeywordFeatures(indexed: IndexedEntry, normalized: string, query: Set<string>): Set<string> {
-    const extra = new Set<string>();
-    for (const phrase of indexed.phrases) if (normalized.includes(phrase.text)) for (const f of phrase.features) extra.add(f);
-    for (const words of indexed.words) if (words.every((w) => query.has(w))) for (const w of words) extra.add(w);
-    return extra;
+  /** Entry → the features of its keywords the question contains (Japanese as substrings, Latin as words). */
+  private keywordFeatures(normalized: string, query: Set<string>): Map<number, Set<string>> {
+    const hits = new Map<number, Set<string>>();
+    const add = (entry: number, fs: Iterable<string>) => {
+      let set = hits.get(entry);
+      if (!set) hits.set(entry, (set = new Set()));
+      for (const f of fs) set.add(f);
+    };
+    for (let i = 0; i < normalized.length; i++) {
+      for (const head of [normalized.slice(i, i + 2), normalized[i]!]) {
+        for (const phrase of this.phrases.get(head) ?? []) {
+          if (phrase.text.length === head.length || normalized.startsWith(phrase.text, i)) add(phrase.entry, phrase.features);
+        }
+      }
+    }
+    this.entries.forEach((indexed, e) => {
+      for (const words of indexed.words) if (words.every((w) => query.has(w))) add(e, words);
+    });
+    return hits;
   }
+
 
   /** How alike two questions are (0-1, the same weighted cosine): groups the questions the bot missed. */
   similarity(a: string, b: string): number {
