@@ -67,7 +67,7 @@ function redisStore(config: Config, url: string, log: Logger): Promise<Store> {
   });
 }
 
-/** Builds the application. Throws (CatalogError, ConfigError) when it cannot start. */
+/** Builds the application. Throws (DataFileError, ConfigError) when it cannot start. */
 export async function createApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
   const log = overrides.log ?? createLogger(config.logLevel);
   const now = overrides.now ?? Date.now;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
-import { CatalogError } from '../src/services/catalog.ts';
+import { DataFileError } from '../src/services/dataFile.ts';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,7 +57,7 @@ describe('configuration', () => {
     good.sessions[2].date = '2026-02-30';
     writeFileSync(file, JSON.stringify(good));
     const start = createApp(loadConfig({ CATALOG_FILE: file }), { log: createLogger('silent') });
-    await expect(start).rejects.toThrow(CatalogError);
+    await expect(start).rejects.toThrow(DataFileError);
     await expect(start).rejects.toThrow(/sessions\[2\]\.date/);
   });
 });

@@ -3,7 +3,6 @@
  * staff, so it is validated strictly at load time and a mistake is reported with the exact
  * field path instead of surfacing later as a wrong answer to a citizen.
  */
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { DateTime } from 'luxon';
 import { z } from 'zod';
@@ -17,6 +16,7 @@ import type {
   Service,
   Session,
 } from '../domain.ts';
+import { parseData, readData } from './dataFile.ts';
 import { clockMinutes, isBookingOpen, isIsoDate, slotsOf, toIsoDate } from './calendar.ts';
 
 /** The validated catalog: every session names one of the services. */
@@ -27,19 +27,6 @@ export interface Catalog {
 
 /** The catalog shipped with the bot (`data/catalog.json`), resolved from this module so the working directory does not matter. */
 export const CATALOG_FILE: string = fileURLToPath(new URL('../../data/catalog.json', import.meta.url));
-
-/** Thrown when the catalog cannot be read or does not validate; the message names each failing field path. */
-export class CatalogError extends Error {
-  /** One entry per problem, each `path: message`, for logs and tests. */
-  readonly problems: string[];
-
-  /** `problems` is empty when the file could not be read or parsed at all. */
-  constructor(message: string, problems: string[] = [], options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'CatalogError';
-    this.problems = problems;
-  }
-}
 
 // Strict objects everywhere: a misspelt optional key (e.g. "close" for "closes") would
 // otherwise be dropped silently and the session would quietly fall back to the rule.
@@ -214,49 +201,21 @@ function duplicateIds(list: { id: string }[], at: (string | number)[], ctx: z.Re
 }
 
 /** `sessions[3].date` from `['sessions', 3, 'date']`. */
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else out += out === '' ? String(key) : `.${String(key)}`;
-  }
-  return out;
-}
-
 /**
  * Validates parsed catalog JSON.
  * @param source Named in the error message (e.g. the file name) so the editor knows where to look.
- * @throws CatalogError naming every failing field path, e.g. `catalog: sessions[3].date: expected YYYY-MM-DD`.
+ * @throws DataFileError naming every failing field path, e.g. `catalog: sessions[3].date: expected YYYY-MM-DD`.
  */
 export function parseCatalog(json: unknown, source?: string): Catalog {
-  const result = catalogSchema.safeParse(json);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
-    const path = formatPath(issue.path);
-    return path === '' ? issue.message : `${path}: ${issue.message}`;
-  });
-  const prefix = source === undefined ? 'catalog' : `catalog ${source}`;
-  throw new CatalogError(`${prefix}: ${problems.join('; ')}`, problems, { cause: result.error });
+  return parseData(catalogSchema, json, source === undefined ? 'catalog' : `catalog ${source}`);
 }
 
 /**
  * Reads and validates a catalog file.
- * @throws CatalogError naming the file when it cannot be read or is not JSON, and the field paths when it does not validate.
+ * @throws DataFileError naming the file when it cannot be read or is not JSON, and the field paths when it does not validate.
  */
 export function loadCatalog(file: string): Catalog {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new CatalogError(`catalog ${file}: cannot read: ${(err as Error).message}`, [], { cause: err });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new CatalogError(`catalog ${file}: invalid JSON: ${(err as Error).message}`, [], { cause: err });
-  }
-  return parseCatalog(json, file);
+  return readData(catalogSchema, file, 'catalog');
 }
 
 /** The service with that id, if any. */

@@ -3,10 +3,10 @@
  * city's editors (`data/knowledge.json`), validated strictly at start-up; a bad entry stops
  * start-up with the field path, as the catalog does.
  */
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { CatalogError, isoDateSchema, localizedSchema, officeHoursSchema } from './catalog.ts';
+import { isoDateSchema, localizedSchema, officeHoursSchema } from './catalog.ts';
+import { readData } from './dataFile.ts';
 
 function validPattern(source: string): boolean {
   try {
@@ -82,18 +82,7 @@ export type KnowledgeBase = z.infer<typeof knowledgeSchema>;
 /** The knowledge base shipped with the bot. */
 export const KNOWLEDGE_FILE: string = fileURLToPath(new URL('../../data/knowledge.json', import.meta.url));
 
-/** Reads and validates a knowledge file; throws `CatalogError` naming each failing field. */
+/** Reads and validates a knowledge file; throws `DataFileError` naming each failing field. */
 export function loadKnowledge(file: string = KNOWLEDGE_FILE): KnowledgeBase {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new CatalogError(`knowledge: cannot read ${file}`, [], { cause: err });
-  }
-  const parsed = knowledgeSchema.safeParse(raw);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new CatalogError(`knowledge: ${problems.join('; ')}`, problems);
-  }
-  return parsed.data;
+  return readData(knowledgeSchema, file, 'knowledge');
 }

@@ -8,10 +8,9 @@
  * hedged "死にたいわけじゃないけど…" still is: a false alarm costs one message, a miss
  * costs far more.
  */
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { CatalogError } from './catalog.ts';
+import { readData } from './dataFile.ts';
 import { foldText } from './searchText.ts';
 
 export const URGENT_CATEGORIES = ['suicide', 'child_abuse', 'fire', 'medical', 'violence', 'disaster'] as const;
@@ -52,20 +51,9 @@ export class UrgentDetector {
     this.data = data;
   }
 
-  /** Reads and validates a patterns file; throws `CatalogError` naming the failing field. */
+  /** Reads and validates a patterns file; throws `DataFileError` naming the failing field. */
   static load(file: string = URGENT_FILE): UrgentDetector {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (err) {
-      throw new CatalogError(`urgent: cannot read ${file}`, [], { cause: err });
-    }
-    const parsed = urgentSchema.safeParse(raw);
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-      throw new CatalogError(`urgent: ${problems.join('; ')}`, problems);
-    }
-    return new UrgentDetector(parsed.data);
+    return new UrgentDetector(readData(urgentSchema, file, 'urgent'));
   }
 
   /** The emergency the message is about, or undefined for an ordinary message. */

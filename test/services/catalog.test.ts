@@ -7,7 +7,6 @@ import type { z } from 'zod';
 import { type Service, type Session, ZONE } from '../../src/domain.ts';
 import {
   CATALOG_FILE,
-  CatalogError,
   loadCatalog,
   openSessions,
   parseCatalog,
@@ -17,18 +16,19 @@ import {
   sessionSchema,
   sessionsOf,
 } from '../../src/services/catalog.ts';
+import { DataFileError } from '../../src/services/dataFile.ts';
 
 const shippedJson = (): { services: Record<string, unknown>[]; sessions: Record<string, unknown>[] } =>
   JSON.parse(readFileSync(CATALOG_FILE, 'utf8'));
 
-function errorOf(fn: () => unknown): CatalogError {
+function errorOf(fn: () => unknown): DataFileError {
   try {
     fn();
   } catch (err) {
-    expect(err).toBeInstanceOf(CatalogError);
-    return err as CatalogError;
+    expect(err).toBeInstanceOf(DataFileError);
+    return err as DataFileError;
   }
-  throw new Error('expected a CatalogError');
+  throw new Error('expected a DataFileError');
 }
 
 describe('the shipped catalog', () => {

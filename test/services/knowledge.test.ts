@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CatalogError } from '../../src/services/catalog.ts';
+import { DataFileError } from '../../src/services/dataFile.ts';
 import { FaqMatcher } from '../../src/services/faq.ts';
 import { KNOWLEDGE_FILE, loadKnowledge } from '../../src/services/knowledge.ts';
 import { japaneseReader } from '../../src/services/reading.ts';
@@ -28,8 +28,8 @@ describe('the knowledge base file', () => {
     const file = withKnowledge((kb) => {
       kb.entries[2]!.phone = { number: 'call us', hours: { ja: '毎日', en: 'daily' } };
     });
-    expect(() => loadKnowledge(file)).toThrow(CatalogError);
-    expect(() => loadKnowledge(file)).toThrow(/entries\.2\.phone\.number/);
+    expect(() => loadKnowledge(file)).toThrow(DataFileError);
+    expect(() => loadKnowledge(file)).toThrow(/entries\[2\]\.phone\.number/);
   });
 
   it('refuses two entries with one id', () => {
