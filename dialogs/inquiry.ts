@@ -89,15 +89,17 @@ export async function answerQuestion(ctx: TurnContext, state: ConversationState,
   const result = knowledge.match(text);
   const t = translate(ctx, state);
   const held: ConversationState = { ...state, inquiry: { q: text.slice(0, 1000) } };
-  const short = text.trim().length < MIN_STATEMENT && !knowledge.looksLikeQuestion(text);
-  // At a step, a short word that is no button ("えーと", "12/8") is a try at the step, not a question.
-  if (where === 'step' && short) return undefined;
+  const asks = knowledge.looksLikeQuestion(text);
+  const short = text.trim().length < MIN_STATEMENT && !asks;
+  // At a step, words that are no button and ask nothing ("えーと", "12月8日がいいです") are a try
+  // at the step: only a confident answer interrupts it, never a guess.
+  if (where === 'step' && !asks && (short || result.band !== 'answer')) return undefined;
   if (result.band === 'answer') return withWayBack(ctx, held, answerReplies(ctx, state, result.best.entry, result.related), where, current);
   if (result.band === 'suggest') {
     const offers = result.offers.map((m) => choice(title(m, state), { a: 'kb', e: m.entry.id }));
     return withWayBack(ctx, held, [say(t('inquiry.didYouMean'), [...offers, choice(t('inquiry.none'), { a: 'kbNone' })])], where, current);
   }
-  if (!result.elsewhere && (short || (where === 'step' && !knowledge.looksLikeQuestion(text)))) return undefined;
+  if (!result.elsewhere && short) return undefined;
   const intro = say(t(result.elsewhere ? 'inquiry.elsewhere' : 'inquiry.unknown'));
   return withWayBack(ctx, held, [intro, consentQuestion(t, text)], where, current);
 }

@@ -161,11 +161,15 @@ describe('a question in the middle of booking', () => {
     expect(u.said).toContain(ja('booking.phonePrompt'));
   });
 
-  it('text that is neither a button nor a question still gets the old hint at a step', async () => {
+  it('text that is neither a button nor a question still gets the old hint at a step, not a guess', async () => {
     const bot = createBot();
     const u = bot.user('hint');
     await u.type(word('book'));
     expect(await u.type('えーと')).toContain(ja('unknown'));
+    // Shares words with an entry (粗大ごみ), but asks nothing: a try at the step.
+    const said = await u.type('粗大ごみの件はあとにします');
+    expect(said).toContain(ja('unknown'));
+    expect(said).not.toContain(ja('inquiry.didYouMean'));
   });
 });
 
