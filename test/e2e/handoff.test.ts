@@ -8,187 +8,67 @@
  *
  * Each test gets a fresh app (fresh store); the two stubs live for the whole file.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import en from '../../locales/en.json' with { type: 'json' };
 import ja from '../../locales/ja.json' with { type: 'json' };
 import staffText from '../../src/channels/teams/staff-text.json' with { type: 'json' };
-import { fakeClock, type RunningApp, startApp } from '../support/app.ts';
-import { buttonsOf, cardOf, type ConnectorCall, type ConnectorStub, shownText, startConnectorStub } from '../support/connectorStub.ts';
-import { eventFactory, type LineEvent, type LineStub, lineUserId, postWebhook, REFERENCE, SESSION_ID, type SentCall, startLineStub, textOf } from '../support/lineStub.ts';
+import { buttonsOf, shownText } from '../support/connectorStub.ts';
+import { e2eApp } from '../support/e2e.ts';
+import { type LineEvent, lineUserId, REFERENCE, SESSION_ID, type SentCall, textOf } from '../support/lineStub.ts';
+import { type Member, OTHER_CHANNEL, OTHER_TEAM, personalChat, STAFF_CHANNEL as CHANNEL } from '../support/teams.ts';
 
-const SECRET = 'e2e-channel-secret-0123456789abcdef';
-const TEAM = '19:staffteam0001@thread.tacv2';
-const TENANT = '11111111-2222-3333-4444-555555555555';
-const CHANNEL = '19:ticketchannel01@thread.tacv2';
-const OTHER_TEAM = '19:someotherteam@thread.tacv2';
-const OTHER_CHANNEL = '19:otherchannel002@thread.tacv2';
-const BOT = { id: '28:citybot-app-id', name: 'CityBot' };
 /** The app builds its Teams channel without a locale: cards are in Japanese. */
 const JA = staffText.ja;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const OPEN_ISO = '2026-11-24T10:00:00+09:00'; // a Tuesday, office open
 
-interface Member {
-  id: string;
-  aadObjectId: string;
-  name: string;
-}
 const SUZUKI: Member = { id: '29:suzuki', aadObjectId: 'aad-suzuki-0001', name: '鈴木 一郎' };
 const TANAKA: Member = { id: '29:tanaka', aadObjectId: 'aad-tanaka-0002', name: '田中 花子' };
 const OUTSIDER: Member = { id: '29:mallory', aadObjectId: 'aad-mallory-0003', name: 'Mallory Outsider' };
 
-let line: LineStub;
-let connector: ConnectorStub;
-let running: RunningApp;
-const clock = fakeClock(OPEN_ISO);
-const ev = eventFactory(clock.now);
-let seq = 0;
-
-beforeAll(async () => {
-  line = await startLineStub();
-  connector = await startConnectorStub();
-});
-afterAll(async () => {
-  await line?.close();
-  await connector?.close();
-});
-beforeEach(async () => {
-  line.reset();
-  connector.reset();
-  clock.set(OPEN_ISO);
-  running = await startApp(
-    { LINE_CHANNEL_SECRET: SECRET, LINE_CHANNEL_ACCESS_TOKEN: 'test-token', LINE_API_BASE_URL: line.url, STAFF_TEAM_ID: TEAM, STAFF_TENANT_ID: TENANT, TEAMS_UNAUTHENTICATED: 'true' },
-    { now: clock.now, lineRetryDelayMs: 5 },
-  );
-});
-afterEach(async () => {
-  await running?.close();
-});
+const e2e = e2eApp({ idPrefix: 'e2e-msg-', installer: SUZUKI });
+const { clock, ev, repliesTo, pushesTo, typed, submit, install, postActivity, teams, teamsSays } = e2e;
 
 // ---- LINE side ---------------------------------------------------------------------------
-
-function repliesTo(event: LineEvent): SentCall[] {
-  return line.sent().filter((c) => c.kind === 'reply' && c.replyToken === event.replyToken);
-}
-
-function pushesTo(userId: string): SentCall[] {
-  return line.sent().filter((c) => c.kind === 'push' && c.to === userId);
-}
 
 /** Everything LINE was asked to send to this user or with one of their reply tokens. */
 function lineCallsAbout(userId: string, events: LineEvent[]): SentCall[] {
   const tokens = new Set(events.map((e) => e.replyToken));
-  return line.sent().filter((c) => c.to === userId || (c.replyToken !== undefined && tokens.has(c.replyToken)));
+  return e2e.line.sent().filter((c) => c.to === userId || (c.replyToken !== undefined && tokens.has(c.replyToken)));
 }
 
 /** The citizen sends one event; resolves with what the bot replied to it (waits for the reply). */
 async function citizen(event: LineEvent): Promise<string> {
-  const res = await postWebhook(running.url, [event], SECRET);
-  expect(res.status).toBe(200);
-  await line.waitFor(() => repliesTo(event).some((c) => c.status === 200));
-  return repliesTo(event).map(textOf).join('\n');
+  return (await e2e.citizen(event)).map(textOf).join('\n');
 }
 
 /** The citizen sends an event the bot must not answer (it is relayed to staff). */
 async function citizenQuiet(event: LineEvent): Promise<void> {
   // The webhook answers once the turn is done (well inside its ack deadline).
-  const res = await postWebhook(running.url, [event], SECRET);
-  expect(res.status).toBe(200);
+  await e2e.webhook(event);
 }
 
 /** Waits for a successful push to `userId` whose text contains `text`; returns it. */
 async function pushed(userId: string, text: string): Promise<SentCall> {
-  await line.waitFor(() => pushesTo(userId).some((c) => c.status === 200 && textOf(c).includes(text)));
+  await e2e.line.waitFor(() => pushesTo(userId).some((c) => c.status === 200 && textOf(c).includes(text)));
   return pushesTo(userId).find((c) => c.status === 200 && textOf(c).includes(text))!;
 }
 
 // ---- Teams side --------------------------------------------------------------------------
 
-type Where = { channel: string; root?: string; team?: string } | { personal: true };
-
-/** An inbound Teams activity, as Teams would send it (Japanese client). */
-function activity(from: Member, where: Where, extra: Record<string, unknown> = {}): Record<string, unknown> & { id: string } {
-  const id = (extra.id as string | undefined) ?? `e2e-msg-${++seq}`;
-  let conversation: Record<string, unknown>;
-  let channelData: Record<string, unknown>;
-  if ('personal' in where) {
-    conversation = { id: `a:personal-${from.id}`, conversationType: 'personal', tenantId: TENANT };
-    channelData = { tenant: { id: TENANT } };
-  } else {
-    const root = where.root ?? id;
-    conversation = { id: `${where.channel};messageid=${root}`, conversationType: 'channel', tenantId: TENANT, isGroup: true };
-    channelData = { tenant: { id: TENANT }, team: { id: where.team ?? TEAM }, channel: { id: where.channel } };
-  }
-  return {
-    type: 'message',
-    id,
-    channelId: 'msteams',
-    serviceUrl: connector.url,
-    timestamp: new Date(clock.now()).toISOString(),
-    locale: 'ja-JP',
-    from,
-    recipient: BOT,
-    conversation,
-    channelData,
-    ...extra,
-  };
-}
-
-/** A message typed in a channel, @mentioning the bot. */
-function typed(from: Member, where: Where, text: string) {
-  const mention = `<at>${BOT.name}</at>`;
-  return activity(from, where, { text: `${mention} ${text}\n`, entities: [{ type: 'mention', text: mention, mentioned: BOT }] });
-}
-
-/** A card button's Action.Submit. */
-function submit(from: Member, where: Where, value: unknown) {
-  return activity(from, where, { value });
-}
-
-/** The bot installed in a channel of a team. */
-function install(channel: string, team = TEAM) {
-  return activity(SUZUKI, { team, channel }, {
-    type: 'conversationUpdate',
-    conversation: { id: channel, conversationType: 'channel', tenantId: TENANT, isGroup: true },
-    membersAdded: [BOT],
-    channelData: { tenant: { id: TENANT }, team: { id: team }, channel: { id: channel }, eventType: 'teamMemberAdded' },
-  });
-}
-
-function postActivity(body: unknown): Promise<Response> {
-  return fetch(`${running.url}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-}
-
-/** Posts an activity (200 expected: the turn is done) and returns the bot's replies to it. */
-async function teams(act: { id: string }): Promise<ConnectorCall[]> {
-  const res = await postActivity(act);
-  expect(res.status).toBe(200);
-  return connector.repliesTo(act.id);
-}
-
-async function teamsSays(act: { id: string }): Promise<string> {
-  return (await teams(act)).map((c) => shownText(c.activity)).join('\n');
-}
-
 async function registerStaffChannel(): Promise<void> {
   expect(await teamsSays(install(CHANNEL))).toContain(JA.installed.slice(0, 20));
-  await expect.poll(async () => (await (await fetch(`${running.url}/readyz`)).json()).staffChannel).toBe('ok');
+  await expect.poll(async () => (await e2e.readyz()).staffChannel).toBe('ok');
 }
 
 /** The ticket cards posted (new messages at channel level carrying an Adaptive Card). */
-function cardsPosted(): ConnectorCall[] {
-  return connector.posts(CHANNEL).filter((c) => c.activityId === undefined && cardOf(c.activity) !== undefined);
-}
+const cardsPosted = () => e2e.cardsIn(CHANNEL);
 
 /** Waits for the n-th ticket card in the staff channel. */
-async function nthCard(n = 1): Promise<ConnectorCall> {
-  await expect.poll(() => cardsPosted().length).toBeGreaterThanOrEqual(n);
-  return cardsPosted()[n - 1]!;
-}
+const nthCard = (n = 1) => e2e.nthCard(CHANNEL, n);
 
 /** The one open ticket of the store. */
 async function onlyTicket() {
-  const open = await running.app.store.tickets.listOpen();
+  const open = await e2e.running.app.store.tickets.listOpen();
   expect(open).toHaveLength(1);
   return open[0]!;
 }
@@ -238,8 +118,8 @@ describe('a LINE citizen reaches staff in Teams', () => {
     expect(claimed.map((c) => c.activity.text).join('\n')).toContain(`${SUZUKI.name}さんがチケット ${ticket.id} を担当します`);
     expect(claimed[0]?.conversationId).toBe(`${CHANNEL};messageid=${card.id}`);
     // The card is updated in place and shows who has it.
-    await expect.poll(() => connector.updates(card.id).length).toBe(1);
-    const update = connector.updates(card.id)[0]!;
+    await expect.poll(() => e2e.connector.updates(card.id).length).toBe(1);
+    const update = e2e.connector.updates(card.id)[0]!;
     expect(update.conversationId).toBe(CHANNEL);
     expect(shownText(update.activity)).toContain(JA['status.claimed'].replace('{{name}}', SUZUKI.name).replace('{{time}}', '2026-11-24 10:00'));
     expect(buttonsOf(update.activity).map((b) => b.data)).toEqual([
@@ -256,8 +136,8 @@ describe('a LINE citizen reaches staff in Teams', () => {
     const parking = send(ev.text(user, '駐車場の件です'));
     await citizenQuiet(parking);
     const threadId = `${CHANNEL};messageid=${card.id}`;
-    await expect.poll(() => connector.posts(threadId).filter((c) => c.activity.text?.includes('駐車場の件です')).length).toBe(1);
-    const relay = connector.posts(threadId).find((c) => c.activity.text?.includes('駐車場の件です'))!;
+    await expect.poll(() => e2e.connector.posts(threadId).filter((c) => c.activity.text?.includes('駐車場の件です')).length).toBe(1);
+    const relay = e2e.connector.posts(threadId).find((c) => c.activity.text?.includes('駐車場の件です'))!;
     expect(relay.activity.text).toBe(JA.citizenSaid.replace('{{text}}', '駐車場の件です'));
     expect(relay.activity.textFormat).toBe('plain');
     expect(relay.activityId).toBeUndefined(); // a new message in the thread
@@ -272,7 +152,7 @@ describe('a LINE citizen reaches staff in Teams', () => {
     expect(delivered.retryKey).toMatch(UUID);
     expect(await teams(answer)).toEqual([]); // the same activity id again
     expect(await teams({ ...answer })).toEqual([]);
-    const staffPushes = line.sent().filter((c) => c.kind === 'push' && textOf(c).includes(staffSays));
+    const staffPushes = e2e.line.sent().filter((c) => c.kind === 'push' && textOf(c).includes(staffSays));
     expect(staffPushes).toHaveLength(1);
     expect(staffPushes[0]!.status).toBe(200);
     expect(pushesTo(user).filter((c) => c.retryKey === delivered.retryKey)).toHaveLength(1);
@@ -280,20 +160,20 @@ describe('a LINE citizen reaches staff in Teams', () => {
     // Staff close in the thread: the card says Closed, the citizen is told and gets the menu.
     const close = typed(SUZUKI, thread, 'close');
     expect(await teamsSays(close)).toContain(JA.closedNow.replace('{{name}}', SUZUKI.name).replace('{{id}}', ticket.id));
-    await expect.poll(() => connector.updates(card.id).length).toBe(2);
-    const closedCard = connector.updates(card.id).at(-1)!;
+    await expect.poll(() => e2e.connector.updates(card.id).length).toBe(2);
+    const closedCard = e2e.connector.updates(card.id).at(-1)!;
     expect(shownText(closedCard.activity)).toContain(JA['status.closed'].replace('{{name}}', SUZUKI.name).replace('{{time}}', '2026-11-24 10:00'));
     expect(buttonsOf(closedCard.activity)).toEqual([]);
     const ended = await pushed(user, ja.handoff.ended);
     expect(ended.messages.at(-1)?.quickReply?.items.map((i) => i.action.label)).toEqual(expect.arrayContaining([ja.menu.book, ja.menu.human]));
-    expect((await running.app.store.tickets.get(ticket.id))?.status).toBe('closed');
-    expect(await running.app.store.tickets.listOpen()).toEqual([]);
+    expect((await e2e.running.app.store.tickets.get(ticket.id))?.status).toBe('closed');
+    expect(await e2e.running.app.store.tickets.listOpen()).toEqual([]);
 
     // The bot answers the citizen again.
     expect(await citizen(send(ev.text(user, '予約する')))).toContain(ja.booking.modePrompt);
 
     // Through all of it, no personal data in the logs.
-    const logs = running.logs.join('\n');
+    const logs = e2e.running.logs.join('\n');
     for (const personal of [user, '駐車場', '担当の鈴木です', SUZUKI.name, SUZUKI.aadObjectId]) expect(logs).not.toContain(personal);
   });
 
@@ -310,24 +190,24 @@ describe('a LINE citizen reaches staff in Teams', () => {
     const [ra, rb] = await Promise.all([postActivity(a), postActivity(b)]);
     expect([ra.status, rb.status]).toEqual([200, 200]);
 
-    const stored = await running.app.store.tickets.get(ticket.id);
+    const stored = await e2e.running.app.store.tickets.get(ticket.id);
     expect(stored?.status).toBe('claimed');
     const winner = stored!.claimedBy!.id === SUZUKI.aadObjectId ? SUZUKI : TANAKA;
     expect(stored!.claimedBy).toEqual({ id: winner.aadObjectId, name: winner.name });
     const [won, lost] = winner === SUZUKI ? [a, b] : [b, a];
-    const wonText = connector.repliesTo(won.id).map((c) => c.activity.text).join('\n');
-    const lostText = connector.repliesTo(lost.id).map((c) => c.activity.text).join('\n');
+    const wonText = e2e.connector.repliesTo(won.id).map((c) => c.activity.text).join('\n');
+    const lostText = e2e.connector.repliesTo(lost.id).map((c) => c.activity.text).join('\n');
     expect(wonText).toContain(`${winner.name}さんがチケット ${ticket.id} を担当します`);
     expect(lostText).toContain(JA.taken.replace('{{id}}', ticket.id).replace('{{name}}', winner.name).replace('{{time}}', '2026-11-24 10:00'));
 
     // One card update, one message to the citizen.
-    await expect.poll(() => connector.updates(card.id).length).toBe(1);
-    expect(shownText(connector.updates(card.id)[0]!.activity)).toContain(`${winner.name}さんが担当`);
+    await expect.poll(() => e2e.connector.updates(card.id).length).toBe(1);
+    expect(shownText(e2e.connector.updates(card.id)[0]!.activity)).toContain(`${winner.name}さんが担当`);
     await pushed(user, ja.handoff.joined);
     // Give a (wrong) second notice every chance to arrive before counting.
     await teams(typed(winner, { channel: CHANNEL }, 'queue'));
     expect(pushesTo(user).filter((c) => textOf(c).includes(ja.handoff.joined))).toHaveLength(1);
-    expect(connector.updates(card.id)).toHaveLength(1);
+    expect(e2e.connector.updates(card.id)).toHaveLength(1);
   });
 });
 
@@ -369,10 +249,10 @@ describe('who is staff', () => {
     expect(answer).not.toContain(JA['queue.title'].split('{{')[0]!);
     expect(replies.every((c) => c.conversationId.startsWith(OTHER_CHANNEL))).toBe(true);
 
-    const refused = running.logs.find((l) => l.includes('teams.refused'));
+    const refused = e2e.running.logs.find((l) => l.includes('teams.refused'));
     expect(refused).toBeDefined();
     expect(refused).toContain(OTHER_TEAM);
-    const logs = running.logs.join('\n');
+    const logs = e2e.running.logs.join('\n');
     for (const secret of [user, personal, '山田', '太郎', '090-9876-5432', '09098765432', '担当者と話したい', OUTSIDER.name, OUTSIDER.aadObjectId, OUTSIDER.id]) {
       expect(logs).not.toContain(secret);
     }
@@ -382,10 +262,10 @@ describe('who is staff', () => {
 describe('a broken staff channel', () => {
   it('Teams answering 403: the citizen is still answered, the ticket waits, /readyz shows it, a log line records it', async () => {
     await registerStaffChannel();
-    connector.fail(CHANNEL, 403);
+    e2e.connector.fail(CHANNEL, 403);
     const user = lineUserId();
     const said = await citizen(ev.text(user, '担当者と話したい'));
-    const [ticket] = await running.app.store.tickets.listOpen();
+    const [ticket] = await e2e.running.app.store.tickets.listOpen();
     expect(ticket).toBeDefined();
     expect(ticket!.status).toBe('open');
     expect(ticket!.card).toBeUndefined();
@@ -393,47 +273,27 @@ describe('a broken staff channel', () => {
     expect(said).toContain(ja.handoff.soon);
 
     // Teams was asked and refused; nothing was posted.
-    expect(connector.calls().filter((c) => c.status === 403).length).toBeGreaterThan(0);
+    expect(e2e.connector.calls().filter((c) => c.status === 403).length).toBeGreaterThan(0);
     expect(cardsPosted()).toHaveLength(0);
 
-    const ready = await fetch(`${running.url}/readyz`);
+    const ready = await fetch(`${e2e.running.url}/readyz`);
     expect(ready.status).toBe(200);
     const body = (await ready.json()) as { status: string; staffChannel: string; notifiers: Record<string, string> };
     expect(body.status).toBe('ok');
     expect(body.staffChannel).toBe('broken:403');
     expect(body.notifiers.teams).toBe('failing');
 
-    const line403 = running.logs.find((l) => l.includes('teams.staff_channel_broken'));
+    const line403 = e2e.running.logs.find((l) => l.includes('teams.staff_channel_broken'));
     expect(line403).toBeDefined();
     expect(line403).toContain('403');
     expect(line403).toContain(ticket!.id);
-    expect(running.logs.join('\n')).not.toContain(user);
+    expect(e2e.running.logs.join('\n')).not.toContain(user);
   });
 });
 
 describe('proxy booking from Teams', () => {
-  /** One agent's personal chat with the bot, tapping card buttons by their title. */
-  function agentChat(agent: Member) {
-    let last: ConnectorCall[] = [];
-    const shown = () => last.map((c) => shownText(c.activity)).join('\n');
-    return {
-      shown,
-      async type(text: string) {
-        last = await teams(activity(agent, { personal: true }, { text }));
-        expect(last.length).toBeGreaterThan(0);
-        return shown();
-      },
-      async tap(label: string | RegExp) {
-        const all = last.flatMap((c) => buttonsOf(c.activity));
-        const button = all.find((b) => (typeof label === 'string' ? b.title === label : label.test(b.title)));
-        if (!button) throw new Error(`no button ${String(label)} among ${all.map((b) => b.title).join(', ')}`);
-        last = await teams(submit(agent, { personal: true }, button.data));
-        expect(last.length).toBeGreaterThan(0);
-        return shown();
-      },
-      titles: () => last.flatMap((c) => buttonsOf(c.activity)).map((b) => b.title),
-    };
-  }
+  /** One agent's personal chat with the bot, tapping card buttons by their title; every step gets an answer. */
+  const agentChat = (agent: Member) => personalChat(agent, e2e, teams, { expectReplies: true });
 
   async function walkToSummary(chat: ReturnType<typeof agentChat>, time: string | RegExp, contact: { name: string; phone: string; email: string }) {
     expect(await chat.type('メニュー')).toContain(ja.menu.prompt);
@@ -458,7 +318,7 @@ describe('proxy booking from Teams', () => {
     const reference = done.match(REFERENCE)?.[0];
     expect(reference).toBeDefined();
 
-    const bookings = await running.app.store.bookings.listSession(SESSION_ID);
+    const bookings = await e2e.running.app.store.bookings.listSession(SESSION_ID);
     expect(bookings).toHaveLength(1);
     expect(bookings[0]).toMatchObject({
       id: reference,
@@ -473,10 +333,10 @@ describe('proxy booking from Teams', () => {
     const tanaka = agentChat(TANAKA);
     await walkToSummary(tanaka, /^1\d:\d{2}$/, caller);
     expect(await tanaka.tap(ja.booking.confirm)).toContain(ja.booking.alreadyBooked);
-    expect(await running.app.store.bookings.listSession(SESSION_ID)).toHaveLength(1);
+    expect(await e2e.running.app.store.bookings.listSession(SESSION_ID)).toHaveLength(1);
 
     // The caller's details went to Teams, not to the logs.
-    const logs = running.logs.join('\n');
+    const logs = e2e.running.logs.join('\n');
     for (const secret of [caller.name, '川崎', caller.phone, '09011112222', caller.email, SUZUKI.name]) expect(logs).not.toContain(secret);
   });
 });

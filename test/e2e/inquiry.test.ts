@@ -9,92 +9,40 @@
  * Each test gets a fresh app and a fresh key prefix; the two stubs live for the whole file.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import ja from '../../locales/ja.json' with { type: 'json' };
 import staffText from '../../src/channels/teams/staff-text.json' with { type: 'json' };
 import { defaultQuestionBrain } from '../../src/services/index.ts';
 import { createRedisStore } from '../../src/stores/redis.ts';
 import { createSealer } from '../../src/stores/sealing.ts';
-import { fakeClock, type RunningApp, startApp } from '../support/app.ts';
-import { buttonsOf, cardOf, type ConnectorCall, type ConnectorStub, shownText, startConnectorStub } from '../support/connectorStub.ts';
-import { eventFactory, type LineEvent, type LineStub, lineUserId, postWebhook, type SentCall, startLineStub, textOf } from '../support/lineStub.ts';
+import { startApp } from '../support/app.ts';
+import { buttonsOf, cardOf, shownText } from '../support/connectorStub.ts';
+import { e2eApp } from '../support/e2e.ts';
+import { lineUserId, type SentCall, textOf } from '../support/lineStub.ts';
 import { makeTicket, TEST_DATA_KEY } from '../support/stores.ts';
+import { CONTACT_CHANNEL, CONTACT_TEAM, type Member, OTHER_CHANNEL, OTHER_TEAM, STAFF_CHANNEL, STAFF_TEAM, type Where } from '../support/teams.ts';
 
-const SECRET = 'e2e-channel-secret-0123456789abcdef';
-const TENANT = '11111111-2222-3333-4444-555555555555';
-const STAFF_TEAM = '19:staffteam0001@thread.tacv2';
-const STAFF_CHANNEL = '19:ticketchannel01@thread.tacv2';
-const CONTACT_TEAM = '19:contactteam001@thread.tacv2';
-const CONTACT_CHANNEL = '19:contactchannel1@thread.tacv2';
-const OTHER_TEAM = '19:someotherteam@thread.tacv2';
-const OTHER_CHANNEL = '19:otherchannel002@thread.tacv2';
-const BOT = { id: '28:citybot-app-id', name: 'CityBot' };
 const JA = staffText.ja;
-const OPEN_ISO = '2026-11-24T10:00:00+09:00'; // a Tuesday, office open
 const ROAD = '道路に穴があいていて危ないです';
 
-interface Member {
-  id: string;
-  aadObjectId: string;
-  name: string;
-}
 /** A contact-center agent. */
 const KATO: Member = { id: '29:kato', aadObjectId: 'aad-kato-0001', name: '加藤 美咲' };
 /** Someone of the ombudsman office. */
 const SUZUKI: Member = { id: '29:suzuki', aadObjectId: 'aad-suzuki-0002', name: '鈴木 一郎' };
 const OUTSIDER: Member = { id: '29:mallory', aadObjectId: 'aad-mallory-0003', name: 'Mallory Outsider' };
 
-let line: LineStub;
-let connector: ConnectorStub;
-let running: RunningApp;
-const clock = fakeClock(OPEN_ISO);
-const ev = eventFactory(clock.now);
-let seq = 0;
+/** A fresh store on the real Redis, sealed as in production, under a key prefix of its own. */
+const freshStore = () => createRedisStore({ url: inject('redisUrl'), prefix: `e2e:${randomUUID()}:`, sealer: createSealer(TEST_DATA_KEY) });
 
-beforeAll(async () => {
-  line = await startLineStub();
-  connector = await startConnectorStub();
+const e2e = e2eApp({
+  idPrefix: 'e2e-cc-',
+  installer: KATO,
+  env: { CONTACT_CENTER_TEAM_ID: CONTACT_TEAM, REPORT_LINK_SECRET: 'e2e-report-link-secret-0123456789abcdef' },
+  overrides: async () => ({ store: await freshStore() }),
 });
-afterAll(async () => {
-  await line?.close();
-  await connector?.close();
-});
-beforeEach(async () => {
-  line.reset();
-  connector.reset();
-  clock.set(OPEN_ISO);
-  const store = await createRedisStore({ url: inject('redisUrl'), prefix: `e2e:${randomUUID()}:`, sealer: createSealer(TEST_DATA_KEY) });
-  running = await startApp(
-    {
-      LINE_CHANNEL_SECRET: SECRET,
-      LINE_CHANNEL_ACCESS_TOKEN: 'test-token',
-      LINE_API_BASE_URL: line.url,
-      STAFF_TEAM_ID: STAFF_TEAM,
-      CONTACT_CENTER_TEAM_ID: CONTACT_TEAM,
-      STAFF_TENANT_ID: TENANT,
-      TEAMS_UNAUTHENTICATED: 'true',
-      REPORT_LINK_SECRET: 'e2e-report-link-secret-0123456789abcdef',
-    },
-    { store, now: clock.now, lineRetryDelayMs: 5 },
-  );
-});
-afterEach(async () => {
-  await running?.close();
-});
+const { clock, ev, citizen, typed, submit, install, teams, teamsSays, cardsIn, cardOfTicket } = e2e;
 
 // ---- LINE side ---------------------------------------------------------------------------
-
-function repliesTo(event: LineEvent): SentCall[] {
-  return line.sent().filter((c) => c.kind === 'reply' && c.replyToken === event.replyToken);
-}
-
-/** The citizen sends one event; resolves with the bot's replies to it. */
-async function citizen(event: LineEvent): Promise<SentCall[]> {
-  const res = await postWebhook(running.url, [event], SECRET);
-  expect(res.status).toBe(200);
-  await line.waitFor(() => repliesTo(event).some((c) => c.status === 200));
-  return repliesTo(event);
-}
 
 /** The quick-reply button labelled `label` among the replies, as a postback to send back. */
 function button(replies: SentCall[], label: string): string {
@@ -114,79 +62,30 @@ async function askAndConsent(user: string, question: string): Promise<string> {
   return id!;
 }
 
+/** Pushes to the citizen that LINE accepted. */
 function pushesTo(userId: string): SentCall[] {
-  return line.sent().filter((c) => c.kind === 'push' && c.to === userId && c.status === 200);
+  return e2e.pushesTo(userId).filter((c) => c.status === 200);
 }
 
 // ---- Teams side --------------------------------------------------------------------------
 
-type Where = { team: string; channel: string; root?: string };
-const CONTACT: Where = { team: CONTACT_TEAM, channel: CONTACT_CHANNEL };
-const OFFICE: Where = { team: STAFF_TEAM, channel: STAFF_CHANNEL };
-
-function activity(from: Member, where: Where, extra: Record<string, unknown> = {}): Record<string, unknown> & { id: string } {
-  const id = (extra.id as string | undefined) ?? `e2e-cc-${++seq}`;
-  return {
-    type: 'message',
-    id,
-    channelId: 'msteams',
-    serviceUrl: connector.url,
-    timestamp: new Date(clock.now()).toISOString(),
-    locale: 'ja-JP',
-    from,
-    recipient: BOT,
-    conversation: { id: `${where.channel};messageid=${where.root ?? id}`, conversationType: 'channel', tenantId: TENANT, isGroup: true },
-    channelData: { tenant: { id: TENANT }, team: { id: where.team }, channel: { id: where.channel } },
-    ...extra,
-  };
-}
-
-function typed(from: Member, where: Where, text: string) {
-  const mention = `<at>${BOT.name}</at>`;
-  return activity(from, where, { text: `${mention} ${text}\n`, entities: [{ type: 'mention', text: mention, mentioned: BOT }] });
-}
-
-function submit(from: Member, where: Where, value: unknown) {
-  return activity(from, where, { value });
-}
-
-function install(where: Where) {
-  return activity(KATO, where, {
-    type: 'conversationUpdate',
-    conversation: { id: where.channel, conversationType: 'channel', tenantId: TENANT, isGroup: true },
-    membersAdded: [BOT],
-    channelData: { tenant: { id: TENANT }, team: { id: where.team }, channel: { id: where.channel }, eventType: 'teamMemberAdded' },
-  });
-}
-
-/** Posts an activity (200 expected: the turn is done) and returns the bot's replies to it. */
-async function teams(act: { id: string }): Promise<ConnectorCall[]> {
-  const res = await fetch(`${running.url}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(act) });
-  expect(res.status).toBe(200);
-  return connector.repliesTo(act.id);
-}
-
-async function teamsSays(act: { id: string }): Promise<string> {
-  return (await teams(act)).map((c) => shownText(c.activity)).join('\n');
-}
+const CONTACT = { team: CONTACT_TEAM, channel: CONTACT_CHANNEL } satisfies Where;
+const OFFICE = { team: STAFF_TEAM, channel: STAFF_CHANNEL } satisfies Where;
 
 /** The bot installed in both teams: the contact center's channel and the office's. */
 async function registerChannels(): Promise<void> {
-  expect(await teamsSays(install(CONTACT))).toContain(JA.installedContact.slice(0, 20));
-  expect(await teamsSays(install(OFFICE))).toContain(JA.installed.slice(0, 20));
-  const ready = (await (await fetch(`${running.url}/readyz`)).json()) as Record<string, string>;
-  expect(ready).toMatchObject({ staffChannel: 'ok', contactCenterChannel: 'ok' });
+  expect(await teamsSays(install(CONTACT.channel, CONTACT.team))).toContain(JA.installedContact.slice(0, 20));
+  expect(await teamsSays(install(OFFICE.channel, OFFICE.team))).toContain(JA.installed.slice(0, 20));
+  expect(await e2e.readyz()).toMatchObject({ staffChannel: 'ok', contactCenterChannel: 'ok' });
 }
 
-/** Ticket cards posted as new messages in a channel. */
-function cardsIn(channel: string): ConnectorCall[] {
-  return connector.posts(channel).filter((c) => c.activityId === undefined && cardOf(c.activity) !== undefined);
-}
-
-async function cardOfTicket(channel: string, ticketId: string): Promise<ConnectorCall> {
-  const find = () => cardsIn(channel).find((c) => shownText(c.activity).includes(ticketId));
-  await expect.poll(() => find() !== undefined).toBe(true);
-  return find()!;
+/** Both channels registered, a citizen's question passed on: the citizen, the ticket and its card in the contact center. */
+async function questionAtContactCenter() {
+  await registerChannels();
+  const user = lineUserId();
+  const ticketId = await askAndConsent(user, ROAD);
+  const card = await cardOfTicket(CONTACT_CHANNEL, ticketId);
+  return { user, ticketId, card };
 }
 
 const entry = (id: string) => defaultQuestionBrain().matcher.get(id)!;
@@ -195,14 +94,10 @@ const entry = (id: string) => defaultQuestionBrain().matcher.get(id)!;
 
 describe('a question the bot could not answer', () => {
   it('reaches the contact center as a card; an agent sends a suggested answer; the citizen gets it on LINE; the ticket closes as answered', async () => {
-    await registerChannels();
-    const user = lineUserId();
-    const ticketId = await askAndConsent(user, ROAD);
-
     // The card is in the contact center's channel, not the office's.
-    const card = await cardOfTicket(CONTACT_CHANNEL, ticketId);
+    const { user, ticketId, card } = await questionAtContactCenter();
     expect(cardsIn(STAFF_CHANNEL)).toHaveLength(0);
-    const ticket = (await running.app.store.tickets.get(ticketId))!;
+    const ticket = (await e2e.running.app.store.tickets.get(ticketId))!;
     expect(ticket).toMatchObject({ desk: 'contact_center', reason: 'inquiry', question: ROAD, status: 'open' });
     expect(ticket.card).toEqual({ conversationId: CONTACT_CHANNEL, activityId: card.id });
     expect(ticket.suggestions).toHaveLength(3);
@@ -227,17 +122,17 @@ describe('a question the bot could not answer', () => {
     expect(tapped).toContain(JA.answered.replace('{{name}}', KATO.name).replace('{{id}}', ticketId).replace('{{title}}', entry(chosen).title.ja));
 
     // The citizen gets "an answer from staff" and the entry's answer, by push, once.
-    await line.waitFor(() => pushesTo(user).some((c) => textOf(c).includes(ja.inquiry.fromStaff)));
+    await e2e.line.waitFor(() => pushesTo(user).some((c) => textOf(c).includes(ja.inquiry.fromStaff)));
     const pushes = pushesTo(user);
     expect(pushes).toHaveLength(1);
     expect(JSON.stringify(pushes[0]!.messages)).toContain(entry(chosen).title.ja);
     expect(textOf(pushes[0]!)).not.toContain(ja.handoff.closedUnanswered.split('{{')[0]!);
 
     // The ticket is closed as answered with that entry, and the card says so, without buttons.
-    const closed = (await running.app.store.tickets.get(ticketId))!;
+    const closed = (await e2e.running.app.store.tickets.get(ticketId))!;
     expect(closed).toMatchObject({ status: 'closed', outcome: 'answered', answeredWith: chosen, closedBy: { id: KATO.aadObjectId, name: KATO.name } });
-    await expect.poll(() => connector.updates(card.id).length).toBe(1);
-    const updated = connector.updates(card.id)[0]!;
+    await expect.poll(() => e2e.connector.updates(card.id).length).toBe(1);
+    const updated = e2e.connector.updates(card.id)[0]!;
     expect(shownText(updated.activity)).toContain(JA['outcome.answeredWith'].replace('{{title}}', entry(chosen).title.ja));
     expect(buttonsOf(updated.activity)).toEqual([]);
 
@@ -246,15 +141,12 @@ describe('a question the bot could not answer', () => {
     expect(pushesTo(user)).toHaveLength(1);
 
     // The question went to staff, not to the logs.
-    const logs = running.logs.join('\n');
+    const logs = e2e.running.logs.join('\n');
     for (const personal of [user, ROAD, '道路', KATO.name, KATO.aadObjectId]) expect(logs).not.toContain(personal);
   });
 
   it('is forwarded to the ombudsman office: a new card in the staff channel, the ticket open at the office, the old card says where it went', async () => {
-    await registerChannels();
-    const user = lineUserId();
-    const ticketId = await askAndConsent(user, ROAD);
-    const card = await cardOfTicket(CONTACT_CHANNEL, ticketId);
+    const { user, ticketId, card } = await questionAtContactCenter();
     const forward = buttonsOf(card.activity).find((b) => b.title === JA['card.forwardTo.office'])!;
     expect(forward.data).toEqual({ staff: 'forward', ticketId, desk: 'office' });
 
@@ -269,19 +161,19 @@ describe('a question the bot could not answer', () => {
         { staff: 'forward', ticketId, desk: 'contact_center' },
       ]),
     );
-    const ticket = (await running.app.store.tickets.get(ticketId))!;
+    const ticket = (await e2e.running.app.store.tickets.get(ticketId))!;
     expect(ticket).toMatchObject({ status: 'open', desk: 'office', card: { conversationId: STAFF_CHANNEL, activityId: officeCard.id } });
-    expect((await running.app.store.tickets.listOpen()).map((t) => t.id)).toEqual([ticketId]);
+    expect((await e2e.running.app.store.tickets.listOpen()).map((t) => t.id)).toEqual([ticketId]);
 
-    await expect.poll(() => connector.updates(card.id).length).toBe(1);
-    const old = connector.updates(card.id)[0]!;
+    await expect.poll(() => e2e.connector.updates(card.id).length).toBe(1);
+    const old = e2e.connector.updates(card.id)[0]!;
     expect(old.conversationId).toBe(CONTACT_CHANNEL);
     expect(shownText(old.activity)).toContain(JA['status.forwarded'].replace('{{desk}}', JA['desk.office']).replace('{{name}}', KATO.name).replace('{{time}}', '2026-11-24 10:00'));
     expect(buttonsOf(old.activity)).toEqual([]);
 
     // The office claims it on its own card; the citizen hears someone joined.
     expect(await teamsSays(submit(SUZUKI, { ...OFFICE, root: officeCard.id! }, { staff: 'claim', ticketId }))).toContain(ticketId);
-    await line.waitFor(() => pushesTo(user).some((c) => textOf(c).includes(ja.handoff.joined)));
+    await e2e.line.waitFor(() => pushesTo(user).some((c) => textOf(c).includes(ja.handoff.joined)));
   });
 });
 
@@ -297,7 +189,7 @@ describe('triage', () => {
     expect(urgent.map(textOf).join('\n')).toContain('110');
     // An office handoff is no contact-center business.
     await citizen(ev.text(lineUserId(), '担当者と話したい'));
-    const open = await running.app.store.tickets.listOpen();
+    const open = await e2e.running.app.store.tickets.listOpen();
     expect(open).toHaveLength(4);
     const urgentId = open.find((t) => t.reason === 'urgent')!.id;
     const officeId = open.find((t) => t.reason === 'requested')!.id;
@@ -325,7 +217,7 @@ describe('the unanswered report', () => {
     // An agent answers the first one with the contact center's entry.
     const card = await cardOfTicket(CONTACT_CHANNEL, a);
     await teams(submit(KATO, { ...CONTACT, root: card.id! }, { staff: 'answer', ticketId: a, entryId: 'contact-center' }));
-    expect((await running.app.store.tickets.get(a))?.outcome).toBe('answered');
+    expect((await e2e.running.app.store.tickets.get(a))?.outcome).toBe('answered');
     // A citizen finds an answer helpful.
     const fan = lineUserId();
     const answered = await citizen(ev.text(fan, '粗大ごみを出したい'));
@@ -341,7 +233,7 @@ describe('the unanswered report', () => {
     const download = buttonsOf(replies[0]!.activity).find((b) => b.title === JA['unanswered.csv']);
     expect(download).toBeDefined();
     const link = (cardOf(replies[0]!.activity)!.actions as { type: string; url?: string }[]).find((x) => x.type === 'Action.OpenUrl')!.url!;
-    expect(link.startsWith(`${running.url}/reports/unanswered.csv?exp=`)).toBe(true);
+    expect(link.startsWith(`${e2e.running.url}/reports/unanswered.csv?exp=`)).toBe(true);
 
     const res = await fetch(link);
     expect(res.status).toBe(200);
@@ -375,39 +267,36 @@ describe('the unanswered report', () => {
     expect((await fetch(link)).status).toBe(403);
 
     // The question texts went to staff, never to the logs.
-    const logs = running.logs.join('\n');
+    const logs = e2e.running.logs.join('\n');
     for (const personal of [ROAD, '看板', 'HYPERLINK']) expect(logs).not.toContain(personal);
   });
 });
 
 describe('who is staff', () => {
   it('refuses a person outside both teams: no report, no answer sent, the ticket untouched', async () => {
-    await registerChannels();
-    const user = lineUserId();
-    const ticketId = await askAndConsent(user, ROAD);
-    const card = await cardOfTicket(CONTACT_CHANNEL, ticketId);
+    const { user, ticketId, card } = await questionAtContactCenter();
     const other: Where = { team: OTHER_TEAM, channel: OTHER_CHANNEL };
 
     const report = await teamsSays(typed(OUTSIDER, other, 'unanswered'));
     expect(report).toContain(JA.refused);
     expect(report).not.toContain(ROAD);
-    const suggestion = (await running.app.store.tickets.get(ticketId))!.suggestions![0]!;
+    const suggestion = (await e2e.running.app.store.tickets.get(ticketId))!.suggestions![0]!;
     expect(await teamsSays(submit(OUTSIDER, { ...other, root: card.id! }, { staff: 'answer', ticketId, entryId: suggestion }))).toContain(JA.refused);
     expect(await teamsSays(typed(OUTSIDER, other, 'triage'))).toContain(JA.refused);
 
     expect(pushesTo(user)).toHaveLength(0);
-    expect((await running.app.store.tickets.get(ticketId))?.status).toBe('open');
-    expect(connector.updates(card.id)).toHaveLength(0);
+    expect((await e2e.running.app.store.tickets.get(ticketId))?.status).toBe('open');
+    expect(e2e.connector.updates(card.id)).toHaveLength(0);
     // Members of either team are staff: the contact center's agent and the office's.
     expect(await teamsSays(typed(KATO, CONTACT, 'triage'))).toContain(JA['triage.title'].replace('{{count}}', '1'));
     expect(await teamsSays(typed(SUZUKI, OFFICE, 'triage'))).toContain(JA['triage.title'].replace('{{count}}', '1'));
-    expect(running.logs.join('\n')).not.toContain(OUTSIDER.aadObjectId);
+    expect(e2e.running.logs.join('\n')).not.toContain(OUTSIDER.aadObjectId);
   });
 });
 
 describe('retention', () => {
   it('forgets tickets closed longer ago than INQUIRY_RETENTION_DAYS at start-up, with their questions, and logs only the count', async () => {
-    const store = await createRedisStore({ url: inject('redisUrl'), prefix: `e2e:${randomUUID()}:`, sealer: createSealer(TEST_DATA_KEY) });
+    const store = await freshStore();
     const day = 86_400_000;
     const closed = async (id: string, daysAgo: number) => {
       await store.tickets.create(makeTicket({ id, userKey: `line:${id}`, reason: 'inquiry', desk: 'contact_center', question: ROAD }));

@@ -28,12 +28,8 @@ import type { Store } from '../../../src/stores/ports.ts';
 import { fakeClock } from '../../support/app.ts';
 import { ChatUser, TEST_CATALOG, toSummary } from '../../support/chat.ts';
 import { buttonsOf, cardOf, type ConnectorCall, type ConnectorStub, shownText, startConnectorStub } from '../../support/connectorStub.ts';
+import { buttonIn, type Member, OTHER_CHANNEL, OTHER_TEAM, personalChat, STAFF_CHANNEL as CHANNEL, STAFF_TEAM as TEAM, teamsActivities, teamsClient, TENANT } from '../../support/teams.ts';
 
-const TEAM = '19:staffteam0001@thread.tacv2';
-const TENANT = '11111111-2222-3333-4444-555555555555';
-const CHANNEL = '19:ticketchannel01@thread.tacv2';
-const OTHER_CHANNEL = '19:otherchannel002@thread.tacv2';
-const BOT = { id: '28:citybot-app-id', name: 'CityBot' };
 const SESSION_ID = '2026-12-08-asao';
 const EN = staffText.en;
 /** Step words on the cards, as `src/app.ts` wires them. */
@@ -43,11 +39,6 @@ const entry = (id: string) => defaultQuestionBrain().matcher.get(id);
 /** The report link the route would sign (its signature is the app's business, see the e2e tests). */
 const csvUrl = (origin: string) => `${origin}/reports/unanswered.csv`;
 
-interface Member {
-  id: string;
-  aadObjectId: string;
-  name: string;
-}
 const AIKO: Member = { id: '29:aiko', aadObjectId: 'aad-aiko-0001', name: 'Aiko Sato' };
 const BEN: Member = { id: '29:ben', aadObjectId: 'aad-ben-0002', name: 'Ben Suzuki' };
 const OUTSIDER: Member = { id: '29:mallory', aadObjectId: 'aad-mallory-0003', name: 'Mallory Outsider' };
@@ -63,82 +54,14 @@ let delivered: { userKey: string; replies: Reply[] }[];
 let replyCalls: { ticketId: string; agent: Agent; text: string; messageId: string }[];
 let citizenSeq = 0;
 const clock = fakeClock('2026-11-24T10:00:00+09:00');
-let seq = 0;
 
 // ---- activities ------------------------------------------------------------------------
 
-type Where = { channel: string; root?: string } | { personal: true; tenant?: string } | { team: string; channel: string; tenant?: string };
-
-/** An inbound Teams activity, as Teams would send it. */
-function activity(from: Member, where: Where, extra: Record<string, unknown> = {}): Record<string, unknown> & { id: string } {
-  const id = (extra.id as string | undefined) ?? `msg-${++seq}`;
-  let conversation: Record<string, unknown>;
-  let channelData: Record<string, unknown>;
-  if ('personal' in where) {
-    const tenant = where.tenant ?? TENANT;
-    conversation = { id: `a:personal-${from.id}`, conversationType: 'personal', tenantId: tenant };
-    channelData = { tenant: { id: tenant } };
-  } else {
-    const team = 'team' in where ? where.team : TEAM;
-    const tenant = ('tenant' in where ? where.tenant : undefined) ?? TENANT;
-    const root = 'root' in where && where.root ? where.root : id;
-    conversation = { id: `${where.channel};messageid=${root}`, conversationType: 'channel', tenantId: tenant, isGroup: true };
-    channelData = { tenant: { id: tenant }, team: { id: team }, channel: { id: where.channel } };
-  }
-  return {
-    type: 'message',
-    id,
-    channelId: 'msteams',
-    serviceUrl: stub.url,
-    timestamp: new Date(clock.now()).toISOString(),
-    locale: 'en-US',
-    from,
-    recipient: BOT,
-    conversation,
-    channelData,
-    ...extra,
-  };
-}
-
-/** A message that @mentions the bot, as typed in a channel. */
-function typed(from: Member, where: Where, text: string, extra: Record<string, unknown> = {}) {
-  const mention = `<at>${BOT.name}</at>`;
-  return activity(from, where, {
-    text: `${mention} ${text}\n`,
-    entities: [{ type: 'mention', text: mention, mentioned: BOT }],
-    ...extra,
-  });
-}
-
-/** An Action.Submit from a card button. */
-function submit(from: Member, where: Where, value: unknown) {
-  return activity(from, where, { value });
-}
-
-async function post(body: unknown): Promise<Response> {
-  return fetch(`${url}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
-}
-
-/** Posts an activity, expects 200, returns the bot's replies to it (the turn is done when Teams gets its answer). */
-async function send(act: { id: string }): Promise<ConnectorCall[]> {
-  const res = await post(act);
-  expect(res.status).toBe(200);
-  return stub.repliesTo(act.id);
-}
-
-async function say(act: { id: string }): Promise<string> {
-  return (await send(act)).map((c) => shownText(c.activity)).join('\n');
-}
-
-/** The bot installed in a channel of a team. */
-function install(channel: string, team = TEAM) {
-  return activity(AIKO, { team, channel }, {
-    type: 'conversationUpdate',
-    conversation: { id: channel, conversationType: 'channel', tenantId: TENANT, isGroup: true },
-    membersAdded: [BOT],
-    channelData: { tenant: { id: TENANT }, team: { id: team }, channel: { id: channel }, eventType: 'teamMemberAdded' },
-  });
-}
+const { activity, typed, submit, install } = teamsActivities({ serviceUrl: () => stub.url, now: clock.now, locale: 'en-US', team: TEAM, idPrefix: 'msg-', installer: AIKO });
+const { post, send, says: say } = teamsClient(
+  () => url,
+  () => stub,
+);
 
 // ---- tickets ---------------------------------------------------------------------------
 
@@ -243,7 +166,7 @@ describe('registration of the staff channel', () => {
   });
 
   it('does not register a channel of another team, and says politely why', async () => {
-    expect(await say(install(OTHER_CHANNEL, '19:someotherteam@thread.tacv2'))).toContain(EN.refused);
+    expect(await say(install(OTHER_CHANNEL, OTHER_TEAM))).toContain(EN.refused);
     expect(await store.channels.get('staff')).toBeNull();
     expect(logs.some((l) => l.includes('teams.install_outside_staff'))).toBe(true);
   });
@@ -470,19 +393,19 @@ describe('staff commands', () => {
 
 describe('who is staff', () => {
   it('refuses a command from another team and logs it without personal data', async () => {
-    const other = { team: '19:someotherteam@thread.tacv2', channel: OTHER_CHANNEL };
+    const other = { team: OTHER_TEAM, channel: OTHER_CHANNEL };
     const replies = await say(typed(OUTSIDER, other, 'queue'));
     expect(replies).toContain(EN.refused);
     const line = logs.find((l) => l.includes('teams.refused'));
     expect(line).toBeDefined();
-    expect(line).toContain('19:someotherteam@thread.tacv2');
+    expect(line).toContain(OTHER_TEAM);
     for (const personal of [OUTSIDER.name, OUTSIDER.aadObjectId, OUTSIDER.id, 'Mallory']) expect(logs.join('\n')).not.toContain(personal);
   });
 
   it('refuses the staff team id from another tenant, and a personal chat from another tenant', async () => {
     expect(await say(typed(OUTSIDER, { team: TEAM, channel: CHANNEL, tenant: 'other-tenant' }, 'queue'))).toContain(EN.refused);
     expect(await say(typed(OUTSIDER, { personal: true, tenant: 'other-tenant' }, 'hello'))).toContain(EN.refused);
-    expect(await say(submit(OUTSIDER, { team: '19:someotherteam@thread.tacv2', channel: OTHER_CHANNEL }, { staff: 'claim', ticketId: 'ABC-DEFG' }))).toContain(EN.refused);
+    expect(await say(submit(OUTSIDER, { team: OTHER_TEAM, channel: OTHER_CHANNEL }, { staff: 'claim', ticketId: 'ABC-DEFG' }))).toContain(EN.refused);
     expect(logs.filter((l) => l.includes('teams.refused'))).toHaveLength(3);
     expect(logs.join('\n')).not.toContain('Mallory');
   });
@@ -526,11 +449,7 @@ describe('a broken staff channel', () => {
 
 describe('proxy booking by an agent', () => {
   it('an agent in a personal chat walks the booking dialog with card buttons', async () => {
-    const tap = async (replies: ConnectorCall[], label: string) => {
-      const button = replies.flatMap((c) => buttonsOf(c.activity)).find((b) => b.title === label);
-      if (!button) throw new Error(`no button ${label} among ${replies.flatMap((c) => buttonsOf(c.activity)).map((b) => b.title).join(', ')}`);
-      return send(submit(AIKO, { personal: true }, button.data));
-    };
+    const tap = (replies: ConnectorCall[], label: string) => send(submit(AIKO, { personal: true }, buttonIn(replies, label).data));
     // No mention in a personal chat: Teams sends the text as typed.
     let replies = await send(activity(AIKO, { personal: true }, { text: 'menu' }));
     expect(replies.map((c) => shownText(c.activity)).join('\n')).toContain(en.menu.prompt);
@@ -563,17 +482,7 @@ describe('cancelling a booking from Teams', () => {
 
   /** An agent books for a phone caller in a personal chat, tapping card buttons as shown; returns the shown reference. */
   async function proxyBooking(agent: Member, time: string, contact = CALLER): Promise<string> {
-    let last: ConnectorCall[] = [];
-    const shown = () => last.map((c) => shownText(c.activity)).join('\n');
-    const write = async (text: string) => {
-      last = await send(activity(agent, { personal: true }, { text }));
-    };
-    const tap = async (label: string | RegExp) => {
-      const all = last.flatMap((c) => buttonsOf(c.activity));
-      const button = all.find((b) => (typeof label === 'string' ? b.title === label : label.test(b.title)));
-      if (!button) throw new Error(`no button ${String(label)} among ${all.map((b) => b.title).join(', ')}`);
-      last = await send(submit(agent, { personal: true }, button.data));
-    };
+    const { shown, type: write, tap } = personalChat(agent, { activity, submit }, send);
     await write('menu');
     await tap(en.menu.book);
     await tap(en.booking.mode.in_person);
@@ -685,7 +594,7 @@ describe('cancelling a booking from Teams', () => {
 
   it('is refused outside the staff team, and only offered in its channels', async () => {
     const reference = await proxyBooking(AIKO, '11:00');
-    const other = { team: '19:someotherteam@thread.tacv2', channel: OTHER_CHANNEL };
+    const other = { team: OTHER_TEAM, channel: OTHER_CHANNEL };
     const asked = await say(typed(OUTSIDER, other, `cancel ${reference}`));
     expect(asked).toContain(EN.refused);
     expect(asked).not.toContain(CALLER.name);
