@@ -31,13 +31,16 @@ function contextOf(state: ConversationState): string {
   return journeyOf(flow)?.step(flow) ?? flow.name;
 }
 
-/** Reasons that hand the conversation to the service's office (questions and urgent messages go to the contact center: `inquiry.ts`). */
-type OfficeReason = Exclude<TicketReason, 'inquiry' | 'urgent'>;
+/**
+ * Reasons that hand the conversation to the service's office. Questions and urgent messages
+ * go to the contact center (`inquiry.ts`); `not_understood` is only read, on tickets stored
+ * before the bot asked the citizen's consent instead.
+ */
+type OfficeReason = Exclude<TicketReason, 'inquiry' | 'urgent' | 'not_understood'>;
 
 const OPENING_LINE: Record<OfficeReason, string> = {
   requested: 'handoff.requested',
   screening_unsure: 'handoff.unsure',
-  not_understood: 'handoff.notUnderstood',
 };
 
 /** Opens a ticket and returns what to tell the citizen. */

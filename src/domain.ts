@@ -140,8 +140,9 @@ export interface Booking {
 }
 
 /**
- * Why a ticket was opened for a human: asked for one, unsure at screening, not understood,
- * a question the bot could not answer (`inquiry`), or an urgent message.
+ * Why a ticket was opened for a human: asked for one, unsure at screening, a question the
+ * bot could not answer (`inquiry`), or an urgent message. `not_understood` is on tickets
+ * opened before the citizen was asked whether staff may read their message.
  */
 export type TicketReason = 'requested' | 'screening_unsure' | 'not_understood' | 'inquiry' | 'urgent';
 
