@@ -200,7 +200,8 @@ export function sign(body: string | Buffer, secret: string): string {
 /** A webhook event as LINE sends it (the parts the bot reads, plus the usual extras). */
 export interface LineEvent {
   type: string;
-  mode: 'active';
+  /** `standby` when another module owns the chat: LINE then sends no reply token. */
+  mode: 'active' | 'standby';
   timestamp: number;
   webhookEventId: string;
   deliveryContext: { isRedelivery: boolean };
@@ -236,6 +237,12 @@ export function eventFactory(now: () => number) {
       message: { type: 'sticker', id: String(Math.floor(Math.random() * 1e15)), packageId: '446', stickerId: '1988', stickerResourceType: 'STATIC' },
     }),
   };
+}
+
+/** The event as LINE sends it while another module owns the chat: standby, no reply token. */
+export function standby(event: LineEvent): LineEvent {
+  const { replyToken: _, ...rest } = event;
+  return { ...rest, mode: 'standby' };
 }
 
 /** The webhook body LINE posts. */

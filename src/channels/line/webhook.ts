@@ -1,7 +1,10 @@
 /**
  * `POST /line/webhook`: LINE's events → turns → replies.
  *
- * The signature is checked on the raw bytes before anything is parsed. Events of one user
+ * The signature is checked on the raw bytes before anything is parsed. Each event is validated
+ * on its own: a bad one is skipped (logged by index and type) and the rest still run; only a
+ * body that is not an object with an `events` array answers 400. Events in `standby` mode
+ * (another module owns the chat) are acknowledged and nothing more. Events of one user
  * run in order, different users in parallel. The answer to LINE waits for the turns (they
  * take milliseconds) but never longer than `ackDeadlineMs`, well inside LINE's 2 seconds;
  * slower turns finish after. A turn that fails (e.g. Redis down) answers the user with an
@@ -26,9 +29,10 @@ const BODY_LIMIT = 1024 * 1024;
  */
 const SEND_ORDER_WAIT_MS = 10_000;
 
-/** The parts of LINE's webhook body the bot uses; anything else is passed over. */
+/** The parts of LINE's webhook event the bot uses; anything else is passed over. */
 const eventSchema = z.object({
   type: z.string(),
+  mode: z.string(),
   webhookEventId: z.string().min(1),
   timestamp: z.number(),
   replyToken: z.string().optional(),
@@ -36,7 +40,8 @@ const eventSchema = z.object({
   message: z.object({ type: z.string(), text: z.string().optional() }).optional(),
   postback: z.object({ data: z.string() }).optional(),
 });
-const bodySchema = z.object({ destination: z.string().optional(), events: z.array(eventSchema) });
+/** Events are checked one by one (see `validEvents`), so that one bad event does not cost the others. */
+const bodySchema = z.object({ destination: z.string().optional(), events: z.array(z.unknown()) });
 type LineEvent = z.infer<typeof eventSchema>;
 
 export interface LineWebhookOptions {
@@ -63,6 +68,21 @@ function toInput(event: LineEvent): Input | undefined {
     default:
       return undefined;
   }
+}
+
+/** The events that parse; each one that does not is logged by position and type, never by content. */
+function validEvents(candidates: unknown[], log: Logger): LineEvent[] {
+  const events: LineEvent[] = [];
+  candidates.forEach((candidate, index) => {
+    const parsed = eventSchema.safeParse(candidate);
+    if (parsed.success) {
+      events.push(parsed.data);
+      return;
+    }
+    const type = typeof candidate === 'object' && candidate !== null ? (candidate as { type?: unknown }).type : undefined;
+    log.warn('line.event_invalid', { index, ...(typeof type === 'string' ? { type } : {}) });
+  });
+  return events;
 }
 
 /** Mounts the webhook route on `server`. */
@@ -106,6 +126,9 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): void
   const runAll = async (events: LineEvent[]): Promise<void> => {
     const byUser = new Map<string, LineEvent[]>();
     for (const event of events) {
+      // In standby another module (e.g. a human-operator desk) owns the chat: LINE forbids
+      // answering, and a turn would move a conversation the citizen is not having with us.
+      if (event.mode !== 'active') continue;
       // Only one-to-one chats: in a group (e.g. the staff LINE group) the bot only posts.
       const userId = event.source?.type === 'user' ? event.source.userId : undefined;
       if (!userId) continue;
@@ -127,7 +150,13 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): void
     try {
       raw = await readBody(req, BODY_LIMIT);
     } catch (err) {
-      res.send(err instanceof BodyTooLargeError ? 413 : 400, { error: 'unreadable body' });
+      if (err instanceof BodyTooLargeError) {
+        // The rest of the body is never read, so the connection cannot carry another request:
+        // close it rather than leave the client's next request on it waiting for ever.
+        res.send(413, { error: 'body too large' }, { connection: 'close' });
+        return;
+      }
+      res.send(400, { error: 'unreadable body' });
       return;
     }
     const signature = req.header('x-line-signature');
@@ -144,7 +173,8 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): void
       res.send(400, { error: 'malformed payload' });
       return;
     }
-    const work = runAll(body.events).catch((err) => {
+    const events = validEvents(body.events, log);
+    const work = runAll(events).catch((err) => {
       log.error('line.events_failed', errorFields(err));
       throw err;
     });
@@ -155,7 +185,7 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): void
     try {
       const finished = await Promise.race([work.then(() => 'done' as const), deadline]);
       if (finished === 'late') {
-        log.warn('line.ack_before_done', { events: body.events.length });
+        log.warn('line.ack_before_done', { events: events.length });
         work.catch(() => undefined);
       }
       res.send(200, {});

@@ -1,8 +1,10 @@
 /**
  * The LINE webhook over real HTTP, against a stub of LINE's Messaging API: signatures,
  * dedupe, ordering, reply-token fallback to push, retry keys, unsupported messages, a whole
- * booking, personal data kept out of the logs, and a Redis outage.
+ * booking, personal data kept out of the logs, standby events, a batch with a bad event, an
+ * oversized body on a kept-alive connection, and a Redis outage.
  */
+import { connect } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import ja from '../../../locales/ja.json' with { type: 'json' };
 import { createMemoryStore } from '../../../src/stores/memory.ts';
@@ -20,6 +22,7 @@ import {
   SESSION_ID,
   type SentCall,
   sign,
+  standby,
   startLineStub,
   tap,
   textOf,
@@ -266,6 +269,117 @@ describe('replies', () => {
     const user = lineUserId();
     const { text } = await step(ev.sticker(user));
     expect(text).toContain(ja.unsupported);
+  });
+});
+
+describe('standby (another module owns the chat)', () => {
+  it('acknowledges standby events but runs no turn, sends nothing and stores nothing', async () => {
+    const user = lineUserId();
+    const events = [standby(ev.text(user, '予約する')), standby(ev.follow(user)), standby(ev.postback(user, tap.mode()))];
+    const res = await postWebhook(running.url, events, SECRET);
+    expect(res.status).toBe(200);
+    // The ack waits for the turns, so a turn run for these would have saved by now.
+    expect(await running.app.store.conversations.load(`line:${user}`)).toBeNull();
+    // The same user's next active event: an answer to the standby ones would leave before its own.
+    const active = ev.text(user, '予約する');
+    await send(active);
+    expect(stub.sent()).toHaveLength(1);
+    expect(pushesTo(user)).toHaveLength(0);
+    expect((await running.app.store.conversations.load(`line:${user}`))?.rev).toBe(1);
+  });
+});
+
+describe('a batch with a bad event', () => {
+  it('answers the good events and skips each bad one, logging only its index and type', async () => {
+    const alice = lineUserId();
+    const bob = lineUserId();
+    const carol = lineUserId();
+    const good1 = ev.text(alice, '予約する');
+    const good2 = ev.follow(carol);
+    // No event id and a timestamp that is not a number.
+    const { webhookEventId: _, ...broken } = { ...ev.text(bob, 'secret-marker-山田太郎 090-1111-2222'), timestamp: 'yesterday' };
+    const body = JSON.stringify({ destination: 'Ubot0000000000000000000000000000', events: [good1, broken, null, 42, good2] });
+    const before = running.logs.length;
+    const res = await postWebhook(running.url, body, SECRET);
+    expect(res.status).toBe(200);
+    await stub.waitFor(() => repliesTo(good1).length === 1 && repliesTo(good2).length === 1);
+    expect(textOf(repliesTo(good1)[0]!)).toContain(ja.booking.modePrompt);
+    expect(textOf(repliesTo(good2)[0]!)).toContain(ja.greeting);
+    expect(stub.sent()).toHaveLength(2);
+    expect(await running.app.store.conversations.load(`line:${bob}`)).toBeNull();
+
+    const skipped = running.logs
+      .slice(before)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.event === 'line.event_invalid');
+    expect(skipped.map((l) => [l.index, l.type])).toEqual([
+      [1, 'message'],
+      [2, undefined],
+      [3, undefined],
+    ]);
+    expect(running.logs.join('\n')).not.toMatch(/secret-marker|山田|1111|yesterday/);
+    expect(running.logs.join('\n')).not.toContain(bob);
+  });
+
+  it('answers 400 only to a body that is itself malformed, and 401 first to a forged one', async () => {
+    for (const body of ['not json', '[]', 'null', '"events"', '{}', '{"events":{}}', '{"events":"x"}']) {
+      expect((await postWebhook(running.url, body, SECRET)).status, body).toBe(400);
+      expect((await postWebhook(running.url, body, SECRET, { signature: sign(body, 'another-secret') })).status, body).toBe(401);
+    }
+    expect(stub.calls).toHaveLength(0);
+  });
+});
+
+describe('an oversized body', () => {
+  /** Writes `requests` on one raw socket and collects what comes back until the server closes it. */
+  function exchange(url: string, requests: Buffer[]): Promise<{ text: string; closed: boolean }> {
+    const { hostname, port } = new URL(url);
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(port), hostname);
+      const chunks: Buffer[] = [];
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve({ text: Buffer.concat(chunks).toString('latin1'), closed: false });
+      }, 3000);
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve({ text: Buffer.concat(chunks).toString('latin1'), closed: true });
+      });
+      for (const r of requests) socket.write(r);
+    });
+  }
+
+  const request = (body: Buffer, extra: Record<string, string> = {}): Buffer => {
+    const head = Object.entries({ host: 'localhost', connection: 'keep-alive', 'content-type': 'application/json', 'content-length': String(body.length), ...extra })
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    return Buffer.concat([Buffer.from(`POST /line/webhook HTTP/1.1\r\n${head}\r\n`), body]);
+  };
+
+  it('answers 413 with Connection: close and closes the kept-alive socket; a new connection works', async () => {
+    const huge = Buffer.alloc(1024 * 1024 + 64 * 1024, 'x');
+    const user = lineUserId();
+    const follow = ev.follow(user);
+    const valid = Buffer.from(webhookBody([follow]));
+    const { text, closed } = await exchange(running.url, [
+      request(huge, { 'x-line-signature': sign(huge, SECRET) }),
+      request(valid, { 'x-line-signature': sign(valid, SECRET) }),
+    ]);
+    expect(text).toMatch(/^HTTP\/1\.1 413 /);
+    expect(text).toMatch(/\r\nconnection: close\r\n/i);
+    expect(closed).toBe(true);
+    // Only the 413 came back on that socket: the request after it was not taken.
+    expect(text.match(/HTTP\/1\.1 /g)).toHaveLength(1);
+
+    const res = await postWebhook(running.url, [follow], SECRET);
+    expect(res.status).toBe(200);
+    await stub.waitFor(() => repliesTo(follow).length === 1);
+    expect(textOf(repliesTo(follow)[0]!)).toContain(ja.greeting);
   });
 });
 
