@@ -12,7 +12,7 @@ import { mountLineWebhook } from './channels/line/webhook.ts';
 import { createTeamsChannel } from './channels/teams/index.ts';
 import { mountWebchat } from './channels/webchat/index.ts';
 import { WebchatOutbox } from './channels/webchat/outbox.ts';
-import { type Config, loadConfig } from './config.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
 import { TurnEngine, type TurnRequest } from './engine.ts';
 import { createLogger, errorFields, type Logger } from './log.ts';
 import { CATALOG_FILE, type Catalog, loadCatalog } from './services/catalog.ts';
@@ -25,7 +25,7 @@ import { LineGroupNotifier } from './notifiers/lineGroup.ts';
 import { WebhookNotifier } from './notifiers/webhook.ts';
 import { createMemoryStore } from './stores/memory.ts';
 import type { Store } from './stores/ports.ts';
-import { createRedisStore } from './stores/redis.ts';
+import { appendOnlyOf, createRedisStore } from './stores/redis.ts';
 import { createSealer } from './stores/sealing.ts';
 import { StaffDeskService } from './staffDesk.ts';
 import type { DialogServices } from './turn.ts';
@@ -56,8 +56,28 @@ export interface App {
   close(): Promise<void>;
 }
 
+/**
+ * Production's start-up check that Redis keeps an append-only file: without one, a restart of
+ * Redis loses the bookings confirmed since its last snapshot. Throws a ConfigError saying what to set.
+ */
+async function requireAppendOnly(url: string): Promise<void> {
+  const appendOnly = await appendOnlyOf(url);
+  if (appendOnly === 'refused') {
+    throw new ConfigError(
+      'invalid configuration: REDIS_PERSISTENCE_CHECK: this Redis refuses CONFIG GET, so its persistence cannot be checked: make sure it keeps an append-only file (appendonly yes), then set REDIS_PERSISTENCE_CHECK=off',
+    );
+  }
+  if (appendOnly === 'no') {
+    throw new ConfigError(
+      'invalid configuration: REDIS_URL: this Redis keeps no append-only file (CONFIG GET appendonly is no), so a restart loses confirmed bookings: set appendonly yes (appendfsync everysec)',
+    );
+  }
+}
+
 /** The Redis store, sealing personal data when a key is configured (and saying when it is not). */
-function redisStore(config: Config, url: string, log: Logger): Promise<Store> {
+async function redisStore(config: Config, url: string, log: Logger): Promise<Store> {
+  if (config.production && config.redisPersistenceCheck) await requireAppendOnly(url);
+  if (config.production && !config.redisPersistenceCheck) log.warn('store.persistence_unchecked', { note: 'persistence-check-off:the-provider-must-keep-redis-persistent' });
   if (!config.dataEncryptionKey) log.warn('store.unsealed', { note: 'set-DATA_ENCRYPTION_KEY-to-encrypt-personal-data-at-rest' });
   return createRedisStore({
     url,

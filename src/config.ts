@@ -11,10 +11,14 @@ const flag = z
 const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 
 const envSchema = z.object({
+  /** `production` refuses unsafe settings at start-up (see `productionProblems`); anything else is development. */
+  NODE_ENV: z.preprocess(blankToUndefined, z.enum(['production', 'development', 'test']).default('development')),
   PORT: z.coerce.number().int().min(0).max(65535).default(3978),
   HOST: z.string().default('0.0.0.0'),
   REDIS_URL: z.preprocess(blankToUndefined, z.url({ protocol: /^rediss?$/ }).optional()),
   REDIS_PREFIX: z.string().regex(/^[\w:.-]{1,64}$/).default('citybot:'),
+  /** `off` skips production's start-up check of the append-only file, for managed Redis where CONFIG is disabled. */
+  REDIS_PERSISTENCE_CHECK: z.enum(['on', 'off']).default('on'),
   DATA_ENCRYPTION_KEY: z.preprocess(
     blankToUndefined,
     z
@@ -34,19 +38,20 @@ const envSchema = z.object({
   LINE_API_BASE_URL: z.url().default('https://api.line.me'),
   /** Past this age a reply token is not tried (LINE's limit is about one minute). */
   LINE_REPLY_TOKEN_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(60).default(50),
-  WEBCHAT_ENABLED: flag.default(true),
+  /** Unset: on in development, off in production. */
+  WEBCHAT_ENABLED: z.preprocess(blankToUndefined, flag.optional()),
   HOLD_MINUTES: z.coerce.number().int().min(1).max(60).default(10),
   IDLE_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(30),
   STATE_RETENTION_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(24),
   BOOKING_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
-  // Teams (Bot Framework). Without an app id the endpoint runs unauthenticated, as the SDK
-  // does for the local emulator: fine for trying it, never for production.
+  // Teams (Bot Framework). Without an app id, development takes unauthenticated activities
+  // from loopback serviceUrls only (the local emulator); production refuses every one.
   MicrosoftAppId: z.preprocess(blankToUndefined, z.string().optional()),
   MicrosoftAppPassword: z.preprocess(blankToUndefined, z.string().optional()),
   MicrosoftAppType: z.preprocess(blankToUndefined, z.enum(['MultiTenant', 'SingleTenant', 'UserAssignedMSI']).optional()),
   MicrosoftAppTenantId: z.preprocess(blankToUndefined, z.string().optional()),
-  /** Lets staff ids work without MicrosoftAppId: the local emulator and tests only. */
+  /** Lets staff ids work without MicrosoftAppId: the local emulator and tests only (refused in production). */
   TEAMS_UNAUTHENTICATED: flag.default(false),
   STAFF_TEAM_ID: z.preprocess(blankToUndefined, z.string().optional()),
   STAFF_TENANT_ID: z.preprocess(blankToUndefined, z.string().optional()),
@@ -64,10 +69,14 @@ const envSchema = z.object({
 
 /** Parsed configuration, with units in the names. */
 export interface Config {
+  /** `NODE_ENV=production`: unsafe settings were refused, and the Redis persistence is checked at start-up. */
+  production: boolean;
   port: number;
   host: string;
   redisUrl?: string;
   redisPrefix: string;
+  /** In production, start-up requires the Redis to keep an append-only file (`REDIS_PERSISTENCE_CHECK=off` skips it). */
+  redisPersistenceCheck: boolean;
   /** Key (base64, 32 bytes) that seals personal data in Redis. */
   dataEncryptionKey?: string;
   catalogFile?: string;
@@ -93,6 +102,12 @@ export interface Config {
     staffTenantId?: string;
     /** The contact center's team; unset: the staff team is also the contact center. */
     contactCenterTeamId?: string;
+    /**
+     * No app id in development: unauthenticated activities are taken from loopback
+     * serviceUrls only (the local emulator, the tests' stub connector). In production, or
+     * with an app id, false: every request needs a valid Bot Framework token.
+     */
+    emulator: boolean;
   };
   /** Secret of the signed report links (at least 32 characters); unset: random per process. */
   reportLinkSecret?: string;
@@ -114,6 +129,23 @@ export class ConfigError extends Error {
   }
 }
 
+type ParsedEnv = z.infer<typeof envSchema>;
+
+/** What production refuses, one line each: settings that expose citizens' data or lose it on a restart. */
+function productionProblems(e: ParsedEnv): string[] {
+  const problems: string[] = [];
+  if (e.TEAMS_UNAUTHENTICATED) {
+    problems.push('TEAMS_UNAUTHENTICATED: refused in production (the emulator mode is for development only): set MicrosoftAppId and its credentials instead');
+  }
+  if (!e.DATA_ENCRYPTION_KEY) {
+    problems.push('DATA_ENCRYPTION_KEY: required in production, to seal personal data in Redis (openssl rand -base64 32)');
+  }
+  if (!e.REDIS_URL) {
+    problems.push('REDIS_URL: required in production (the in-memory store loses every booking and conversation on restart)');
+  }
+  return problems;
+}
+
 /** Parses the environment (`process.env` by default). */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = envSchema.safeParse(env);
@@ -132,11 +164,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.STAFF_WEBHOOK_URL && !e.STAFF_WEBHOOK_SECRET) {
     throw new ConfigError('invalid configuration: STAFF_WEBHOOK_SECRET: required when STAFF_WEBHOOK_URL is set');
   }
+  const production = e.NODE_ENV === 'production';
+  const refused = production ? productionProblems(e) : [];
+  if (refused.length > 0) throw new ConfigError(refused.map((p) => `invalid configuration: ${p}`).join('\n'));
   return {
+    production,
     port: e.PORT,
     host: e.HOST,
     ...(e.REDIS_URL ? { redisUrl: e.REDIS_URL } : {}),
     redisPrefix: e.REDIS_PREFIX,
+    redisPersistenceCheck: e.REDIS_PERSISTENCE_CHECK === 'on',
     ...(e.DATA_ENCRYPTION_KEY ? { dataEncryptionKey: e.DATA_ENCRYPTION_KEY } : {}),
     ...(e.CATALOG_FILE ? { catalogFile: e.CATALOG_FILE } : {}),
     ...(e.KNOWLEDGE_FILE ? { knowledgeFile: e.KNOWLEDGE_FILE } : {}),
@@ -148,21 +185,25 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       apiBaseUrl: e.LINE_API_BASE_URL,
       replyTokenMaxAgeMs: e.LINE_REPLY_TOKEN_MAX_AGE_SECONDS * 1000,
     },
-    webchatEnabled: e.WEBCHAT_ENABLED,
+    // The web chat needs no account: in production it is served only when asked for.
+    webchatEnabled: e.WEBCHAT_ENABLED ?? !production,
     holdMinutes: e.HOLD_MINUTES,
     idleMs: e.IDLE_MINUTES * 60_000,
     retentionMs: e.STATE_RETENTION_HOURS * 3_600_000,
     bookingRetentionDays: e.BOOKING_RETENTION_DAYS,
     logLevel: e.LOG_LEVEL,
-    teams: defined({
-      appId: e.MicrosoftAppId,
-      appPassword: e.MicrosoftAppPassword,
-      appType: e.MicrosoftAppType,
-      tenantId: e.MicrosoftAppTenantId,
-      staffTeamId: e.STAFF_TEAM_ID,
-      staffTenantId: e.STAFF_TENANT_ID,
-      contactCenterTeamId: e.CONTACT_CENTER_TEAM_ID,
-    }),
+    teams: {
+      ...defined({
+        appId: e.MicrosoftAppId,
+        appPassword: e.MicrosoftAppPassword,
+        appType: e.MicrosoftAppType,
+        tenantId: e.MicrosoftAppTenantId,
+        staffTeamId: e.STAFF_TEAM_ID,
+        staffTenantId: e.STAFF_TENANT_ID,
+        contactCenterTeamId: e.CONTACT_CENTER_TEAM_ID,
+      }),
+      emulator: !production && !e.MicrosoftAppId,
+    },
     ...(e.REPORT_LINK_SECRET ? { reportLinkSecret: e.REPORT_LINK_SECRET } : {}),
     ...(e.PUBLIC_BASE_URL ? { publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, '') } : {}),
     staff: defined({ lineGroupId: e.STAFF_LINE_GROUP_ID, webhookUrl: e.STAFF_WEBHOOK_URL, webhookSecret: e.STAFF_WEBHOOK_SECRET }),

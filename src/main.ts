@@ -23,7 +23,8 @@ try {
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
 } catch (err) {
-  // Configuration and catalog errors name the field at fault; they contain no personal data.
-  process.stderr.write(`Cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+  // Configuration and catalog errors name the field at fault, one line each; they contain no personal data.
+  const lines = (err instanceof Error ? err.message : String(err)).split('\n');
+  process.stderr.write(lines.map((line) => `Cannot start: ${line}\n`).join(''));
   process.exit(1);
 }

@@ -1,18 +1,30 @@
-import { describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { DataFileError } from '../src/services/dataFile.ts';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../src/log.ts';
+import { type RedisServer, startRedisServer } from './support/redisServer.ts';
+import { TEST_DATA_KEY } from './support/stores.ts';
 
 describe('configuration', () => {
-  it('runs with no environment at all: memory store, web chat on, port 3978', () => {
+  it('runs with no environment at all: development, memory store, web chat on, Teams emulator mode, port 3978', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ port: 3978, webchatEnabled: true, holdMinutes: 10, redisPrefix: 'citybot:' });
+    expect(config).toMatchObject({ production: false, port: 3978, webchatEnabled: true, holdMinutes: 10, redisPrefix: 'citybot:' });
     expect(config.redisUrl).toBeUndefined();
+    expect(config.dataEncryptionKey).toBeUndefined();
+    expect(config.teams.emulator).toBe(true);
     expect(config.line.apiBaseUrl).toBe('https://api.line.me');
+    expect(loadConfig({ NODE_ENV: 'development', WEBCHAT_ENABLED: 'false' }).webchatEnabled).toBe(false);
+    // .env.example as it is: blank means the default.
+    expect(loadConfig({ NODE_ENV: '', WEBCHAT_ENABLED: '' })).toMatchObject({ production: false, webchatEnabled: true });
+    expect(loadConfig({ ...PRODUCTION, WEBCHAT_ENABLED: '' }).webchatEnabled).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'test', TEAMS_UNAUTHENTICATED: 'true', STAFF_TEAM_ID: 'team' }).teams.emulator).toBe(true);
+    // With an app id every request needs a token, in development too.
+    expect(loadConfig({ MicrosoftAppId: 'app' }).teams.emulator).toBe(false);
   });
 
   it('names every invalid variable', () => {
@@ -59,6 +71,111 @@ describe('configuration', () => {
     const start = createApp(loadConfig({ CATALOG_FILE: file }), { log: createLogger('silent') });
     await expect(start).rejects.toThrow(DataFileError);
     await expect(start).rejects.toThrow(/sessions\[2\]\.date/);
+  });
+});
+
+/** The least a production start needs (the Redis is checked only by `createApp`). */
+const PRODUCTION = { NODE_ENV: 'production', REDIS_URL: 'redis://127.0.0.1:6379', DATA_ENCRYPTION_KEY: TEST_DATA_KEY };
+
+/** The ConfigError `loadConfig` throws for `env`, or a failure when it throws none. */
+function refusal(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('the configuration was accepted');
+}
+
+describe('production configuration', () => {
+  it('is accepted with Redis and a data key: web chat off, no Teams emulator mode, persistence checked', () => {
+    const config = loadConfig(PRODUCTION);
+    expect(config).toMatchObject({ production: true, webchatEnabled: false, redisPersistenceCheck: true });
+    expect(config.teams.emulator).toBe(false);
+    expect(loadConfig({ ...PRODUCTION, WEBCHAT_ENABLED: 'true' }).webchatEnabled).toBe(true);
+    expect(loadConfig({ ...PRODUCTION, REDIS_PERSISTENCE_CHECK: 'off' }).redisPersistenceCheck).toBe(false);
+    expect(loadConfig({ ...PRODUCTION, TEAMS_UNAUTHENTICATED: 'false' }).production).toBe(true);
+  });
+
+  it('refuses the Teams emulator flag', () => {
+    expect(refusal({ ...PRODUCTION, TEAMS_UNAUTHENTICATED: 'true' }).message).toMatch(/^invalid configuration: TEAMS_UNAUTHENTICATED: refused in production/);
+    expect(refusal({ ...PRODUCTION, TEAMS_UNAUTHENTICATED: 'true', STAFF_TEAM_ID: 'team' }).message).toMatch(/TEAMS_UNAUTHENTICATED/);
+  });
+
+  it('requires a data encryption key', () => {
+    const { DATA_ENCRYPTION_KEY: _, ...withoutKey } = PRODUCTION;
+    expect(refusal(withoutKey).message).toMatch(/^invalid configuration: DATA_ENCRYPTION_KEY: required in production/);
+    expect(refusal({ ...withoutKey, DATA_ENCRYPTION_KEY: ' ' }).message).toMatch(/DATA_ENCRYPTION_KEY/);
+  });
+
+  it('refuses the in-memory store', () => {
+    const { REDIS_URL: _, ...withoutRedis } = PRODUCTION;
+    expect(refusal(withoutRedis).message).toMatch(/^invalid configuration: REDIS_URL: required in production/);
+  });
+
+  it('says every refusal at once, one line each', () => {
+    const lines = refusal({ NODE_ENV: 'production', TEAMS_UNAUTHENTICATED: 'true' }).message.split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines.map((l) => /^invalid configuration: (\w+):/.exec(l)?.[1])).toEqual(['TEAMS_UNAUTHENTICATED', 'DATA_ENCRYPTION_KEY', 'REDIS_URL']);
+  });
+
+  it('refuses an unknown NODE_ENV rather than running as development', () => {
+    expect(refusal({ ...PRODUCTION, NODE_ENV: 'prod' }).message).toMatch(/NODE_ENV/);
+    expect(refusal({ REDIS_PERSISTENCE_CHECK: 'no' }).message).toMatch(/REDIS_PERSISTENCE_CHECK/);
+  });
+});
+
+describe('production start-up against a real redis-server', () => {
+  let redis: RedisServer;
+  let admin: Redis;
+  const dir = mkdtempSync(join(tmpdir(), 'redis-aof-'));
+  const start = (env: Record<string, string>) => createApp(loadConfig({ ...PRODUCTION, REDIS_URL: redis.url, REDIS_PREFIX: 'config-test:', ...env }), { log: createLogger('silent') });
+
+  beforeAll(async () => {
+    // Its append-only file, once turned on, goes to a directory of its own.
+    redis = await startRedisServer({ dir });
+    admin = new Redis(redis.url);
+  });
+  afterAll(async () => {
+    await admin?.quit();
+    await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a Redis without an append-only file, even when it saves snapshots', async () => {
+    await admin.config('SET', 'appendonly', 'no');
+    await admin.config('SET', 'save', '3600 1');
+    const refused = start({});
+    await expect(refused).rejects.toBeInstanceOf(ConfigError);
+    await expect(refused).rejects.toThrow(/^invalid configuration: REDIS_URL: .*appendonly/);
+    await admin.config('SET', 'save', '');
+  });
+
+  it('accepts it with appendonly yes', async () => {
+    await admin.config('SET', 'appendonly', 'yes');
+    const app = await start({});
+    try {
+      expect(app.store.kind).toBe('redis');
+    } finally {
+      await app.close();
+      await admin.config('SET', 'appendonly', 'no');
+    }
+  });
+
+  it('when CONFIG is refused, says to set REDIS_PERSISTENCE_CHECK=off, and starts with it', async () => {
+    await admin.call('ACL', 'SETUSER', 'managed', 'on', '>managed-secret', '~*', '&*', '+@all', '-config');
+    const managed = { REDIS_URL: redis.url.replace('redis://', 'redis://managed:managed-secret@') };
+    const refused = start(managed);
+    await expect(refused).rejects.toBeInstanceOf(ConfigError);
+    await expect(refused).rejects.toThrow(/^invalid configuration: REDIS_PERSISTENCE_CHECK: .*REDIS_PERSISTENCE_CHECK=off$/);
+    const app = await start({ ...managed, REDIS_PERSISTENCE_CHECK: 'off' });
+    await app.close();
+  });
+
+  it('development does not check it', async () => {
+    const app = await createApp(loadConfig({ REDIS_URL: redis.url, REDIS_PREFIX: 'config-test:' }), { log: createLogger('silent') });
+    await app.close();
   });
 });
 

@@ -641,3 +641,30 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     },
   };
 }
+
+/**
+ * Whether a Redis keeps an append-only file, so that confirmed bookings survive its restart:
+ * `yes`, `no`, or `refused` when the server does not allow `CONFIG GET` (managed Redis, an
+ * ACL without it). Connects once for the question and disconnects; rejects when Redis
+ * cannot be reached.
+ */
+export async function appendOnlyOf(url: string): Promise<'yes' | 'no' | 'refused'> {
+  const redis = new Redis(url, { lazyConnect: true, connectTimeout: COMMAND_TIMEOUT_MS, commandTimeout: COMMAND_TIMEOUT_MS, maxRetriesPerRequest: 0 });
+  // Errors reach the caller through the commands' rejections.
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    let reply: unknown;
+    try {
+      reply = await redis.call('CONFIG', 'GET', 'appendonly');
+    } catch (error) {
+      // An error reply (NOPERM, unknown command) is the server refusing CONFIG; anything else is not.
+      if (error instanceof Error && error.name === 'ReplyError') return 'refused';
+      throw error;
+    }
+    // ['appendonly', 'yes']
+    return Array.isArray(reply) && String(reply[1]) === 'yes' ? 'yes' : 'no';
+  } finally {
+    redis.disconnect();
+  }
+}

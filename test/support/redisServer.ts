@@ -37,6 +37,8 @@ export interface StartRedisOptions {
   port?: number;
   /** Called with each spawned process before it is ready, e.g. to track it for cleanup. */
   onSpawn?: (child: ChildProcess) => void;
+  /** Where it writes files, should a test turn persistence on (`CONFIG SET appendonly yes`); default: the current directory. */
+  dir?: string;
 }
 
 /**
@@ -49,7 +51,7 @@ export async function startRedisServer(opts: StartRedisOptions = {}): Promise<Re
   for (let attempt = 1; attempt <= attempts; attempt++) {
     // Another process can grab the port between our probe and redis-server's bind: retry.
     const port = opts.port ?? (await freePort());
-    const server = spawnRedis(port);
+    const server = spawnRedis(port, opts.dir);
     opts.onSpawn?.(server.child);
     try {
       await waitUntilReady(server, port);
@@ -81,10 +83,10 @@ interface RedisProcess {
   exited: boolean;
 }
 
-function spawnRedis(port: number): RedisProcess {
+function spawnRedis(port: number, dir?: string): RedisProcess {
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no'],
+    ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', ...(dir ? ['--dir', dir] : [])],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const server: RedisProcess = { child, missing: false, output: '', exited: false };
