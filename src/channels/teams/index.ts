@@ -2,8 +2,10 @@
  * Microsoft Teams, the staff side: `POST /api/messages` (the Bot Framework endpoint) and
  * the staff notifier that posts a card per ticket to the registered staff channel.
  *
- * The SDK checks the Bot Framework token (with no app id it runs unauthenticated, as for
- * the local emulator; tests use that with a stub connector). Teams expects an answer
+ * The SDK checks the Bot Framework token. Without an app id, every request is refused with
+ * 401, except in development's emulator mode, which takes unauthenticated activities from
+ * loopback serviceUrls only (the local emulator; tests use it with a stub connector), so a
+ * forged serviceUrl never makes the bot call out. Teams expects an answer
  * within 15 s: the route answers when the turn is done or at `ackDeadlineMs`, whichever
  * comes first, and a slower turn finishes afterwards (its messages go out through the
  * connector, not in the HTTP answer).
@@ -30,7 +32,7 @@ const BODY_LIMIT = 1024 * 1024;
 
 /** Everything the Teams channel needs. Credentials and ids come from the environment (see `config.ts`). */
 export interface TeamsChannelOptions {
-  /** `MicrosoftAppId`. Unset: no authentication, as for the local emulator (never in production). */
+  /** `MicrosoftAppId`. Unset: every request is refused, unless `emulator`. */
   appId?: string | undefined;
   /** `MicrosoftAppPassword`. */
   appPassword?: string | undefined;
@@ -38,6 +40,11 @@ export interface TeamsChannelOptions {
   appType?: string | undefined;
   /** `MicrosoftAppTenantId` (single-tenant and managed-identity bots). */
   tenantId?: string | undefined;
+  /**
+   * Development without an app id: unauthenticated activities are taken from loopback
+   * serviceUrls only, and the bot writes to loopback only. Ignored with an app id.
+   */
+  emulator?: boolean | undefined;
   /** `STAFF_TEAM_ID`: only this team's members are staff (its `19:…@thread.tacv2` id or its AAD group id). */
   staffTeamId?: string | undefined;
   /** `STAFF_TENANT_ID`: personal chats from this tenant count as staff; also required of the team when set. */
@@ -105,8 +112,9 @@ function originOf(req: Request): string {
 export function createTeamsChannel(opts: TeamsChannelOptions): TeamsChannel {
   const { log } = opts;
   const locale = opts.locale ?? 'ja';
-  const transport = createTransport({ appId: opts.appId, appPassword: opts.appPassword, appType: opts.appType, tenantId: opts.tenantId, log });
-  if (!opts.appId) log.warn('teams.auth_disabled', { note: 'no-MicrosoftAppId:requests-are-not-authenticated' });
+  const transport = createTransport({ appId: opts.appId, appPassword: opts.appPassword, appType: opts.appType, tenantId: opts.tenantId, emulator: opts.emulator, log });
+  if (!opts.appId && opts.emulator) log.warn('teams.auth_disabled', { note: 'no-MicrosoftAppId:loopback-requests-are-not-authenticated' });
+  if (!opts.appId && !opts.emulator) log.warn('teams.endpoint_closed', { note: 'no-MicrosoftAppId:every-request-is-refused' });
   if (!opts.staffTeamId && !opts.staffTenantId && !opts.contactCenterTeamId) log.warn('teams.no_staff_configured', { note: 'everyone-is-refused' });
   const notifier = new TeamsStaffNotifier({ transport, channels: opts.channels, log, now: opts.now, locale, describeStep: opts.describeStep, entry: opts.entry });
 
@@ -166,8 +174,8 @@ export function createTeamsChannel(opts: TeamsChannelOptions): TeamsChannel {
             return;
           }
           if (answer.status === 401 || answer.status === 403) {
-            // The SDK's message may quote the token's claims: say only that it was refused.
-            log.warn('teams.auth_rejected', { status: answer.status });
+            // The SDK's message may quote the token's claims: say only that it was refused (and why, when the transport knows).
+            log.warn('teams.auth_rejected', { status: answer.status, ...(answer.refused ? { reason: answer.refused } : {}) });
             res.send(answer.status, { error: 'unauthorized' });
             return;
           }

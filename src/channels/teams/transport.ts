@@ -27,6 +27,13 @@ export interface TransportOptions {
   appPassword?: string | undefined;
   appType?: string | undefined;
   tenantId?: string | undefined;
+  /**
+   * Without an app id: take unauthenticated activities whose serviceUrl is loopback (the
+   * local emulator, the tests' stub connector), and write to loopback serviceUrls only.
+   * Development only. Unset or false, without an app id every request is refused and
+   * nothing is sent.
+   */
+  emulator?: boolean | undefined;
   log: Logger;
 }
 
@@ -48,13 +55,28 @@ export interface InboundTurn {
 export interface HttpAnswer {
   status: number;
   body?: unknown;
+  /**
+   * Set when the transport refused the request before the SDK saw it: `unauthenticated`
+   * (no app id, and not the emulator mode: 401) or `untrusted_service_url` (the emulator
+   * mode, with a serviceUrl that is not loopback: 403).
+   */
+  refused?: 'unauthenticated' | 'untrusted_service_url';
+}
+
+/** Thrown instead of writing to a serviceUrl that came with no validated token. */
+export class UntrustedServiceUrlError extends Error {
+  constructor() {
+    super('refused to write to a serviceUrl that came with no validated Bot Framework token');
+    this.name = 'UntrustedServiceUrlError';
+  }
 }
 
 /** Sending to Teams. Rejections carry the HTTP status where Teams answered one (see `statusOf`). */
 export interface Transport {
   /**
-   * Authenticates the request (the Bot Framework token; none when no app id is set, as
-   * for the local emulator) and runs `onTurn`. Resolves when the turn is done.
+   * Authenticates the request (the Bot Framework token; without an app id, only the
+   * emulator mode's loopback serviceUrls are taken) and runs `onTurn`. Resolves when the
+   * turn is done.
    */
   process(body: Record<string, unknown>, headers: IncomingHttpHeaders, onTurn: (turn: InboundTurn) => Promise<void>): Promise<HttpAnswer>;
   /** Posts a new message into `conversationId` (a channel, or a thread of it); the new activity's id. */
@@ -76,6 +98,18 @@ function toActivity(message: Outgoing): Partial<Activity> {
     return { type: ActivityTypes.Message, text: message.text, textFormat: message.plain ? 'plain' : 'markdown' };
   }
   return { type: ActivityTypes.Message, summary: message.summary, attachments: [CardFactory.adaptiveCard(message.card)] };
+}
+
+/** A serviceUrl on this machine: the local emulator's, or the tests' stub connector's. */
+function isLoopback(serviceUrl: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(serviceUrl);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
+  return url.hostname === 'localhost' || url.hostname === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(url.hostname);
 }
 
 /** The reference the SDK wants, pointed at `conversationId`. */
@@ -118,10 +152,17 @@ export function createTransport(opts: TransportOptions): Transport {
   // No onTurnError: it would swallow the errors of proactive sends, which the notifier
   // must see (403 → broken channel). Inbound turns catch their own errors (see handler).
   const appId = opts.appId ?? '';
+  /**
+   * With an app id the SDK sends only where a validated token said (inbound activities are
+   * authenticated, stored references come from them). Without one, nothing but loopback in
+   * the emulator mode: a forged serviceUrl must never make the bot call out.
+   */
+  const trusted = (serviceUrl: string) => appId !== '' || (opts.emulator === true && isLoopback(serviceUrl));
 
   /** Proactive turns: the continuation activity's random id must not become a reply target. */
-  const proactive = (reference: StoredReference, conversationId: string, logic: (ctx: TurnContext) => Promise<void>) =>
-    adapter.continueConversationAsync(appId, toReference(reference, conversationId), async (ctx) => {
+  const proactive = async (reference: StoredReference, conversationId: string, logic: (ctx: TurnContext) => Promise<void>) => {
+    if (!trusted(reference.serviceUrl)) throw new UntrustedServiceUrlError();
+    await adapter.continueConversationAsync(appId, toReference(reference, conversationId), async (ctx) => {
       ctx.onSendActivities(async (_ctx, activities, next) => {
         for (const a of activities) delete a.replyToId;
         return next();
@@ -132,9 +173,12 @@ export function createTransport(opts: TransportOptions): Transport {
       });
       await logic(ctx);
     });
+  };
 
   return {
     async process(body, headers, onTurn) {
+      if (appId === '' && !opts.emulator) return { status: 401, refused: 'unauthenticated' };
+      if (typeof body.serviceUrl !== 'string' || !trusted(body.serviceUrl)) return { status: 403, refused: 'untrusted_service_url' };
       const { res, answer } = capture();
       await adapter.process({ body, headers, method: 'POST' }, res, async (ctx) => {
         await onTurn({

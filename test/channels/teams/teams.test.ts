@@ -1,6 +1,6 @@
 /**
- * The Teams channel over real HTTP: activities are POSTed to `/api/messages` (no app id,
- * so the SDK runs unauthenticated as for the emulator) with a `serviceUrl` pointing at a
+ * The Teams channel over real HTTP: activities are POSTed to `/api/messages` (no app id, in
+ * the emulator mode: unauthenticated from loopback) with a `serviceUrl` pointing at a
  * stub Bot Framework connector, where the bot's messages, replies and updates are read.
  * The engine, dialogs, staff desk and memory store are the real ones.
  */
@@ -16,6 +16,7 @@ import { type DescribeStep, renderReplies, ticketCard } from '../../../src/chann
 import { describeStep } from '../../../dialogs/journeys.ts';
 import { parseCommand } from '../../../src/channels/teams/activity.ts';
 import { createTeamsChannel, StaffChannelError, type TeamsChannel } from '../../../src/channels/teams/index.ts';
+import { UntrustedServiceUrlError } from '../../../src/channels/teams/transport.ts';
 import type { Agent, Ticket } from '../../../src/domain.ts';
 import { TurnEngine } from '../../../src/engine.ts';
 import { createLogger, pseudonym } from '../../../src/log.ts';
@@ -104,6 +105,7 @@ beforeEach(async () => {
   const catalog = TEST_CATALOG;
   const logger = createLogger('info', (l) => logs.push(l));
   teams = createTeamsChannel({
+    emulator: true,
     staffTeamId: TEAM,
     staffTenantId: TENANT,
     channels: store.channels,
@@ -631,7 +633,7 @@ describe('the endpoint', () => {
         return desk.queue();
       },
     });
-    const slow = createTeamsChannel({ staffTeamId: TEAM, channels: store.channels, dedupe: store.dedupe, log: createLogger('silent'), now: clock.now, locale: 'en', ackDeadlineMs: 50, describeStep: steps, entry });
+    const slow = createTeamsChannel({ emulator: true, staffTeamId: TEAM, channels: store.channels, dedupe: store.dedupe, log: createLogger('silent'), now: clock.now, locale: 'en', ackDeadlineMs: 50, describeStep: steps, entry });
     const slowServer = restify.createServer({ handleUncaughtExceptions: false });
     slow.mount(slowServer, { desk: slowDesk, runTurn: (r) => engine.run(r), unansweredCsvUrl: csvUrl });
     await new Promise<void>((resolve) => slowServer.listen(0, '127.0.0.1', () => resolve()));
@@ -683,6 +685,68 @@ describe('the endpoint', () => {
     delete (noConversation as Record<string, unknown>).conversation;
     expect((await post(noConversation)).status).toBe(400);
     expect(stub.calls()).toHaveLength(0);
+  });
+});
+
+/** Mounts another Teams channel (other options) on a server of its own; its URL and a way to stop it. */
+async function mounted(channel: TeamsChannel): Promise<{ url: string; close: () => Promise<void> }> {
+  const other = restify.createServer({ handleUncaughtExceptions: false });
+  channel.mount(other, { desk, runTurn: (r) => engine.run(r), unansweredCsvUrl: csvUrl });
+  await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', () => resolve()));
+  return { url: `http://127.0.0.1:${(other.address() as AddressInfo).port}`, close: () => new Promise<void>((resolve) => other.close(() => resolve())) };
+}
+
+describe('serviceUrls that came with no validated token', () => {
+  /** An address that is not loopback by name, yet reaches the stub on Linux: a call there would show in the stub. */
+  const unspecified = () => stub.url.replace('127.0.0.1', '0.0.0.0');
+
+  it('in the emulator mode, an activity whose serviceUrl is not loopback is refused and nothing is sent', async () => {
+    for (const serviceUrl of ['http://203.0.113.5/', unspecified(), 'http://127.0.0.1.example.jp/', 'http://localhost@203.0.113.5/']) {
+      const forged = typed(AIKO, { channel: CHANNEL }, 'register', { serviceUrl });
+      expect((await post(forged)).status).toBe(403);
+      expect((await post(activity(AIKO, { personal: true }, { text: 'menu', serviceUrl }))).status).toBe(403);
+    }
+    expect(stub.calls()).toHaveLength(0);
+    expect(await store.channels.get('staff')).toBeNull();
+    expect(logs.filter((l) => l.includes('teams.auth_rejected') && l.includes('untrusted_service_url'))).toHaveLength(8);
+    // localhost is loopback too: the emulator's own address works.
+    expect((await post(activity(AIKO, { personal: true }, { text: 'menu', serviceUrl: stub.url.replace('127.0.0.1', 'localhost') }))).status).toBe(200);
+  });
+
+  it('in the emulator mode, the notifier writes to no stored reference whose serviceUrl is not loopback', async () => {
+    await send(install(CHANNEL));
+    const record = (await store.channels.get('staff'))!;
+    await store.channels.put('staff', { ...record, reference: { ...(record.reference as object), serviceUrl: unspecified() } });
+    stub.reset();
+    const ticket = await openTicket();
+    expect(ticket.card).toBeUndefined();
+    await expect(teams.notifier.ticketOpened(ticket)).rejects.toBeInstanceOf(UntrustedServiceUrlError);
+    expect(stub.calls()).toHaveLength(0);
+  });
+
+  it('without an app id and outside the emulator mode (production), every request gets 401 and nothing is sent', async () => {
+    const closedLogs: string[] = [];
+    const closed = createTeamsChannel({ staffTeamId: TEAM, staffTenantId: TENANT, channels: store.channels, dedupe: store.dedupe, log: createLogger('info', (l) => closedLogs.push(l)), now: clock.now, describeStep: steps, entry });
+    const endpoint = await mounted(closed);
+    try {
+      for (const forged of [install(CHANNEL), typed(AIKO, { channel: CHANNEL }, `bookings ${SESSION_ID}`), activity(AIKO, { personal: true }, { text: 'menu' })]) {
+        const res = await fetch(`${endpoint.url}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(forged) });
+        expect(res.status).toBe(401);
+      }
+      expect(stub.calls()).toHaveLength(0);
+      expect(await store.channels.get('staff')).toBeNull();
+      expect(closedLogs.filter((l) => l.includes('teams.auth_rejected') && l.includes('unauthenticated'))).toHaveLength(3);
+      expect(closedLogs.join('\n')).not.toContain(AIKO.name);
+
+      // A loopback reference left in the store is not written to either.
+      await send(install(CHANNEL));
+      const ticket = await openTicket();
+      const before = stub.calls().length;
+      await expect(closed.notifier.ticketOpened(ticket)).rejects.toBeInstanceOf(UntrustedServiceUrlError);
+      expect(stub.calls()).toHaveLength(before);
+    } finally {
+      await endpoint.close();
+    }
   });
 });
 
