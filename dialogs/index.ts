@@ -45,6 +45,8 @@ export async function runDialog(ctx: TurnContext, state: ConversationState): Pro
     message = { action };
   } else {
     const command = commandIn(ctx, input.text, GLOBAL_COMMANDS);
+    const anywhere = command ? undefined : commandIn(ctx, input.text, ANYWHERE_KEYWORDS);
+    if (anywhere) return startAnywhere(ctx, state, anywhere);
     // "Hello" and "thank you" get a word back, not a search of the knowledge base.
     const smallTalk = command ? undefined : commandIn(ctx, input.text, SMALL_TALK);
     if (smallTalk) return { replies: [say(t(`smallTalk.${smallTalk}`)), ...(await ask(ctx, state))], state };
@@ -53,6 +55,8 @@ export async function runDialog(ctx: TurnContext, state: ConversationState): Pro
 
   const { action, text } = message;
   if (action && isGlobal(action)) return runGlobal(ctx, state, action.a);
+  const anywhere = ANYWHERE.find((j) => j.entry.action.a === action?.a);
+  if (anywhere) return startAnywhere(ctx, state, `journey:${anywhere.name}`);
   if (action?.a === 'setLanguage') return setLanguage(ctx, state, action.v);
   if (action && isInquiryAction(action)) return onInquiryAction(ctx, state, action, journeyOf(state.flow));
 
@@ -160,6 +164,17 @@ function languageChoices(ctx: TurnContext): Choice[] {
 
 async function stale(ctx: TurnContext, state: ConversationState): Promise<TurnResult> {
   return { replies: [say(translator(ctx, state)('stale')), ...(await ask(ctx, state))], state };
+}
+
+/** Journeys that start at any step, by their words or their action, rather than from the menu. */
+const ANYWHERE: readonly Journey[] = JOURNEYS.filter((j) => j.entry.anywhere);
+const ANYWHERE_KEYWORDS = ANYWHERE.map((j): Keyword => `journey:${j.name}`);
+
+/** Leaves the current journey (letting go of its hold) and starts one that works at any step. */
+async function startAnywhere(ctx: TurnContext, state: ConversationState, keyword: Keyword): Promise<TurnResult> {
+  const journey = ANYWHERE.find((j) => `journey:${j.name}` === keyword)!;
+  await releaseHold(ctx, state);
+  return journey.start(ctx, atMenu(state));
 }
 
 /** Leaving a journey lets go of what it holds (a slot). */

@@ -7,13 +7,14 @@ import { z } from 'zod';
 import type { Translate } from '../src/turn.ts';
 import { type Action, GLOBAL_ACTIONS, parseActionData } from './actions.ts';
 import { booking } from './booking.ts';
+import { erasure } from './erasure.ts';
 import { inquiry } from './inquiry.ts';
 import { myBookings } from './myBookings.ts';
 import type { Flow } from './state.ts';
 import type { Journey } from './types.ts';
 
 /** Every journey, in the order of their menu buttons. */
-export const JOURNEYS = [booking, myBookings, inquiry] as const;
+export const JOURNEYS = [booking, myBookings, inquiry, erasure] as const;
 
 /** The journey the conversation is in; undefined at the menu and in a conversation with staff. */
 export function journeyOf(flow: Flow): Journey | undefined {

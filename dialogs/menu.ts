@@ -7,7 +7,7 @@ import type { ConversationState } from './state.ts';
 /** The menu's buttons: one per journey, then the commands that work anywhere. */
 export function menuChoices(t: Translate): Choice[] {
   return [
-    ...JOURNEYS.map((j) => choice(t(j.entry.label), j.entry.action)),
+    ...JOURNEYS.filter((j) => !j.entry.anywhere).map((j) => choice(t(j.entry.label), j.entry.action)),
     choice(t('menu.human'), { a: 'human' }),
     choice(t('menu.language'), { a: 'language' }),
     choice(t('menu.help'), { a: 'help' }),

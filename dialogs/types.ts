@@ -12,6 +12,11 @@ import type { ConversationState } from './state.ts';
 export interface TurnResult {
   replies: Reply[];
   state: ConversationState;
+  /**
+   * The conversation record is deleted instead of saved (the citizen had their data erased):
+   * the replies are still sent, and the next message starts a fresh conversation.
+   */
+  forget?: true;
 }
 
 /** What the citizen sent: a validated button, or typed text. */
@@ -35,8 +40,12 @@ export interface Journey<F extends FlowShape = FlowShape, A extends Action = Act
   readonly flow: z.ZodType<F> & z.core.$ZodTypeDiscriminable;
   /** Payloads of its buttons, validated when they come back (composed by the registry). */
   readonly actions: readonly (z.ZodType<A> & z.core.$ZodTypeDiscriminable)[];
-  /** Its menu button (locale key and the action it sends) and the locale key of the words typed instead (`|`-separated). */
-  readonly entry: { label: string; action: A; keywords: string };
+  /**
+   * Its menu button (locale key and the action it sends) and the locale key of the words typed
+   * instead (`|`-separated). `anywhere`: no menu button; its words and action start it at any
+   * step, as a command does (deleting one's data, offered in the help text).
+   */
+  readonly entry: { label: string; action: A; keywords: string; anywhere?: true };
   /** Staff-card words for the tokens of its step names: token → locale key. A token without one is shown as it is. */
   readonly staffLabels: Readonly<Record<string, string>>;
   /** Starts it from the menu. */

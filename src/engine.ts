@@ -142,6 +142,11 @@ export class TurnEngine {
         before.push(say(t('reset')));
       }
     }
+    if (result.forget) {
+      // The citizen's data was erased: no record of them is kept, not even the event ids.
+      await store.conversations.delete(request.conversationKey);
+      return [...before, ...result.replies];
+    }
     const events = request.eventId ? [...answered, request.eventId].slice(-REMEMBERED_EVENTS) : answered;
     const next: ConversationState = { ...result.state, at: nowMs, ...(events.length > 0 ? { events } : {}) };
     const saved = await store.conversations.save(request.conversationKey, stored?.rev ?? 0, next, retentionMs);

@@ -7,7 +7,7 @@
 import type { DateTime } from 'luxon';
 import type { Agent, Locale } from './domain.ts';
 import type { Catalog } from './services/catalog.ts';
-import type { BookingPort, HandoffPort, KnowledgePort } from './services/ports.ts';
+import type { BookingPort, ErasurePort, HandoffPort, KnowledgePort } from './services/ports.ts';
 
 /** What the user did. A tapped button arrives as `action` with the choice's `data`. */
 export type Input =
@@ -45,6 +45,8 @@ export interface DialogServices {
   catalog: Catalog;
   bookings: BookingPort;
   handoff: HandoffPort;
+  /** Deleting the citizen's data at their request. */
+  erasure: ErasurePort;
   /** Typed questions: answers, urgent messages, feedback. */
   knowledge: KnowledgePort;
   /** Translator factory, so a language change takes effect within the same turn. */

@@ -124,6 +124,18 @@ export class BookingService implements BookingPort {
     return this.store.cancel(sessionId, bookingId, userKey);
   }
 
+  async eraseUser(userKey: string, now: DateTime): Promise<{ cancelled: number; counted: number }> {
+    const upcoming = new Set(upcomingSessions(this.catalog, now).map((s) => s.id));
+    // Every session of the catalog: a past one keeps its bookings until BOOKING_RETENTION_DAYS.
+    const erased = await Promise.all(
+      this.catalog.sessions.map(async (s) => ({ upcoming: upcoming.has(s.id), deleted: await this.store.forgetUser(s.id, userKey, !upcoming.has(s.id)) })),
+    );
+    return {
+      cancelled: erased.filter((e) => e.deleted && e.upcoming).length,
+      counted: erased.filter((e) => e.deleted && !e.upcoming).length,
+    };
+  }
+
   private lookup(sessionId: string) {
     const session: Session | undefined = sessionById(this.catalog, sessionId);
     const service = session && serviceById(this.catalog, session.serviceId);

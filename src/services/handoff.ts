@@ -91,6 +91,15 @@ export class HandoffService implements HandoffPort {
     return result.ticket;
   }
 
+  async eraseUser(userKey: string, now: DateTime): Promise<number> {
+    const changed = await this.store.eraseUser(userKey, isoOf(now));
+    // Staff cards are redrawn from the stripped tickets: the question leaves the card too.
+    await Promise.all(
+      changed.map((ticket) => this.notifier.ticketChanged(ticket).catch((err) => this.log.warn('ticket.notify_failed', { ticket: ticket.id, ...errorFields(err) }))),
+    );
+    return changed.length;
+  }
+
   async end(ticketId: string, now: DateTime): Promise<void> {
     const result = await this.store.close(ticketId, 'citizen', isoOf(now));
     if (!result.ok) return;

@@ -6,6 +6,7 @@ import type { Store } from '../stores/ports.ts';
 import { BookingService } from './booking.ts';
 import type { Catalog } from './catalog.ts';
 import { loadConfig } from '../config.ts';
+import { ErasureService } from './erasure.ts';
 import { HandoffService } from './handoff.ts';
 import { buildQuestionBrain, type QuestionBrain, QuestionService } from './questions.ts';
 import { NO_STAFF_NOTIFIER, type StaffNotifier } from './staff.ts';
@@ -35,10 +36,13 @@ export function defaultQuestionBrain(): QuestionBrain {
 export const translator = loadTranslator();
 
 export function createDialogServices(opts: DialogServiceOptions): DialogServices {
+  const bookings = new BookingService(opts.store.bookings, opts.catalog, opts.holdMinutes, opts.bookingRetentionDays);
+  const handoff = new HandoffService(opts.store.tickets, opts.notifier ?? NO_STAFF_NOTIFIER, opts.log);
   return {
     catalog: opts.catalog,
-    bookings: new BookingService(opts.store.bookings, opts.catalog, opts.holdMinutes, opts.bookingRetentionDays),
-    handoff: new HandoffService(opts.store.tickets, opts.notifier ?? NO_STAFF_NOTIFIER, opts.log),
+    bookings,
+    handoff,
+    erasure: new ErasureService(bookings, handoff, opts.log),
     knowledge: new QuestionService(opts.brain ?? defaultQuestionBrain(), opts.store.feedback),
     translator,
   };

@@ -53,6 +53,12 @@ export interface BookingPort {
   upcomingFor(userKey: string, now: DateTime): Promise<Booking[]>;
   get(sessionId: string, bookingId: string): Promise<Booking | null>;
   cancel(sessionId: string, bookingId: string, userKey: string): Promise<boolean>;
+  /**
+   * Erases the user from every session: their holds go, their bookings in sessions still to
+   * come are cancelled (the slots freed), those in past sessions are deleted and kept only as
+   * a count per session.
+   */
+  eraseUser(userKey: string, now: DateTime): Promise<{ cancelled: number; counted: number }>;
 }
 
 /** Fields the caller supplies when opening a ticket. */
@@ -74,6 +80,30 @@ export interface HandoffPort {
   attachQuestion(ticketId: string, question: string, suggestions: string[]): Promise<boolean>;
   /** Raises a ticket already waiting to high priority for an urgent message; the ticket as it now is. */
   escalate(ticketId: string, urgent: string): Promise<Ticket>;
+  /**
+   * Closes the user's open tickets and removes their question text and user key from all
+   * their tickets; staff cards are updated. Returns how many tickets changed.
+   */
+  eraseUser(userKey: string, now: DateTime): Promise<number>;
+}
+
+/** What erasing a citizen's data did, in counts only (the staff's trace of it). */
+export interface ErasureReport {
+  /** Upcoming bookings cancelled, their slots freed. */
+  cancelled: number;
+  /** Past bookings deleted and kept only as an anonymous count. */
+  counted: number;
+  /** Tickets closed or stripped of the citizen's text. */
+  tickets: number;
+}
+
+/** The citizen's right to have their data deleted, as the dialogs see it. */
+export interface ErasurePort {
+  /**
+   * Erases everything kept of the user but their conversation record, which the engine
+   * deletes after the turn (`TurnResult.forget`). Idempotent: a second run finds nothing.
+   */
+  eraseUser(userKey: string, now: DateTime): Promise<ErasureReport>;
 }
 
 /** The contact center as citizens are told of it. */

@@ -20,6 +20,7 @@ import type {
   TicketStore,
   TicketTransition,
 } from './ports.ts';
+import { ERASED_USER } from './ports.ts';
 
 /** Expired conversations and dedupe marks are swept at most this often. */
 const SWEEP_EVERY_MS = 30_000;
@@ -36,6 +37,8 @@ interface SessionState {
   users: Map<string, string>;
   /** bookingId → booking JSON */
   bookings: Map<string, string>;
+  /** Bookings erased at their owner's request and kept only as a count. */
+  erased: number;
   /** When the whole session is forgotten (ms since epoch), like a Redis key TTL. */
   expiresAt?: number;
 }
@@ -103,7 +106,7 @@ export function createMemoryStore({ now: clock = Date.now }: MemoryStoreOptions 
   function session(sessionId: string): SessionState {
     let state = liveSession(sessionId);
     if (!state) {
-      state = { booked: new Map(), holds: new Map(), heldBy: new Map(), users: new Map(), bookings: new Map() };
+      state = { booked: new Map(), holds: new Map(), heldBy: new Map(), users: new Map(), bookings: new Map(), erased: 0 };
       sessions.set(sessionId, state);
     }
     return state;
@@ -259,6 +262,26 @@ export function createMemoryStore({ now: clock = Date.now }: MemoryStoreOptions 
       if (s.users.get(userKey) === bookingId) s.users.delete(userKey);
       return true;
     },
+
+    async forgetUser(sessionId, userKey, count) {
+      const s = liveSession(sessionId);
+      if (!s) return false;
+      dropUserHold(s, userKey);
+      const id = s.users.get(userKey);
+      if (id === undefined) return false;
+      s.users.delete(userKey);
+      const json = s.bookings.get(id);
+      if (json === undefined) return false;
+      const booking = JSON.parse(json) as Booking;
+      s.bookings.delete(id);
+      if (s.booked.get(booking.slotId) === id) s.booked.delete(booking.slotId);
+      if (count) s.erased++;
+      return true;
+    },
+
+    async erasedCount(sessionId) {
+      return liveSession(sessionId)?.erased ?? 0;
+    },
   };
 
   function readTicket(id: string): Ticket | null {
@@ -360,6 +383,18 @@ export function createMemoryStore({ now: clock = Date.now }: MemoryStoreOptions 
     },
     async activeFor(userKey) {
       return ticketsOf(tickets.user.get(userKey) ?? []).at(-1) ?? null;
+    },
+    async eraseUser(userKey, at) {
+      const changed: Ticket[] = [];
+      for (const ticket of ticketsOf(tickets.byId.keys())) {
+        if (ticket.userKey !== userKey) continue;
+        const { question: _question, suggestions: _suggestions, ...kept } = ticket;
+        const closing = ticket.status === 'closed' ? {} : { status: 'closed' as const, closedBy: 'citizen' as const, closedAt: at };
+        changed.push(writeTicket({ ...kept, ...closing, userKey: ERASED_USER }));
+        tickets.open.delete(ticket.id);
+      }
+      tickets.user.delete(userKey);
+      return changed;
     },
   };
 

@@ -85,6 +85,14 @@ export interface BookingStore {
   expireSession(sessionId: string, atMs: number): Promise<void>;
   /** Cancels the booking if it belongs to `userKey`; frees its slot. False if not found. */
   cancel(sessionId: string, bookingId: string, userKey: string): Promise<boolean>;
+  /**
+   * Forgets the user in the session, for their request to erase their data: drops their hold,
+   * deletes their booking and frees its slot; with `count`, the booking is kept only as one
+   * more in the session's anonymous count (`erasedCount`). True when a booking was deleted.
+   */
+  forgetUser(sessionId: string, userKey: string, count: boolean): Promise<boolean>;
+  /** How many bookings of the session were erased and counted by `forgetUser`: a number, nothing about whose. */
+  erasedCount(sessionId: string): Promise<number>;
 }
 
 /** Outcome of an atomic ticket transition (claim, close). */
@@ -133,7 +141,17 @@ export interface TicketStore {
   findByCard(activityId: string): Promise<Ticket | null>;
   /** The user's latest ticket that is not closed. */
   activeFor(userKey: string): Promise<Ticket | null>;
+  /**
+   * For the user's request to erase their data: closes their tickets not closed yet (by the
+   * citizen, at `at`) and removes from all their tickets what they wrote and who they are
+   * (question, suggestions; the user key becomes `ERASED_USER`). The tickets then expire
+   * with `purgeClosed` like any closed one. Returns the tickets changed, as now stored.
+   */
+  eraseUser(userKey: string, at: string): Promise<Ticket[]>;
 }
+
+/** The user key of a ticket whose citizen had their data erased. */
+export const ERASED_USER = 'erased';
 
 /** A conversation reference the bot keeps to write proactively (the Teams staff channel). */
 export interface ChannelRecord {

@@ -7,6 +7,7 @@
  * - `{p}{s:<sessionId>}:heldBy`   hash userKey → slotId
  * - `{p}{s:<sessionId>}:users`    hash userKey → bookingId
  * - `{p}{s:<sessionId>}:bookings` hash bookingId → booking JSON
+ * - `{p}{s:<sessionId>}:erased`   string, how many bookings were erased at their owners' request
  * - `{p}conv:<key>`               hash `r` (revision), `s` (state JSON), with a TTL
  * - `{p}dedupe:<id>`              string, `SET NX PX`
  * - `{p}{tickets}:byId`           hash ticketId → ticket JSON
@@ -38,6 +39,7 @@ import type {
   TicketStore,
   TicketTransition,
 } from './ports.ts';
+import { ERASED_USER } from './ports.ts';
 
 /** Where to connect and how to namespace keys. */
 export interface RedisStoreOptions {
@@ -173,6 +175,31 @@ if redis.call('HGET', users, user) == id then redis.call('HDEL', users, user) en
 return 1
 `;
 
+/**
+ * KEYS booked holds heldBy users bookings erased; ARGV userKey count. Forgets the user in the
+ * session: their hold, their booking and its slot; with count (1) the booking stays only as
+ * one more in `erased`, which expires with the session. Returns 1 when a booking was deleted.
+ */
+const FORGET_USER = `${LIB}
+local booked, holds, heldBy, users, bookings, erased = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local user = ARGV[1]
+local ttl = redis.call('PTTL', bookings)
+dropUserHold(holds, heldBy, user)
+local id = redis.call('HGET', users, user)
+if not id then return 0 end
+redis.call('HDEL', users, user)
+local json = redis.call('HGET', bookings, id)
+if not json then return 0 end
+local booking = cjson.decode(json)
+redis.call('HDEL', bookings, id)
+if redis.call('HGET', booked, booking.slotId) == id then redis.call('HDEL', booked, booking.slotId) end
+if ARGV[2] == '1' then
+  redis.call('INCR', erased)
+  if ttl > 0 then redis.call('PEXPIRE', erased, ttl) end
+end
+return 1
+`;
+
 /** KEYS booked holds. A script only so both reads are one consistent snapshot. */
 const OCCUPANCY = `
 return {redis.call('HKEYS', KEYS[1]), redis.call('HGETALL', KEYS[2])}
@@ -273,6 +300,38 @@ end
 return #ids
 `;
 
+/**
+ * KEYS byId open userTickets closed; ARGV userKey byJson at atMs erasedUser. Closes the user's
+ * tickets not closed yet and strips every ticket of theirs of its question, suggestions and
+ * user key. One pass over all tickets kept (bounded by INQUIRY_RETENTION_DAYS), for a request
+ * that is rare. Returns the changed tickets' JSON.
+ */
+const ERASE_USER_TICKETS = `
+local changed = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local id = all[i]
+  local ticket = cjson.decode(all[i + 1])
+  if ticket.userKey == ARGV[1] then
+    if ticket.status ~= 'closed' then
+      ticket.status = 'closed'
+      ticket.closedBy = cjson.decode(ARGV[2])
+      ticket.closedAt = ARGV[3]
+      redis.call('ZREM', KEYS[2], id)
+      redis.call('ZADD', KEYS[4], ARGV[4], id)
+    end
+    ticket.question = nil
+    ticket.suggestions = nil
+    ticket.userKey = ARGV[5]
+    local json = cjson.encode(ticket)
+    redis.call('HSET', KEYS[1], id, json)
+    table.insert(changed, json)
+  end
+end
+redis.call('DEL', KEYS[3])
+return changed
+`;
+
 /** KEYS hash. Its fields and values as one flat array, whatever the protocol. */
 const HASH_PAIRS = `return redis.call('HGETALL', KEYS[1])`;
 
@@ -323,6 +382,8 @@ const SCRIPTS = {
   cbReleaseHold: { numberOfKeys: 2, lua: RELEASE_HOLD },
   cbConfirm: { numberOfKeys: 5, lua: CONFIRM },
   cbCancel: { numberOfKeys: 3, lua: CANCEL },
+  cbForgetUser: { numberOfKeys: 6, lua: FORGET_USER },
+  cbEraseUserTickets: { numberOfKeys: 4, lua: ERASE_USER_TICKETS },
   cbOccupancy: { numberOfKeys: 2, lua: OCCUPANCY },
   cbLookup: { numberOfKeys: 2, lua: LOOKUP },
   cbClaimTicket: { numberOfKeys: 1, lua: CLAIM_TICKET },
@@ -375,6 +436,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       heldBy: `${base}heldBy`,
       users: `${base}users`,
       bookings: `${base}bookings`,
+      erased: `${base}erased`,
     };
   };
   const { sealer } = opts;
@@ -516,7 +578,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     async expireSession(sessionId, atMs) {
       const k = sessionKeys(sessionId);
       const multi = redis.multi();
-      for (const key of [k.booked, k.holds, k.heldBy, k.users, k.bookings]) multi.pexpireat(key, atMs);
+      for (const key of [k.booked, k.holds, k.heldBy, k.users, k.bookings, k.erased]) multi.pexpireat(key, atMs);
       await multi.exec();
     },
 
@@ -528,6 +590,15 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     async cancel(sessionId, bookingId, userKey) {
       const k = sessionKeys(sessionId);
       return (await redis.cbCancel(k.booked, k.users, k.bookings, bookingId, userKey)) === 1;
+    },
+
+    async forgetUser(sessionId, userKey, count) {
+      const k = sessionKeys(sessionId);
+      return (await redis.cbForgetUser(k.booked, k.holds, k.heldBy, k.users, k.bookings, k.erased, userKey, count ? '1' : '0')) === 1;
+    },
+
+    async erasedCount(sessionId) {
+      return Number((await redis.get(sessionKeys(sessionId).erased)) ?? 0);
     },
   };
 
@@ -588,6 +659,13 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     },
     async activeFor(userKey) {
       return parseTicket((await redis.cbActiveTicket(userTickets(userKey), ticketsById)) as string | null);
+    },
+    async eraseUser(userKey, at) {
+      const jsons = (await redis.cbEraseUserTickets(
+        ticketsById, ticketsOpen, userTickets(userKey), ticketsClosed,
+        userKey, JSON.stringify('citizen'), at, Date.parse(at) || 0, ERASED_USER,
+      )) as string[];
+      return oldestFirst(jsons.flatMap((json) => parseTicket(json) ?? []));
     },
   };
 
