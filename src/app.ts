@@ -82,6 +82,7 @@ async function redisStore(config: Config, url: string, log: Logger): Promise<Sto
   return createRedisStore({
     url,
     prefix: config.redisPrefix,
+    auditCap: config.auditMaxEntries,
     onError: (err) => log.warn('redis.connection', errorFields(err)),
     ...(config.dataEncryptionKey ? { sealer: createSealer(config.dataEncryptionKey) } : {}),
   });
@@ -92,7 +93,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const log = overrides.log ?? createLogger(config.logLevel);
   const now = overrides.now ?? Date.now;
   const catalog = overrides.catalog ?? loadCatalog(config.catalogFile ?? CATALOG_FILE);
-  const store = overrides.store ?? (config.redisUrl ? await redisStore(config, config.redisUrl, log) : createMemoryStore());
+  const store = overrides.store ?? (config.redisUrl ? await redisStore(config, config.redisUrl, log) : createMemoryStore({ auditCap: config.auditMaxEntries }));
   if (store.kind === 'memory') log.warn('store.memory', { persistent: false, note: 'in-process-store:state-is-lost-on-restart' });
 
   // Staff hear of tickets in Teams, and optionally in a LINE group and through a webhook.
@@ -108,6 +109,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     ...config.teams,
     ...(config.publicBaseUrl ? { publicBaseUrl: config.publicBaseUrl } : {}),
     channels: store.channels,
+    audit: store.audit,
     dedupe: store.dedupe,
     log,
     now,
@@ -165,18 +167,19 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const desk = new StaffDeskService({ store, catalog, notifier, knowledge: services.knowledge, runTurn, messengers, log });
   if (!config.reportLinkSecret) log.warn('reports.random_link_secret', { note: 'set-REPORT_LINK_SECRET-when-several-instances-serve-the-bot' });
   const reportLinks = new ReportLinks(config.reportLinkSecret, now);
-  teams.mount(server, { desk, runTurn, unansweredCsvUrl: (origin) => reportLinks.url(origin, UNANSWERED_CSV_PATH) });
+  teams.mount(server, { desk, runTurn, unansweredCsvUrl: (origin, staffId) => reportLinks.url(origin, UNANSWERED_CSV_PATH, staffId) });
 
   // The questions citizens asked, for staff who follow a signed link from Teams (10 minutes).
   server.get(UNANSWERED_CSV_PATH, async (req, res) => {
     const query = new URL(req.url ?? '/', 'http://bot').searchParams;
     res.setHeader('Cache-Control', 'no-store');
-    if (!reportLinks.verify(UNANSWERED_CSV_PATH, query.get('exp') ?? undefined, query.get('sig') ?? undefined)) {
+    const by = query.get('by') ?? undefined;
+    if (by === undefined || !reportLinks.verify(UNANSWERED_CSV_PATH, query.get('exp') ?? undefined, query.get('sig') ?? undefined, by)) {
       log.warn('reports.link_refused', { report: 'unanswered' });
       res.send(403, { error: 'this link is not valid or has expired: ask the bot for a new one' });
       return;
     }
-    const report = await desk.unanswered();
+    const report = await desk.unanswered(by, 'exported');
     const body = Buffer.from(unansweredCsv(report), 'utf8');
     log.info('reports.downloaded', { report: 'unanswered', questions: report.total });
     res.writeHead(200, {

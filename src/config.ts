@@ -33,6 +33,8 @@ const envSchema = z.object({
   FAQ_ANSWER_MARGIN: z.coerce.number().min(0).max(1).default(0.06),
   FAQ_OFFER_MIN: z.coerce.number().min(0).max(1).default(0.175),
   INQUIRY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  /** How many staff access audit entries are kept (the oldest are dropped beyond). */
+  AUDIT_MAX_ENTRIES: z.coerce.number().int().min(1000).max(10_000_000).default(100_000),
   LINE_CHANNEL_SECRET: z.preprocess(blankToUndefined, z.string().optional()),
   LINE_CHANNEL_ACCESS_TOKEN: z.preprocess(blankToUndefined, z.string().optional()),
   LINE_API_BASE_URL: z.url().default('https://api.line.me'),
@@ -85,6 +87,8 @@ export interface Config {
   faq: FaqThresholds;
   /** Days after a ticket closes that the citizen's question text is kept. */
   inquiryRetentionDays: number;
+  /** How many staff access audit entries the store keeps. */
+  auditMaxEntries: number;
   line: { channelSecret?: string; channelAccessToken?: string; apiBaseUrl: string; replyTokenMaxAgeMs: number };
   webchatEnabled: boolean;
   holdMinutes: number;
@@ -179,6 +183,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...(e.KNOWLEDGE_FILE ? { knowledgeFile: e.KNOWLEDGE_FILE } : {}),
     faq: { answer: e.FAQ_ANSWER_MIN, margin: e.FAQ_ANSWER_MARGIN, offer: e.FAQ_OFFER_MIN },
     inquiryRetentionDays: e.INQUIRY_RETENTION_DAYS,
+    auditMaxEntries: e.AUDIT_MAX_ENTRIES,
     line: {
       ...(e.LINE_CHANNEL_SECRET ? { channelSecret: e.LINE_CHANNEL_SECRET } : {}),
       ...(e.LINE_CHANNEL_ACCESS_TOKEN ? { channelAccessToken: e.LINE_CHANNEL_ACCESS_TOKEN } : {}),

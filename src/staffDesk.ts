@@ -23,7 +23,7 @@ import type {
   StaffDesk,
   StaffNotifier,
 } from './services/staff.ts';
-import type { Store, TicketTransition } from './stores/ports.ts';
+import type { AuditAction, AuditEntry, Store, TicketTransition } from './stores/ports.ts';
 import type { Input } from './turn.ts';
 
 /** Runs one turn in its conversation's order (`TurnEngine.run`); never rejects. */
@@ -44,6 +44,8 @@ export interface StaffDeskOptions {
   /** One per citizen channel (LINE push, web chat outbox). */
   messengers: CitizenMessenger[];
   log: Logger;
+  /** The clock of the audit trail's times, in ms since epoch (default `Date.now`). */
+  now?: () => number;
 }
 
 /** The staff desk over the store, the notifier and the citizen's conversations. */
@@ -68,13 +70,13 @@ export class StaffDeskService implements StaffDesk {
 
   async claim(ticketId: string, agent: Agent, now: DateTime): Promise<TicketTransition> {
     const result = await this.opts.store.tickets.claim(ticketId, agent, isoOf(now));
-    if (result.ok) await this.changed(result.ticket, 'claimed');
+    if (result.ok) await Promise.all([this.changed(result.ticket, 'claimed'), this.audited(agent.id, 'ticket.claimed', [ticketId])]);
     return result;
   }
 
   async close(ticketId: string, agent: Agent, now: DateTime, outcome?: TicketOutcome): Promise<TicketTransition> {
     const result = await this.opts.store.tickets.close(ticketId, agent, isoOf(now), outcome ? { outcome } : undefined);
-    if (result.ok) await this.changed(result.ticket, 'closed');
+    if (result.ok) await Promise.all([this.changed(result.ticket, 'closed'), this.audited(agent.id, 'ticket.closed', [ticketId])]);
     return result;
   }
 
@@ -92,6 +94,7 @@ export class StaffDeskService implements StaffDesk {
     const result = await store.tickets.close(ticketId, agent, isoOf(now), { outcome: 'answered', answeredWith: entryId });
     if (result.ok) {
       log.info('ticket.answered', { ticket: ticketId, entry: entryId, agent: pseudonym(agent.id) });
+      await this.audited(agent.id, 'ticket.answered', [ticketId]);
       // The answer told the citizen all they need: no separate "closed" message.
       await this.opts.notifier.ticketChanged(result.ticket).catch((err) => log.warn('ticket.notify_failed', { ticket: ticketId, ...errorFields(err) }));
     }
@@ -109,6 +112,7 @@ export class StaffDeskService implements StaffDesk {
     if (!result.ok) return result;
     const at = isoOf(now);
     log.info('ticket.forwarded', { ticket: ticketId, from: deskOf(before), to: toDesk, agent: pseudonym(agent.id) });
+    await this.audited(agent.id, 'ticket.forwarded', [ticketId]);
     const logged = (err: unknown) => log.warn('ticket.notify_failed', { ticket: ticketId, ...errorFields(err) });
     // A citizen talking with the agent through the bot is out of that conversation now: the
     // new desk's claim starts another. Otherwise their words would go to a ticket nobody holds.
@@ -142,16 +146,19 @@ export class StaffDeskService implements StaffDesk {
     return [...new Set([...knowledge.entries().map((e) => e.category), ...catalog.services.map((s) => s.id), 'general', 'urgent'])];
   }
 
-  async triage(): Promise<Ticket[]> {
+  async triage(staffId: string): Promise<Ticket[]> {
     const open = (await this.queue()).filter((t) => deskOf(t) === 'contact_center');
+    await this.read(staffId, 'tickets.listed', open.map((t) => t.id));
     // listOpen is oldest first and the sort is stable: high priority on top, each part by age.
     return open.sort((a, b) => Number(b.priority === 'high') - Number(a.priority === 'high'));
   }
 
-  async unanswered(): Promise<UnansweredReport> {
+  async unanswered(staffId: string, purpose: 'listed' | 'exported'): Promise<UnansweredReport> {
     const { store, knowledge } = this.opts;
     const [tickets, feedback] = await Promise.all([store.tickets.listAll(), store.feedback.counts()]);
-    return unansweredReport(tickets, feedback, (a, b) => knowledge.similarity(a, b));
+    const report = unansweredReport(tickets, feedback, (a, b) => knowledge.similarity(a, b));
+    await this.read(staffId, `unanswered.${purpose}`, []);
+    return report;
   }
 
   async reply(ticketId: string, agent: Agent, text: string, messageId: string): Promise<boolean> {
@@ -164,13 +171,23 @@ export class StaffDeskService implements StaffDesk {
     return true;
   }
 
-  async bookingsOn(date: string): Promise<Booking[]> {
+  async bookingsOn(date: string, staffId: string): Promise<Booking[]> {
     const sessions = this.opts.catalog.sessions.filter((s) => s.date === date);
-    return (await Promise.all(sessions.map((s) => this.bookingsOf(s.id)))).flat();
+    const bookings = (await Promise.all(sessions.map((s) => this.opts.store.bookings.listSession(s.id)))).flat();
+    await this.read(staffId, 'bookings.listed', [date, ...bookings.map((b) => b.id)]);
+    return bookings;
   }
 
-  bookingsOf(sessionId: string): Promise<Booking[]> {
-    return this.opts.store.bookings.listSession(sessionId);
+  async bookingsOf(sessionId: string, staffId: string): Promise<Booking[]> {
+    const bookings = await this.opts.store.bookings.listSession(sessionId);
+    await this.read(staffId, 'bookings.listed', [sessionId, ...bookings.map((b) => b.id)]);
+    return bookings;
+  }
+
+  async recentAudit(n: number, staffId: string): Promise<AuditEntry[]> {
+    const entries = await this.opts.store.audit.recent(n);
+    await this.read(staffId, 'audit.listed', []);
+    return entries;
   }
 
   async findBooking(reference: string, now: DateTime): Promise<StaffBooking | null> {
@@ -202,7 +219,22 @@ export class StaffDeskService implements StaffDesk {
       holder: booking.userKey.split(':')[0],
       agent: pseudonym(agent.id),
     });
+    await this.audited(agent.id, 'booking.cancelled', [booking.id, booking.sessionId]);
     return booking;
+  }
+
+  /**
+   * Records a read before its data is shown: a read the trail cannot record rejects, so that
+   * nothing personal is shown unaudited.
+   */
+  private read(staffId: string, action: AuditAction, records: string[]): Promise<void> {
+    const { store, now = Date.now } = this.opts;
+    return store.audit.append({ at: new Date(now()).toISOString(), staff: staffId, action, records });
+  }
+
+  /** Records a change that was made; it stands even when the trail cannot record it, which is logged. */
+  private async audited(staffId: string, action: AuditAction, records: string[]): Promise<void> {
+    await this.read(staffId, action, records).catch((err) => this.opts.log.error('audit.append_failed', { action, ...errorFields(err) }));
   }
 
   /** Updates the card and tells the citizen; a failure of either is logged, not thrown. */

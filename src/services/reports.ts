@@ -167,22 +167,28 @@ export class ReportLinks {
     this.now = now;
   }
 
-  /** A link to `path` under `origin` (`https://bot.example.jp`) valid for `REPORT_LINK_TTL_MS`. */
-  url(origin: string, path: string = UNANSWERED_CSV_PATH): string {
+  /**
+   * A link to `path` under `origin` (`https://bot.example.jp`) valid for `REPORT_LINK_TTL_MS`;
+   * with `by` (a staff id, signed with the rest) the download is audited as theirs.
+   */
+  url(origin: string, path: string = UNANSWERED_CSV_PATH, by?: string): string {
     const exp = String(Math.floor((this.now() + REPORT_LINK_TTL_MS) / 1000));
-    return `${origin}${path}?exp=${exp}&sig=${this.sign(path, exp)}`;
+    const staff = by === undefined ? '' : `&by=${encodeURIComponent(by)}`;
+    return `${origin}${path}?exp=${exp}${staff}&sig=${this.sign(path, exp, by)}`;
   }
 
-  /** True when `sig` signs `path` and `exp`, and `exp` has not passed. */
-  verify(path: string, exp: unknown, sig: unknown): boolean {
+  /** True when `sig` signs `path`, `exp` and `by` (as the link gave them), and `exp` has not passed. */
+  verify(path: string, exp: unknown, sig: unknown, by?: string): boolean {
     if (typeof exp !== 'string' || !/^\d{1,12}$/.test(exp) || typeof sig !== 'string') return false;
-    const expected = Buffer.from(this.sign(path, exp));
+    const expected = Buffer.from(this.sign(path, exp, by));
     const given = Buffer.from(sig);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return false;
     return Number(exp) * 1000 > this.now();
   }
 
-  private sign(path: string, exp: string): string {
-    return createHmac('sha256', this.secret).update(`${path}\n${exp}`).digest('base64url');
+  private sign(path: string, exp: string, by?: string): string {
+    return createHmac('sha256', this.secret)
+      .update(by === undefined ? `${path}\n${exp}` : `${path}\n${exp}\n${by}`)
+      .digest('base64url');
   }
 }

@@ -7,7 +7,7 @@
 import type { DateTime } from 'luxon';
 import type { Reply } from '../turn.ts';
 import type { Agent, Booking, Desk, Session, Ticket, TicketCard, TicketOutcome } from '../domain.ts';
-import type { TicketTransition } from '../stores/ports.ts';
+import type { AuditEntry, TicketTransition } from '../stores/ports.ts';
 import type { UnansweredReport } from './reports.ts';
 
 /** One place staff are told about tickets. Failures of one never block the others. */
@@ -49,7 +49,11 @@ export interface CitizenMessenger {
   deliver(userKey: string, replies: Reply[], idempotencyKey: string): Promise<void>;
 }
 
-/** What staff can do with tickets and bookings (used by the Teams channel). */
+/**
+ * What staff can do with tickets and bookings (used by the Teams channel). Each read of
+ * personal data and each change is recorded in the audit trail with the staff id and the
+ * records' ids; a read that cannot be recorded rejects.
+ */
 export interface StaffDesk {
   /** Open and claimed tickets, oldest first. */
   queue(): Promise<Ticket[]>;
@@ -78,20 +82,25 @@ export interface StaffDesk {
   recategorise(ticketId: string, category: string, agent: Agent): Promise<RecategoriseResult>;
   /** The categories a ticket may be given: the knowledge base's, the services' and `general`. */
   categories(): readonly string[];
-  /** Open and claimed contact-center tickets: high priority first, then oldest first. */
-  triage(): Promise<Ticket[]>;
-  /** The questions the bot could not answer, grouped, with what agents sent and the feedback counts. */
-  unanswered(): Promise<UnansweredReport>;
+  /** Open and claimed contact-center tickets: high priority first, then oldest first; read by `staffId`. */
+  triage(staffId: string): Promise<Ticket[]>;
+  /**
+   * The questions the bot could not answer, grouped, with what agents sent and the feedback
+   * counts; `listed` in Teams (with the CSV link) or `exported` as the CSV, by `staffId`.
+   */
+  unanswered(staffId: string, purpose: 'listed' | 'exported'): Promise<UnansweredReport>;
   /**
    * Relays a staff message to the citizen of a claimed ticket. `messageId` (the Teams
    * activity id) makes a retried delivery arrive once. False when the ticket is not
    * claimed by this agent.
    */
   reply(ticketId: string, agent: Agent, text: string, messageId: string): Promise<boolean>;
-  /** Bookings of the sessions held on `date` (YYYY-MM-DD, JST), by session and slot. */
-  bookingsOn(date: string): Promise<Booking[]>;
-  /** Bookings of one session, by slot. */
-  bookingsOf(sessionId: string): Promise<Booking[]>;
+  /** Bookings of the sessions held on `date` (YYYY-MM-DD, JST), by session and slot; read by `staffId`. */
+  bookingsOn(date: string, staffId: string): Promise<Booking[]>;
+  /** Bookings of one session, by slot; read by `staffId`. */
+  bookingsOf(sessionId: string, staffId: string): Promise<Booking[]>;
+  /** The latest `n` audit entries, newest first; that `staffId` read them is recorded too. */
+  recentAudit(n: number, staffId: string): Promise<AuditEntry[]>;
   /**
    * The booking with this reference among the sessions that have not yet taken place (JST
    * date on or after `now`'s), with its session; null when there is none. Lets staff check

@@ -4,8 +4,10 @@
  * holds it to the same contract as `redis.ts`.
  */
 import type { Booking, Ticket } from '../domain.ts';
-import { bySlot, oldestFirst, ttlOf } from './shared.ts';
+import { bySlot, DEFAULT_AUDIT_CAP, oldestFirst, ttlOf } from './shared.ts';
 import type {
+  AuditEntry,
+  AuditStore,
   BookingStore,
   ChannelRecord,
   ChannelStore,
@@ -63,6 +65,8 @@ export interface MemoryStoreOptions {
    * call passes, as in Redis.
    */
   now?: () => number;
+  /** How many audit entries are kept; older ones are dropped (default `DEFAULT_AUDIT_CAP`). */
+  auditCap?: number;
 }
 
 /**
@@ -70,13 +74,15 @@ export interface MemoryStoreOptions {
  * Redis, so callers see the same copies-not-references and the same JSON round trip
  * (e.g. `Date` → string) whichever store they run on.
  */
-export function createMemoryStore({ now: clock = Date.now }: MemoryStoreOptions = {}): Store {
+export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AUDIT_CAP }: MemoryStoreOptions = {}): Store {
   const conversations = new Map<string, { rev: number; json: string; expiresAt: number }>();
   const dedupe = new Map<string, number>();
   const sessions = new Map<string, SessionState>();
   const tickets: TicketState = { byId: new Map(), open: new Set(), user: new Map(), cards: new Map() };
   const feedback = new Map<string, { helpful: number; unhelpful: number }>();
   const channels = new Map<string, string>();
+  /** Audit entries as JSON, oldest first, like the Redis stream. */
+  const audit: string[] = [];
   let lastSweep = clock();
   let closed = false;
 
@@ -408,6 +414,20 @@ export function createMemoryStore({ now: clock = Date.now }: MemoryStoreOptions 
     },
   };
 
+  const auditStore: AuditStore = {
+    async append(entry) {
+      audit.push(JSON.stringify(entry));
+      if (audit.length > auditCap) audit.splice(0, audit.length - auditCap);
+    },
+    async recent(n) {
+      const count = Math.min(audit.length, Math.max(0, Math.floor(n)));
+      return audit
+        .slice(audit.length - count)
+        .reverse()
+        .map((json) => JSON.parse(json) as AuditEntry);
+    },
+  };
+
   const channelStore: ChannelStore = {
     async get(name) {
       const json = channels.get(name);
@@ -425,6 +445,7 @@ export function createMemoryStore({ now: clock = Date.now }: MemoryStoreOptions 
     bookings: bookingStore,
     tickets: ticketStore,
     feedback: feedbackStore,
+    audit: auditStore,
     channels: channelStore,
     async ping() {
       // Mirrors a closed Redis connection, so code paths that handle an outage can be tested.

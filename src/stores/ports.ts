@@ -176,6 +176,48 @@ export interface FeedbackStore {
   counts(): Promise<Map<string, { helpful: number; unhelpful: number }>>;
 }
 
+/** What a staff member did that the audit trail records. */
+export type AuditAction =
+  | 'bookings.listed'
+  | 'booking.cancelled'
+  | 'ticket.claimed'
+  | 'ticket.closed'
+  | 'ticket.forwarded'
+  | 'ticket.answered'
+  /** A ticket's card (with its question) was posted or refreshed in a channel. */
+  | 'ticket.shown'
+  /** `triage`: the contact center's open tickets, with their questions. */
+  | 'tickets.listed'
+  /** `unanswered`: the report of questions, with a link to its CSV. */
+  | 'unanswered.listed'
+  /** The unanswered questions CSV, downloaded through a staff member's link. */
+  | 'unanswered.exported'
+  | 'audit.listed';
+
+/**
+ * One audited staff access. It names people by staff id only and records by their ids:
+ * never a citizen's name, phone, email or question.
+ */
+export interface AuditEntry {
+  /** ISO time of the access. */
+  at: string;
+  /** The staff member's AAD object id, or `channel:<name>` for a card shown to a whole channel. */
+  staff: string;
+  action: AuditAction;
+  /** Ids of the records touched: booking references, ticket ids, session ids, dates. */
+  records: string[];
+}
+
+/**
+ * The staff access audit trail: append-only, oldest entries dropped beyond a cap (in Redis
+ * approximately, never fewer than the cap kept).
+ */
+export interface AuditStore {
+  append(entry: AuditEntry): Promise<void>;
+  /** The latest `n` entries, newest first. */
+  recent(n: number): Promise<AuditEntry[]>;
+}
+
 /** Everything the bot keeps, behind one handle. */
 export interface Store {
   kind: 'memory' | 'redis';
@@ -185,6 +227,7 @@ export interface Store {
   tickets: TicketStore;
   channels: ChannelStore;
   feedback: FeedbackStore;
+  audit: AuditStore;
   /** Resolves when the backing store answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -19,6 +19,7 @@
  *                                 for purging them (and the questions they hold) on time
  * - `{p}feedback`                 hash `<entryId>:1` / `<entryId>:0` → helpful / not helpful count
  * - `{p}channel:<name>`           string, channel record JSON (no TTL)
+ * - `{p}audit`                    stream of staff accesses, field `e` = entry JSON, `MAXLEN ~` the cap
  *
  * (`{p}` is the prefix.) Scripts return flat arrays, so replies look the same under RESP2
  * and RESP3.
@@ -26,8 +27,10 @@
 import { Redis, type ChainableCommander } from 'ioredis';
 import type { Booking, Ticket } from '../domain.ts';
 import { isSealed, type Sealer } from './sealing.ts';
-import { bySlot, oldestFirst, ticketScore, ttlOf } from './shared.ts';
+import { bySlot, DEFAULT_AUDIT_CAP, oldestFirst, ticketScore, ttlOf } from './shared.ts';
 import type {
+  AuditEntry,
+  AuditStore,
   BookingStore,
   ChannelRecord,
   ChannelStore,
@@ -58,6 +61,8 @@ export interface RedisStoreOptions {
    * still read, so turning it on needs no migration.
    */
   sealer?: Sealer;
+  /** How many audit entries are kept, approximately (`MAXLEN ~`; default `DEFAULT_AUDIT_CAP`). */
+  auditCap?: number;
 }
 
 /**
@@ -374,6 +379,22 @@ return 1
 `;
 
 /**
+ * KEYS stream; ARGV count. The `e` field of the latest entries, newest first, as a flat
+ * array: XREVRANGE's nested reply differs between RESP2 and RESP3, a list of strings does not.
+ */
+const AUDIT_RECENT = `
+local entries = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[1])
+local out = {}
+for i = 1, #entries do
+  local fields = entries[i][2]
+  for j = 1, #fields, 2 do
+    if fields[j] == 'e' then out[#out + 1] = fields[j + 1] end
+  end
+end
+return out
+`;
+
+/**
  * Loaded once per connection by ioredis (EVALSHA, falling back to EVAL after a Redis restart).
  * No `readOnly` flags: EVALSHA_RO would need Redis 7, and there are no replicas to read from.
  */
@@ -394,6 +415,7 @@ const SCRIPTS = {
   cbSetCard: { numberOfKeys: 2, lua: SET_CARD },
   cbActiveTicket: { numberOfKeys: 2, lua: ACTIVE_TICKET },
   cbSaveConversation: { numberOfKeys: 1, lua: SAVE_CONVERSATION },
+  cbAuditRecent: { numberOfKeys: 1, lua: AUDIT_RECENT },
 };
 
 type Arg = string | number;
@@ -465,6 +487,8 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
   const ticketsCards = `${prefix}{tickets}:cards`;
   const ticketsClosed = `${prefix}{tickets}:closed`;
   const feedbackKey = `${prefix}feedback`;
+  const auditKey = `${prefix}audit`;
+  const auditCap = opts.auditCap ?? DEFAULT_AUDIT_CAP;
   // The question a citizen agreed to pass to staff is personal data: sealed like bookings.
   const encodeTicket = (ticket: Ticket): string =>
     JSON.stringify(sealer && ticket.question !== undefined ? { ...ticket, question: sealer.seal(ticket.question) } : ticket);
@@ -688,6 +712,18 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     },
   };
 
+  const audit: AuditStore = {
+    async append(entry) {
+      await redis.xadd(auditKey, 'MAXLEN', '~', auditCap, '*', 'e', JSON.stringify(entry));
+    },
+    async recent(n) {
+      const count = Math.max(0, Math.floor(n));
+      if (count === 0) return [];
+      const jsons = (await redis.cbAuditRecent(auditKey, count)) as string[];
+      return jsons.map((json) => JSON.parse(json) as AuditEntry);
+    },
+  };
+
   const channels: ChannelStore = {
     async get(name) {
       const json = await redis.get(channelKey(name));
@@ -706,6 +742,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     tickets,
     channels,
     feedback,
+    audit,
     async ping() {
       await redis.ping();
     },

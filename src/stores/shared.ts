@@ -31,6 +31,9 @@ export function oldestFirst(tickets: Ticket[]): Ticket[] {
   return tickets.sort((a, b) => ticketScore(a) - ticketScore(b) || compare(a.id, b.id));
 }
 
+/** How many audit entries a store keeps unless told otherwise (`AUDIT_MAX_ENTRIES`). */
+export const DEFAULT_AUDIT_CAP = 100_000;
+
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -38,9 +38,11 @@ export const TEST_DATA_KEY = Buffer.alloc(32, 7).toString('base64');
 /**
  * One factory per implementation, for `describe.each`. Each Redis store gets its own
  * connection to the run's redis-server (see `redis-global-setup.ts`) and a random key prefix,
- * so test files running in parallel never see each other's keys.
+ * so test files running in parallel never see each other's keys. `auditCap` is passed to
+ * every store made.
  */
-export function storeFactories(): StoreFactory[] {
+export function storeFactories({ auditCap }: { auditCap?: number } = {}): StoreFactory[] {
+  const cap = auditCap === undefined ? {} : { auditCap };
   let clock = Date.now();
   const memoryTime: StoreTime = {
     now: () => clock,
@@ -53,7 +55,7 @@ export function storeFactories(): StoreFactory[] {
   const prefixes = new WeakMap<Store, string>();
   const redis = (sealed: boolean) => async () => {
     const prefix = `test:${randomUUID()}:`;
-    const store = await createRedisStore({ url: inject('redisUrl'), prefix, ...(sealed ? { sealer: createSealer(TEST_DATA_KEY) } : {}) });
+    const store = await createRedisStore({ url: inject('redisUrl'), prefix, ...cap, ...(sealed ? { sealer: createSealer(TEST_DATA_KEY) } : {}) });
     prefixes.set(store, prefix);
     return store;
   };
@@ -78,7 +80,7 @@ export function storeFactories(): StoreFactory[] {
     },
   });
   return [
-    ['memory', async () => createMemoryStore({ now: () => clock }), () => memoryTime],
+    ['memory', async () => createMemoryStore({ now: () => clock, ...cap }), () => memoryTime],
     ['redis', redis(false), redisTime],
     ['redis+sealed', redis(true), redisTime],
   ];

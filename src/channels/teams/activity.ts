@@ -201,7 +201,12 @@ export type StaffCommand =
   | { name: 'forward'; ticketId?: string; desk?: Desk }
   | { name: 'category'; ticketId?: string; category?: string }
   | { name: 'bookings'; target?: string }
-  | { name: 'cancel'; reference: string };
+  | { name: 'cancel'; reference: string }
+  /** The latest `count` audit entries (default 20, at most `AUDIT_MAX_SHOWN`). */
+  | { name: 'audit'; count: number };
+
+/** The most audit entries `audit <n>` shows. */
+export const AUDIT_MAX_SHOWN = 50;
 
 /** Desk names as staff type them. */
 const DESK_WORDS: Record<string, Desk> = { office: 'office', contact: 'contact_center', contact_center: 'contact_center', 'contact-center': 'contact_center' };
@@ -292,6 +297,9 @@ export function parseCommand(text: string): StaffCommand | undefined {
     }
     case 'bookings':
       return arg === undefined ? { name: 'bookings' } : { name: 'bookings', target: arg };
+    case 'audit':
+      if (arg === undefined) return { name: 'audit', count: 20 };
+      return /^\d{1,3}$/.test(arg) && Number(arg) > 0 ? { name: 'audit', count: Math.min(Number(arg), AUDIT_MAX_SHOWN) } : undefined;
     default:
       return undefined;
   }

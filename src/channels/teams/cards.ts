@@ -7,6 +7,7 @@ import { DateTime } from 'luxon';
 import { type Agent, type Booking, type Desk, deskOf, formatPhone, type Locale, type Session, type Ticket, ZONE } from '../../domain.ts';
 import type { KnowledgeEntry } from '../../services/knowledge.ts';
 import type { UnansweredReport } from '../../services/reports.ts';
+import type { AuditEntry } from '../../stores/ports.ts';
 import type { Choice, Link, Reply } from '../../turn.ts';
 import type { ClosingOutcome } from './activity.ts';
 import { phrase, phraseIfAny } from './text.ts';
@@ -391,6 +392,23 @@ export function bookingsMessage(bookings: Booking[], what: string, locale: Local
   if (bookings.length > MAX_BOOKINGS) body.push(textBlock(phrase(locale, 'bookings.more', { n: bookings.length - MAX_BOOKINGS }), { isSubtle: true }));
   body.push(textBlock(phrase(locale, 'bookings.cancelHint'), { isSubtle: true, spacing: 'Medium' }));
   return { kind: 'card', card: card(body), summary: title };
+}
+
+/** Record ids shown per audit line; a listing of a busy day names dozens of bookings. */
+const MAX_AUDIT_RECORDS = 6;
+
+/**
+ * The `audit` answer: one compact line per entry (JST time, staff id, action, record ids,
+ * the ids cut after `MAX_AUDIT_RECORDS`). Ids only, as the trail holds nothing else.
+ */
+export function auditMessage(entries: AuditEntry[], locale: Locale): Outgoing {
+  if (entries.length === 0) return { kind: 'text', text: phrase(locale, 'audit.empty') };
+  const lines = entries.map((e) => {
+    const shown = e.records.slice(0, MAX_AUDIT_RECORDS).join(', ');
+    const more = e.records.length > MAX_AUDIT_RECORDS ? ` +${e.records.length - MAX_AUDIT_RECORDS}` : '';
+    return `- ${jst(e.at)} · ${e.staff} · ${e.action}${shown ? ` · ${shown}${more}` : ''}`;
+  });
+  return { kind: 'text', text: [phrase(locale, 'audit.title', { count: entries.length }), ...lines].join('\n'), plain: true };
 }
 
 /**

@@ -44,7 +44,7 @@ import {
   tenantOf,
   threadRoot,
 } from './activity.ts';
-import { bookingsMessage, cancelConfirmCard, cancelledText, jst, type Outgoing, queueMessage, renderReplies, triageMessage, unansweredMessage } from './cards.ts';
+import { auditMessage, bookingsMessage, cancelConfirmCard, cancelledText, jst, type Outgoing, queueMessage, renderReplies, triageMessage, unansweredMessage } from './cards.ts';
 import { CONTACT_CENTER_CHANNEL, channelOfDesk, STAFF_CHANNEL } from './notifier.ts';
 import { phrase, type StaffTextKey, staffLocale } from './text.ts';
 import type { InboundTurn } from './transport.ts';
@@ -72,8 +72,8 @@ export interface TurnHandlerOptions {
 
 /** What the HTTP request of an activity adds to it. */
 export interface RequestContext {
-  /** A fresh signed link to the unanswered-questions CSV, where this staff member's browser reaches the bot. */
-  reportUrl: () => string;
+  /** A fresh signed link to the unanswered-questions CSV for staff member `staffId`, where their browser reaches the bot. */
+  reportUrl: (staffId: string) => string;
 }
 
 /** Everything one activity's handling needs to know about it. */
@@ -247,11 +247,11 @@ export class TeamsTurnHandler {
       case 'queue':
         return [queueMessage(await desk.queue(), this.opts.now(), t.locale)];
       case 'triage':
-        return [triageMessage(await desk.triage(), this.opts.now(), t.locale)];
+        return [triageMessage(await desk.triage(agent.id), this.opts.now(), t.locale)];
       case 'unanswered': {
-        const report = await desk.unanswered();
+        const report = await desk.unanswered(agent.id, 'listed');
         log.info('teams.unanswered_listed', { questions: report.total, groups: report.groups.length });
-        return [unansweredMessage(report, (id) => this.title(t, id), t.request.reportUrl(), t.locale)];
+        return [unansweredMessage(report, (id) => this.title(t, id), t.request.reportUrl(agent.id), t.locale)];
       }
       case 'claim':
         if (!command.ticketId) return text(t, 'usage.claim');
@@ -267,24 +267,26 @@ export class TeamsTurnHandler {
         return this.recategorise(t, command.ticketId, command.category, agent);
       case 'today': {
         const date = this.today().toISODate()!;
-        const bookings = await desk.bookingsOn(date);
+        const bookings = await desk.bookingsOn(date, agent.id);
         log.info('teams.bookings_listed', { scope: 'today', count: bookings.length });
         return [bookingsMessage(bookings, phrase(t.locale, 'bookings.today', { date }), t.locale)];
       }
       case 'bookings': {
         const target = command.target;
         if (target && /^\d{4}-\d{2}-\d{2}$/.test(target) && DateTime.fromISO(target, { zone: ZONE }).isValid) {
-          const bookings = await desk.bookingsOn(target);
+          const bookings = await desk.bookingsOn(target, agent.id);
           log.info('teams.bookings_listed', { scope: 'date', count: bookings.length });
           return [bookingsMessage(bookings, target, t.locale)];
         }
         if (target && /^[\w-]{1,64}$/.test(target)) {
-          const bookings = await desk.bookingsOf(target);
+          const bookings = await desk.bookingsOf(target, agent.id);
           log.info('teams.bookings_listed', { scope: 'session', count: bookings.length });
           return [bookingsMessage(bookings, target, t.locale)];
         }
         return text(t, 'usage.bookings');
       }
+      case 'audit':
+        return [auditMessage(await desk.recentAudit(command.count, agent.id), t.locale)];
       case 'cancel': {
         // Only shows the booking: cancelling is the Confirm button's, so that a mistyped
         // reference that happens to exist cannot take someone's appointment away.

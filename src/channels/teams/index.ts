@@ -18,7 +18,7 @@ import { errorFields, type Logger } from '../../log.ts';
 import type { KnowledgeEntry } from '../../services/knowledge.ts';
 import type { StaffDesk, StaffNotifier } from '../../services/staff.ts';
 import type { RunTurn } from '../../staffDesk.ts';
-import type { ChannelStore, DedupeStore } from '../../stores/ports.ts';
+import type { AuditStore, ChannelStore, DedupeStore } from '../../stores/ports.ts';
 import { envelopeSchema } from './activity.ts';
 import type { DescribeStep } from './cards.ts';
 import { TeamsTurnHandler } from './handler.ts';
@@ -54,6 +54,8 @@ export interface TeamsChannelOptions {
   /** `PUBLIC_BASE_URL`: the origin of links in staff replies; unset: the host Teams' request came to. */
   publicBaseUrl?: string | undefined;
   channels: ChannelStore;
+  /** The staff access trail (the store's `audit`): ticket cards posted or refreshed count as shown to their channel. */
+  audit: AuditStore;
   /** Marks of activity ids already handled (the store's `dedupe`), shared with the engine. */
   dedupe: DedupeStore;
   log: Logger;
@@ -97,8 +99,8 @@ export interface TeamsRoute {
   desk: StaffDesk;
   /** The dialogs staff use themselves (proxy booking for a caller). */
   runTurn: RunTurn;
-  /** A fresh signed link to the unanswered-questions CSV under `origin` (`https://host`). */
-  unansweredCsvUrl: (origin: string) => string;
+  /** A fresh signed link to the unanswered-questions CSV under `origin` (`https://host`), for staff member `staffId`. */
+  unansweredCsvUrl: (origin: string, staffId: string) => string;
 }
 
 /** Where the browser of the staff member who made this request reaches the bot. */
@@ -116,7 +118,7 @@ export function createTeamsChannel(opts: TeamsChannelOptions): TeamsChannel {
   if (!opts.appId && opts.emulator) log.warn('teams.auth_disabled', { note: 'no-MicrosoftAppId:loopback-requests-are-not-authenticated' });
   if (!opts.appId && !opts.emulator) log.warn('teams.endpoint_closed', { note: 'no-MicrosoftAppId:every-request-is-refused' });
   if (!opts.staffTeamId && !opts.staffTenantId && !opts.contactCenterTeamId) log.warn('teams.no_staff_configured', { note: 'everyone-is-refused' });
-  const notifier = new TeamsStaffNotifier({ transport, channels: opts.channels, log, now: opts.now, locale, describeStep: opts.describeStep, entry: opts.entry });
+  const notifier = new TeamsStaffNotifier({ transport, channels: opts.channels, audit: opts.audit, log, now: opts.now, locale, describeStep: opts.describeStep, entry: opts.entry });
 
   return {
     notifier,
@@ -160,7 +162,7 @@ export function createTeamsChannel(opts: TeamsChannelOptions): TeamsChannel {
           return;
         }
         const origin = opts.publicBaseUrl ?? originOf(req);
-        const work = transport.process(body, req.headers, (turn) => handler.handle(turn, { reportUrl: () => unansweredCsvUrl(origin) }));
+        const work = transport.process(body, req.headers, (turn) => handler.handle(turn, { reportUrl: (staffId) => unansweredCsvUrl(origin, staffId) }));
         let timer: NodeJS.Timeout | undefined;
         const late = new Promise<'late'>((resolve) => {
           timer = setTimeout(() => resolve('late'), ackDeadlineMs);

@@ -13,7 +13,7 @@ import { type Desk, deskOf, type Locale, type Ticket, type TicketCard } from '..
 import { errorFields, type Logger } from '../../log.ts';
 import type { KnowledgeEntry } from '../../services/knowledge.ts';
 import type { Forwarding, StaffNotifier } from '../../services/staff.ts';
-import type { ChannelRecord, ChannelStore } from '../../stores/ports.ts';
+import type { AuditStore, ChannelRecord, ChannelStore } from '../../stores/ports.ts';
 import { type StoredReference, storedReferenceSchema, threadId } from './activity.ts';
 import { type CardView, type DescribeStep, type Outgoing, ticketCard, ticketSummary } from './cards.ts';
 import { phrase } from './text.ts';
@@ -45,6 +45,8 @@ export class StaffChannelError extends Error {
 export interface TeamsNotifierOptions {
   transport: Transport;
   channels: ChannelStore;
+  /** Where a card's posting or refresh is recorded as the ticket shown to its channel. */
+  audit: AuditStore;
   log: Logger;
   now: () => number;
   /** Language of the cards (staff UI). */
@@ -98,14 +100,16 @@ export class TeamsStaffNotifier implements StaffNotifier {
     const conversationId = channel.reference.conversation.id;
     const activityId = await this.guard(channel, 'post_card', ticket.id, () => this.opts.transport.post(channel.reference, conversationId, this.cardOf(ticket)));
     this.opts.log.info('teams.card_posted', { ticket: ticket.id, channel: channel.name });
+    await this.shown(ticket, channel.name);
     return { conversationId, activityId };
   }
 
   async ticketChanged(ticket: Ticket): Promise<void> {
     // A ticket whose card never made it (channel unregistered or broken then) has nothing to update.
     if (!ticket.card) return;
-    await this.updateCard(ticket, ticket.card, this.cardOf(ticket));
+    const channel = await this.updateCard(ticket, ticket.card, this.cardOf(ticket));
     this.opts.log.info('teams.card_updated', { ticket: ticket.id, status: ticket.status });
+    await this.shown(ticket, channel);
   }
 
   async ticketForwarded(ticket: Ticket, forwarding: Forwarding): Promise<TicketCard> {
@@ -130,15 +134,23 @@ export class TeamsStaffNotifier implements StaffNotifier {
     await this.guard(channel, 'relay', ticket.id, () => this.opts.transport.post(channel.reference, thread, message));
   }
 
+  /** Records that the ticket's card (its question with it) is shown to `channel`; a failure is logged, the card stands. */
+  private async shown(ticket: Ticket, channel: string): Promise<void> {
+    const entry = { at: new Date(this.opts.now()).toISOString(), staff: `channel:${channel}`, action: 'ticket.shown' as const, records: [ticket.id] };
+    await this.opts.audit.append(entry).catch((err) => this.opts.log.error('audit.append_failed', { action: entry.action, ...errorFields(err) }));
+  }
+
   private cardOf(ticket: Ticket, forwarded?: CardView['forwarded']): Outgoing {
     const { locale, describeStep, entry, now } = this.opts;
     const view: CardView = { locale, describeStep, entry, nowMs: now(), ...(forwarded ? { forwarded } : {}) };
     return { kind: 'card', card: ticketCard(ticket, view), summary: ticketSummary(ticket, locale) };
   }
 
-  private async updateCard(ticket: Ticket, card: TicketCard, message: Outgoing): Promise<void> {
+  /** Updates the card in place; returns the name of the channel it is in. */
+  private async updateCard(ticket: Ticket, card: TicketCard, message: Outgoing): Promise<string> {
     const channel = await this.channelOfCard(card, deskOf(ticket));
     await this.guard(channel, 'update_card', ticket.id, () => this.opts.transport.update(channel.reference, card.conversationId, card.activityId, message));
+    return channel.name;
   }
 
   /**

@@ -109,6 +109,7 @@ beforeEach(async () => {
     staffTeamId: TEAM,
     staffTenantId: TENANT,
     channels: store.channels,
+    audit: store.audit,
     dedupe: store.dedupe,
     log: logger,
     now: clock.now,
@@ -633,7 +634,7 @@ describe('the endpoint', () => {
         return desk.queue();
       },
     });
-    const slow = createTeamsChannel({ emulator: true, staffTeamId: TEAM, channels: store.channels, dedupe: store.dedupe, log: createLogger('silent'), now: clock.now, locale: 'en', ackDeadlineMs: 50, describeStep: steps, entry });
+    const slow = createTeamsChannel({ emulator: true, staffTeamId: TEAM, channels: store.channels, audit: store.audit, dedupe: store.dedupe, log: createLogger('silent'), now: clock.now, locale: 'en', ackDeadlineMs: 50, describeStep: steps, entry });
     const slowServer = restify.createServer({ handleUncaughtExceptions: false });
     slow.mount(slowServer, { desk: slowDesk, runTurn: (r) => engine.run(r), unansweredCsvUrl: csvUrl });
     await new Promise<void>((resolve) => slowServer.listen(0, '127.0.0.1', () => resolve()));
@@ -656,7 +657,7 @@ describe('the endpoint', () => {
   });
 
   it('with an app id, a request without a Bot Framework token is refused and runs nothing', async () => {
-    const secured = createTeamsChannel({ appId: '00000000-0000-0000-0000-000000000001', appPassword: 'not-a-real-secret', appType: 'MultiTenant', staffTeamId: TEAM, channels: store.channels, dedupe: store.dedupe, log: createLogger('silent'), now: clock.now, describeStep: steps, entry });
+    const secured = createTeamsChannel({ appId: '00000000-0000-0000-0000-000000000001', appPassword: 'not-a-real-secret', appType: 'MultiTenant', staffTeamId: TEAM, channels: store.channels, audit: store.audit, dedupe: store.dedupe, log: createLogger('silent'), now: clock.now, describeStep: steps, entry });
     const securedServer = restify.createServer({ handleUncaughtExceptions: false });
     secured.mount(securedServer, { desk, runTurn: (r) => engine.run(r), unansweredCsvUrl: csvUrl });
     await new Promise<void>((resolve) => securedServer.listen(0, '127.0.0.1', () => resolve()));
@@ -728,7 +729,7 @@ describe('serviceUrls that came with no validated token', () => {
 
   it('without an app id and outside the emulator mode (production), every request gets 401 and nothing is sent', async () => {
     const closedLogs: string[] = [];
-    const closed = createTeamsChannel({ staffTeamId: TEAM, staffTenantId: TENANT, channels: store.channels, dedupe: store.dedupe, log: createLogger('info', (l) => closedLogs.push(l)), now: clock.now, describeStep: steps, entry });
+    const closed = createTeamsChannel({ staffTeamId: TEAM, staffTenantId: TENANT, channels: store.channels, audit: store.audit, dedupe: store.dedupe, log: createLogger('info', (l) => closedLogs.push(l)), now: clock.now, describeStep: steps, entry });
     const endpoint = await mounted(closed);
     try {
       for (const forged of [install(CHANNEL), typed(AIKO, { channel: CHANNEL }, `bookings ${SESSION_ID}`), activity(AIKO, { personal: true }, { text: 'menu' })]) {
@@ -818,5 +819,67 @@ describe('pieces', () => {
     expect(parseCommand('category K7M-4QXP Waste')).toEqual({ name: 'category', ticketId: 'K7M-4QXP', category: 'waste' });
     expect(parseCommand('category K7M-4QXP')).toEqual({ name: 'category' });
     expect(parseCommand('triage now')).toBeUndefined();
+  });
+});
+
+describe('the staff access audit trail', () => {
+  const QUESTION = '粗大ごみの出し方を教えてください';
+
+  it('records bookings listed, a confirmed cancel and a claim with the agent and the record ids only; audit lists them', async () => {
+    await send(install(CHANNEL));
+    const citizen = new ChatUser(engine, 'line-audited');
+    await toSummary(citizen);
+    await citizen.tap(ja.booking.confirm);
+    const [booking] = await store.bookings.listSession(SESSION_ID);
+    expect(booking).toBeDefined();
+
+    expect(await say(typed(AIKO, { channel: CHANNEL }, 'bookings 2026-12-08'))).toContain('川崎 花子');
+    const asked = await send(typed(BEN, { channel: CHANNEL }, `cancel ${booking!.id}`));
+    expect(await say(submit(BEN, { channel: CHANNEL }, asked.flatMap((c) => buttonsOf(c.activity))[0]!.data))).toContain(`cancelled booking ${booking!.id}`);
+    const ticket = await ticketWithCard();
+    await store.tickets.update(ticket.id, { question: QUESTION });
+    await send(submit(AIKO, { channel: CHANNEL, root: ticket.card.activityId }, { staff: 'claim', ticketId: ticket.id }));
+
+    const entries = await store.audit.recent(50);
+    const of = (action: string) => entries.filter((e) => e.action === action);
+    expect(of('bookings.listed')).toEqual([{ at: expect.any(String), staff: AIKO.aadObjectId, action: 'bookings.listed', records: ['2026-12-08', booking!.id] }]);
+    expect(of('booking.cancelled')).toEqual([{ at: expect.any(String), staff: BEN.aadObjectId, action: 'booking.cancelled', records: [booking!.id, SESSION_ID] }]);
+    expect(of('ticket.claimed')).toEqual([{ at: expect.any(String), staff: AIKO.aadObjectId, action: 'ticket.claimed', records: [ticket.id] }]);
+    // The card posted, then refreshed by the claim: shown to the staff channel, with its question.
+    expect(of('ticket.shown')).toEqual([
+      { at: expect.any(String), staff: 'channel:staff', action: 'ticket.shown', records: [ticket.id] },
+      { at: expect.any(String), staff: 'channel:staff', action: 'ticket.shown', records: [ticket.id] },
+    ]);
+    const trail = JSON.stringify(entries);
+    for (const personal of ['川崎 花子', '090-1234-5678', '09012345678', 'hanako@example.jp', QUESTION, citizen.key, AIKO.name, BEN.name]) {
+      expect(trail).not.toContain(personal);
+    }
+
+    const listed = await say(typed(BEN, { channel: CHANNEL }, 'audit'));
+    expect(listed).toContain('2026-11-24 10:00');
+    expect(listed).toContain(`${AIKO.aadObjectId} · bookings.listed · 2026-12-08, ${booking!.id}`);
+    expect(listed).toContain(`${BEN.aadObjectId} · booking.cancelled · ${booking!.id}, ${SESSION_ID}`);
+    expect(listed).toContain(`${AIKO.aadObjectId} · ticket.claimed · ${ticket.id}`);
+    expect(listed).not.toContain('川崎 花子');
+    // Reading the trail is recorded too, and `audit <n>` shows the latest n.
+    expect((await store.audit.recent(1))[0]).toMatchObject({ staff: BEN.aadObjectId, action: 'audit.listed', records: [] });
+    const two = await say(typed(AIKO, { channel: CHANNEL }, 'audit 2'));
+    expect(two.split('\n').filter((l) => l.startsWith('- '))).toHaveLength(2);
+    expect(two).toContain(`${BEN.aadObjectId} · audit.listed`);
+  });
+
+  it('caps audit at 50 entries and refuses it outside the staff channels', async () => {
+    await send(install(CHANNEL));
+    for (let i = 0; i < 60; i++) await store.audit.append({ at: '2026-11-24T00:00:00.000Z', staff: 'aad-x', action: 'tickets.listed', records: [`T-${i}`] });
+    const shown = await say(typed(AIKO, { channel: CHANNEL }, 'audit 500'));
+    expect(shown.split('\n').filter((l) => l.startsWith('- '))).toHaveLength(50);
+    expect(await say(typed(AIKO, { channel: CHANNEL }, 'audit many'))).not.toContain('aad-x');
+
+    const before = (await store.audit.recent(100)).length;
+    const refused = await say(typed(OUTSIDER, { team: OTHER_TEAM, channel: OTHER_CHANNEL }, 'audit'));
+    expect(refused).toContain(EN.refused);
+    expect(refused).not.toContain('aad-x');
+    expect(await say(typed(AIKO, { personal: true }, 'audit'))).toContain(EN.staffCommandsInChannel);
+    expect((await store.audit.recent(100)).length).toBe(before);
   });
 });
