@@ -3,6 +3,7 @@
  * config and mounts the routes. Nothing below it reads the environment.
  */
 import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
 import restify from 'restify';
 import { describeStep } from '../dialogs/journeys.ts';
 import { LineMessenger } from './channels/line/messenger.ts';
@@ -14,6 +15,7 @@ import { mountWebchat } from './channels/webchat/index.ts';
 import { WebchatOutbox } from './channels/webchat/outbox.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { TurnEngine, type TurnRequest } from './engine.ts';
+import { createLimits } from './limits.ts';
 import { createLogger, errorFields, type Logger } from './log.ts';
 import { CATALOG_FILE, type Catalog, loadCatalog } from './services/catalog.ts';
 import { createDialogServices, defaultQuestionBrain, translator } from './services/index.ts';
@@ -132,6 +134,12 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     retentionMs: config.retentionMs,
   });
 
+  // Abuse limits count in the store's Redis (on a connection of their own), so they hold across instances.
+  const limitsRedis = store.kind === 'redis' && config.redisUrl ? new Redis(config.redisUrl, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1_500 }) : undefined;
+  limitsRedis?.on('error', (err: Error) => log.warn('limits.redis_connection', errorFields(err)));
+  await limitsRedis?.connect();
+  const limits = createLimits({ rules: config.limits, prefix: config.redisPrefix, log, ...(limitsRedis ? { redis: limitsRedis } : {}) });
+
   const server = restify.createServer({ name: 'kawasaki-city-bot', handleUncaughtExceptions: false });
   server.on('restifyError', (_req, _res, err, callback) => {
     log.error('http.error', errorFields(err));
@@ -205,11 +213,12 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     ...(channelSecret ? { channelSecret } : {}),
     ...(channelAccessToken && pusher ? { sender: new LineSender({ channelAccessToken, apiBaseUrl: config.line.apiBaseUrl, log, pusher }) } : {}),
     engine,
+    limits,
     log,
     now,
     replyTokenMaxAgeMs: config.line.replyTokenMaxAgeMs,
   });
-  if (outbox) mountWebchat(server, { engine, log, outbox });
+  if (outbox) mountWebchat(server, { engine, limits, log, outbox });
 
   return {
     server,
@@ -226,6 +235,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       clearInterval(purgeTimer);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await store.close();
+      limitsRedis?.disconnect();
     },
   };
 }

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type { FaqThresholds } from './services/faq.ts';
+import type { LimitRules } from './limits.ts';
 
 const flag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -43,6 +44,12 @@ const envSchema = z.object({
   /** Unset: on in development, off in production. */
   WEBCHAT_ENABLED: z.preprocess(blankToUndefined, flag.optional()),
   HOLD_MINUTES: z.coerce.number().int().min(1).max(60).default(10),
+  // Abuse limits (see src/limits.ts): turns per LINE user, per web chat conversation and per
+  // web chat address, new web chat conversations per address.
+  LINE_TURNS_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(30),
+  WEBCHAT_TURNS_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(30),
+  WEBCHAT_ADDRESS_TURNS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(120),
+  WEBCHAT_NEW_CONVERSATIONS_PER_HOUR: z.coerce.number().int().min(1).max(100_000).default(20),
   IDLE_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(30),
   STATE_RETENTION_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(24),
   BOOKING_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
@@ -92,6 +99,8 @@ export interface Config {
   line: { channelSecret?: string; channelAccessToken?: string; apiBaseUrl: string; replyTokenMaxAgeMs: number };
   webchatEnabled: boolean;
   holdMinutes: number;
+  /** Abuse limits per user and address (src/limits.ts). */
+  limits: LimitRules;
   idleMs: number;
   retentionMs: number;
   /** Days after its session that a booking (with contact details) is kept. */
@@ -193,6 +202,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // The web chat needs no account: in production it is served only when asked for.
     webchatEnabled: e.WEBCHAT_ENABLED ?? !production,
     holdMinutes: e.HOLD_MINUTES,
+    limits: {
+      lineUser: { points: e.LINE_TURNS_PER_MINUTE, seconds: 60 },
+      webchatConversation: { points: e.WEBCHAT_TURNS_PER_MINUTE, seconds: 60 },
+      webchatAddress: { points: e.WEBCHAT_ADDRESS_TURNS_PER_MINUTE, seconds: 60 },
+      webchatNewConversation: { points: e.WEBCHAT_NEW_CONVERSATIONS_PER_HOUR, seconds: 3_600 },
+    },
     idleMs: e.IDLE_MINUTES * 60_000,
     retentionMs: e.STATE_RETENTION_HOURS * 3_600_000,
     bookingRetentionDays: e.BOOKING_RETENTION_DAYS,

@@ -86,6 +86,22 @@ export class TurnEngine {
     return this.queue.run(request.conversationKey, () => this.turn(request));
   }
 
+  /** True when the conversation has a stored record (read only). */
+  async known(conversationKey: string): Promise<boolean> {
+    return (await this.opts.store.conversations.load(conversationKey)) !== null;
+  }
+
+  /**
+   * A turn refused before it runs (a rate limit): the locale key's text in the conversation's
+   * language. Reads the conversation, writes nothing.
+   */
+  async refusal(request: TurnRequest, key: string): Promise<Reply[]> {
+    const stored = await this.opts.store.conversations.load(request.conversationKey).catch(() => null);
+    const kept = (stored?.state as { locale?: unknown } | null | undefined)?.locale;
+    const locale: Locale = kept === 'en' || kept === 'ja' ? kept : (request.locale ?? 'ja');
+    return [say(this.opts.services.translator(locale)(key))];
+  }
+
   private async turn(request: TurnRequest): Promise<TurnOutcome> {
     const { log } = this.opts;
     // The language of the stored conversation, once loaded, so that even an apology speaks it.

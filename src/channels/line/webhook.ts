@@ -18,6 +18,7 @@ import type { Input } from '../../turn.ts';
 import type { TurnEngine } from '../../engine.ts';
 import { BodyTooLargeError, readBody } from '../../http.ts';
 import { KeyedQueue } from '../../keyedQueue.ts';
+import type { Limits } from '../../limits.ts';
 import { errorFields, type Logger } from '../../log.ts';
 import { renderLine } from './render.ts';
 import type { LineSender } from './sender.ts';
@@ -48,6 +49,8 @@ export interface LineWebhookOptions {
   channelSecret?: string;
   sender?: LineSender;
   engine: TurnEngine;
+  /** Turns per LINE user (the requests all come from LINE's servers, so not per address). */
+  limits: Limits;
   log: Logger;
   now: () => number;
   replyTokenMaxAgeMs: number;
@@ -97,16 +100,14 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): void
     const input = toInput(event);
     if (!input) return;
     const key = `line:${userId}`;
-    const outcome = await opts.engine.run({
-      conversationKey: key,
-      caller: { userKey: key, channel: 'line' },
-      eventId: `line:${event.webhookEventId}`,
-      input,
-    });
+    const request = { conversationKey: key, caller: { userKey: key, channel: 'line' }, eventId: `line:${event.webhookEventId}`, input };
+    // Over the limit the turn does not run, so nothing of it is stored: the user is asked to slow down.
+    const limited = !(await opts.limits.take('lineUser', userId));
+    const outcome = limited ? { status: 'limited' as const, replies: await opts.engine.refusal(request, 'limit.slowDown') } : await opts.engine.run(request);
     if (outcome.status === 'duplicate' || !opts.sender) return;
-    // The apology of a failed turn and the real answer of its redelivery are different
-    // messages: with the same retry key LINE would drop the answer as a repeat (409).
-    const seed = outcome.status === 'failed' ? `${event.webhookEventId}:failed` : event.webhookEventId;
+    // The apology of a failed turn (or the slow-down of a limited one) and the real answer of
+    // its redelivery are different messages: with the same retry key LINE would drop the answer as a repeat (409).
+    const seed = outcome.status === 'done' ? event.webhookEventId : `${event.webhookEventId}:${outcome.status}`;
     const sender = opts.sender;
     await sends.run(userId, async () => {
       // Judged when the answer leaves: waiting for an earlier answer may have aged the token.

@@ -11,6 +11,7 @@ import type { Server } from 'restify';
 import { z } from 'zod';
 import type { TurnEngine } from '../../engine.ts';
 import { BodyTooLargeError, readBody } from '../../http.ts';
+import type { Limits } from '../../limits.ts';
 import { errorFields, type Logger } from '../../log.ts';
 import type { WebchatOutbox } from './outbox.ts';
 
@@ -35,6 +36,8 @@ const pollSchema = z.object({ conversationId: conversationIdSchema });
 
 export interface WebchatOptions {
   engine: TurnEngine;
+  /** Turns per conversation and per address, new conversations per address. */
+  limits: Limits;
   log: Logger;
   /** Replies sent outside a turn (staff in a handoff); without it, there is nothing to poll. */
   outbox?: WebchatOutbox;
@@ -93,13 +96,26 @@ export function mountWebchat(server: Server, opts: WebchatOptions): void {
       return;
     }
     const key = `web:${parsed.conversationId}`;
-    const outcome = await opts.engine.run({
+    const request = {
       conversationKey: key,
       caller: { userKey: key, channel: 'webchat' },
       ...(parsed.messageId ? { eventId: `web:${parsed.conversationId}:${parsed.messageId}` } : {}),
       input: parsed.input,
       ...(parsed.locale ? { locale: parsed.locale } : {}),
-    });
+    };
+    // The TCP peer: behind a reverse proxy every visitor shares the proxy's address (see README).
+    const address = `address:${req.socket.remoteAddress ?? 'unknown'}`;
+    const { limits } = opts;
+    const allowed =
+      (await limits.take('webchatAddress', address)) &&
+      (await limits.take('webchatConversation', key)) &&
+      ((await opts.engine.known(key).catch(() => true)) || (await limits.take('webchatNewConversation', address)));
+    if (!allowed) {
+      // Nothing runs and nothing is stored: the page shows the polite answer and keeps its buttons.
+      res.send(429, { replies: await opts.engine.refusal(request, 'limit.slowDown') });
+      return;
+    }
+    const outcome = await opts.engine.run(request);
     if (outcome.status === 'failed') {
       // The turn did not run: the apology, with a status that tells the page to keep its buttons.
       res.send(503, { replies: outcome.replies });

@@ -106,6 +106,7 @@ async function startWebchat(outbox?: WebchatOutbox) {
       status: 'done',
       replies: turn.input.kind === 'text' ? [{ kind: 'text', text: `echo: ${turn.input.text}` }, MENU] : [MENU],
     }),
+    known: async () => true,
   } as unknown as TurnEngine;
   const server = restify.createServer({ handleUncaughtExceptions: false });
   const gets: string[] = [];
@@ -113,7 +114,7 @@ async function startWebchat(outbox?: WebchatOutbox) {
     if (req.method === 'GET' && req.url?.startsWith('/webchat/messages')) gets.push(req.url);
     next();
   });
-  mountWebchat(server, { engine, log: createLogger('info', (l) => logs.push(l)), ...(outbox ? { outbox } : {}) });
+  mountWebchat(server, { engine, limits: { take: async () => true }, log: createLogger('info', (l) => logs.push(l)), ...(outbox ? { outbox } : {}) });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return { url, logs, gets, close: () => new Promise<void>((r) => server.close(() => r())) };
