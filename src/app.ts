@@ -124,7 +124,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     notifiers.push(new WebhookNotifier({ url: config.staff.webhookUrl, secret: config.staff.webhookSecret, log, ...(overrides.webhookRetryDelayMs !== undefined ? { baseDelayMs: overrides.webhookRetryDelayMs } : {}) }));
   }
   const notifier = new FanoutNotifier(notifiers, { log });
-  const services: DialogServices = createDialogServices({ store, catalog, holdMinutes: config.holdMinutes, bookingRetentionDays: config.bookingRetentionDays, log, notifier, brain });
+  const services: DialogServices = createDialogServices({ store, catalog, holdMinutes: config.holdMinutes, holdMaxMinutes: config.holdMaxMinutes, bookingRetentionDays: config.bookingRetentionDays, log, notifier, brain });
   const engine = new TurnEngine({
     store,
     services,

@@ -44,6 +44,8 @@ const envSchema = z.object({
   /** Unset: on in development, off in production. */
   WEBCHAT_ENABLED: z.preprocess(blankToUndefined, flag.optional()),
   HOLD_MINUTES: z.coerce.number().int().min(1).max(60).default(10),
+  /** Re-picking the same time renews a hold, up to this long after it was first taken. Unset: 2 × HOLD_MINUTES. */
+  HOLD_MAX_MINUTES: z.coerce.number().int().min(1).max(120).optional(),
   // Abuse limits (see src/limits.ts): turns per LINE user, per web chat conversation and per
   // web chat address, new web chat conversations per address.
   LINE_TURNS_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(30),
@@ -99,6 +101,8 @@ export interface Config {
   line: { channelSecret?: string; channelAccessToken?: string; apiBaseUrl: string; replyTokenMaxAgeMs: number };
   webchatEnabled: boolean;
   holdMinutes: number;
+  /** How long after it was first taken a hold may be renewed to. */
+  holdMaxMinutes: number;
   /** Abuse limits per user and address (src/limits.ts). */
   limits: LimitRules;
   idleMs: number;
@@ -174,6 +178,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'invalid configuration: MicrosoftAppId: required when STAFF_TEAM_ID, CONTACT_CENTER_TEAM_ID or STAFF_TENANT_ID is set (TEAMS_UNAUTHENTICATED=true only for the local emulator)',
     );
   }
+  if (e.HOLD_MAX_MINUTES !== undefined && e.HOLD_MAX_MINUTES < e.HOLD_MINUTES) {
+    throw new ConfigError('invalid configuration: HOLD_MAX_MINUTES: must be at least HOLD_MINUTES');
+  }
   if (e.STAFF_WEBHOOK_URL && !e.STAFF_WEBHOOK_SECRET) {
     throw new ConfigError('invalid configuration: STAFF_WEBHOOK_SECRET: required when STAFF_WEBHOOK_URL is set');
   }
@@ -202,6 +209,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // The web chat needs no account: in production it is served only when asked for.
     webchatEnabled: e.WEBCHAT_ENABLED ?? !production,
     holdMinutes: e.HOLD_MINUTES,
+    holdMaxMinutes: e.HOLD_MAX_MINUTES ?? 2 * e.HOLD_MINUTES,
     limits: {
       lineUser: { points: e.LINE_TURNS_PER_MINUTE, seconds: 60 },
       webchatConversation: { points: e.WEBCHAT_TURNS_PER_MINUTE, seconds: 60 },

@@ -39,6 +39,13 @@ describe('configuration', () => {
     }
   });
 
+  it('caps renewed holds at twice HOLD_MINUTES unless HOLD_MAX_MINUTES says otherwise, never below HOLD_MINUTES', () => {
+    expect(loadConfig({}).holdMaxMinutes).toBe(20);
+    expect(loadConfig({ HOLD_MINUTES: '15' }).holdMaxMinutes).toBe(30);
+    expect(loadConfig({ HOLD_MAX_MINUTES: '12' }).holdMaxMinutes).toBe(12);
+    expect(() => loadConfig({ HOLD_MINUTES: '15', HOLD_MAX_MINUTES: '12' })).toThrow(/HOLD_MAX_MINUTES/);
+  });
+
   it('refuses staff ids without Bot Framework authentication, unless told it is the emulator', () => {
     expect(() => loadConfig({ STAFF_TEAM_ID: 'team' })).toThrow(/MicrosoftAppId/);
     expect(loadConfig({ STAFF_TEAM_ID: 'team', MicrosoftAppId: 'app' }).teams.staffTeamId).toBe('team');

@@ -27,13 +27,18 @@ export class BookingService implements BookingPort {
   private readonly catalog: Catalog;
 
   private readonly retentionDays: number;
+  private readonly holdMaxMinutes: number;
 
-  /** `retentionDays`: how long after a session its bookings (contact details) are kept. */
-  constructor(store: BookingStore, catalog: Catalog, holdMinutes: number, retentionDays = 30) {
+  /**
+   * `retentionDays`: how long after a session its bookings (contact details) are kept;
+   * `holdMaxMinutes`: how long after it was first taken a renewed hold may last.
+   */
+  constructor(store: BookingStore, catalog: Catalog, holdMinutes: number, retentionDays = 30, holdMaxMinutes = 2 * holdMinutes) {
     this.store = store;
     this.catalog = catalog;
     this.holdMinutes = holdMinutes;
     this.retentionDays = retentionDays;
+    this.holdMaxMinutes = holdMaxMinutes;
   }
 
   async openSessions(serviceId: string, now: DateTime): Promise<SessionAvailability[]> {
@@ -62,7 +67,7 @@ export class BookingService implements BookingPort {
 
   async hold(sessionId: string, slotId: string, userKey: string, now: DateTime): Promise<HoldOutcome> {
     if (!this.isOpenSlot(sessionId, slotId, now)) return { ok: false, reason: 'closed' };
-    return this.store.hold(sessionId, slotId, userKey, now.toMillis(), this.holdMinutes * 60_000);
+    return this.store.hold(sessionId, slotId, userKey, now.toMillis(), this.holdMinutes * 60_000, this.holdMaxMinutes * 60_000);
   }
 
   releaseHold(sessionId: string, userKey: string): Promise<void> {

@@ -15,6 +15,8 @@ export interface DialogServiceOptions {
   store: Store;
   catalog: Catalog;
   holdMinutes: number;
+  /** How long after it was first taken a renewed hold may last (default 2 × holdMinutes). */
+  holdMaxMinutes?: number;
   /** Days after a session that its bookings are kept (default 30). */
   bookingRetentionDays?: number;
   log: Logger;
@@ -36,7 +38,7 @@ export function defaultQuestionBrain(): QuestionBrain {
 export const translator = loadTranslator();
 
 export function createDialogServices(opts: DialogServiceOptions): DialogServices {
-  const bookings = new BookingService(opts.store.bookings, opts.catalog, opts.holdMinutes, opts.bookingRetentionDays);
+  const bookings = new BookingService(opts.store.bookings, opts.catalog, opts.holdMinutes, opts.bookingRetentionDays, opts.holdMaxMinutes);
   const handoff = new HandoffService(opts.store.tickets, opts.notifier ?? NO_STAFF_NOTIFIER, opts.log);
   return {
     catalog: opts.catalog,

@@ -32,7 +32,7 @@ interface SessionState {
   /** slotId → bookingId */
   booked: Map<string, string>;
   /** slotId → live-or-expired hold */
-  holds: Map<string, { userKey: string; expiresAt: number }>;
+  holds: Map<string, { userKey: string; since: number; expiresAt: number }>;
   /** userKey → slotId of the user's hold */
   heldBy: Map<string, string>;
   /** userKey → bookingId */
@@ -184,16 +184,18 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
       return occupancy;
     },
 
-    async hold(sessionId, slotId, userKey, nowMs, ttlMs): Promise<HoldResult> {
+    async hold(sessionId, slotId, userKey, nowMs, ttlMs, maxMs): Promise<HoldResult> {
       const s = session(sessionId);
       if (s.users.has(userKey)) return { ok: false, reason: 'already_booked' };
       if (s.booked.has(slotId)) return { ok: false, reason: 'taken' };
       const current = holder(s, slotId, nowMs);
       if (current !== undefined && current !== userKey) return { ok: false, reason: 'taken' };
+      // Holding the slot one holds again renews it, but never past since + max.
+      const since = current === undefined ? nowMs : s.holds.get(slotId)!.since;
+      const expiresAt = Math.min(nowMs + ttlOf(ttlMs), since + ttlOf(maxMs));
       dropExpiredHolds(s, nowMs);
       dropUserHold(s, userKey);
-      const expiresAt = nowMs + ttlOf(ttlMs);
-      s.holds.set(slotId, { userKey, expiresAt });
+      s.holds.set(slotId, { userKey, since, expiresAt });
       s.heldBy.set(userKey, slotId);
       return { ok: true, expiresAt };
     },

@@ -58,9 +58,10 @@ export interface BookingStore {
    * Holds `slotId` for `userKey` until `nowMs + ttlMs`. Fails with `taken` when the slot is
    * booked or held by someone else, with `already_booked` when the user has a booking in
    * the session. A user holds at most one slot per session: a new hold replaces the old.
-   * Holding the slot one already holds extends it.
+   * Holding the slot one already holds extends it, but never to more than `maxMs` after the
+   * user first took it, so that re-picking the same time cannot keep a slot for ever.
    */
-  hold(sessionId: string, slotId: string, userKey: string, nowMs: number, ttlMs: number): Promise<HoldResult>;
+  hold(sessionId: string, slotId: string, userKey: string, nowMs: number, ttlMs: number, maxMs: number): Promise<HoldResult>;
   /** Drops the user's hold in the session, if any. */
   releaseHold(sessionId: string, userKey: string): Promise<void>;
   /**

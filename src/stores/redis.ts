@@ -3,7 +3,7 @@
  * one booking session, which share a hash tag and so a Cluster hash slot:
  *
  * - `{p}{s:<sessionId>}:booked`   hash slotId → bookingId
- * - `{p}{s:<sessionId>}:holds`    hash slotId → `userKey|expiresAtMs`
+ * - `{p}{s:<sessionId>}:holds`    hash slotId → `userKey|sinceMs|expiresAtMs`
  * - `{p}{s:<sessionId>}:heldBy`   hash userKey → slotId
  * - `{p}{s:<sessionId>}:users`    hash userKey → bookingId
  * - `{p}{s:<sessionId>}:bookings` hash bookingId → booking JSON
@@ -71,12 +71,27 @@ export interface RedisStoreOptions {
  */
 const COMMAND_TIMEOUT_MS = 1_500;
 
+/** A hold's value as the Lua `parseHold` reads it: the user key may contain '|'. */
+function parseHold(value: string): { userKey: string; expiresAt: number } {
+  const bar = value.lastIndexOf('|');
+  const rest = value.slice(0, bar);
+  const since = rest.lastIndexOf('|');
+  const userKey = since >= 0 && /^\d+$/.test(rest.slice(since + 1)) ? rest.slice(0, since) : rest;
+  return { userKey, expiresAt: Number(value.slice(bar + 1)) };
+}
+
 /** Shared Lua helpers, prepended to the booking scripts. */
 const LIB = `
--- A hold is 'userKey|expiresAtMs'; match up to the last '|' since user keys may contain one.
+-- A hold is 'userKey|sinceMs|expiresAtMs' (since: when the user first took the slot); match
+-- up to the last two '|' since user keys may contain one. A hold written before the start
+-- was stored ('userKey|expiresAtMs') counts as taken at its expiry.
 local function parseHold(v)
-  local user, exp = string.match(v, '^(.*)|([^|]+)$')
-  return user, tonumber(exp)
+  local user, since, exp = string.match(v, '^(.*)|(%d+)|(%d+)$')
+  if not user then
+    user, exp = string.match(v, '^(.*)|([^|]+)$')
+    since = exp
+  end
+  return user, tonumber(exp), tonumber(since)
 end
 -- Expired holds count as absent, so no timer is needed to free a slot.
 local function liveHolder(holds, slot, now)
@@ -97,17 +112,24 @@ end
 `;
 
 /**
- * KEYS booked holds heldBy users; ARGV slotId userKey nowMs expiresAtMs.
+ * KEYS booked holds heldBy users; ARGV slotId userKey nowMs ttlMs maxMs.
  * Returns {1, expiresAt} or {0, reason}.
  */
 const HOLD = `${LIB}
 local booked, holds, heldBy, users = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local slot, user, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local slot, user, now, ttl, max = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 -- One booking per person per session: a booked user must not start holding again.
 if redis.call('HEXISTS', users, user) == 1 then return {0, 'already_booked'} end
 if redis.call('HEXISTS', booked, slot) == 1 then return {0, 'taken'} end
 local holder = liveHolder(holds, slot, now)
 if holder and holder ~= user then return {0, 'taken'} end
+-- Holding the slot one holds again renews it, but never past since + max.
+local since = now
+if holder then
+  local _, _, heldSince = parseHold(redis.call('HGET', holds, slot))
+  since = heldSince
+end
+local expiresAt = math.min(now + ttl, since + max)
 -- A session has few slots: sweeping its expired holds here keeps abandoned ones from piling up.
 local all = redis.call('HGETALL', holds)
 for i = 1, #all, 2 do
@@ -119,9 +141,9 @@ for i = 1, #all, 2 do
 end
 -- One hold per user per session: a new hold replaces the old one (or extends the same slot).
 dropUserHold(holds, heldBy, user)
-redis.call('HSET', holds, slot, user .. '|' .. ARGV[4])
+redis.call('HSET', holds, slot, user .. '|' .. string.format('%d', since) .. '|' .. string.format('%d', expiresAt))
 redis.call('HSET', heldBy, user, slot)
-return {1, ARGV[4]}
+return {1, string.format('%d', expiresAt)}
 `;
 
 /** KEYS holds heldBy; ARGV userKey. */
@@ -541,21 +563,19 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       const [booked, holds] = (await redis.cbOccupancy(k.booked, k.holds)) as [string[], string[]];
       const occupancy: Occupancy = { booked: new Set(booked), held: new Map() };
       for (let i = 0; i + 1 < holds.length; i += 2) {
-        const value = holds[i + 1] ?? '';
-        const bar = value.lastIndexOf('|');
-        if (Number(value.slice(bar + 1)) > nowMs) occupancy.held.set(holds[i] ?? '', value.slice(0, bar));
+        const hold = parseHold(holds[i + 1] ?? '');
+        if (hold.expiresAt > nowMs) occupancy.held.set(holds[i] ?? '', hold.userKey);
       }
       return occupancy;
     },
 
-    async hold(sessionId, slotId, userKey, nowMs, ttlMs) {
+    async hold(sessionId, slotId, userKey, nowMs, ttlMs, maxMs) {
       const k = sessionKeys(sessionId);
-      const expiresAt = nowMs + ttlOf(ttlMs);
       const [ok, detail] = (await redis.cbHold(
         k.booked, k.holds, k.heldBy, k.users,
-        slotId, userKey, nowMs, expiresAt,
+        slotId, userKey, nowMs, ttlOf(ttlMs), ttlOf(maxMs),
       )) as [number, string];
-      return ok === 1 ? { ok: true, expiresAt } : { ok: false, reason: detail as 'taken' | 'already_booked' };
+      return ok === 1 ? { ok: true, expiresAt: Number(detail) } : { ok: false, reason: detail as 'taken' | 'already_booked' };
     },
 
     async releaseHold(sessionId, userKey) {

@@ -293,7 +293,7 @@ describe('a full session', () => {
   it('offers the other open dates, or when booking opens next and whom to call', async () => {
     const bot = createBot({ start: '2026-12-04T10:00:00+09:00' });
     const now = bot.clock.now();
-    for (const [i, slot] of SLOT_IDS.entries()) await bot.store.bookings.hold(SESSION, slot, `other-${i}`, now, 60 * 60_000);
+    for (const [i, slot] of SLOT_IDS.entries()) await bot.store.bookings.hold(SESSION, slot, `other-${i}`, now, 60 * 60_000, 60 * 60_000);
     const u = bot.user('late');
     await u.type(word('book'));
     await u.tap(ja('booking.mode.in_person'));
@@ -313,7 +313,7 @@ describe('a full session', () => {
     for (let i = 0; i < QUESTIONS.in_person; i++) await u.tap(ja('booking.answer.yes'));
     await u.tap(startingWith(day(NEXT.date, true)));
     const now = bot.clock.now();
-    for (const [i, slot] of SLOT_IDS.entries()) await bot.store.bookings.hold(NEXT.id, slot, `other-${i}`, now, 60 * 60_000);
+    for (const [i, slot] of SLOT_IDS.entries()) await bot.store.bookings.hold(NEXT.id, slot, `other-${i}`, now, 60 * 60_000, 60 * 60_000);
     const said = await u.tap('9:00');
     expect(said).toContain(ja('booking.taken'));
     // Every open session is full, so one sentence says so (not "this one is full" as well).

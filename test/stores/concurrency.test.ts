@@ -8,6 +8,7 @@ import { bookingId, makeBooking, storeFactories } from '../support/stores.ts';
 
 const T = 1_750_000_000_000;
 const HOLD_MS = 5 * 60_000;
+const MAX_MS = 2 * HOLD_MS;
 
 describe.each(storeFactories())('%s store under concurrency', (_kind, create) => {
   let store: Store;
@@ -24,7 +25,7 @@ describe.each(storeFactories())('%s store under concurrency', (_kind, create) =>
     const results = await Promise.all(
       Array.from({ length: 200 }, async (_, i) => {
         const userKey = `user-${i}`;
-        const held = await store.bookings.hold(s, '0930', userKey, T, HOLD_MS);
+        const held = await store.bookings.hold(s, '0930', userKey, T, HOLD_MS, MAX_MS);
         // Confirm even after a failed hold: a confirm without a live hold must not win either.
         const confirmed = await store.bookings.confirm(
           makeBooking({ id: bookingId(i), sessionId: s, slotId: '0930', userKey }),

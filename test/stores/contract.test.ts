@@ -11,6 +11,8 @@ import { bookingId, makeBooking, makeTicket, storeFactories, type StoreTime } fr
 /** A fixed clock for booking tests: holds expire by the `nowMs` passed in, not real time. */
 const T = 1_750_000_000_000;
 const HOLD_MS = 5 * 60_000;
+/** How long after it was first taken a hold may be renewed to. */
+const MAX_MS = 2 * HOLD_MS;
 const DAY_MS = 24 * 60 * 60_000;
 /** A TTL no test run outlasts: expiry is checked by time, never waited for. */
 const HOUR_MS = 60 * 60_000;
@@ -134,7 +136,7 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
   describe('holds', () => {
     it('holds a free slot until now + ttl and shows it in occupancy', async () => {
       const s = fresh('session');
-      expect(await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS)).toEqual({ ok: true, expiresAt: T + HOLD_MS });
+      expect(await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS, MAX_MS)).toEqual({ ok: true, expiresAt: T + HOLD_MS });
       const occupancy = await store.bookings.occupancy(s, T + 1);
       expect(occupancy.booked).toEqual(new Set());
       expect(occupancy.held).toEqual(new Map([['0930', 'alice']]));
@@ -142,8 +144,8 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
 
     it("refuses someone else's live hold as taken", async () => {
       const s = fresh('session');
-      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS);
-      expect(await store.bookings.hold(s, '0930', 'bob', T + HOLD_MS - 1, HOLD_MS)).toEqual({
+      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS, MAX_MS);
+      expect(await store.bookings.hold(s, '0930', 'bob', T + HOLD_MS - 1, HOLD_MS, MAX_MS)).toEqual({
         ok: false,
         reason: 'taken',
       });
@@ -151,39 +153,60 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
 
     it('extends the hold when the same user holds the same slot again', async () => {
       const s = fresh('session');
-      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS);
-      expect(await store.bookings.hold(s, '0930', 'alice', T + 60_000, HOLD_MS)).toEqual({
+      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS, MAX_MS);
+      expect(await store.bookings.hold(s, '0930', 'alice', T + 60_000, HOLD_MS, MAX_MS)).toEqual({
         ok: true,
         expiresAt: T + 60_000 + HOLD_MS,
       });
       // Past the first expiry, but inside the extended one.
       const later = T + HOLD_MS + 1;
-      expect(await store.bookings.hold(s, '0930', 'bob', later, HOLD_MS)).toEqual({ ok: false, reason: 'taken' });
+      expect(await store.bookings.hold(s, '0930', 'bob', later, HOLD_MS, MAX_MS)).toEqual({ ok: false, reason: 'taken' });
       expect((await store.bookings.occupancy(s, later)).held).toEqual(new Map([['0930', 'alice']]));
+    });
+
+    it('renews a hold at most to maxMs after it was first taken, then frees the slot', async () => {
+      const s = fresh('session');
+      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS, MAX_MS);
+      expect(await store.bookings.hold(s, '0930', 'alice', T + HOLD_MS - 1, HOLD_MS, MAX_MS)).toEqual({ ok: true, expiresAt: T + MAX_MS - 1 });
+      expect(await store.bookings.hold(s, '0930', 'alice', T + MAX_MS - 2, HOLD_MS, MAX_MS)).toEqual({ ok: true, expiresAt: T + MAX_MS });
+      expect(await store.bookings.hold(s, '0930', 'alice', T + MAX_MS - 1, HOLD_MS, MAX_MS)).toEqual({ ok: true, expiresAt: T + MAX_MS });
+      expect((await store.bookings.occupancy(s, T + MAX_MS - 1)).held).toEqual(new Map([['0930', 'alice']]));
+      expect((await store.bookings.occupancy(s, T + MAX_MS)).held).toEqual(new Map());
+      expect(await store.bookings.hold(s, '0930', 'bob', T + MAX_MS, HOLD_MS, MAX_MS)).toEqual({ ok: true, expiresAt: T + MAX_MS + HOLD_MS });
+    });
+
+    it('starts the cap afresh for a new slot and for a hold taken again after it expired', async () => {
+      const s = fresh('session');
+      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS, MAX_MS);
+      const moved = T + HOLD_MS - 1;
+      expect(await store.bookings.hold(s, '1000', 'alice', moved, HOLD_MS, MAX_MS)).toEqual({ ok: true, expiresAt: moved + HOLD_MS });
+      const again = moved + HOLD_MS;
+      expect(await store.bookings.hold(s, '1000', 'alice', again, HOLD_MS, MAX_MS)).toEqual({ ok: true, expiresAt: again + HOLD_MS });
+      expect(await store.bookings.hold(s, '1000', 'alice', again + HOLD_MS - 1, HOLD_MS, MAX_MS)).toEqual({ ok: true, expiresAt: again + MAX_MS - 1 });
     });
 
     it("releases the user's old slot when they hold another in the same session", async () => {
       const s = fresh('session');
-      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS);
-      expect((await store.bookings.hold(s, '1000', 'alice', T + 1, HOLD_MS)).ok).toBe(true);
+      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS, MAX_MS);
+      expect((await store.bookings.hold(s, '1000', 'alice', T + 1, HOLD_MS, MAX_MS)).ok).toBe(true);
       expect((await store.bookings.occupancy(s, T + 2)).held).toEqual(new Map([['1000', 'alice']]));
-      expect((await store.bookings.hold(s, '0930', 'bob', T + 2, HOLD_MS)).ok).toBe(true);
+      expect((await store.bookings.hold(s, '0930', 'bob', T + 2, HOLD_MS, MAX_MS)).ok).toBe(true);
     });
 
     it('keeps holds of one user in different sessions apart', async () => {
       const s1 = fresh('session');
       const s2 = fresh('session');
-      await store.bookings.hold(s1, '0930', 'alice', T, HOLD_MS);
-      await store.bookings.hold(s2, '1000', 'alice', T, HOLD_MS);
+      await store.bookings.hold(s1, '0930', 'alice', T, HOLD_MS, MAX_MS);
+      await store.bookings.hold(s2, '1000', 'alice', T, HOLD_MS, MAX_MS);
       expect((await store.bookings.occupancy(s1, T)).held).toEqual(new Map([['0930', 'alice']]));
       expect((await store.bookings.occupancy(s2, T)).held).toEqual(new Map([['1000', 'alice']]));
     });
 
     it('frees the slot once the hold expires', async () => {
       const s = fresh('session');
-      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS);
+      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS, MAX_MS);
       expect((await store.bookings.occupancy(s, T + HOLD_MS)).held).toEqual(new Map());
-      expect(await store.bookings.hold(s, '0930', 'bob', T + HOLD_MS + 1, HOLD_MS)).toEqual({
+      expect(await store.bookings.hold(s, '0930', 'bob', T + HOLD_MS + 1, HOLD_MS, MAX_MS)).toEqual({
         ok: true,
         expiresAt: T + HOLD_MS + 1 + HOLD_MS,
       });
@@ -193,30 +216,30 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
     it('refuses a user who already has a booking in the session as already_booked', async () => {
       const s = fresh('session');
       await store.bookings.confirm(makeBooking({ sessionId: s, slotId: '0930', userKey: 'alice' }), T);
-      expect(await store.bookings.hold(s, '1000', 'alice', T, HOLD_MS)).toEqual({ ok: false, reason: 'already_booked' });
-      expect(await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS)).toEqual({ ok: false, reason: 'already_booked' });
+      expect(await store.bookings.hold(s, '1000', 'alice', T, HOLD_MS, MAX_MS)).toEqual({ ok: false, reason: 'already_booked' });
+      expect(await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS, MAX_MS)).toEqual({ ok: false, reason: 'already_booked' });
     });
 
     it('refuses a booked slot as taken', async () => {
       const s = fresh('session');
       await store.bookings.confirm(makeBooking({ sessionId: s, slotId: '0930', userKey: 'alice' }), T);
-      expect(await store.bookings.hold(s, '0930', 'bob', T, HOLD_MS)).toEqual({ ok: false, reason: 'taken' });
+      expect(await store.bookings.hold(s, '0930', 'bob', T, HOLD_MS, MAX_MS)).toEqual({ ok: false, reason: 'taken' });
     });
 
     it('releaseHold frees the slot; releasing nothing is harmless', async () => {
       const s = fresh('session');
-      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS);
+      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS, MAX_MS);
       await store.bookings.releaseHold(s, 'alice');
       await store.bookings.releaseHold(s, 'alice');
       await store.bookings.releaseHold(fresh('session'), 'nobody');
       expect((await store.bookings.occupancy(s, T)).held).toEqual(new Map());
-      expect((await store.bookings.hold(s, '0930', 'bob', T, HOLD_MS)).ok).toBe(true);
+      expect((await store.bookings.hold(s, '0930', 'bob', T, HOLD_MS, MAX_MS)).ok).toBe(true);
     });
 
     it("releaseHold leaves a slot alone that someone else took after the user's hold expired", async () => {
       const s = fresh('session');
-      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS);
-      await store.bookings.hold(s, '0930', 'bob', T + HOLD_MS + 1, HOLD_MS);
+      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS, MAX_MS);
+      await store.bookings.hold(s, '0930', 'bob', T + HOLD_MS + 1, HOLD_MS, MAX_MS);
       await store.bookings.releaseHold(s, 'alice');
       expect((await store.bookings.occupancy(s, T + HOLD_MS + 2)).held).toEqual(new Map([['0930', 'bob']]));
     });
@@ -226,7 +249,7 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
     it('turns a hold into a booking', async () => {
       const s = fresh('session');
       const booking = makeBooking({ sessionId: s, slotId: '0930', userKey: 'alice' });
-      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS);
+      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS, MAX_MS);
       expect(await store.bookings.confirm(booking, T + 1_000)).toEqual({ ok: true, booking });
       const occupancy = await store.bookings.occupancy(s, T + 1_000);
       expect(occupancy.booked).toEqual(new Set(['0930']));
@@ -237,13 +260,13 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
     it('books the slot when the hold expired but the slot is still free', async () => {
       const s = fresh('session');
       const booking = makeBooking({ sessionId: s, slotId: '0930', userKey: 'alice' });
-      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS);
+      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS, MAX_MS);
       expect(await store.bookings.confirm(booking, T + HOLD_MS + 1)).toEqual({ ok: true, booking });
     });
 
     it("books past someone else's expired hold", async () => {
       const s = fresh('session');
-      await store.bookings.hold(s, '0930', 'bob', T, HOLD_MS);
+      await store.bookings.hold(s, '0930', 'bob', T, HOLD_MS, MAX_MS);
       const booking = makeBooking({ sessionId: s, slotId: '0930', userKey: 'alice' });
       expect(await store.bookings.confirm(booking, T + HOLD_MS + 1)).toEqual({ ok: true, booking });
       expect((await store.bookings.occupancy(s, T + HOLD_MS + 1)).held).toEqual(new Map());
@@ -259,7 +282,7 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
 
     it('fails with taken when someone else holds the slot', async () => {
       const s = fresh('session');
-      await store.bookings.hold(s, '0930', 'bob', T, HOLD_MS);
+      await store.bookings.hold(s, '0930', 'bob', T, HOLD_MS, MAX_MS);
       const mine = makeBooking({ sessionId: s, slotId: '0930', userKey: 'alice' });
       expect(await store.bookings.confirm(mine, T + 1)).toEqual({ ok: false, reason: 'taken' });
     });
@@ -275,7 +298,7 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
     it('is idempotent: confirming the same slot again returns the existing booking', async () => {
       const s = fresh('session');
       const booking = makeBooking({ id: bookingId(1), sessionId: s, slotId: '0930', userKey: 'alice' });
-      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS);
+      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS, MAX_MS);
       expect(await store.bookings.confirm(booking, T)).toEqual({ ok: true, booking });
       expect(await store.bookings.confirm(booking, T + 1)).toEqual({ ok: true, booking });
       // A retry that minted a new reference still gets the booking that exists.
@@ -302,7 +325,7 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
       it("turns the agent's hold into the caller's booking", async () => {
         const s = fresh('session');
         const booking = makeBooking({ sessionId: s, slotId: '0930', userKey: phone, bookedBy: { id: 'a1', name: '職員A' } });
-        await store.bookings.hold(s, '0930', agent, T, HOLD_MS);
+        await store.bookings.hold(s, '0930', agent, T, HOLD_MS, MAX_MS);
         expect(await store.bookings.confirm(booking, T + 1, agent)).toEqual({ ok: true, booking });
         const occupancy = await store.bookings.occupancy(s, T + 1);
         expect(occupancy.booked).toEqual(new Set(['0930']));
@@ -311,14 +334,14 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
         expect(await store.bookings.findByUser(agent, [s])).toEqual([]);
         // The booking is the caller's: a retry is idempotent, and the agent may book again.
         expect(await store.bookings.confirm(booking, T + 2, agent)).toEqual({ ok: true, booking });
-        expect((await store.bookings.hold(s, '1000', agent, T + 2, HOLD_MS)).ok).toBe(true);
+        expect((await store.bookings.hold(s, '1000', agent, T + 2, HOLD_MS, MAX_MS)).ok).toBe(true);
       });
 
       it('refuses a second booking for the same caller in the session as already_booked', async () => {
         const s = fresh('session');
-        await store.bookings.hold(s, '0930', agent, T, HOLD_MS);
+        await store.bookings.hold(s, '0930', agent, T, HOLD_MS, MAX_MS);
         await store.bookings.confirm(makeBooking({ id: bookingId(1), sessionId: s, slotId: '0930', userKey: phone }), T, agent);
-        await store.bookings.hold(s, '1000', agent, T + 1, HOLD_MS);
+        await store.bookings.hold(s, '1000', agent, T + 1, HOLD_MS, MAX_MS);
         const second = makeBooking({ id: bookingId(2), sessionId: s, slotId: '1000', userKey: phone });
         expect(await store.bookings.confirm(second, T + 2, agent)).toEqual({ ok: false, reason: 'already_booked' });
         // The agent's hold on 1000 is untouched by the refusal.
@@ -327,11 +350,11 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
 
       it("fails with taken on someone else's live hold, even the caller's own key", async () => {
         const s = fresh('session');
-        await store.bookings.hold(s, '0930', 'line:U9', T, HOLD_MS);
+        await store.bookings.hold(s, '0930', 'line:U9', T, HOLD_MS, MAX_MS);
         const booking = makeBooking({ sessionId: s, slotId: '0930', userKey: phone });
         expect(await store.bookings.confirm(booking, T + 1, agent)).toEqual({ ok: false, reason: 'taken' });
         const other = fresh('session');
-        await store.bookings.hold(other, '0930', phone, T, HOLD_MS);
+        await store.bookings.hold(other, '0930', phone, T, HOLD_MS, MAX_MS);
         expect(await store.bookings.confirm({ ...booking, sessionId: other }, T + 1, agent)).toEqual({
           ok: false,
           reason: 'taken',
@@ -340,8 +363,8 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
 
       it("drops the caller's own hold in the session once booked for them", async () => {
         const s = fresh('session');
-        await store.bookings.hold(s, '1000', phone, T, HOLD_MS);
-        await store.bookings.hold(s, '0930', agent, T, HOLD_MS);
+        await store.bookings.hold(s, '1000', phone, T, HOLD_MS, MAX_MS);
+        await store.bookings.hold(s, '0930', agent, T, HOLD_MS, MAX_MS);
         await store.bookings.confirm(makeBooking({ sessionId: s, slotId: '0930', userKey: phone }), T + 1, agent);
         expect((await store.bookings.occupancy(s, T + 1)).held).toEqual(new Map());
       });
@@ -349,7 +372,7 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
 
     it("drops the user's hold on another slot when they book", async () => {
       const s = fresh('session');
-      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS);
+      await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS, MAX_MS);
       await store.bookings.confirm(makeBooking({ sessionId: s, slotId: '1000', userKey: 'alice' }), T);
       const occupancy = await store.bookings.occupancy(s, T);
       expect(occupancy.booked).toEqual(new Set(['1000']));
@@ -368,8 +391,8 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
       const s = fresh('session');
       await store.bookings.confirm(makeBooking({ id: bookingId(1), sessionId: s, slotId: '0930', userKey: 'a' }), T);
       await store.bookings.confirm(makeBooking({ id: bookingId(2), sessionId: s, slotId: '1000', userKey: 'b' }), T);
-      await store.bookings.hold(s, '1030', 'c', T, HOLD_MS);
-      await store.bookings.hold(s, '1100', 'd', T - HOLD_MS, HOLD_MS);
+      await store.bookings.hold(s, '1030', 'c', T, HOLD_MS, MAX_MS);
+      await store.bookings.hold(s, '1100', 'd', T - HOLD_MS, HOLD_MS, MAX_MS);
       const occupancy = await store.bookings.occupancy(s, T + 1);
       expect(occupancy.booked).toEqual(new Set(['0930', '1000']));
       expect(occupancy.held).toEqual(new Map([['1030', 'c']]));
@@ -435,7 +458,7 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
       expect((await store.bookings.occupancy(s, T)).booked).toEqual(new Set());
       expect(await store.bookings.findByUser('alice', [s])).toEqual([]);
       // The slot and the user are free again; the id may be reused.
-      expect((await store.bookings.hold(s, '0930', 'bob', T, HOLD_MS)).ok).toBe(true);
+      expect((await store.bookings.hold(s, '0930', 'bob', T, HOLD_MS, MAX_MS)).ok).toBe(true);
       expect((await store.bookings.confirm({ ...booking, slotId: '1000' }, T)).ok).toBe(true);
     });
 

@@ -29,7 +29,7 @@ describe.each(storeFactories())('%s store: erasure', (_name, create) => {
     const theirs = makeBooking({ id: bookingId(++n), sessionId: s1, slotId: '1000', userKey: other });
     expect((await store.bookings.confirm(mine, now)).ok).toBe(true);
     expect((await store.bookings.confirm(theirs, now)).ok).toBe(true);
-    expect((await store.bookings.hold(s2, '0930', user, now, 60_000)).ok).toBe(true);
+    expect((await store.bookings.hold(s2, '0930', user, now, 60_000, 120_000)).ok).toBe(true);
 
     expect(await store.bookings.forgetUser(s1, user, false)).toBe(true);
     expect(await store.bookings.forgetUser(s2, user, false)).toBe(false);
@@ -40,7 +40,7 @@ describe.each(storeFactories())('%s store: erasure', (_name, create) => {
     expect(await store.bookings.erasedCount(s1)).toBe(0);
     expect(await store.bookings.get(s1, theirs.id)).toEqual(theirs);
     // The freed slot can be booked again.
-    expect((await store.bookings.hold(s1, '0930', other + 'x', now, 60_000)).ok).toBe(true);
+    expect((await store.bookings.hold(s1, '0930', other + 'x', now, 60_000, 120_000)).ok).toBe(true);
   });
 
   it('keeps a past booking only as a count, and is idempotent', async () => {

@@ -22,7 +22,7 @@ describe('personal data sealed at rest in Redis', () => {
     const prefix = `test:${randomUUID()}:`;
     const store = await createRedisStore({ url: inject('redisUrl'), prefix, sealer: createSealer(TEST_DATA_KEY) });
     const booking = makeBooking({ contact: { name: '川崎 花子', phone: '09012345678', email: 'hanako@example.jp' } });
-    await store.bookings.hold(booking.sessionId, booking.slotId, booking.userKey, 0, 60_000);
+    await store.bookings.hold(booking.sessionId, booking.slotId, booking.userKey, 0, 60_000, 120_000);
     expect((await store.bookings.confirm(booking, 0)).ok).toBe(true);
     await store.conversations.save('line:U1', 0, { flow: { contact: { name: '川崎 花子', phone: '09012345678' } } }, 60_000);
 
