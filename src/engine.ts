@@ -5,6 +5,10 @@
  *
  * - A repeated event id stops at dedupe: the conversation record remembers the ids of its
  *   last events, saved with the state, so a failed turn leaves no mark and its redelivery runs.
+ * - A channel that confirms delivery (LINE) asks for an outbox: the turn's replies are saved
+ *   with its state, in the same compare-and-set, and stay there until `delivered` removes
+ *   them. A repeated event whose replies are still there is answered with them again (the
+ *   process may have crashed between the save and the send), never with silence.
  * - Events of one conversation run one after another in this process (KeyedQueue); across
  *   processes the save is a compare-and-set on the record's revision, and a lost race
  *   reloads and runs the turn again. Dialog effects are idempotent for that reason (a hold or
@@ -36,11 +40,21 @@ export interface TurnRequest {
   input: Input;
   /** Language for a conversation that has none yet (e.g. the browser's). */
   locale?: Locale;
+  /**
+   * Keep the replies in the conversation's outbox until the channel calls `delivered` (needs
+   * `eventId`): a redelivery of the event before then is answered with them (`resend`).
+   */
+  outbox?: true;
 }
 
 export type TurnOutcome =
   | { status: 'done'; replies: Reply[] }
   | { status: 'duplicate' }
+  /**
+   * A repeated event whose replies were never confirmed delivered (saved at `savedAt`): the
+   * channel sends them again, unless the first send may still be under way.
+   */
+  | { status: 'resend'; replies: Reply[]; savedAt: number }
   | { status: 'failed'; replies: Reply[] };
 
 export interface EngineOptions {
@@ -69,6 +83,29 @@ function answeredEvents(raw: unknown): string[] {
   return Array.isArray(events) ? events.filter((e): e is string => typeof e === 'string') : [];
 }
 
+/**
+ * Undelivered turns kept per conversation. Normally the outbox holds at most the turn being
+ * sent; a few more cover a channel that was down for several turns, and the bound keeps the
+ * record small (the oldest is dropped: its redelivery is then treated as a duplicate).
+ */
+const OUTBOX_TURNS = 3;
+
+interface OutboxEntry {
+  event: string;
+  /** When the turn was saved (ms since epoch). */
+  at: number;
+  replies: Reply[];
+}
+
+/** The undelivered replies stored with a conversation, read even from a record that no longer parses. */
+function outboxOf(raw: unknown): OutboxEntry[] {
+  const outbox = (raw as { outbox?: unknown } | null | undefined)?.outbox;
+  if (!Array.isArray(outbox)) return [];
+  return outbox.filter(
+    (e): e is OutboxEntry => typeof e === 'object' && e !== null && typeof (e as OutboxEntry).event === 'string' && typeof (e as OutboxEntry).at === 'number' && Array.isArray((e as OutboxEntry).replies),
+  );
+}
+
 /** Compare-and-set attempts before a turn gives up (only reached under heavy cross-process contention). */
 const MAX_ATTEMPTS = 8;
 
@@ -84,6 +121,30 @@ export class TurnEngine {
   /** Runs one event in its conversation's order. Never rejects. */
   run(request: TurnRequest): Promise<TurnOutcome> {
     return this.queue.run(request.conversationKey, () => this.turn(request));
+  }
+
+  /**
+   * The channel delivered the replies of `eventId`: they leave the outbox (a later redelivery
+   * is then a plain duplicate). In the conversation's order; a failure is logged, not thrown
+   * (the entry then stays until it ages out, and a redelivery would send it again).
+   */
+  delivered(conversationKey: string, eventId: string): Promise<void> {
+    return this.queue.run(conversationKey, async () => {
+      const { store, log, retentionMs } = this.opts;
+      try {
+        for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+          const stored = await store.conversations.load(conversationKey);
+          const outbox = outboxOf(stored?.state);
+          if (!stored || !outbox.some((e) => e.event === eventId)) return;
+          const rest = outbox.filter((e) => e.event !== eventId);
+          const state = { ...(stored.state as object), outbox: rest.length > 0 ? rest : undefined };
+          if (await store.conversations.save(conversationKey, stored.rev, state, retentionMs)) return;
+        }
+        throw new Error('conversation kept changing under the delivery mark');
+      } catch (err) {
+        log.warn('turn.delivery_unmarked', { user: pseudonym(conversationKey), ...errorFields(err) });
+      }
+    });
   }
 
   /** True when the conversation has a stored record (read only). */
@@ -113,6 +174,10 @@ export class TurnEngine {
           log.info('turn.duplicate', { channel: request.caller.channel });
           return { status: 'duplicate' };
         }
+        if (result && 'resend' in result) {
+          log.info('turn.resend', { channel: request.caller.channel });
+          return { status: 'resend', replies: result.resend.replies, savedAt: result.resend.at };
+        }
         if (result) return { status: 'done', replies: result };
         log.info('turn.conflict', { attempt, user: pseudonym(request.conversationKey) });
         // Two processes racing on one conversation would otherwise retry in lockstep.
@@ -128,14 +193,19 @@ export class TurnEngine {
 
   /**
    * One load → dialog → save: the replies, `duplicate` for an event this conversation has
-   * already answered, or undefined when another turn saved first.
+   * already answered (`resend` with its replies when they were never confirmed delivered),
+   * or undefined when another turn saved first.
    */
-  private async attempt(request: TurnRequest, seen: { locale?: Locale }): Promise<Reply[] | 'duplicate' | undefined> {
+  private async attempt(request: TurnRequest, seen: { locale?: Locale }): Promise<Reply[] | 'duplicate' | { resend: OutboxEntry } | undefined> {
     const { store, services, now, retentionMs } = this.opts;
     const nowMs = now();
     const stored = await store.conversations.load(request.conversationKey);
     const answered = answeredEvents(stored?.state);
-    if (request.eventId && answered.includes(request.eventId)) return 'duplicate';
+    const outbox = outboxOf(stored?.state);
+    if (request.eventId && answered.includes(request.eventId)) {
+      const unsent = outbox.find((e) => e.event === request.eventId);
+      return unsent ? { resend: unsent } : 'duplicate';
+    }
     const { state, notice, expired } = this.restore(stored?.state, request, nowMs);
     seen.locale = state.locale;
     const t = services.translator(state.locale);
@@ -163,10 +233,17 @@ export class TurnEngine {
       await store.conversations.delete(request.conversationKey);
       return [...before, ...result.replies];
     }
+    const replies = [...before, ...result.replies];
     const events = request.eventId ? [...answered, request.eventId].slice(-REMEMBERED_EVENTS) : answered;
-    const next: ConversationState = { ...result.state, at: nowMs, ...(events.length > 0 ? { events } : {}) };
+    const unsent = request.outbox && request.eventId ? [...outbox, { event: request.eventId, at: nowMs, replies }].slice(-OUTBOX_TURNS) : outbox;
+    const next: ConversationState = {
+      ...result.state,
+      at: nowMs,
+      ...(events.length > 0 ? { events } : {}),
+      outbox: unsent.length > 0 ? unsent : undefined,
+    };
     const saved = await store.conversations.save(request.conversationKey, stored?.rev ?? 0, next, retentionMs);
-    return saved ? [...before, ...result.replies] : undefined;
+    return saved ? replies : undefined;
   }
 
   private restore(

@@ -37,13 +37,22 @@ export class LineSender {
     this.pusher = opts.pusher;
   }
 
-  /** Delivers `messages`; resolves when LINE accepted them or every way was tried (never rejects). */
-  async send(to: Destination, messages: messagingApi.Message[]): Promise<void> {
+  /**
+   * Delivers `messages`: true once LINE accepted every batch, false when one could not be
+   * delivered after every way was tried (never rejects).
+   */
+  async send(to: Destination, messages: messagingApi.Message[]): Promise<boolean> {
+    let delivered = true;
     for (const [index, batch] of batches(messages).entries()) {
       if (index === 0 && to.replyToken && to.replyTokenFresh && (await this.reply(to.replyToken, batch))) continue;
-      // The pusher has logged each failed attempt; the user's next message gets a new answer.
-      await this.pusher.push(to.userId, batch, stableUuid(`${to.eventId}#${index}`)).catch(() => undefined);
+      // The pusher has logged each failed attempt; the other batches are still tried.
+      const pushed = await this.pusher.push(to.userId, batch, stableUuid(`${to.eventId}#${index}`)).then(
+        () => true,
+        () => false,
+      );
+      delivered &&= pushed;
     }
+    return delivered;
   }
 
   private async reply(replyToken: string, messages: messagingApi.Message[]): Promise<boolean> {

@@ -10,6 +10,11 @@
  * slower turns finish after. A turn that fails (e.g. Redis down) answers the user with an
  * apology and LINE with 200: the user is told to try again rather than left waiting for a
  * redelivery that may not be enabled. Only an unexpected crash of the handler answers 500.
+ *
+ * A turn's replies wait in the conversation's outbox (saved with its state) until LINE
+ * accepted them. A redelivered event whose replies never were (the bot crashed, or LINE
+ * was unreachable) is answered from there by push, with the retry keys of the first send:
+ * LINE shows the answer once even if the first push did reach it.
  */
 import { validateSignature } from '@line/bot-sdk';
 import type { Server } from 'restify';
@@ -29,6 +34,13 @@ const BODY_LIMIT = 1024 * 1024;
  * has no timeout of its own, so a hung call must not hold that user's answers for minutes.
  */
 const SEND_ORDER_WAIT_MS = 10_000;
+/**
+ * A redelivered event is answered from the outbox only when its turn was saved longer ago
+ * than a send can take (3 pushes of at most 10 s each, and their pauses): a duplicate that
+ * arrives while the first answer is still on its way (here or in another process) stays
+ * silent rather than showing the answer twice.
+ */
+const RESEND_AFTER_MS = 35_000;
 
 /** The parts of LINE's webhook event the bot uses; anything else is passed over. */
 const eventSchema = z.object({
@@ -100,22 +112,26 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): void
     const input = toInput(event);
     if (!input) return;
     const key = `line:${userId}`;
-    const request = { conversationKey: key, caller: { userKey: key, channel: 'line' }, eventId: `line:${event.webhookEventId}`, input };
+    const eventId = `line:${event.webhookEventId}`;
+    const request = { conversationKey: key, caller: { userKey: key, channel: 'line' }, eventId, input, outbox: true as const };
     // Over the limit the turn does not run, so nothing of it is stored: the user is asked to slow down.
     const limited = !(await opts.limits.take('lineUser', userId));
     const outcome = limited ? { status: 'limited' as const, replies: await opts.engine.refusal(request, 'limit.slowDown') } : await opts.engine.run(request);
     if (outcome.status === 'duplicate' || !opts.sender) return;
+    if (outcome.status === 'resend' && opts.now() - outcome.savedAt < RESEND_AFTER_MS) return;
     // The apology of a failed turn (or the slow-down of a limited one) and the real answer of
     // its redelivery are different messages: with the same retry key LINE would drop the answer as a repeat (409).
-    const seed = outcome.status === 'done' ? event.webhookEventId : `${event.webhookEventId}:${outcome.status}`;
+    const answer = outcome.status === 'done' || outcome.status === 'resend';
+    const seed = answer ? event.webhookEventId : `${event.webhookEventId}:${outcome.status}`;
     const sender = opts.sender;
     await sends.run(userId, async () => {
       // Judged when the answer leaves: waiting for an earlier answer may have aged the token.
-      const fresh = opts.now() - event.timestamp < opts.replyTokenMaxAgeMs;
-      const sent = sender.send(
-        { userId, eventId: seed, ...(event.replyToken ? { replyToken: event.replyToken } : {}), replyTokenFresh: fresh },
-        renderLine(outcome.replies),
-      );
+      // A resend pushes: only a push carries the retry key that lets LINE drop a repeat.
+      const fresh = outcome.status !== 'resend' && opts.now() - event.timestamp < opts.replyTokenMaxAgeMs;
+      const sent = sender
+        .send({ userId, eventId: seed, ...(event.replyToken ? { replyToken: event.replyToken } : {}), replyTokenFresh: fresh }, renderLine(outcome.replies))
+        // Marked even when it comes after the order wait below: the outbox follows LINE, not the wait.
+        .then((delivered) => (delivered && answer ? opts.engine.delivered(key, eventId) : undefined));
       let timer: NodeJS.Timeout | undefined;
       const stuck = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, SEND_ORDER_WAIT_MS);

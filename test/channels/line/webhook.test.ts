@@ -29,6 +29,7 @@ import {
   webhookBody,
 } from '../../support/lineStub.ts';
 import { type RedisServer, startRedisServer } from '../../support/redisServer.ts';
+import { stableUuid } from '../../../src/uuid.ts';
 
 const SECRET = 'test-channel-secret-0123456789abcdef';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -155,8 +156,10 @@ describe('replies', () => {
     expect(res2.status).toBe(200);
     expect(repliesTo(event)).toHaveLength(1);
     expect(pushesTo(user)).toHaveLength(0);
+    // The turn's save, then the mark that its answer reached LINE.
     const stored = await running.app.store.conversations.load(`line:${user}`);
-    expect(stored?.rev).toBe(1);
+    expect(stored?.rev).toBe(2);
+    expect(stored?.state).not.toHaveProperty('outbox');
   });
 
   it("runs one user's events of one body in order", async () => {
@@ -166,7 +169,8 @@ describe('replies', () => {
     await send(book, mode);
     expect(textOf(repliesTo(book)[0]!)).toContain(ja.booking.modePrompt);
     expect(textOf(repliesTo(mode)[0]!)).toContain('確認 1/5');
-    expect((await running.app.store.conversations.load(`line:${user}`))?.rev).toBe(2);
+    // Each turn saved and then marked delivered.
+    expect((await running.app.store.conversations.load(`line:${user}`))?.rev).toBe(4);
   });
 
   it("sends one user's answers in order even when they come in separate requests", async () => {
@@ -285,7 +289,7 @@ describe('standby (another module owns the chat)', () => {
     await send(active);
     expect(stub.sent()).toHaveLength(1);
     expect(pushesTo(user)).toHaveLength(0);
-    expect((await running.app.store.conversations.load(`line:${user}`))?.rev).toBe(1);
+    expect((await running.app.store.conversations.load(`line:${user}`))?.rev).toBe(2);
   });
 });
 
@@ -419,7 +423,8 @@ describe('a whole booking', () => {
 
 describe('a turn that fails', () => {
   let flaky: RunningApp;
-  const failures = { load: 0 };
+  /** `load`: the next n loads fail; `save`: the nth save from now fails (0: none). */
+  const failures = { load: 0, save: 0 };
 
   beforeAll(async () => {
     const base = createMemoryStore();
@@ -433,6 +438,10 @@ describe('a turn that fails', () => {
             throw new Error('connection lost');
           }
           return base.conversations.load(key);
+        },
+        async save(key, rev, state, ttlMs) {
+          if (failures.save > 0 && --failures.save === 0) throw new Error('connection lost');
+          return base.conversations.save(key, rev, state, ttlMs);
         },
       },
     };
@@ -454,7 +463,7 @@ describe('a turn that fails', () => {
     expect((await postWebhook(flaky.url, [redelivered], SECRET)).status).toBe(200);
     await stub.waitFor(() => repliesTo(event).length === 2);
     expect(textOf(repliesTo(event)[1]!)).toContain(ja.booking.modePrompt);
-    expect((await flaky.app.store.conversations.load(`line:${user}`))?.rev).toBe(1);
+    expect((await flaky.app.store.conversations.load(`line:${user}`))?.rev).toBe(2);
   });
 
   it('does not let the apology push swallow the real answer of the redelivery (retry keys differ)', async () => {
@@ -474,6 +483,77 @@ describe('a turn that fails', () => {
     expect(answer!.retryKey).not.toBe(apology!.retryKey);
     expect(answer!.status).toBe(200);
     expect(textOf(answer!)).toContain(ja.booking.modePrompt);
+  });
+
+  it('a crash after the save and the push, before the delivery mark: the redelivery pushes with the same key and LINE shows it once', async () => {
+    const user = lineUserId();
+    // Too old for the reply token: the answer goes by push.
+    const event = { ...ev.text(user, '予約する'), timestamp: clock.now() - 55_000 };
+    // The turn's save succeeds; the next one (the mark that LINE took the answer) is lost, as in a crash.
+    failures.save = 2;
+    expect((await postWebhook(flaky.url, [event], SECRET)).status).toBe(200);
+    expect(pushesTo(user).map((c) => c.status)).toEqual([200]);
+    expect(flaky.logs.some((l) => l.includes('turn.delivery_unmarked'))).toBe(true);
+
+    clock.advance(60_000);
+    const redelivered = { ...event, deliveryContext: { isRedelivery: true } };
+    expect((await postWebhook(flaky.url, [redelivered], SECRET)).status).toBe(200);
+    const [first, again] = pushesTo(user);
+    expect(again!.retryKey).toBe(first!.retryKey);
+    expect(again!.messages).toEqual(first!.messages);
+    // 409: LINE had it already and shows nothing twice.
+    expect(pushesTo(user).map((c) => c.status)).toEqual([200, 409]);
+
+    expect((await postWebhook(flaky.url, [redelivered], SECRET)).status).toBe(200);
+    expect(pushesTo(user)).toHaveLength(2);
+    expect((await flaky.app.store.conversations.load(`line:${user}`))?.state).not.toHaveProperty('outbox');
+  });
+});
+
+describe('an answer that did not reach LINE (the outbox)', () => {
+  /** The retry key of the first push batch of an event, as the sender derives it. */
+  const firstKey = (event: LineEvent) => stableUuid(`${event.webhookEventId}#0`);
+
+  it('answers the redelivery of an event whose answer LINE never took from the outbox, by push with the same retry key, once', async () => {
+    const user = lineUserId();
+    const event = ev.text(user, '予約する');
+    // LINE refuses the reply token and every push: the answer is saved but not delivered.
+    stub.failNextReplies(1);
+    stub.failNextPushes(3);
+    expect((await postWebhook(running.url, [event], SECRET)).status).toBe(200);
+    expect(pushesTo(user).map((c) => c.status)).toEqual([500, 500, 500]);
+    const stored = await running.app.store.conversations.load(`line:${user}`);
+    expect(stored?.state).toHaveProperty('outbox');
+
+    // LINE redelivers after a while: the original answer, not silence and not a new turn.
+    clock.advance(60_000);
+    const redelivered = { ...event, deliveryContext: { isRedelivery: true } };
+    expect((await postWebhook(running.url, [redelivered], SECRET)).status).toBe(200);
+    const delivered = pushesTo(user).filter((c) => c.status === 200);
+    expect(delivered).toHaveLength(1);
+    expect(delivered[0]!.retryKey).toBe(firstKey(event));
+    expect(textOf(delivered[0]!)).toContain(ja.booking.modePrompt);
+    expect(repliesTo(event)).toHaveLength(1);
+    expect(running.logs.some((l) => l.includes('turn.resend'))).toBe(true);
+
+    // Now confirmed: a further redelivery is a plain duplicate.
+    const calls = stub.sent().length;
+    expect((await postWebhook(running.url, [redelivered], SECRET)).status).toBe(200);
+    expect(stub.sent()).toHaveLength(calls);
+    const after = await running.app.store.conversations.load(`line:${user}`);
+    expect(after?.state).not.toHaveProperty('outbox');
+    expect(after?.state).toMatchObject({ flow: { name: 'booking' } });
+  });
+
+  it('keeps a duplicate silent while the first answer may still be on its way', async () => {
+    const user = lineUserId();
+    const event = ev.text(user, '予約する');
+    stub.failNextReplies(1);
+    stub.failNextPushes(3);
+    expect((await postWebhook(running.url, [event], SECRET)).status).toBe(200);
+    const calls = stub.sent().length;
+    expect((await postWebhook(running.url, [{ ...event, deliveryContext: { isRedelivery: true } }], SECRET)).status).toBe(200);
+    expect(stub.sent()).toHaveLength(calls);
   });
 });
 
