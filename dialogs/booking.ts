@@ -466,13 +466,15 @@ async function onConfirm(ctx: Ctx, state: ConversationState, flow: Flow): Promis
       consent: { precautionsVersion: service.precautions.version, agreedAt },
     },
     ctx.now,
-  );
+    // The store may have written the booking before the connection dropped: say so, never "try again".
+  ).catch(() => 'unknown' as const);
+  if (outcome === 'unknown') return committed(await goTo(ctx, state, flow, [say(translate(ctx, state)('booking.uncertain'))]));
   if (!outcome.ok) return onFailure(ctx, state, flow, outcome.reason);
   const t = translate(ctx, state);
   const { booking } = outcome;
   const place = placeOf(ctx, state, flow, t);
   const fields = summaryFields(ctx, state, flow, t).slice(0, 5);
-  return endAtMenu(ctx, state, [
+  return committed(endAtMenu(ctx, state, [
     {
       kind: 'card',
       title: t('booking.confirmedTitle'),
@@ -480,7 +482,12 @@ async function onConfirm(ctx: Ctx, state: ConversationState, flow: Flow): Promis
       text: t('booking.confirmedText', { reference: booking.id }),
     },
     say(mode === 'online' ? t('booking.nextOnline') : t('booking.nextInPerson', { place, time: slotIdToTime(slotId) })),
-  ]);
+  ]));
+}
+
+/** A result whose replies stand even if the state is not saved (see `TurnResult.committed`). */
+function committed(result: TurnResult): TurnResult {
+  return { ...result, committed: true };
 }
 
 /** One place that turns a booking failure into what the citizen hears and can do next. */

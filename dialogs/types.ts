@@ -17,6 +17,12 @@ export interface TurnResult {
    * the replies are still sent, and the next message starts a fresh conversation.
    */
   forget?: true;
+  /**
+   * The replies tell of something done outside the conversation (a booking written, or
+   * perhaps written): the engine says them even when the state then cannot be saved, rather
+   * than "try again".
+   */
+  committed?: true;
 }
 
 /** What the citizen sent: a validated button, or typed text. */

@@ -16,7 +16,8 @@
  *   message relayed to staff may, in that rare race, appear twice in the staff thread.
  * - Stored state that no longer parses, or that has been idle too long, starts over
  *   cleanly and the user is told so.
- * - Any failure of the store becomes a polite apology, never a crash.
+ * - Any failure of the store becomes a polite apology, never a crash; but a turn whose dialog
+ *   did what a failed save cannot undo (a booking written) says what the dialog said.
  */
 import { DateTime } from 'luxon';
 import { ask, runDialog } from '../dialogs/index.ts';
@@ -106,6 +107,13 @@ function outboxOf(raw: unknown): OutboxEntry[] {
   );
 }
 
+/** What a turn learnt before it failed. */
+interface Seen {
+  locale?: Locale;
+  /** Replies of a dialog result marked `committed`, said even if the save then fails. */
+  committed?: Reply[];
+}
+
 /** Compare-and-set attempts before a turn gives up (only reached under heavy cross-process contention). */
 const MAX_ATTEMPTS = 8;
 
@@ -165,8 +173,9 @@ export class TurnEngine {
 
   private async turn(request: TurnRequest): Promise<TurnOutcome> {
     const { log } = this.opts;
-    // The language of the stored conversation, once loaded, so that even an apology speaks it.
-    const seen: { locale?: Locale } = {};
+    // The language of the stored conversation, once loaded, so that even an apology speaks it;
+    // and the replies of a dialog that did something the failed save cannot undo (a booking).
+    const seen: Seen = {};
     try {
       for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
         const result = await this.attempt(request, seen);
@@ -185,7 +194,9 @@ export class TurnEngine {
       }
       throw new Error('conversation kept changing under this turn');
     } catch (err) {
-      log.error('turn.failed', { channel: request.caller.channel, user: pseudonym(request.conversationKey), ...errorFields(err) });
+      log.error('turn.failed', { channel: request.caller.channel, user: pseudonym(request.conversationKey), committed: !!seen.committed, ...errorFields(err) });
+      // A booking was written (or may have been): the citizen hears that, not "try again".
+      if (seen.committed) return { status: 'done', replies: seen.committed };
       const t = this.opts.services.translator(seen.locale ?? request.locale ?? 'ja');
       return { status: 'failed', replies: [say(t('unavailable'))] };
     }
@@ -196,7 +207,7 @@ export class TurnEngine {
    * already answered (`resend` with its replies when they were never confirmed delivered),
    * or undefined when another turn saved first.
    */
-  private async attempt(request: TurnRequest, seen: { locale?: Locale }): Promise<Reply[] | 'duplicate' | { resend: OutboxEntry } | undefined> {
+  private async attempt(request: TurnRequest, seen: Seen): Promise<Reply[] | 'duplicate' | { resend: OutboxEntry } | undefined> {
     const { store, services, now, retentionMs } = this.opts;
     const nowMs = now();
     const stored = await store.conversations.load(request.conversationKey);
@@ -234,6 +245,7 @@ export class TurnEngine {
       return [...before, ...result.replies];
     }
     const replies = [...before, ...result.replies];
+    if (result.committed) seen.committed = replies;
     const events = request.eventId ? [...answered, request.eventId].slice(-REMEMBERED_EVENTS) : answered;
     const unsent = request.outbox && request.eventId ? [...outbox, { event: request.eventId, at: nowMs, replies }].slice(-OUTBOX_TURNS) : outbox;
     const next: ConversationState = {

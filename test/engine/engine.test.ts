@@ -15,7 +15,7 @@ import { createDialogServices } from '../../src/services/index.ts';
 import { createMemoryStore } from '../../src/stores/memory.ts';
 import type { Store } from '../../src/stores/ports.ts';
 import { fakeClock } from '../support/app.ts';
-import { FIRST, QUESTIONS, screening, TEST_CATALOG } from '../support/chat.ts';
+import { createBot, FIRST, ja as chatJa, QUESTIONS, screening, TEST_CATALOG, toSummary } from '../support/chat.ts';
 
 const NOW_ISO = '2026-11-24T10:00:00+09:00';
 const IDLE_MS = 30 * 60_000;
@@ -181,6 +181,65 @@ function faultyStore() {
   };
   return { store, base, faults };
 }
+
+describe('a booking written when the save fails', () => {
+  /** A bot whose conversation saves fail once `faults.save` is set, and whose booking confirm may run and then lose its answer. */
+  function fragileBot() {
+    const base = createMemoryStore();
+    const faults = { save: false, confirmLost: false };
+    const store: Store = {
+      ...base,
+      conversations: {
+        ...base.conversations,
+        async save(key, rev, state, ttl) {
+          if (faults.save) throw new Error('connection lost');
+          return base.conversations.save(key, rev, state, ttl);
+        },
+      },
+      bookings: {
+        ...base.bookings,
+        async confirm(...args: Parameters<Store['bookings']['confirm']>) {
+          const result = await base.bookings.confirm(...args);
+          // The script ran; its answer never came back (Redis dropped right after it).
+          if (faults.confirmLost) throw new Error('connection lost');
+          return result;
+        },
+      },
+    };
+    return { bot: createBot({ store }), base, faults };
+  }
+
+  it('gives the reference, not "try again", when Redis drops right after the booking', async () => {
+    const { bot, base, faults } = fragileBot();
+    const u = bot.user('dropped');
+    await toSummary(u);
+    faults.save = true;
+    const said = await u.tap(chatJa('booking.confirm'));
+    const [booking] = await base.bookings.listSession(FIRST.id);
+    expect(booking).toBeDefined();
+    expect(said).toContain(chatJa('booking.confirmedTitle'));
+    expect(said).toContain(booking!.id);
+    expect(said).not.toContain(ja.unavailable);
+  });
+
+  it('says the booking may exist (check my bookings) when the confirm lost its answer, and confirming again returns the same booking', async () => {
+    const { bot, base, faults } = fragileBot();
+    const u = bot.user('lost');
+    await toSummary(u);
+    faults.confirmLost = true;
+    faults.save = true;
+    const said = await u.tap(chatJa('booking.confirm'));
+    expect(said).toContain(ja.booking.uncertain);
+    expect(said).not.toContain(ja.unavailable);
+    const written = await base.bookings.listSession(FIRST.id);
+    expect(written).toHaveLength(1);
+
+    faults.confirmLost = false;
+    faults.save = false;
+    expect(await u.tap(chatJa('booking.confirm'))).toContain(written[0]!.id);
+    expect(await base.bookings.listSession(FIRST.id)).toHaveLength(1);
+  });
+});
 
 describe('dedupe', () => {
   it('drops a repeated event: no second reply, no second state change', async () => {
