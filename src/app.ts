@@ -141,6 +141,13 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const limits = createLimits({ rules: config.limits, prefix: config.redisPrefix, log, ...(limitsRedis ? { redis: limitsRedis } : {}) });
 
   const server = restify.createServer({ name: 'kawasaki-city-bot', handleUncaughtExceptions: false });
+  // Set by close(): a request still arriving (on a kept-alive connection) is turned away.
+  let closing = false;
+  server.pre((_req, res, next) => {
+    if (!closing) return next();
+    res.send(503, { error: 'shutting down' }, { connection: 'close' });
+    return next(false);
+  });
   server.on('restifyError', (_req, _res, err, callback) => {
     log.error('http.error', errorFields(err));
     callback();
@@ -209,7 +216,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const purgeTimer = setInterval(purge, PURGE_EVERY_MS);
   purgeTimer.unref();
 
-  mountLineWebhook(server, {
+  const line = mountLineWebhook(server, {
     ...(channelSecret ? { channelSecret } : {}),
     ...(channelAccessToken && pusher ? { sender: new LineSender({ channelAccessToken, apiBaseUrl: config.line.apiBaseUrl, log, pusher }) } : {}),
     engine,
@@ -231,9 +238,22 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         server.once('error', reject);
         server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
       }),
+    // New requests are refused at once; turns and sends under way (LINE answers after the
+    // ack among them) finish, within the shutdown deadline; then the store closes.
     close: async () => {
+      closing = true;
       clearInterval(purgeTimer);
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), config.shutdownDeadlineMs);
+      });
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      const drained = Promise.all([stopped, line.idle()]).then(() => 'done' as const);
+      if ((await Promise.race([drained, deadline])) === 'late') {
+        log.warn('server.shutdown_deadline', { deadlineMs: config.shutdownDeadlineMs });
+        server.server.closeAllConnections();
+      }
+      clearTimeout(timer);
       await store.close();
       limitsRedis?.disconnect();
     },

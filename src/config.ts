@@ -41,6 +41,8 @@ const envSchema = z.object({
   LINE_API_BASE_URL: z.url().default('https://api.line.me'),
   /** Past this age a reply token is not tried (LINE's limit is about one minute). */
   LINE_REPLY_TOKEN_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(60).default(50),
+  /** On SIGTERM, how long turns and sends in flight may take before the process exits anyway. */
+  SHUTDOWN_DEADLINE_SECONDS: z.coerce.number().min(0).max(120).default(10),
   /** Unset: on in development, off in production. */
   WEBCHAT_ENABLED: z.preprocess(blankToUndefined, flag.optional()),
   HOLD_MINUTES: z.coerce.number().int().min(1).max(60).default(10),
@@ -99,6 +101,8 @@ export interface Config {
   /** How many staff access audit entries the store keeps. */
   auditMaxEntries: number;
   line: { channelSecret?: string; channelAccessToken?: string; apiBaseUrl: string; replyTokenMaxAgeMs: number };
+  /** How long `close()` waits for turns and sends in flight. */
+  shutdownDeadlineMs: number;
   webchatEnabled: boolean;
   holdMinutes: number;
   /** How long after it was first taken a hold may be renewed to. */
@@ -206,6 +210,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       apiBaseUrl: e.LINE_API_BASE_URL,
       replyTokenMaxAgeMs: e.LINE_REPLY_TOKEN_MAX_AGE_SECONDS * 1000,
     },
+    shutdownDeadlineMs: e.SHUTDOWN_DEADLINE_SECONDS * 1000,
     // The web chat needs no account: in production it is served only when asked for.
     webchatEnabled: e.WEBCHAT_ENABLED ?? !production,
     holdMinutes: e.HOLD_MINUTES,

@@ -100,9 +100,17 @@ function validEvents(candidates: unknown[], log: Logger): LineEvent[] {
   return events;
 }
 
+/** The mounted webhook: what a shutdown waits for. */
+export interface LineWebhook {
+  /** Resolves once every turn and send under way (also those after the ack) has finished. */
+  idle(): Promise<void>;
+}
+
 /** Mounts the webhook route on `server`. */
-export function mountLineWebhook(server: Server, opts: LineWebhookOptions): void {
+export function mountLineWebhook(server: Server, opts: LineWebhookOptions): LineWebhook {
   const { log } = opts;
+  // The work of each request, which may outlive the request itself (ack before done).
+  const inFlight = new Set<Promise<unknown>>();
   const ackDeadlineMs = opts.ackDeadlineMs ?? 1500;
   // One user's answers leave in the order of their turns, also when the events came in
   // separate requests: a later answer must not overtake an earlier one still in flight.
@@ -195,6 +203,8 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): void
       log.error('line.events_failed', errorFields(err));
       throw err;
     });
+    const tracked = work.catch(() => undefined).finally(() => inFlight.delete(tracked));
+    inFlight.add(tracked);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'late'>((resolve) => {
       timer = setTimeout(() => resolve('late'), ackDeadlineMs);
@@ -212,4 +222,10 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): void
       clearTimeout(timer);
     }
   });
+
+  return {
+    idle: async () => {
+      await Promise.all([...inFlight]);
+    },
+  };
 }

@@ -557,6 +557,29 @@ describe('an answer that did not reach LINE (the outbox)', () => {
   });
 });
 
+describe('shutdown (SIGTERM)', () => {
+  it('refuses new webhooks, finishes an acknowledged answer still at a slow LINE, then closes', async () => {
+    const stopping = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5 });
+    const user = lineUserId();
+    const event = ev.follow(user);
+    // LINE takes longer than the ack deadline: LINE is answered 200 while the reply is still on its way.
+    stub.delayNextReplies(1, 2_500);
+    expect((await postWebhook(stopping.url, [event], SECRET)).status).toBe(200);
+    expect(repliesTo(event)).toHaveLength(0);
+
+    const closed = stopping.close();
+    const late = await postWebhook(stopping.url, [ev.follow(lineUserId())], SECRET).then(
+      (res) => res.status,
+      () => 'refused',
+    );
+    expect([503, 'refused']).toContain(late);
+    await closed;
+    // Closed only once the acknowledged answer reached LINE.
+    expect(repliesTo(event).map((c) => c.status)).toEqual([200]);
+    expect(textOf(repliesTo(event)[0]!)).toContain(ja.greeting);
+  });
+});
+
 // ---- Redis outage --------------------------------------------------------------------------
 
 describe('Redis outage', () => {
