@@ -72,6 +72,11 @@ type Flow = BookingFlow;
 // ---- entry and navigation -------------------------------------------------------------
 
 /** Starts a booking at the first step. */
+/** Whose hold a slot is under: the person (one address of the web chat), else the user. */
+function holdKeyOf(ctx: Pick<Ctx, 'caller'>): string {
+  return ctx.caller.personKey ?? ctx.caller.userKey;
+}
+
 function startBooking(ctx: Ctx, state: ConversationState): Promise<TurnResult> {
   const services = ctx.services.catalog.services;
   const only = services.length === 1 ? services[0] : undefined;
@@ -211,7 +216,7 @@ export const booking: Journey<BookingFlow, BookingAction> = {
   expectsText: (flow) => STEPS[flow.step].expectsText === true,
   // A hold must not outlive the booking that made it.
   release: async (ctx, flow) => {
-    if (flow.sessionId) await ctx.services.bookings.releaseHold(flow.sessionId, ctx.caller.userKey);
+    if (flow.sessionId) await ctx.services.bookings.releaseHold(flow.sessionId, holdKeyOf(ctx));
   },
   serviceId: (flow) => flow.serviceId,
 };
@@ -240,7 +245,7 @@ async function onMode(ctx: Ctx, state: ConversationState, flow: Flow, mode: Flow
   if (mode === flow.mode) return goTo(ctx, state, { ...flow, step: 'screening', question: 0 });
   // Another mode has other screening questions and precautions: agreement to the old ones
   // does not carry over, and neither does a held slot.
-  if (flow.sessionId) await ctx.services.bookings.releaseHold(flow.sessionId, ctx.caller.userKey);
+  if (flow.sessionId) await ctx.services.bookings.releaseHold(flow.sessionId, holdKeyOf(ctx));
   return goTo(ctx, state, { ...flow, step: 'screening', mode, question: 0, agreedAt: undefined, sessionId: undefined, slotId: undefined });
 }
 
@@ -334,14 +339,14 @@ async function onDate(ctx: Ctx, state: ConversationState, flow: Flow, sessionId:
   const session = sessionById(ctx.services.catalog, sessionId);
   if (!session || session.serviceId !== flow.serviceId) return undefined;
   // A hold in the session left behind must not keep a slot from someone else.
-  if (flow.sessionId && flow.sessionId !== sessionId) await ctx.services.bookings.releaseHold(flow.sessionId, ctx.caller.userKey);
+  if (flow.sessionId && flow.sessionId !== sessionId) await ctx.services.bookings.releaseHold(flow.sessionId, holdKeyOf(ctx));
   return goTo(ctx, state, { ...flow, step: 'time', sessionId, slotId: undefined });
 }
 
 async function askTime(ctx: Ctx, state: ConversationState, flow: Flow, t: Translate): Promise<Reply[]> {
   const session = flow.sessionId ? sessionById(ctx.services.catalog, flow.sessionId) : undefined;
   if (!session) return [];
-  const slots = await ctx.services.bookings.freeSlots(session.id, ctx.caller.userKey, ctx.now);
+  const slots = await ctx.services.bookings.freeSlots(session.id, holdKeyOf(ctx), ctx.now);
   // A full session is no dead end: the other open dates (or, if none, when booking opens
   // next and whom to call) follow at once, and the time step accepts a date tap.
   if (slots.length === 0) return askDate(ctx, state, flow, t, true);
@@ -359,8 +364,8 @@ async function onTime(ctx: Ctx, state: ConversationState, flow: Flow, sessionId:
   if (!session || session.serviceId !== flow.serviceId) return undefined;
   const t = translate(ctx, state);
   // A new session means a new hold; the old one must not keep a slot from someone else.
-  if (flow.sessionId && flow.sessionId !== sessionId) await ctx.services.bookings.releaseHold(flow.sessionId, ctx.caller.userKey);
-  const held = await ctx.services.bookings.hold(sessionId, slotId, ctx.caller.userKey, ctx.now);
+  if (flow.sessionId && flow.sessionId !== sessionId) await ctx.services.bookings.releaseHold(flow.sessionId, holdKeyOf(ctx));
+  const held = await ctx.services.bookings.hold(sessionId, slotId, holdKeyOf(ctx), ctx.now);
   if (!held.ok) return onFailure(ctx, state, { ...flow, sessionId }, held.reason);
   const until = DateTime.fromMillis(held.expiresAt, { zone: ZONE }).toFormat('H:mm');
   const note = say(t('booking.held', { date: formatDate(session.date, state.locale, t), time: slotIdToTime(slotId), until }));
@@ -392,7 +397,7 @@ function askPrecautions(ctx: Ctx, state: ConversationState, flow: Flow, t: Trans
 
 async function onAgree(ctx: Ctx, state: ConversationState, flow: Flow, agreed: boolean): Promise<TurnResult> {
   if (!agreed) {
-    if (flow.sessionId) await ctx.services.bookings.releaseHold(flow.sessionId, ctx.caller.userKey);
+    if (flow.sessionId) await ctx.services.bookings.releaseHold(flow.sessionId, holdKeyOf(ctx));
     return endAtMenu(ctx, state, [say(translate(ctx, state)('booking.declined'))]);
   }
   return goTo(ctx, state, { ...flow, step: 'name', agreedAt: ctx.now.toUTC().toISO()! });
@@ -460,7 +465,8 @@ async function onConfirm(ctx: Ctx, state: ConversationState, flow: Flow): Promis
       // An agent books for a phone caller: the one-booking-per-person rule follows the
       // caller's phone number, while the slot was held under the agent's own key.
       userKey: agent ? `phone:${contact.phone}` : ctx.caller.userKey,
-      ...(agent ? { holderKey: ctx.caller.userKey, bookedBy: agent } : {}),
+      holderKey: holdKeyOf(ctx),
+      ...(agent ? { bookedBy: agent } : {}),
       locale: state.locale,
       contact: { name: contact.name, phone: contact.phone, email: contact.email },
       consent: { precautionsVersion: service.precautions.version, agreedAt },
@@ -503,7 +509,7 @@ async function onFailure(ctx: Ctx, state: ConversationState, flow: Flow, reason:
         return goTo(ctx, state, { ...flow, step: 'time', slotId: undefined }, [say(t('booking.taken'))]);
       }
       // The hold lapsed and the slot went to someone else: offer the nearest free times.
-      const offers = await ctx.services.bookings.nearestFree(flow.sessionId, flow.slotId, ctx.caller.userKey, ctx.now, NEAREST_OFFERS);
+      const offers = await ctx.services.bookings.nearestFree(flow.sessionId, flow.slotId, holdKeyOf(ctx), ctx.now, NEAREST_OFFERS);
       const next: ConversationState = { ...state, flow: { ...flow, step: 'time', slotId: undefined } };
       if (offers.length === 0) return endAtMenu(ctx, state, [say(t('booking.nothingNear'))]);
       return { replies: [say(t('booking.slotGone'), [...offers.map((o) => offerChoice(o, state, t)), choice(t('common.menu'), { a: 'menu' })])], state: next };

@@ -57,6 +57,12 @@ export interface DialogServices {
 export interface Caller {
   userKey: string;
   channel: string;
+  /**
+   * Who holds a slot while booking, when that is more than one `userKey`: the web chat's
+   * source address (hashed), since anyone can open as many web chat conversations as they
+   * like. Unset: the user key (a LINE user is one person).
+   */
+  personKey?: string;
   /** Set when a staff member uses the dialogs on a citizen's behalf (proxy booking from Teams). */
   agent?: Agent;
 }

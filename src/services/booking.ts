@@ -67,7 +67,13 @@ export class BookingService implements BookingPort {
 
   async hold(sessionId: string, slotId: string, userKey: string, now: DateTime): Promise<HoldOutcome> {
     if (!this.isOpenSlot(sessionId, slotId, now)) return { ok: false, reason: 'closed' };
-    return this.store.hold(sessionId, slotId, userKey, now.toMillis(), this.holdMinutes * 60_000, this.holdMaxMinutes * 60_000);
+    const held = await this.store.hold(sessionId, slotId, userKey, now.toMillis(), this.holdMinutes * 60_000, this.holdMaxMinutes * 60_000);
+    // One live hold per person: the holds they had in other sessions go.
+    if (held.ok) {
+      const others = upcomingSessions(this.catalog, now).filter((s) => s.id !== sessionId);
+      await Promise.all(others.map((s) => this.store.releaseHold(s.id, userKey)));
+    }
+    return held;
   }
 
   releaseHold(sessionId: string, userKey: string): Promise<void> {

@@ -43,6 +43,11 @@ export interface BookingPort {
   openSessions(serviceId: string, now: DateTime): Promise<SessionAvailability[]>;
   /** Slots of the session that are free (or held by this user), in time order. */
   freeSlots(sessionId: string, userKey: string, now: DateTime): Promise<Slot[]>;
+  /**
+   * Holds the slot for `userKey` (whoever holds: the person, see `Caller.personKey`),
+   * replacing their hold in this session and dropping those in other sessions: one live
+   * hold per person.
+   */
   hold(sessionId: string, slotId: string, userKey: string, now: DateTime): Promise<HoldOutcome>;
   releaseHold(sessionId: string, userKey: string): Promise<void>;
   /** Books atomically, with a fresh unambiguous reference. */

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import type { TurnEngine } from '../../engine.ts';
 import { BodyTooLargeError, readBody } from '../../http.ts';
 import type { Limits } from '../../limits.ts';
-import { errorFields, type Logger } from '../../log.ts';
+import { errorFields, type Logger, pseudonym } from '../../log.ts';
 import type { WebchatOutbox } from './outbox.ts';
 
 const BODY_LIMIT = 16 * 1024;
@@ -96,15 +96,16 @@ export function mountWebchat(server: Server, opts: WebchatOptions): void {
       return;
     }
     const key = `web:${parsed.conversationId}`;
+    // The TCP peer: behind a reverse proxy every visitor shares the proxy's address (see README).
+    const address = `address:${req.socket.remoteAddress ?? 'unknown'}`;
     const request = {
       conversationKey: key,
-      caller: { userKey: key, channel: 'webchat' },
+      // Every conversation from one address is one person for holds (see README).
+      caller: { userKey: key, channel: 'webchat', personKey: `web-address:${pseudonym(address)}` },
       ...(parsed.messageId ? { eventId: `web:${parsed.conversationId}:${parsed.messageId}` } : {}),
       input: parsed.input,
       ...(parsed.locale ? { locale: parsed.locale } : {}),
     };
-    // The TCP peer: behind a reverse proxy every visitor shares the proxy's address (see README).
-    const address = `address:${req.socket.remoteAddress ?? 'unknown'}`;
     const { limits } = opts;
     const allowed =
       (await limits.take('webchatAddress', address)) &&
