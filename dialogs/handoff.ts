@@ -60,6 +60,11 @@ export async function openHandoff(ctx: TurnContext, state: ConversationState, re
     ctx.now,
   );
   const t = ctx.services.translator(state.locale);
+  if ('limited' in ticket) {
+    // Too many new tickets this hour: the office's phone (or the contact center's) instead.
+    const phone = service ? { name: local(service.office.name, state.locale), phone: service.office.phone } : { name: ctx.services.knowledge.desk.name[state.locale], phone: ctx.services.knowledge.desk.phone };
+    return say(t('limit.tickets', phone));
+  }
   const lines = [t(OPENING_LINE[reason], { ticket: ticket.id })];
   if (service) {
     const { office } = service;

@@ -250,6 +250,8 @@ async function passToStaff(ctx: TurnContext, state: ConversationState, current: 
       },
       ctx.now,
     );
+    // Too many new tickets this hour: the question stays with the citizen, who is given the phone.
+    if ('limited' in ticket) return withWayBack(ctx, withoutQuestion(state), [say(t('limit.tickets', { name: knowledge.desk.name[state.locale], phone: knowledge.desk.phone }))], 'step', current);
     // The citizen already had a request waiting: the question joins it.
     if (ticket.question === undefined) await handoff.attachQuestion(ticket.id, question.q, suggestions);
     ticketId = ticket.id;

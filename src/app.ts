@@ -124,7 +124,13 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     notifiers.push(new WebhookNotifier({ url: config.staff.webhookUrl, secret: config.staff.webhookSecret, log, ...(overrides.webhookRetryDelayMs !== undefined ? { baseDelayMs: overrides.webhookRetryDelayMs } : {}) }));
   }
   const notifier = new FanoutNotifier(notifiers, { log });
-  const services: DialogServices = createDialogServices({ store, catalog, holdMinutes: config.holdMinutes, holdMaxMinutes: config.holdMaxMinutes, bookingRetentionDays: config.bookingRetentionDays, log, notifier, brain });
+  // Abuse limits count in the store's Redis (on a connection of their own), so they hold across instances.
+  const limitsRedis = store.kind === 'redis' && config.redisUrl ? new Redis(config.redisUrl, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1_500 }) : undefined;
+  limitsRedis?.on('error', (err: Error) => log.warn('limits.redis_connection', errorFields(err)));
+  await limitsRedis?.connect();
+  const limits = createLimits({ rules: config.limits, prefix: config.redisPrefix, log, ...(limitsRedis ? { redis: limitsRedis } : {}) });
+
+  const services: DialogServices = createDialogServices({ store, catalog, holdMinutes: config.holdMinutes, holdMaxMinutes: config.holdMaxMinutes, bookingRetentionDays: config.bookingRetentionDays, log, notifier, limits, brain });
   const engine = new TurnEngine({
     store,
     services,
@@ -133,12 +139,6 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     idleMs: config.idleMs,
     retentionMs: config.retentionMs,
   });
-
-  // Abuse limits count in the store's Redis (on a connection of their own), so they hold across instances.
-  const limitsRedis = store.kind === 'redis' && config.redisUrl ? new Redis(config.redisUrl, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1_500 }) : undefined;
-  limitsRedis?.on('error', (err: Error) => log.warn('limits.redis_connection', errorFields(err)));
-  await limitsRedis?.connect();
-  const limits = createLimits({ rules: config.limits, prefix: config.redisPrefix, log, ...(limitsRedis ? { redis: limitsRedis } : {}) });
 
   const server = restify.createServer({ name: 'kawasaki-city-bot', handleUncaughtExceptions: false });
   // Set by close(): a request still arriving (on a kept-alive connection) is turned away.

@@ -49,11 +49,12 @@ const envSchema = z.object({
   /** Re-picking the same time renews a hold, up to this long after it was first taken. Unset: 2 × HOLD_MINUTES. */
   HOLD_MAX_MINUTES: z.coerce.number().int().min(1).max(120).optional(),
   // Abuse limits (see src/limits.ts): turns per LINE user, per web chat conversation and per
-  // web chat address, new web chat conversations per address.
+  // web chat address, new web chat conversations per address, new tickets per user (urgent ones exempt).
   LINE_TURNS_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(30),
   WEBCHAT_TURNS_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(30),
   WEBCHAT_ADDRESS_TURNS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(120),
   WEBCHAT_NEW_CONVERSATIONS_PER_HOUR: z.coerce.number().int().min(1).max(100_000).default(20),
+  TICKETS_PER_HOUR: z.coerce.number().int().min(1).max(1_000).default(3),
   IDLE_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(30),
   STATE_RETENTION_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(24),
   BOOKING_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
@@ -220,6 +221,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       webchatConversation: { points: e.WEBCHAT_TURNS_PER_MINUTE, seconds: 60 },
       webchatAddress: { points: e.WEBCHAT_ADDRESS_TURNS_PER_MINUTE, seconds: 60 },
       webchatNewConversation: { points: e.WEBCHAT_NEW_CONVERSATIONS_PER_HOUR, seconds: 3_600 },
+      tickets: { points: e.TICKETS_PER_HOUR, seconds: 3_600 },
     },
     idleMs: e.IDLE_MINUTES * 60_000,
     retentionMs: e.STATE_RETENTION_HOURS * 3_600_000,

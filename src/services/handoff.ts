@@ -5,9 +5,10 @@
  */
 import type { DateTime } from 'luxon';
 import type { Ticket, TicketCard } from '../domain.ts';
+import type { Limits } from '../limits.ts';
 import { errorFields, type Logger } from '../log.ts';
 import type { TicketStore } from '../stores/ports.ts';
-import type { HandoffPort, TicketRequest } from './ports.ts';
+import type { HandoffPort, TicketRequest, TicketsLimited } from './ports.ts';
 import { newReference } from './reference.ts';
 import type { StaffNotifier } from './staff.ts';
 
@@ -22,19 +23,25 @@ export function isoOf(now: DateTime): string {
 export class HandoffService implements HandoffPort {
   private readonly store: TicketStore;
   private readonly notifier: StaffNotifier;
+  private readonly limits: Limits;
   private readonly log: Logger;
 
-  constructor(store: TicketStore, notifier: StaffNotifier, log: Logger) {
+  constructor(store: TicketStore, notifier: StaffNotifier, limits: Limits, log: Logger) {
     this.store = store;
     this.notifier = notifier;
+    this.limits = limits;
     this.log = log;
   }
 
-  async open(request: TicketRequest, now: DateTime): Promise<Ticket> {
+  open(request: TicketRequest & { reason: 'urgent' }, now: DateTime): Promise<Ticket>;
+  open(request: TicketRequest, now: DateTime): Promise<Ticket | TicketsLimited>;
+  async open(request: TicketRequest, now: DateTime): Promise<Ticket | TicketsLimited> {
     // One waiting request per citizen: asking again (or a turn re-run after a lost race)
     // points at the same ticket instead of a second card for staff.
     const active = await this.store.activeFor(request.userKey);
     if (active) return active;
+    // Only a new ticket counts against the hourly budget; an urgent one is never refused.
+    if (request.reason !== 'urgent' && !(await this.limits.take('tickets', request.userKey))) return { limited: true };
     // Ticket ids use the booking-reference alphabet: a citizen may read one out on the phone.
     const ticket: Ticket = { ...request, id: newReference(), status: 'open', createdAt: isoOf(now) };
     await this.store.create(ticket);

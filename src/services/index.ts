@@ -1,6 +1,7 @@
 /** Builds the services the dialogs use, the same way for the app and for tests. */
 import type { DialogServices } from '../turn.ts';
 import { loadTranslator } from '../i18n.ts';
+import { createLimits, type Limits } from '../limits.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../stores/ports.ts';
 import { BookingService } from './booking.ts';
@@ -22,6 +23,8 @@ export interface DialogServiceOptions {
   log: Logger;
   /** Where staff hear of tickets; none by default (tickets wait in the queue). */
   notifier?: StaffNotifier;
+  /** Counts new tickets per user (TICKETS_PER_HOUR); by default in this process, with the default budget. */
+  limits?: Limits;
   /** The knowledge base, matcher and urgent patterns; by default the shipped ones with the default thresholds. */
   brain?: QuestionBrain;
 }
@@ -39,7 +42,8 @@ export const translator = loadTranslator();
 
 export function createDialogServices(opts: DialogServiceOptions): DialogServices {
   const bookings = new BookingService(opts.store.bookings, opts.catalog, opts.holdMinutes, opts.bookingRetentionDays, opts.holdMaxMinutes);
-  const handoff = new HandoffService(opts.store.tickets, opts.notifier ?? NO_STAFF_NOTIFIER, opts.log);
+  const limits = opts.limits ?? createLimits({ rules: loadConfig({}).limits, prefix: '', log: opts.log });
+  const handoff = new HandoffService(opts.store.tickets, opts.notifier ?? NO_STAFF_NOTIFIER, limits, opts.log);
   return {
     catalog: opts.catalog,
     bookings,

@@ -70,10 +70,20 @@ export interface BookingPort {
 export type TicketRequest = Pick<Ticket, 'userKey' | 'channel' | 'locale' | 'reason' | 'priority' | 'category' | 'serviceId' | 'context'> &
   Partial<Pick<Ticket, 'desk' | 'question' | 'suggestions' | 'urgent'>>;
 
+/** What `open` says instead of a ticket when the citizen opened too many this hour (TICKETS_PER_HOUR). */
+export interface TicketsLimited {
+  limited: true;
+}
+
 /** Reaching a person, as the dialogs see it. */
 export interface HandoffPort {
-  /** Opens a ticket and tells staff. A failed notification never loses the ticket. */
-  open(request: TicketRequest, now: DateTime): Promise<Ticket>;
+  /**
+   * Opens a ticket and tells staff. A failed notification never loses the ticket. An urgent
+   * request always opens one; another is refused (no ticket, staff not told) when it would be
+   * a new ticket beyond the user's hourly budget.
+   */
+  open(request: TicketRequest & { reason: 'urgent' }, now: DateTime): Promise<Ticket>;
+  open(request: TicketRequest, now: DateTime): Promise<Ticket | TicketsLimited>;
   /** Relays the citizen's message into the ticket's staff thread; false when it could not reach staff. */
   relay(ticketId: string, text: string): Promise<boolean>;
   /** The citizen ends the conversation with staff. */

@@ -2,9 +2,10 @@ import { DateTime } from 'luxon';
 import { describe, expect, it, vi } from 'vitest';
 import type { Reply } from '../../src/turn.ts';
 import type { Ticket } from '../../src/domain.ts';
+import { loadConfig } from '../../src/config.ts';
 import { StaffDeskService } from '../../src/staffDesk.ts';
 import type { CitizenMessenger, StaffNotifier } from '../../src/services/staff.ts';
-import { createBot, day, FIRST, ja, like, SERVICE, textOf, toSummary, word } from '../support/chat.ts';
+import { createBot, day, FIRST, ja, like, SERVICE, TEST_BRAIN, textOf, toSummary, word } from '../support/chat.ts';
 
 /** A notifier that remembers what staff were told. */
 function recordingNotifier() {
@@ -287,5 +288,35 @@ describe('staff cancelling a booking by its reference', async () => {
     expect(await desk.findBooking(booking!.id, now())).toBeNull();
     expect(await desk.cancelBooking(booking!.id, staff, now())).toBeNull();
     expect(await bot.store.bookings.listSession(SESSION)).toHaveLength(1);
+  });
+});
+
+describe('tickets per user per hour (TICKETS_PER_HOUR)', () => {
+  const budget = loadConfig({}).limits.tickets.points;
+
+  it('opens only the budget of new tickets, then gives the phone; an urgent message still opens one', async () => {
+    const { bot, events, now } = setup();
+    const u = bot.user('many-requests');
+    const refused: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      const said = await u.type('担当者と話したい');
+      // Closed at once, so that the next request is a new ticket rather than the waiting one.
+      const active = await bot.store.tickets.activeFor(u.key);
+      if (active) await bot.store.tickets.close(active.id, 'citizen', now().toUTC().toISO()!);
+      else refused.push(said);
+    }
+    const mine = (await bot.store.tickets.listAll()).filter((t) => t.userKey === u.key);
+    expect(mine).toHaveLength(budget);
+    expect(events.filter((e) => e.kind === 'opened')).toHaveLength(budget);
+    expect(refused).toHaveLength(200 - budget);
+    for (const said of refused) expect(said).toMatch(like('limit.tickets', { phone: OFFICE }));
+    // A question passed with the citizen's yes is refused the same way, with the contact center's phone.
+    await u.type('道路に穴があいていて危ないです');
+    expect(await u.tap(ja('inquiry.consentYes'))).toMatch(like('limit.tickets', { phone: TEST_BRAIN.kb.desk.phone }));
+    expect(await bot.store.tickets.listOpen()).toEqual([]);
+
+    await u.type('隣の家から煙が出てる');
+    expect(u.last[0]).toEqual({ kind: 'text', text: ja('urgent.fire') });
+    expect(await bot.store.tickets.listOpen()).toEqual([expect.objectContaining({ userKey: u.key, reason: 'urgent', priority: 'high' })]);
   });
 });

@@ -82,7 +82,9 @@ function request(over: Partial<TicketRequest> = {}): TicketRequest {
 
 /** Opens a ticket as the dialogs do (store + notifier); the card is posted to the staff channel. */
 async function openTicket(over: Partial<TicketRequest> = {}): Promise<Ticket> {
-  return services.handoff.open(request(over), DateTime.fromMillis(clock.now(), { zone: 'Asia/Tokyo' }));
+  const opened = await services.handoff.open(request(over), DateTime.fromMillis(clock.now(), { zone: 'Asia/Tokyo' }));
+  if ('limited' in opened) throw new Error('the ticket limit refused a test ticket');
+  return opened;
 }
 
 let services: ReturnType<typeof createDialogServices>;
