@@ -98,6 +98,9 @@ interface OutboxEntry {
   replies: Reply[];
 }
 
+/** Conversations whose last save is kept for the delivery mark (in flight at once, at most). */
+const LAST_SAVED_KEPT = 10_000;
+
 /** The undelivered replies stored with a conversation, read even from a record that no longer parses. */
 function outboxOf(raw: unknown): OutboxEntry[] {
   const outbox = (raw as { outbox?: unknown } | null | undefined)?.outbox;
@@ -121,6 +124,12 @@ const MAX_ATTEMPTS = 8;
 export class TurnEngine {
   private readonly opts: EngineOptions;
   private readonly queue = new KeyedQueue();
+  /**
+   * The record each turn with an outbox saved (its revision and state), so that marking its
+   * replies delivered, which follows at once in the same queue, is one compare-and-set without
+   * reading the record again. Bounded; a stale entry only costs that read.
+   */
+  private readonly lastSaved = new Map<string, { rev: number; state: unknown }>();
 
   constructor(opts: EngineOptions) {
     this.opts = opts;
@@ -140,8 +149,11 @@ export class TurnEngine {
     return this.queue.run(conversationKey, async () => {
       const { store, log, retentionMs } = this.opts;
       try {
+        const cached = this.lastSaved.get(conversationKey);
+        this.lastSaved.delete(conversationKey);
         for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-          const stored = await store.conversations.load(conversationKey);
+          // First try on the record this process just saved; on a conflict, read it again.
+          const stored = attempt === 1 && cached ? cached : await store.conversations.load(conversationKey);
           const outbox = outboxOf(stored?.state);
           if (!stored || !outbox.some((e) => e.event === eventId)) return;
           const rest = outbox.filter((e) => e.event !== eventId);
@@ -153,6 +165,13 @@ export class TurnEngine {
         log.warn('turn.delivery_unmarked', { user: pseudonym(conversationKey), ...errorFields(err) });
       }
     });
+  }
+
+  private remember(conversationKey: string, rev: number, state: unknown): void {
+    this.lastSaved.delete(conversationKey);
+    this.lastSaved.set(conversationKey, { rev, state });
+    // Oldest first: a turn whose delivery is never confirmed must not keep its entry for ever.
+    if (this.lastSaved.size > LAST_SAVED_KEPT) this.lastSaved.delete(this.lastSaved.keys().next().value!);
   }
 
   /** True when the conversation has a stored record (read only). */
@@ -254,7 +273,9 @@ export class TurnEngine {
       ...(events.length > 0 ? { events } : {}),
       outbox: unsent.length > 0 ? unsent : undefined,
     };
-    const saved = await store.conversations.save(request.conversationKey, stored?.rev ?? 0, next, retentionMs);
+    const rev = stored?.rev ?? 0;
+    const saved = await store.conversations.save(request.conversationKey, rev, next, retentionMs);
+    if (saved && request.outbox && request.eventId) this.remember(request.conversationKey, rev + 1, next);
     return saved ? replies : undefined;
   }
 
