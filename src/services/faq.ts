@@ -8,8 +8,8 @@
  *
  * The confidence is an IDF-weighted cosine between the question's features and one
  * question variant of an entry, the variant widened by the entry's keywords that the
- * question contains (so ソファ counts as 粗大ごみ). Features the knowledge base has never
- * seen weigh the most: a question about something else ("道路に穴があいている") shares
+ * question contains (so "sofa" counts as bulky waste). Features the knowledge base has never
+ * seen weigh the most: a question about something else (a pothole in the road) shares
  * little with any entry and scores low. A question that names another city or agency
  * is never answered for Kawasaki.
  */
@@ -246,7 +246,7 @@ export class FaqMatcher {
       const extra = keywordHits.get(e) ?? NONE;
       let best = 0;
       indexed.variants.forEach((variant, v) => {
-        // The variant widened by the keywords the question contains (ソファ → 粗大ごみ).
+        // The variant widened by the keywords the question contains (sofa → bulky waste).
         let dot = dots[indexed.first + v]!;
         let norm2 = indexed.variantNorms[v]!;
         for (const f of extra) {
@@ -300,7 +300,7 @@ export class FaqMatcher {
 
   /** True when the question names another city or agency. */
   namesElsewhere(text: string): boolean {
-    // Folded only: dropping okurigana would join 宮前区の区役所 into one "place".
+    // Folded only: dropping okurigana would join a ward's name and "ward office" after it into one "place".
     const folded = foldText(text);
     const { names, place, home } = this.elsewhere;
     if (names.some((name) => folded.includes(name))) return true;

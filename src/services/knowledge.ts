@@ -58,11 +58,11 @@ export const knowledgeSchema = z
     /** Questions about other cities and other agencies, never answered with a Kawasaki answer. */
     elsewhere: z
       .strictObject({
-        /** Names of other places and agencies (横浜, パスポート, passport), matched anywhere in the question. */
+        /** Names of other places and agencies (Yokohama, passport), matched anywhere in the question. */
         names: words,
-        /** What a place name looks like (e.g. kanji ending in 市 or 区), as a regular expression. */
+        /** What a place name looks like (e.g. kanji ending in the characters for city or ward), as a regular expression. */
         place: z.string().refine(validPattern, { error: 'not a valid regular expression' }),
-        /** Words the place pattern finds that are Kawasaki's own (川崎市, 宮前区) or not places (都市, 地区). */
+        /** Words the place pattern finds that are Kawasaki's own (Kawasaki City, its wards) or not places ("city" or "district" as common nouns). */
         home: words,
       })
       .default({ names: [], place: '(?!)', home: [] }),

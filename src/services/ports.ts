@@ -136,7 +136,7 @@ export interface KnowledgePort {
   entry(id: string): KnowledgeEntry | undefined;
   /** The emergency a message is about, checked before anything else. */
   urgent(text: string): UrgentCategory | undefined;
-  /** True for text that reads as a question ("…ですか？"), not as a name or a button's word. */
+  /** True for text that reads as a question (a polite question ending), not as a name or a button's word. */
   looksLikeQuestion(text: string): boolean;
   /** Counts a "helpful" / "not helpful" tap (nothing about who tapped). */
   feedback(entryId: string, helpful: boolean): Promise<void>;

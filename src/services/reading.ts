@@ -1,6 +1,6 @@
 /**
  * Readings from a morphological analyser (Lindera with IPADIC, compiled to WebAssembly,
- * its dictionary inside the package): 粗大ごみ reads そだいごみ and 電話番号 でんわばんごう,
+ * its dictionary inside the package): the kanji for bulky waste read sodaigomi, those for phone number denwabangou,
  * so that a question typed in kana meets the kanji of the knowledge base. Built once per
  * process (about 0.4 s and 180 MB); reading a sentence then takes 0.1-0.3 ms, which is why
  * the matcher reads only its own texts and looks up a question's words in what it learnt.

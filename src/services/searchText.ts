@@ -5,18 +5,18 @@
  * the same features: character bigrams inside Japanese runs, words in Latin runs.
  */
 
-/** Katakana (ァ..ヶ) → hiragana, so that ソダイゴミ and そだいごみ meet; ー is kept. */
+/** Katakana (U+30A1..U+30F6) → hiragana, so that sodaigomi in either script meets; the long-vowel mark is kept. */
 function toHiragana(text: string): string {
   return text.replace(/[\u30a1-\u30f6]/g, (c) => {
-    if (c === '\u30f5') return '\u304b'; // small ka (ヵ) reads as か
-    if (c === '\u30f6') return '\u3051'; // ヶ as in 霞ヶ関 is written ケ as often
+    if (c === '\u30f5') return '\u304b'; // the small katakana ka reads as the hiragana ka
+    if (c === '\u30f6') return '\u3051'; // the small ke of place names is written as a full ke as often
     return String.fromCharCode(c.charCodeAt(0) - 0x60);
   });
 }
 
 const JAPANESE = '\\p{Script=Han}\\p{Script=Hiragana}\\p{Script=Katakana}\u30fc\u3005';
 const SPACE_INSIDE_JAPANESE = new RegExp(`(?<=[${JAPANESE}])\\s+(?=[${JAPANESE}])`, 'gu');
-/** A single kana between two kanji is okurigana (申し込み, 取り消し, 引っ越し): written or not, it is the same word. */
+/** A single kana between two kanji is okurigana (moushikomi with or without its kana): written or not, it is the same word. */
 const OKURIGANA = /(?<=\p{Script=Han})[\u3041-\u3093](?=\p{Script=Han})/gu;
 const DASHES = /[\u2010-\u2015\u2212\uff0d\ufe63]/g;
 const WAVES = /[\u301c\uff5e\u223c]/g;
@@ -25,7 +25,7 @@ const PUNCTUATION = /[\p{P}\p{S}]+/gu;
 /**
  * Folds the ways one text can be typed into one: NFKC (half-width kana, full-width
  * Latin), lower case, katakana as hiragana, one dash and one wave dash, and no spaces
- * inside Japanese (easy Japanese writes "おおきい ごみ を すてたい"). Punctuation stays.
+ * inside Japanese (easy Japanese puts spaces between words). Punctuation stays.
  */
 export function foldText(text: string): string {
   return toHiragana(text.normalize('NFKC').toLowerCase())
