@@ -91,7 +91,7 @@ export async function answerQuestion(ctx: TurnContext, state: ConversationState,
   const held: ConversationState = { ...state, inquiry: { q: text.slice(0, 1000) } };
   const asks = knowledge.looksLikeQuestion(text);
   const short = text.trim().length < MIN_STATEMENT && !asks;
-  // At a step, words that are no button and ask nothing ("えーと", "12月8日がいいです") are a try
+  // At a step, words that are no button and ask nothing ("um", "the 8th suits me") are a try
   // at the step: only a confident answer interrupts it, never a guess.
   if (where === 'step' && !asks && (short || result.band !== 'answer')) return undefined;
   if (result.band === 'answer') return withWayBack(ctx, held, answerReplies(ctx, state, result.best.entry, result.related), where, current);

@@ -4,8 +4,8 @@
  * state, so the emergency numbers come first, whatever the citizen was doing.
  *
  * The patterns are data (`data/urgent.json`), in three strengths per category, so that a
- * calm question ("火事のときの避難所はどこ？", "119番は何番？") is not an alarm while a
- * hedged "死にたいわけじゃないけど…" still is: a false alarm costs one message, a miss
+ * calm question (where the shelter is in case of fire, what number 119 is) is not an alarm
+ * while a hedged "not that I want to die, but…" still is: a false alarm costs one message, a miss
  * costs far more.
  */
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,7 @@ const patterns = z.array(pattern);
 
 const urgentSchema = z.strictObject({
   about: z.string().optional(),
-  /** A message that imagines or prepares ("when", "in case", 備え): only `always` patterns fire. */
+  /** A message that imagines or prepares ("when", "in case", preparing): only `always` patterns fire. */
   hypothetical: patterns,
   /** A message that asks for a number or a desk: bare `words` do not fire. */
   informational: patterns,
