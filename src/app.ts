@@ -13,13 +13,12 @@ import { mountLineWebhook } from './channels/line/webhook.ts';
 import { createTeamsChannel } from './channels/teams/index.ts';
 import { mountWebchat } from './channels/webchat/index.ts';
 import { WebchatOutbox } from './channels/webchat/outbox.ts';
-import { type Config, ConfigError, loadConfig } from './config.ts';
+import { type Config, ConfigError } from './config.ts';
 import { TurnEngine, type TurnRequest } from './engine.ts';
 import { createLimits } from './limits.ts';
 import { createLogger, errorFields, type Logger } from './log.ts';
 import { CATALOG_FILE, type Catalog, loadCatalog } from './services/catalog.ts';
-import { createDialogServices, defaultQuestionBrain, translator } from './services/index.ts';
-import { buildQuestionBrain } from './services/questions.ts';
+import { createDialogServices, questionBrain, translator } from './services/index.ts';
 import { ReportLinks, UNANSWERED_CSV_PATH, unansweredCsv } from './services/reports.ts';
 import type { CitizenMessenger, StaffDesk, StaffNotifier } from './services/staff.ts';
 import { FanoutNotifier } from './notifiers/fanout.ts';
@@ -104,9 +103,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   // One pusher for every push to LINE: late replies, staff messages, the staff group.
   const pusher = channelAccessToken ? new LinePusher({ channelAccessToken, apiBaseUrl: config.line.apiBaseUrl, log, ...lineRetry }) : undefined;
 
-  // The shipped knowledge base is built once per process; another file (KNOWLEDGE_FILE) or thresholds build their own.
-  const custom = config.knowledgeFile !== undefined || JSON.stringify(config.faq) !== JSON.stringify(loadConfig({}).faq);
-  const brain = custom ? buildQuestionBrain(config.faq, config.knowledgeFile) : defaultQuestionBrain();
+  const brain = questionBrain(config.faq, config.knowledgeFile);
   const teams = createTeamsChannel({
     ...config.teams,
     ...(config.publicBaseUrl ? { publicBaseUrl: config.publicBaseUrl } : {}),

@@ -9,6 +9,7 @@ import type { Catalog } from './catalog.ts';
 import { loadConfig } from '../config.ts';
 import { ErasureService } from './erasure.ts';
 import { HandoffService } from './handoff.ts';
+import type { FaqThresholds } from './faq.ts';
 import { buildQuestionBrain, type QuestionBrain, QuestionService } from './questions.ts';
 import { NO_STAFF_NOTIFIER, type StaffNotifier } from './staff.ts';
 
@@ -29,12 +30,22 @@ export interface DialogServiceOptions {
   brain?: QuestionBrain;
 }
 
-let shippedBrain: QuestionBrain | undefined;
+const brains = new Map<string, QuestionBrain>();
 
-/** The shipped knowledge base with the default thresholds, built once per process. */
+/**
+ * The knowledge base and matcher for these thresholds and file, built once per process
+ * (loading the analyser takes 0.4 s): every app and test in the process shares it.
+ */
+export function questionBrain(thresholds: FaqThresholds, knowledgeFile?: string): QuestionBrain {
+  const key = JSON.stringify([thresholds.answer, thresholds.margin, thresholds.offer, knowledgeFile ?? null]);
+  let brain = brains.get(key);
+  if (!brain) brains.set(key, (brain = buildQuestionBrain(thresholds, knowledgeFile)));
+  return brain;
+}
+
+/** The shipped knowledge base with the default thresholds. */
 export function defaultQuestionBrain(): QuestionBrain {
-  shippedBrain ??= buildQuestionBrain(loadConfig({}).faq);
-  return shippedBrain;
+  return questionBrain(loadConfig({}).faq);
 }
 
 /** The translations, loaded once per process: the dialogs and the staff cards' step words share them. */
