@@ -201,8 +201,8 @@ export class FaqMatcher {
   }
 
   /** A text's features: its own bigrams and words, and those of its reading. */
-  private featuresOf(text: string): Set<string> {
-    const own = features(normalizeForSearch(text));
+  private featuresOf(text: string, normalized: string = normalizeForSearch(text)): Set<string> {
+    const own = features(normalized);
     if (this.readings.size === 0 || !HAN.test(text)) return new Set(own);
     return new Set([...own, ...features(normalizeForSearch(this.readingOf(text)))]);
   }
@@ -220,7 +220,7 @@ export class FaqMatcher {
   /** The entries that share anything with the question, best first. */
   rank(text: string, limit = MAX_OFFERS): FaqMatch[] {
     const normalized = normalizeForSearch(text);
-    const query = this.featuresOf(text);
+    const query = this.featuresOf(text, normalized);
     if (query.size === 0) return [];
     const w2 = new Map<string, number>();
     let queryNorm2 = 0;
