@@ -27,7 +27,7 @@ export const conversationStateSchema = z.object({
    * Replies of the last turns not yet confirmed delivered, by event id (kept by the engine):
    * a redelivered event is answered from here. Personal data: sealed with the state.
    */
-  outbox: z.array(z.object({ event: z.string(), at: z.number(), replies: z.array(z.unknown()) })).optional(),
+  outbox: z.array(z.object({ event: z.string(), at: z.number(), by: z.string().optional(), replies: z.array(z.unknown()) })).optional(),
   /** Messages in a row the bot did not understand; the third offers to pass the last one to staff. */
   misses: z.number().int().min(0).optional(),
   /**

@@ -19,6 +19,7 @@
  * - Any failure of the store becomes a polite apology, never a crash; but a turn whose dialog
  *   did what a failed save cannot undo (a booking written) says what the dialog said.
  */
+import { randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
 import { ask, runDialog } from '../dialogs/index.ts';
 import { journeyOf } from '../dialogs/journeys.ts';
@@ -52,10 +53,11 @@ export type TurnOutcome =
   | { status: 'done'; replies: Reply[] }
   | { status: 'duplicate' }
   /**
-   * A repeated event whose replies were never confirmed delivered (saved at `savedAt`): the
-   * channel sends them again, unless the first send may still be under way.
+   * A repeated event whose replies were never confirmed delivered (saved at `savedAt`, by
+   * this process when `mine`): the channel sends them again, unless its first send is still
+   * under way here.
    */
-  | { status: 'resend'; replies: Reply[]; savedAt: number }
+  | { status: 'resend'; replies: Reply[]; savedAt: number; mine: boolean }
   | { status: 'failed'; replies: Reply[] };
 
 export interface EngineOptions {
@@ -95,8 +97,23 @@ interface OutboxEntry {
   event: string;
   /** When the turn was saved (ms since epoch). */
   at: number;
+  /** The engine (process) that saved it: only that one can know whether it is still sending. */
+  by?: string;
   replies: Reply[];
 }
+
+/** A turn's replies still waiting in its conversation's outbox. */
+export interface Undelivered {
+  conversationKey: string;
+  eventId: string;
+  savedAt: number;
+  /** Saved by this process (which may still be sending them). */
+  mine: boolean;
+  replies: Reply[];
+}
+
+/** When the oldest of `outbox` was saved, for the store's index of undelivered replies. */
+const unsentSince = (outbox: OutboxEntry[]): number | undefined => (outbox.length > 0 ? Math.min(...outbox.map((e) => e.at)) : undefined);
 
 /** Conversations whose last save is kept for the delivery mark (in flight at once, at most). */
 const LAST_SAVED_KEPT = 10_000;
@@ -130,6 +147,8 @@ export class TurnEngine {
    * reading the record again. Bounded; a stale entry only costs that read.
    */
   private readonly lastSaved = new Map<string, { rev: number; state: unknown }>();
+  /** Tells this process's outbox entries from those of earlier runs or other processes. */
+  private readonly id = randomUUID();
 
   constructor(opts: EngineOptions) {
     this.opts = opts;
@@ -158,13 +177,34 @@ export class TurnEngine {
           if (!stored || !outbox.some((e) => e.event === eventId)) return;
           const rest = outbox.filter((e) => e.event !== eventId);
           const state = { ...(stored.state as object), outbox: rest.length > 0 ? rest : undefined };
-          if (await store.conversations.save(conversationKey, stored.rev, state, retentionMs)) return;
+          if (await store.conversations.save(conversationKey, stored.rev, state, retentionMs, unsentSince(rest))) return;
         }
         throw new Error('conversation kept changing under the delivery mark');
       } catch (err) {
         log.warn('turn.delivery_unmarked', { user: pseudonym(conversationKey), ...errorFields(err) });
       }
     });
+  }
+
+  /**
+   * Replies saved before `beforeMs` and never confirmed delivered, oldest conversations first
+   * (at most `limit` of them): what a crash, or a channel that was down, left unsent.
+   */
+  async undelivered(beforeMs: number, limit: number): Promise<Undelivered[]> {
+    const { store } = this.opts;
+    const out: Undelivered[] = [];
+    for (const conversationKey of await store.conversations.unsent(beforeMs, limit)) {
+      const stored = await store.conversations.load(conversationKey);
+      // Expired since it was listed: nothing left to send, only the index entry to drop.
+      if (!stored) {
+        await store.conversations.delete(conversationKey);
+        continue;
+      }
+      for (const e of outboxOf(stored.state)) {
+        if (e.at < beforeMs) out.push({ conversationKey, eventId: e.event, savedAt: e.at, mine: e.by === this.id, replies: e.replies });
+      }
+    }
+    return out;
   }
 
   private remember(conversationKey: string, rev: number, state: unknown): void {
@@ -204,7 +244,7 @@ export class TurnEngine {
         }
         if (result && 'resend' in result) {
           log.info('turn.resend', { channel: request.caller.channel });
-          return { status: 'resend', replies: result.resend.replies, savedAt: result.resend.at };
+          return { status: 'resend', replies: result.resend.replies, savedAt: result.resend.at, mine: result.resend.by === this.id };
         }
         if (result) return { status: 'done', replies: result };
         log.info('turn.conflict', { attempt, user: pseudonym(request.conversationKey) });
@@ -266,7 +306,7 @@ export class TurnEngine {
     const replies = [...before, ...result.replies];
     if (result.committed) seen.committed = replies;
     const events = request.eventId ? [...answered, request.eventId].slice(-REMEMBERED_EVENTS) : answered;
-    const unsent = request.outbox && request.eventId ? [...outbox, { event: request.eventId, at: nowMs, replies }].slice(-OUTBOX_TURNS) : outbox;
+    const unsent = request.outbox && request.eventId ? [...outbox, { event: request.eventId, at: nowMs, by: this.id, replies }].slice(-OUTBOX_TURNS) : outbox;
     const next: ConversationState = {
       ...result.state,
       at: nowMs,
@@ -274,7 +314,7 @@ export class TurnEngine {
       outbox: unsent.length > 0 ? unsent : undefined,
     };
     const rev = stored?.rev ?? 0;
-    const saved = await store.conversations.save(request.conversationKey, rev, next, retentionMs);
+    const saved = await store.conversations.save(request.conversationKey, rev, next, retentionMs, unsentSince(unsent));
     if (saved && request.outbox && request.eventId) this.remember(request.conversationKey, rev + 1, next);
     return saved ? replies : undefined;
   }

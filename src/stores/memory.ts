@@ -76,6 +76,8 @@ export interface MemoryStoreOptions {
  */
 export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AUDIT_CAP }: MemoryStoreOptions = {}): Store {
   const conversations = new Map<string, { rev: number; json: string; expiresAt: number }>();
+  /** Conversation key → when its oldest undelivered reply was saved, like the Redis sorted set. */
+  const unsent = new Map<string, number>();
   const dedupe = new Map<string, number>();
   const sessions = new Map<string, SessionState>();
   const tickets: TicketState = { byId: new Map(), open: new Set(), user: new Map(), cards: new Map() };
@@ -147,16 +149,26 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
       const record = liveConversation(key, clock());
       return record ? ({ rev: record.rev, state: JSON.parse(record.json) } satisfies StoredConversation) : null;
     },
-    async save(key, expectedRev, state, ttlMs) {
+    async save(key, expectedRev, state, ttlMs, unsentSince) {
       const now = clock();
       maybeSweep(now);
       const current = liveConversation(key, now)?.rev ?? 0;
       if (current !== expectedRev) return false;
       conversations.set(key, { rev: current + 1, json: JSON.stringify(state), expiresAt: now + ttlOf(ttlMs) });
+      if (unsentSince === undefined) unsent.delete(key);
+      else unsent.set(key, unsentSince);
       return true;
     },
     async delete(key) {
       conversations.delete(key);
+      unsent.delete(key);
+    },
+    async unsent(beforeMs, limit) {
+      return [...unsent]
+        .filter(([, since]) => since < beforeMs)
+        .sort((a, b) => a[1] - b[1])
+        .slice(0, limit)
+        .map(([key]) => key);
     },
   };
 

@@ -19,9 +19,17 @@ export interface ConversationStore {
    * Compare-and-set: writes `state` as revision `expectedRev + 1` only when the stored
    * revision is `expectedRev` (0 = no record). Returns false, writing nothing, otherwise.
    * The record expires `ttlMs` after the save.
+   *
+   * `unsentSince` (ms since epoch) says the state holds replies not yet delivered, the oldest
+   * saved then: the conversation is listed by `unsent` until a save without it (or `delete`).
    */
-  save(key: string, expectedRev: number, state: unknown, ttlMs: number): Promise<boolean>;
+  save(key: string, expectedRev: number, state: unknown, ttlMs: number, unsentSince?: number): Promise<boolean>;
   delete(key: string): Promise<void>;
+  /**
+   * Keys of conversations saved with undelivered replies older than `beforeMs`, oldest first,
+   * at most `limit`. May name a conversation that has expired since (its load is then null).
+   */
+  unsent(beforeMs: number, limit: number): Promise<string[]>;
 }
 
 /** Marks of events already seen (LINE `webhookEventId`, Teams activity id). */

@@ -9,6 +9,8 @@
  * - `{p}{s:<sessionId>}:bookings` hash bookingId → booking JSON
  * - `{p}{s:<sessionId>}:erased`   string, how many bookings were erased at their owners' request
  * - `{p}conv:<key>`               hash `r` (revision), `s` (state JSON), with a TTL
+ * - `{p}unsent`                   sorted set of conversation keys whose state holds replies
+ *                                 not yet delivered, scored by when the oldest was saved (ms)
  * - `{p}dedupe:<id>`              string, `SET NX PX`
  * - `{p}{tickets}:byId`           hash ticketId → ticket JSON
  * - `{p}{tickets}:open`           sorted set of ids of tickets not closed (open or claimed),
@@ -389,14 +391,21 @@ return redis.call('HGET', KEYS[2], ids[1])
 `;
 
 /**
- * KEYS conversation; ARGV expectedRev stateJson ttlMs. Compare-and-set, so that two
- * processes handling the same user cannot both write on top of one revision.
+ * KEYS conversation, unsent index; ARGV expectedRev stateJson ttlMs unsentSince ('' = none)
+ * conversationKey. Compare-and-set, so that two processes handling the same user cannot both
+ * write on top of one revision; the index follows the outbox in the same step. (The index is
+ * one key for every conversation: on Redis Cluster it must move out of this script.)
  */
 const SAVE_CONVERSATION = `
 local current = tonumber(redis.call('HGET', KEYS[1], 'r') or '0')
 if current ~= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'r', tostring(current + 1), 's', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if ARGV[4] == '' then
+  redis.call('ZREM', KEYS[2], ARGV[5])
+else
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+end
 return 1
 `;
 
@@ -436,7 +445,7 @@ const SCRIPTS = {
   cbHashPairs: { numberOfKeys: 1, lua: HASH_PAIRS },
   cbSetCard: { numberOfKeys: 2, lua: SET_CARD },
   cbActiveTicket: { numberOfKeys: 2, lua: ACTIVE_TICKET },
-  cbSaveConversation: { numberOfKeys: 1, lua: SAVE_CONVERSATION },
+  cbSaveConversation: { numberOfKeys: 2, lua: SAVE_CONVERSATION },
   cbAuditRecent: { numberOfKeys: 1, lua: AUDIT_RECENT },
 };
 
@@ -503,6 +512,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     return JSON.parse(sealer.open(text));
   };
   const conversationKey = (key: string) => `${prefix}conv:${key}`;
+  const unsentKey = `${prefix}unsent`;
   const dedupeKey = (id: string) => `${prefix}dedupe:${id}`;
   const ticketsById = `${prefix}{tickets}:byId`;
   const ticketsOpen = `${prefix}{tickets}:open`;
@@ -539,12 +549,15 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       if (rev == null || json == null) return null;
       return { rev: Number(rev), state: decodeState(json) };
     },
-    async save(key, expectedRev, state, ttlMs) {
-      const saved = await redis.cbSaveConversation(conversationKey(key), expectedRev, encodeState(state), ttlOf(ttlMs));
+    async save(key, expectedRev, state, ttlMs, unsentSince) {
+      const saved = await redis.cbSaveConversation(conversationKey(key), unsentKey, expectedRev, encodeState(state), ttlOf(ttlMs), unsentSince ?? '', key);
       return saved === 1;
     },
     async delete(key) {
-      await redis.del(conversationKey(key));
+      await redis.multi().del(conversationKey(key)).zrem(unsentKey, key).exec();
+    },
+    async unsent(beforeMs, limit) {
+      return redis.zrangebyscore(unsentKey, '-inf', `(${beforeMs}`, 'LIMIT', 0, limit);
     },
   };
 

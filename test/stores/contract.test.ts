@@ -76,6 +76,23 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
       expect(await store.conversations.load(key)).toEqual({ rev: 1, state: { at: at.toISOString() } });
     });
 
+    it('lists conversations with undelivered replies, oldest first, until a save without them or a delete', async () => {
+      const [a, b, c] = [fresh('conv'), fresh('conv'), fresh('conv')];
+      const mine = async (beforeMs: number) => (await store.conversations.unsent(beforeMs, 1_000)).filter((k) => [a, b, c].includes(k));
+      await store.conversations.save(a, 0, { v: 1 }, DAY_MS, 2_000);
+      await store.conversations.save(b, 0, { v: 1 }, DAY_MS, 1_000);
+      await store.conversations.save(c, 0, { v: 1 }, DAY_MS);
+      expect(await mine(3_000)).toEqual([b, a]);
+      expect(await mine(2_000)).toEqual([b]);
+      // A refused save changes nothing, the index included.
+      expect(await store.conversations.save(c, 0, { v: 2 }, DAY_MS, 500)).toBe(false);
+      expect(await mine(3_000)).toEqual([b, a]);
+      await store.conversations.save(b, 1, { v: 2 }, DAY_MS);
+      await store.conversations.delete(a);
+      expect(await mine(3_000)).toEqual([]);
+      expect((await store.conversations.unsent(Number.MAX_SAFE_INTEGER, 1)).length).toBeLessThanOrEqual(1);
+    });
+
     it('delete forgets the record, so the next save starts at rev 0 again', async () => {
       const key = fresh('conv');
       await store.conversations.save(key, 0, { v: 1 }, DAY_MS);

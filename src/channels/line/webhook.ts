@@ -14,7 +14,9 @@
  * A turn's replies wait in the conversation's outbox (saved with its state) until LINE
  * accepted them. A redelivered event whose replies never were (the bot crashed, or LINE
  * was unreachable) is answered from there by push, with the retry keys of the first send:
- * LINE shows the answer once even if the first push did reach it.
+ * LINE shows the answer once even if the first push did reach it. What no redelivery will
+ * ask for (the webhook was acknowledged, then the process died or LINE stayed down) is
+ * found by a sweep of the outboxes, at start-up and then every `sweepEveryMs`.
  */
 import { validateSignature } from '@line/bot-sdk';
 import type { Server } from 'restify';
@@ -26,7 +28,8 @@ import { KeyedQueue } from '../../keyedQueue.ts';
 import type { Limits } from '../../limits.ts';
 import { errorFields, type Logger } from '../../log.ts';
 import { renderLine } from './render.ts';
-import type { LineSender } from './sender.ts';
+import type { messagingApi } from '@line/bot-sdk';
+import type { Destination, LineSender } from './sender.ts';
 
 const BODY_LIMIT = 1024 * 1024;
 /**
@@ -35,12 +38,17 @@ const BODY_LIMIT = 1024 * 1024;
  */
 const SEND_ORDER_WAIT_MS = 10_000;
 /**
- * A redelivered event is answered from the outbox only when its turn was saved longer ago
- * than a send can take (3 pushes of at most 10 s each, and their pauses): a duplicate that
- * arrives while the first answer is still on its way (here or in another process) stays
- * silent rather than showing the answer twice.
+ * The sweep sends what has waited in an outbox this long: a turn just saved (here or by
+ * another process) is normally on its way already.
  */
-const RESEND_AFTER_MS = 35_000;
+const SWEEP_AFTER_MS = 10_000;
+/** Conversations looked at per sweep (oldest first); the next sweep takes the rest. */
+const SWEEP_BATCH = 200;
+/**
+ * An answer still unsent after this long is dropped from the outbox (and logged): by then the
+ * citizen has moved on or blocked the account, and it would only keep coming back.
+ */
+const OUTBOX_GIVE_UP_MS = 6 * 3_600_000;
 
 /** The parts of LINE's webhook event the bot uses; anything else is passed over. */
 const eventSchema = z.object({
@@ -67,6 +75,8 @@ export interface LineWebhookOptions {
   now: () => number;
   replyTokenMaxAgeMs: number;
   ackDeadlineMs?: number;
+  /** How often the outboxes are swept for answers never sent (default 10 s). */
+  sweepEveryMs?: number;
 }
 
 /** What a LINE event means to a dialog; undefined for events the bot does not act on. */
@@ -102,7 +112,7 @@ function validEvents(candidates: unknown[], log: Logger): LineEvent[] {
 
 /** The mounted webhook: what a shutdown waits for. */
 export interface LineWebhook {
-  /** Resolves once every turn and send under way (also those after the ack) has finished. */
+  /** Stops sweeping; resolves once every turn and send under way (also those after the ack) has finished. */
   idle(): Promise<void>;
 }
 
@@ -115,6 +125,27 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): Line
   // One user's answers leave in the order of their turns, also when the events came in
   // separate requests: a later answer must not overtake an earlier one still in flight.
   const sends = new KeyedQueue();
+  // Events whose answer this process is sending now: a redelivery of one waits for that send.
+  const sending = new Set<string>();
+
+  /**
+   * Sends one turn's answer in the user's order and marks it delivered once LINE took it. The
+   * order wait is bounded; the delivery mark follows LINE, not the wait.
+   */
+  const deliver = (userId: string, eventId: string, markAs: string | undefined, to: () => Destination, messages: messagingApi.Message[]): Promise<void> =>
+    sends.run(userId, async () => {
+      const sender = opts.sender!;
+      sending.add(eventId);
+      const sent = sender
+        .send(to(), messages)
+        .then((delivered) => (delivered && markAs ? opts.engine.delivered(`line:${userId}`, markAs) : undefined))
+        .finally(() => sending.delete(eventId));
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, SEND_ORDER_WAIT_MS);
+      });
+      await Promise.race([sent, stuck]).finally(() => clearTimeout(timer));
+    });
 
   const runEvent = async (event: LineEvent, userId: string): Promise<void> => {
     const input = toInput(event);
@@ -126,27 +157,58 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): Line
     const limited = !(await opts.limits.take('lineUser', userId));
     const outcome = limited ? { status: 'limited' as const, replies: await opts.engine.refusal(request, 'limit.slowDown') } : await opts.engine.run(request);
     if (outcome.status === 'duplicate' || !opts.sender) return;
-    if (outcome.status === 'resend' && opts.now() - outcome.savedAt < RESEND_AFTER_MS) return;
+    // The first send of this answer is still on its way from here: it marks the outcome. (Saved
+    // by an earlier run of the bot, or by another process, it is sent again at once: the
+    // retry key lets LINE drop it should the first push have arrived after all.)
+    if (outcome.status === 'resend' && outcome.mine && sending.has(eventId)) return;
     // The apology of a failed turn (or the slow-down of a limited one) and the real answer of
     // its redelivery are different messages: with the same retry key LINE would drop the answer as a repeat (409).
     const answer = outcome.status === 'done' || outcome.status === 'resend';
     const seed = answer ? event.webhookEventId : `${event.webhookEventId}:${outcome.status}`;
-    const sender = opts.sender;
-    await sends.run(userId, async () => {
+    await deliver(
+      userId,
+      answer ? eventId : seed,
+      answer ? eventId : undefined,
       // Judged when the answer leaves: waiting for an earlier answer may have aged the token.
       // A resend pushes: only a push carries the retry key that lets LINE drop a repeat.
-      const fresh = outcome.status !== 'resend' && opts.now() - event.timestamp < opts.replyTokenMaxAgeMs;
-      const sent = sender
-        .send({ userId, eventId: seed, ...(event.replyToken ? { replyToken: event.replyToken } : {}), replyTokenFresh: fresh }, renderLine(outcome.replies))
-        // Marked even when it comes after the order wait below: the outbox follows LINE, not the wait.
-        .then((delivered) => (delivered && answer ? opts.engine.delivered(key, eventId) : undefined));
-      let timer: NodeJS.Timeout | undefined;
-      const stuck = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, SEND_ORDER_WAIT_MS);
-      });
-      await Promise.race([sent, stuck]).finally(() => clearTimeout(timer));
-    });
+      () => ({
+        userId,
+        eventId: seed,
+        ...(event.replyToken ? { replyToken: event.replyToken } : {}),
+        replyTokenFresh: outcome.status !== 'resend' && opts.now() - event.timestamp < opts.replyTokenMaxAgeMs,
+      }),
+      renderLine(outcome.replies),
+    );
   };
+
+  /** Pushes what the outboxes still hold from turns no redelivery will ask about again. */
+  const sweep = async (): Promise<void> => {
+    if (!opts.sender) return;
+    const nowMs = opts.now();
+    for (const item of await opts.engine.undelivered(nowMs - SWEEP_AFTER_MS, SWEEP_BATCH)) {
+      if (!item.conversationKey.startsWith('line:') || !item.eventId.startsWith('line:')) continue;
+      if (item.mine && sending.has(item.eventId)) continue;
+      const userId = item.conversationKey.slice('line:'.length);
+      if (nowMs - item.savedAt > OUTBOX_GIVE_UP_MS) {
+        log.warn('line.outbox_abandoned', { ageMinutes: Math.round((nowMs - item.savedAt) / 60_000) });
+        await opts.engine.delivered(item.conversationKey, item.eventId);
+        continue;
+      }
+      log.info('line.outbox_resent', { ageSeconds: Math.round((nowMs - item.savedAt) / 1_000) });
+      const seed = item.eventId.slice('line:'.length);
+      await deliver(userId, item.eventId, item.eventId, () => ({ userId, eventId: seed, replyTokenFresh: false }), renderLine(item.replies));
+    }
+  };
+  let sweeping: Promise<void> = Promise.resolve();
+  const sweepNow = () => {
+    sweeping = sweeping.then(sweep).catch((err) => log.warn('line.outbox_sweep_failed', errorFields(err)));
+  };
+  let sweepTimer: NodeJS.Timeout | undefined;
+  if (opts.sender) {
+    sweepNow();
+    sweepTimer = setInterval(sweepNow, opts.sweepEveryMs ?? 10_000);
+    sweepTimer.unref();
+  }
 
   const runAll = async (events: LineEvent[]): Promise<void> => {
     const byUser = new Map<string, LineEvent[]>();
@@ -225,7 +287,8 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): Line
 
   return {
     idle: async () => {
-      await Promise.all([...inFlight]);
+      clearInterval(sweepTimer);
+      await Promise.all([...inFlight, sweeping]);
     },
   };
 }

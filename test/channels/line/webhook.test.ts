@@ -545,15 +545,96 @@ describe('an answer that did not reach LINE (the outbox)', () => {
     expect(after?.state).toMatchObject({ flow: { name: 'booking' } });
   });
 
-  it('keeps a duplicate silent while the first answer may still be on its way', async () => {
+  it('keeps a redelivery silent while this process is still sending the first answer', async () => {
     const user = lineUserId();
     const event = ev.text(user, '予約する');
-    stub.failNextReplies(1);
-    stub.failNextPushes(3);
-    expect((await postWebhook(running.url, [event], SECRET)).status).toBe(200);
-    const calls = stub.sent().length;
+    // LINE takes a moment to accept the reply: the redelivery arrives while it is on its way.
+    stub.delayNextReplies(1, 400);
+    const first = postWebhook(running.url, [event], SECRET);
+    await new Promise((r) => setTimeout(r, 100));
     expect((await postWebhook(running.url, [{ ...event, deliveryContext: { isRedelivery: true } }], SECRET)).status).toBe(200);
-    expect(stub.sent()).toHaveLength(calls);
+    expect((await first).status).toBe(200);
+    await stub.waitFor(() => repliesTo(event).length === 1);
+    expect(stub.sent()).toHaveLength(1);
+    expect(pushesTo(user)).toHaveLength(0);
+  });
+
+  describe('after a restart', () => {
+    /** The same store for two runs of the bot: closing the first must not close it. */
+    const sharedStore = (): Store => {
+      const store = createMemoryStore({ now: clock.now });
+      return { ...store, close: async () => undefined };
+    };
+
+    it("answers at once the redelivery of an answer an earlier run saved but never sent", async () => {
+      const store = sharedStore();
+      const before = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, store });
+      const user = lineUserId();
+      const event = ev.text(user, '予約する');
+      stub.failNextReplies(1);
+      stub.failNextPushes(3);
+      expect((await postWebhook(before.url, [event], SECRET)).status).toBe(200);
+      await before.close();
+      // A second later, the new run gets LINE's redelivery: the answer goes out now, not after a wait.
+      clock.advance(1_000);
+      const after = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, store });
+      try {
+        expect((await postWebhook(after.url, [{ ...event, deliveryContext: { isRedelivery: true } }], SECRET)).status).toBe(200);
+        const delivered = pushesTo(user).filter((c) => c.status === 200);
+        expect(delivered).toHaveLength(1);
+        expect(delivered[0]!.retryKey).toBe(firstKey(event));
+        expect(textOf(delivered[0]!)).toContain(ja.booking.modePrompt);
+      } finally {
+        await after.close();
+      }
+    });
+
+    it('sends, on start-up, an answer whose webhook was acknowledged but which never left (no redelivery will ask for it)', async () => {
+      const store = sharedStore();
+      const before = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, store });
+      const user = lineUserId();
+      const event = ev.text(user, '予約する');
+      stub.failNextReplies(1);
+      stub.failNextPushes(3);
+      expect((await postWebhook(before.url, [event], SECRET)).status).toBe(200);
+      await before.close();
+      expect(pushesTo(user).filter((c) => c.status === 200)).toHaveLength(0);
+      clock.advance(30_000);
+      const after = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, store });
+      try {
+        await stub.waitFor(() => pushesTo(user).some((c) => c.status === 200));
+        const delivered = pushesTo(user).filter((c) => c.status === 200);
+        expect(delivered).toHaveLength(1);
+        expect(delivered[0]!.retryKey).toBe(firstKey(event));
+        expect(textOf(delivered[0]!)).toContain(ja.booking.modePrompt);
+        await expect.poll(async () => (await store.conversations.load(`line:${user}`))?.state).not.toHaveProperty('outbox');
+        expect(await store.conversations.unsent(clock.now() + 1, 10)).toEqual([]);
+        // LINE's redelivery, should it still come, is now a plain duplicate.
+        expect((await postWebhook(after.url, [{ ...event, deliveryContext: { isRedelivery: true } }], SECRET)).status).toBe(200);
+        expect(pushesTo(user).filter((c) => c.status === 200)).toHaveLength(1);
+      } finally {
+        await after.close();
+      }
+    });
+
+    it('gives up on an answer that could not be sent for hours, and says so in the log', async () => {
+      const store = sharedStore();
+      const before = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, store });
+      const user = lineUserId();
+      stub.failNextReplies(1);
+      stub.failNextPushes(3);
+      expect((await postWebhook(before.url, [ev.text(user, '予約する')], SECRET)).status).toBe(200);
+      await before.close();
+      clock.advance(7 * 3_600_000);
+      const after = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, store });
+      try {
+        await expect.poll(() => after.logs.some((l) => l.includes('line.outbox_abandoned'))).toBe(true);
+        expect(await store.conversations.unsent(clock.now() + 1, 10)).toEqual([]);
+        expect(pushesTo(user).filter((c) => c.status === 200)).toHaveLength(0);
+      } finally {
+        await after.close();
+      }
+    });
   });
 });
 
