@@ -4,7 +4,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type RedisServer, startRedisServer } from '../test/support/redisServer.ts';
 
 export const HOST = '127.0.0.1';
@@ -244,6 +245,31 @@ export const round = (n: number, digits = 2): number => {
 export function jstDate(days = 0): string {
   const jst = new Date(Date.now() + 9 * 3_600_000 + days * 86_400_000);
   return jst.toISOString().slice(0, 10);
+}
+
+// ---- catalogs ------------------------------------------------------------------------------
+
+/**
+ * The shipped service, with sessions whose window is open now: `opens` is today (JST) and the
+ * service's opening hour is moved to 00:00 so that it is open whatever the hour of the run.
+ */
+export function writeCatalog(dir: string, name: string, sessionIds: string[]): string {
+  const shipped = JSON.parse(readFileSync(new URL('../data/catalog.json', import.meta.url), 'utf8')) as {
+    services: { id: string; window: { opensAt: string } }[];
+  };
+  const service = { ...shipped.services[0]!, window: { ...shipped.services[0]!.window, opensAt: '00:00' } };
+  const sessions = sessionIds.map((id) => ({
+    id,
+    serviceId: service.id,
+    date: jstDate(16),
+    place: { ja: '川崎区役所 ベンチ会議室', en: 'Kawasaki Ward Office, bench room' },
+    host: { ja: '山下 りえ子', en: 'Rieko Yamashita' },
+    opens: jstDate(0),
+    closes: jstDate(14),
+  }));
+  const file = join(dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify({ services: [service], sessions }, null, 2));
+  return file;
 }
 
 // ---- CPU accounting (Linux /proc) ------------------------------------------------------------

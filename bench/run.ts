@@ -27,7 +27,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,7 +40,7 @@ import {
   freePort,
   HOST,
   installCleanup,
-  jstDate,
+  writeCatalog,
   lineUserId,
   machineCpuMs,
   parseCommandStats,
@@ -86,31 +86,6 @@ const kb = (bytes: number) => `${round(bytes / 1024, 2)} KB`;
 installCleanup();
 const tmp = mkdtempSync(join(tmpdir(), 'citybot-bench-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
-
-// ---- catalogs ------------------------------------------------------------------------------
-
-/**
- * The shipped service, with sessions whose window is open now: `opens` is today (JST) and the
- * service's opening hour is moved to 00:00 so that it is open whatever the hour of the run.
- */
-function writeCatalog(name: string, sessionIds: string[]): string {
-  const shipped = JSON.parse(readFileSync(join(ROOT, 'data/catalog.json'), 'utf8')) as {
-    services: { id: string; window: { opensAt: string } }[];
-  };
-  const service = { ...shipped.services[0]!, window: { ...shipped.services[0]!.window, opensAt: '00:00' } };
-  const sessions = sessionIds.map((id) => ({
-    id,
-    serviceId: service.id,
-    date: jstDate(16),
-    place: { ja: '川崎区役所 ベンチ会議室', en: 'Kawasaki Ward Office, bench room' },
-    host: { ja: '山下 りえ子', en: 'Rieko Yamashita' },
-    opens: jstDate(0),
-    closes: jstDate(14),
-  }));
-  const file = join(tmp, `${name}.json`);
-  writeFileSync(file, JSON.stringify({ services: [service], sessions }, null, 2));
-  return file;
-}
 
 // ---- processes -----------------------------------------------------------------------------
 
@@ -319,9 +294,9 @@ const sum = (m: Map<string, number>) => [...m.values()].reduce((s, n) => s + n, 
 async function main(): Promise<void> {
   const t0 = performance.now();
   log(`# citybot bench — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model.trim()}), load avg ${loadavg().map((l) => round(l, 2)).join(' ')}`);
-  const rushCatalog = writeCatalog('rush', [RUSH_SESSION]);
+  const rushCatalog = writeCatalog(tmp, 'rush', [RUSH_SESSION]);
   const memorySessions = Array.from({ length: MEMORY_SESSIONS }, (_, i) => `bench-mem-${i}`);
-  const memoryCatalog = writeCatalog('memory', memorySessions);
+  const memoryCatalog = writeCatalog(tmp, 'memory', memorySessions);
   if (PROFILE) mkdirSync(join(ROOT, 'bench/.prof'), { recursive: true });
 
   const redisServer = await startRedis();

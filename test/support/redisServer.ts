@@ -39,6 +39,11 @@ export interface StartRedisOptions {
   onSpawn?: (child: ChildProcess) => void;
   /** Where it writes files, should a test turn persistence on (`CONFIG SET appendonly yes`); default: the current directory. */
   dir?: string;
+  /**
+   * Keep an append-only file in `dir` (`appendonly yes`, `appendfsync everysec`, as the README
+   * asks of production), so that a restart on the same `dir` finds the data again.
+   */
+  appendOnly?: boolean;
 }
 
 /**
@@ -51,7 +56,7 @@ export async function startRedisServer(opts: StartRedisOptions = {}): Promise<Re
   for (let attempt = 1; attempt <= attempts; attempt++) {
     // Another process can grab the port between our probe and redis-server's bind: retry.
     const port = opts.port ?? (await freePort());
-    const server = spawnRedis(port, opts.dir);
+    const server = spawnRedis(port, opts.dir, opts.appendOnly ?? false);
     opts.onSpawn?.(server.child);
     try {
       await waitUntilReady(server, port);
@@ -83,12 +88,11 @@ interface RedisProcess {
   exited: boolean;
 }
 
-function spawnRedis(port: number, dir?: string): RedisProcess {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', ...(dir ? ['--dir', dir] : [])],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+function spawnRedis(port: number, dir: string | undefined, appendOnly: boolean): RedisProcess {
+  const persistence = appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no'];
+  const child = spawn('redis-server', ['--port', String(port), '--bind', HOST, '--save', '', ...persistence, ...(dir ? ['--dir', dir] : [])], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const server: RedisProcess = { child, missing: false, output: '', exited: false };
   const collect = (chunk: Buffer) => {
     server.output = (server.output + chunk.toString()).slice(-OUTPUT_LIMIT);
