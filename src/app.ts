@@ -176,7 +176,8 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   if (pusher) messengers.push(new LineMessenger({ pusher }));
   if (outbox) messengers.push(outbox);
   const runTurn = (request: TurnRequest) => engine.run(request);
-  const desk = new StaffDeskService({ store, catalog, notifier, knowledge: services.knowledge, runTurn, messengers, log });
+  const delivered = (conversationKey: string, eventId: string) => engine.delivered(conversationKey, eventId);
+  const desk = new StaffDeskService({ store, catalog, notifier, knowledge: services.knowledge, runTurn, delivered, messengers, log });
   if (!config.reportLinkSecret) log.warn('reports.random_link_secret', { note: 'set-REPORT_LINK_SECRET-when-several-instances-serve-the-bot' });
   const reportLinks = new ReportLinks(config.reportLinkSecret, now);
   teams.mount(server, { desk, runTurn, unansweredCsvUrl: (origin, staffId) => reportLinks.url(origin, UNANSWERED_CSV_PATH, staffId) });

@@ -41,6 +41,8 @@ export interface StaffDeskOptions {
   knowledge?: KnowledgePort;
   /** Runs staff events in the citizen's conversation. */
   runTurn: RunTurn;
+  /** Marks an outbox entry delivered (`TurnEngine.delivered`); never rejects. */
+  delivered: (conversationKey: string, eventId: string) => Promise<void>;
   /** One per citizen channel (LINE push, web chat outbox). */
   messengers: CitizenMessenger[];
   log: Logger;
@@ -252,13 +254,21 @@ export class StaffDeskService implements StaffDesk {
    * Runs the staff event in the citizen's conversation and pushes what it says. With
    * `dedupe` (claim, close) a repeat of the same event is dropped and a failed push only
    * logged; without it a failed push rejects.
+   *
+   * On a channel that resumes (LINE) what the turn says waits in the conversation's outbox,
+   * saved with the turn, until the push went through: after a crash between the two, the
+   * channel's sweep sends it, and a repeat of the staff action (the key is then an event id
+   * for every action) sends it again rather than nothing.
    */
   private async tellCitizen(ticket: Ticket, input: Input, key: string, { dedupe = true } = {}): Promise<void> {
     const { runTurn, messengers, log } = this.opts;
+    const messenger = messengers.find((m) => m.handles(ticket.userKey));
+    const resumes = messenger?.resumes === true;
     const outcome = await runTurn({
       conversationKey: ticket.userKey,
       caller: { userKey: ticket.userKey, channel: ticket.channel },
-      ...(dedupe ? { eventId: key } : {}),
+      ...(dedupe || resumes ? { eventId: key } : {}),
+      ...(resumes ? { outbox: true as const } : {}),
       input,
       locale: ticket.locale,
     });
@@ -269,7 +279,6 @@ export class StaffDeskService implements StaffDesk {
       throw new Error('the citizen conversation could not be updated');
     }
     if (outcome.status === 'duplicate' || outcome.replies.length === 0) return;
-    const messenger = messengers.find((m) => m.handles(ticket.userKey));
     if (!messenger) {
       log.warn('ticket.citizen_unreachable', { ticket: ticket.id, channel: ticket.channel });
       if (!dedupe) throw new Error('the citizen cannot be reached on their channel');
@@ -277,6 +286,7 @@ export class StaffDeskService implements StaffDesk {
     }
     try {
       await messenger.deliver(ticket.userKey, outcome.replies, key);
+      if (resumes) await this.opts.delivered(ticket.userKey, key);
     } catch (err) {
       log.warn('ticket.deliver_failed', { ticket: ticket.id, ...errorFields(err) });
       if (!dedupe) throw err;

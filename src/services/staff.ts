@@ -47,6 +47,11 @@ export interface CitizenMessenger {
   handles(userKey: string): boolean;
   /** Sends `replies`; `idempotencyKey` makes a retried delivery arrive once (LINE retry key). */
   deliver(userKey: string, replies: Reply[], idempotencyKey: string): Promise<void>;
+  /**
+   * The channel sends again what waits in a conversation's outbox (LINE's sweep), with retry
+   * keys from the outbox entry's id: what staff said then survives a crash before the push.
+   */
+  readonly resumes?: boolean;
 }
 
 /**

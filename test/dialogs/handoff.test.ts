@@ -36,7 +36,7 @@ function setup(start?: string) {
   const { notifier, events } = recordingNotifier();
   const bot = createBot({ notifier, ...(start ? { start } : {}) });
   const { messenger, pushed } = inbox();
-  const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier, runTurn: (r) => bot.engine.run(r), messengers: [messenger], log: { info() {}, warn() {}, error() {} } });
+  const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier, runTurn: (r) => bot.engine.run(r), delivered: (k, e) => bot.engine.delivered(k, e), messengers: [messenger], log: { info() {}, warn() {}, error() {} } });
   const now = () => DateTime.fromMillis(bot.clock.now());
   return { bot, desk, events, pushed, now };
 }
@@ -175,7 +175,7 @@ describe('when the relay breaks', () => {
   it("tells the citizen when their words could not reach staff, with the office's phone", async () => {
     const { notifier } = recordingNotifier();
     const bot = createBot({ notifier: { ...notifier, citizenSaid: async () => Promise.reject(new Error('403')) } });
-    const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier, runTurn: (r) => bot.engine.run(r), messengers: [inbox().messenger], log: { info() {}, warn() {}, error() {} } });
+    const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier, runTurn: (r) => bot.engine.run(r), delivered: (k, e) => bot.engine.delivered(k, e), messengers: [inbox().messenger], log: { info() {}, warn() {}, error() {} } });
     const u = bot.user('unheard');
     await u.type(word('human'));
     const [ticket] = await bot.store.tickets.listOpen();
@@ -187,7 +187,7 @@ describe('when the relay breaks', () => {
   it('a staff reply that cannot be pushed is reported to staff, not claimed as sent', async () => {
     const { bot, now } = setup();
     const failing: CitizenMessenger = { handles: () => true, deliver: async () => Promise.reject(new Error('LINE down')) };
-    const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier: recordingNotifier().notifier, runTurn: (r) => bot.engine.run(r), messengers: [failing], log: { info() {}, warn() {}, error() {} } });
+    const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier: recordingNotifier().notifier, runTurn: (r) => bot.engine.run(r), delivered: (k, e) => bot.engine.delivered(k, e), messengers: [failing], log: { info() {}, warn() {}, error() {} } });
     const u = bot.user('offline');
     await u.type(word('human'));
     const [ticket] = await bot.store.tickets.listOpen();
@@ -251,7 +251,7 @@ describe('staff cancelling a booking by its reference', async () => {
     const bot = createBot({ notifier });
     const { messenger, pushed } = inbox();
     const logs: string[] = [];
-    const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier, runTurn: (r) => bot.engine.run(r), messengers: [messenger], log: createLogger('info', (l) => logs.push(l)) });
+    const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier, runTurn: (r) => bot.engine.run(r), delivered: (k, e) => bot.engine.delivered(k, e), messengers: [messenger], log: createLogger('info', (l) => logs.push(l)) });
     return { bot, desk, pushed, logs, now: () => DateTime.fromMillis(bot.clock.now()) };
   }
 

@@ -228,7 +228,7 @@ describe('urgent messages come first', () => {
       citizenSaid: async (ticket, text) => void said.push({ ticket, text }),
     };
     const bot = createBot({ notifier });
-    const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier, runTurn: (r) => bot.engine.run(r), messengers: [], log: { info() {}, warn() {}, error() {} } });
+    const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier, runTurn: (r) => bot.engine.run(r), delivered: (k, e) => bot.engine.delivered(k, e), messengers: [], log: { info() {}, warn() {}, error() {} } });
     const u = bot.user('relay');
     await u.type(word('human'));
     const [ticket] = await bot.store.tickets.listOpen();

@@ -13,6 +13,8 @@ const USER_KEY_PREFIX = 'line:';
 /** Reaches LINE citizens (`line:<userId>`) by push, e.g. staff replies in a handoff. */
 export class LineMessenger implements CitizenMessenger {
   private readonly pusher: LinePusher;
+  /** The LINE webhook's sweep pushes unsent outbox entries with the same retry keys. */
+  readonly resumes = true;
 
   constructor(opts: LinePushOptions | { pusher: LinePusher }) {
     this.pusher = 'pusher' in opts ? opts.pusher : new LinePusher(opts);

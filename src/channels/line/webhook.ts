@@ -186,7 +186,7 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): Line
     if (!opts.sender) return;
     const nowMs = opts.now();
     for (const item of await opts.engine.undelivered(nowMs - SWEEP_AFTER_MS, SWEEP_BATCH)) {
-      if (!item.conversationKey.startsWith('line:') || !item.eventId.startsWith('line:')) continue;
+      if (!item.conversationKey.startsWith('line:')) continue;
       if (item.mine && sending.has(item.eventId)) continue;
       const userId = item.conversationKey.slice('line:'.length);
       if (nowMs - item.savedAt > OUTBOX_GIVE_UP_MS) {
@@ -195,7 +195,9 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): Line
         continue;
       }
       log.info('line.outbox_resent', { ageSeconds: Math.round((nowMs - item.savedAt) / 1_000) });
-      const seed = item.eventId.slice('line:'.length);
+      // The retry keys of the first send: a LINE event's from its webhook event id, a staff
+      // action's (LineMessenger) from its idempotency key, which is the outbox entry's id.
+      const seed = item.eventId.startsWith('line:') ? item.eventId.slice('line:'.length) : item.eventId;
       await deliver(userId, item.eventId, item.eventId, () => ({ userId, eventId: seed, replyTokenFresh: false }), renderLine(item.replies));
     }
   };

@@ -5,6 +5,7 @@
  * oversized body on a kept-alive connection, and a Redis outage.
  */
 import { connect } from 'node:net';
+import { DateTime } from 'luxon';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import ja from '../../../locales/ja.json' with { type: 'json' };
 import { createMemoryStore } from '../../../src/stores/memory.ts';
@@ -612,6 +613,32 @@ describe('an answer that did not reach LINE (the outbox)', () => {
         // LINE's redelivery, should it still come, is now a plain duplicate.
         expect((await postWebhook(after.url, [{ ...event, deliveryContext: { isRedelivery: true } }], SECRET)).status).toBe(200);
         expect(pushesTo(user).filter((c) => c.status === 200)).toHaveLength(1);
+      } finally {
+        await after.close();
+      }
+    });
+
+    it('sends, after a crash, what a staff action said when its push had not gone through', async () => {
+      const store = sharedStore();
+      const before = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, store });
+      const user = lineUserId();
+      const asked = ev.text(user, '担当者と話したい');
+      expect((await postWebhook(before.url, [asked], SECRET)).status).toBe(200);
+      await stub.waitFor(() => repliesTo(asked).length === 1);
+      const ticket = (await store.tickets.listOpen()).find((t) => t.userKey === `line:${user}`)!;
+      // Staff join the chat; LINE is down through every retry of the push, then the process dies.
+      stub.failNextPushes(3);
+      await before.app.desk.claim(ticket.id, { id: 'staff-1', name: 'Staff' }, DateTime.fromMillis(clock.now()));
+      expect(pushesTo(user).filter((c) => c.status === 200)).toHaveLength(0);
+      await before.close();
+      clock.advance(30_000);
+      const after = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, store });
+      try {
+        await stub.waitFor(() => pushesTo(user).some((c) => c.status === 200));
+        const [delivered] = pushesTo(user).filter((c) => c.status === 200);
+        expect(textOf(delivered!)).toContain(ja.handoff.joined);
+        // The retry key the desk's own push used: had that push reached LINE after all, LINE would show it once.
+        expect(delivered!.retryKey).toBe(stableUuid(`staff:claimed:${ticket.id}#0`));
       } finally {
         await after.close();
       }

@@ -127,7 +127,7 @@ beforeEach(async () => {
       delivered.push({ userKey, replies });
     },
   };
-  const real = new StaffDeskService({ store, catalog, notifier: teams.notifier, knowledge: services.knowledge, runTurn: (r) => engine.run(r), messengers: [messenger], log: logger });
+  const real = new StaffDeskService({ store, catalog, notifier: teams.notifier, knowledge: services.knowledge, runTurn: (r) => engine.run(r), delivered: (k, e) => engine.delivered(k, e), messengers: [messenger], log: logger });
   // The real desk, with its replies recorded (what staff wrote to whom).
   desk = Object.assign(Object.create(real) as StaffDesk, {
     reply: async (ticketId: string, agent: Agent, text: string, messageId: string) => {
