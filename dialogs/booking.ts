@@ -466,7 +466,8 @@ async function onConfirm(ctx: Ctx, state: ConversationState, flow: Flow): Promis
       // caller's phone number, while the slot was held under the agent's own key.
       userKey: agent ? `phone:${contact.phone}` : ctx.caller.userKey,
       holderKey: holdKeyOf(ctx),
-      ...(agent ? { bookedBy: agent } : {}),
+      // The web chat's person (its address) is booked too: one booking per person, however many conversations.
+      ...(agent ? { bookedBy: agent } : ctx.caller.personKey ? { personKey: ctx.caller.personKey } : {}),
       locale: state.locale,
       contact: { name: contact.name, phone: contact.phone, email: contact.email },
       consent: { precautionsVersion: service.precautions.version, agreedAt },

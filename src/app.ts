@@ -11,7 +11,7 @@ import { LinePusher } from './channels/line/push.ts';
 import { LineSender } from './channels/line/sender.ts';
 import { mountLineWebhook } from './channels/line/webhook.ts';
 import { createTeamsChannel } from './channels/teams/index.ts';
-import { mountWebchat } from './channels/webchat/index.ts';
+import { addressKeyOf, mountWebchat } from './channels/webchat/index.ts';
 import { WebchatOutbox } from './channels/webchat/outbox.ts';
 import { type Config, ConfigError } from './config.ts';
 import { TurnEngine, type TurnRequest } from './engine.ts';
@@ -223,7 +223,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     now,
     replyTokenMaxAgeMs: config.line.replyTokenMaxAgeMs,
   });
-  if (outbox) mountWebchat(server, { engine, limits, log, outbox });
+  if (outbox) mountWebchat(server, { engine, limits, log, outbox, addressKey: addressKeyOf(config.dataEncryptionKey) });
 
   return {
     server,

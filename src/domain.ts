@@ -131,6 +131,11 @@ export interface Booking {
   mode: Mode;
   /** Who holds the booking for the one-booking-per-person rule and "my bookings". */
   userKey: string;
+  /**
+   * The person behind `userKey` when one person can open many conversations (the web chat's
+   * address, `Caller.personKey`): one booking per person per session holds across them.
+   */
+  personKey?: string;
   locale: Locale;
   contact: Contact;
   consent: { precautionsVersion: string; agreedAt: string };

@@ -137,6 +137,11 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
   }
 
   /** Drops the user's hold, wherever it is in the session. */
+  /** The person's entry goes with their booking (guarded: it may point at another one). */
+  function forgetPerson(s: SessionState, booking: Booking): void {
+    if (booking.personKey !== undefined && s.users.get(booking.personKey) === booking.id) s.users.delete(booking.personKey);
+  }
+
   function dropUserHold(s: SessionState, userKey: string): void {
     const slotId = s.heldBy.get(userKey);
     if (slotId === undefined) return;
@@ -219,11 +224,11 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
 
     async confirm(booking, nowMs, holderKey = booking.userKey): Promise<ConfirmResult> {
       const s = session(booking.sessionId);
-      const { slotId, userKey } = booking;
-      const ownId = s.users.get(userKey);
+      const { slotId, userKey, personKey } = booking;
+      const ownId = s.users.get(userKey) ?? (personKey === undefined ? undefined : s.users.get(personKey));
       if (ownId !== undefined) {
         const own = JSON.parse(s.bookings.get(ownId) ?? 'null') as Booking | null;
-        if (own?.slotId === slotId) return { ok: true, booking: own };
+        if (own?.slotId === slotId && own.userKey === userKey) return { ok: true, booking: own };
         return { ok: false, reason: 'already_booked' };
       }
       if (s.booked.has(slotId)) return { ok: false, reason: 'taken' };
@@ -241,6 +246,7 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
       const json = JSON.stringify(booking);
       s.booked.set(slotId, booking.id);
       s.users.set(userKey, booking.id);
+      if (personKey !== undefined) s.users.set(personKey, booking.id);
       s.bookings.set(booking.id, json);
       return { ok: true, booking: JSON.parse(json) as Booking };
     },
@@ -280,6 +286,7 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
       s.bookings.delete(bookingId);
       if (s.booked.get(booking.slotId) === bookingId) s.booked.delete(booking.slotId);
       if (s.users.get(userKey) === bookingId) s.users.delete(userKey);
+      forgetPerson(s, booking);
       return true;
     },
 
@@ -295,6 +302,7 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
       const booking = JSON.parse(json) as Booking;
       s.bookings.delete(id);
       if (s.booked.get(booking.slotId) === id) s.booked.delete(booking.slotId);
+      forgetPerson(s, booking);
       if (count) s.erased++;
       return true;
     },

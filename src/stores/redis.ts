@@ -156,16 +156,18 @@ return 1
 
 /**
  * KEYS booked holds heldBy users bookings; ARGV bookingId slotId userKey nowMs bookingJson
- * holderKey. `userKey` is who is booked (one booking per person), `holderKey` whose hold
- * becomes the booking (the same, or the agent booking for a caller).
+ * holderKey personKey. `userKey` is who is booked (one booking per person), `holderKey`
+ * whose hold becomes the booking (the same, or the agent booking for a caller), `personKey`
+ * ('' = none) the person behind several conversations, who is booked with `userKey`.
  * Returns {'ok'}, {'own', existingJson} or {reason}.
  */
 const CONFIRM = `${LIB}
 local booked, holds, heldBy, users, bookings = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local id, slot, user, now, holdKey = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[6]
+local id, slot, user, now, holdKey, person = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[6], ARGV[7]
 -- A user already booked here: the client returns it when it is this slot (a retried
 -- confirm is idempotent) and refuses otherwise (one booking per person per session).
 local ownId = redis.call('HGET', users, user)
+if not ownId and person ~= '' then ownId = redis.call('HGET', users, person) end
 if ownId then return {'own', redis.call('HGET', bookings, ownId) or ''} end
 if redis.call('HEXISTS', booked, slot) == 1 then return {'taken'} end
 -- An expired hold (anyone's) does not block: the still-free slot can be booked.
@@ -184,6 +186,7 @@ dropUserHold(holds, heldBy, holdKey)
 if user ~= holdKey then dropUserHold(holds, heldBy, user) end
 redis.call('HSET', booked, slot, id)
 redis.call('HSET', users, user, id)
+if person ~= '' then redis.call('HSET', users, person, id) end
 redis.call('HSET', bookings, id, ARGV[5])
 return {'ok'}
 `;
@@ -201,6 +204,8 @@ redis.call('HDEL', bookings, id)
 -- Guarded deletes: never free a slot or user entry that points at another booking.
 if redis.call('HGET', booked, booking.slotId) == id then redis.call('HDEL', booked, booking.slotId) end
 if redis.call('HGET', users, user) == id then redis.call('HDEL', users, user) end
+local person = booking.personKey
+if type(person) == 'string' and redis.call('HGET', users, person) == id then redis.call('HDEL', users, person) end
 return 1
 `;
 
@@ -222,6 +227,8 @@ if not json then return 0 end
 local booking = cjson.decode(json)
 redis.call('HDEL', bookings, id)
 if redis.call('HGET', booked, booking.slotId) == id then redis.call('HDEL', booked, booking.slotId) end
+local person = booking.personKey
+if type(person) == 'string' and redis.call('HGET', users, person) == id then redis.call('HDEL', users, person) end
 if ARGV[2] == '1' then
   redis.call('INCR', erased)
   if ttl > 0 then redis.call('PEXPIRE', erased, ttl) end
@@ -496,8 +503,8 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
   // The scripts read a booking's id, slot and owner; everything else is sealed.
   const encodeBooking = (booking: Booking): string => {
     if (!sealer) return JSON.stringify(booking);
-    const { id, sessionId, slotId, userKey } = booking;
-    return JSON.stringify({ id, sessionId, slotId, userKey, sealed: sealer.seal(JSON.stringify(booking)) });
+    const { id, sessionId, slotId, userKey, personKey } = booking;
+    return JSON.stringify({ id, sessionId, slotId, userKey, personKey, sealed: sealer.seal(JSON.stringify(booking)) });
   };
   const decodeBooking = (json: string): Booking => {
     const stored = JSON.parse(json) as Booking & { sealed?: string };
@@ -601,12 +608,13 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       const json = encodeBooking(booking);
       const [outcome, existing] = (await redis.cbConfirm(
         k.booked, k.holds, k.heldBy, k.users, k.bookings,
-        booking.id, booking.slotId, booking.userKey, nowMs, json, holderKey,
+        booking.id, booking.slotId, booking.userKey, nowMs, json, holderKey, booking.personKey ?? '',
       )) as [string, string?];
       if (outcome === 'ok') return { ok: true, booking };
       if (outcome === 'own') {
         const own = existing ? decodeBooking(existing) : null;
-        return own?.slotId === booking.slotId ? { ok: true, booking: own } : { ok: false, reason: 'already_booked' };
+        // The same booking again (a retried confirm); not another conversation's of the same person.
+        return own?.slotId === booking.slotId && own.userKey === booking.userKey ? { ok: true, booking: own } : { ok: false, reason: 'already_booked' };
       }
       return { ok: false, reason: outcome as 'taken' | 'id_collision' };
     },

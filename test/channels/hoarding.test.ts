@@ -2,8 +2,9 @@
  * The hoarding probe replayed over real HTTP with a real Redis: a script that opens a web chat
  * conversation per slot from one address, and one that re-picks the same time to keep a slot.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { pseudonym } from '../../src/log.ts';
 import type { Choice, Reply } from '../../src/turn.ts';
 import { fakeClock, type RunningApp, startApp } from '../support/app.ts';
 import { NOW_ISO, SESSION_ID, tap } from '../support/lineStub.ts';
@@ -68,6 +69,50 @@ describe('hoarding from the web chat', () => {
     const { held, booked } = await app.app.store.bookings.occupancy(SESSION_ID, clock.now());
     expect(booked.size).toBe(0);
     expect(held.size).toBeLessThanOrEqual(1);
+  });
+
+  it('12 conversations from one address booking one after another with invented details book one slot', async () => {
+    const app = await start();
+    let booked = 0;
+    for (let i = 0; i < 12; i++) {
+      const id = randomUUID();
+      const times = await toTimeStep(app, id);
+      if (times.length === 0) continue;
+      await chat(app, id, { kind: 'action', data: times[0]!.data });
+      await chat(app, id, act(tap.agree()));
+      await chat(app, id, { kind: 'text', text: `偽名 ${i}` });
+      await chat(app, id, { kind: 'text', text: `090-0000-${String(1000 + i)}` });
+      await chat(app, id, { kind: 'text', text: `fake${i}@example.jp` });
+      const replies = await chat(app, id, act(tap.confirm()));
+      if (/[2-9A-Z]{3}-[2-9A-Z]{4}/.test(JSON.stringify(replies))) booked++;
+    }
+    expect(booked).toBe(1);
+    expect((await app.app.store.bookings.listSession(SESSION_ID)).length).toBe(1);
+    expect((await app.app.store.bookings.occupancy(SESSION_ID, clock.now())).held.size).toBe(0);
+  });
+
+  it('stores the address only as a hash keyed by DATA_ENCRYPTION_KEY, the same for every instance', async () => {
+    const key = randomBytes(32).toString('base64');
+    const prefix = `test:${randomUUID().replace(/-/g, '').slice(0, 20)}:`;
+    const holderOf = async (app: RunningApp, slot: string) => (await app.app.store.bookings.occupancy(SESSION_ID, clock.now())).held.get(slot);
+    const first = await start({ DATA_ENCRYPTION_KEY: key, REDIS_PREFIX: prefix });
+    const id = randomUUID();
+    await toTimeStep(first, id);
+    await chat(first, id, act(tap.time('0930')));
+    const person = await holderOf(first, '0930');
+    // Not a plain hash of the address, which anyone could compute for every IPv4 address.
+    for (const plain of ['127.0.0.1', 'address:127.0.0.1', '::ffff:127.0.0.1', 'address:::ffff:127.0.0.1']) {
+      expect(person).not.toContain(pseudonym(plain));
+      expect(person).not.toContain(createHash('sha256').update(plain).digest('hex').slice(0, 12));
+    }
+    await first.close();
+    // A second instance with the same key sees the same person: its hold replaces the first.
+    const second = await start({ DATA_ENCRYPTION_KEY: key, REDIS_PREFIX: prefix });
+    const other = randomUUID();
+    await toTimeStep(second, other);
+    await chat(second, other, act(tap.time('1000')));
+    const { held } = await second.app.store.bookings.occupancy(SESSION_ID, clock.now());
+    expect([...held]).toEqual([['1000', person]]);
   });
 
   it('re-picking the same time does not keep the slot past HOLD_MAX_MINUTES', async () => {

@@ -387,6 +387,38 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
       });
     });
 
+    describe('for a person behind several conversations (personKey)', () => {
+      const person = 'web-address:abc';
+
+      it('books the person with the conversation: no other conversation of theirs may hold or book in the session', async () => {
+        const s = fresh('session');
+        await store.bookings.hold(s, '0930', person, T, HOLD_MS, MAX_MS);
+        const first = makeBooking({ id: bookingId(1), sessionId: s, slotId: '0930', userKey: 'webchat:one', personKey: person });
+        expect(await store.bookings.confirm(first, T + 1, person)).toEqual({ ok: true, booking: first });
+        expect(await store.bookings.hold(s, '1000', person, T + 2, HOLD_MS, MAX_MS)).toEqual({ ok: false, reason: 'already_booked' });
+        // Another conversation of the same person, even for the same slot, is not that booking.
+        for (const slotId of ['1000', '0930']) {
+          const other = makeBooking({ id: bookingId(2), sessionId: s, slotId, userKey: 'webchat:two', personKey: person });
+          expect(await store.bookings.confirm(other, T + 3, person)).toEqual({ ok: false, reason: 'already_booked' });
+        }
+        // A retried confirm of the first conversation still gets its booking back.
+        expect(await store.bookings.confirm(first, T + 4, person)).toEqual({ ok: true, booking: first });
+        expect((await store.bookings.listSession(s)).map((b) => b.id)).toEqual([first.id]);
+      });
+
+      it('frees the person when the booking is cancelled or forgotten', async () => {
+        for (const end of ['cancel', 'forget'] as const) {
+          const s = fresh('session');
+          await store.bookings.hold(s, '0930', person, T, HOLD_MS, MAX_MS);
+          const booking = makeBooking({ id: bookingId(1), sessionId: s, slotId: '0930', userKey: 'webchat:one', personKey: person });
+          await store.bookings.confirm(booking, T + 1, person);
+          if (end === 'cancel') expect(await store.bookings.cancel(s, booking.id, 'webchat:one')).toBe(true);
+          else expect(await store.bookings.forgetUser(s, 'webchat:one', false)).toBe(true);
+          expect((await store.bookings.hold(s, '1000', person, T + 2, HOLD_MS, MAX_MS)).ok).toBe(true);
+        }
+      });
+    });
+
     it("drops the user's hold on another slot when they book", async () => {
       const s = fresh('session');
       await store.bookings.hold(s, '0930', 'alice', T, HOLD_MS, MAX_MS);

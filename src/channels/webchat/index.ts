@@ -5,14 +5,14 @@
  * With an outbox, `GET /webchat/messages?conversationId=…` hands over what staff sent
  * outside a turn (the page polls it while visible).
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'restify';
 import { z } from 'zod';
 import type { TurnEngine } from '../../engine.ts';
 import { BodyTooLargeError, readBody } from '../../http.ts';
 import type { Limits } from '../../limits.ts';
-import { errorFields, type Logger, pseudonym } from '../../log.ts';
+import { errorFields, type Logger } from '../../log.ts';
 import type { WebchatOutbox } from './outbox.ts';
 
 const BODY_LIMIT = 16 * 1024;
@@ -41,6 +41,22 @@ export interface WebchatOptions {
   log: Logger;
   /** Replies sent outside a turn (staff in a handoff); without it, there is nothing to poll. */
   outbox?: WebchatOutbox;
+  /**
+   * A keyed hash of a source address: the only form in which an address is stored (the
+   * person's holds and bookings, the limits' counters). Unkeyed, the 2^32 IPv4 addresses
+   * could be hashed in minutes and matched.
+   */
+  addressKey: (address: string) => string;
+}
+
+/**
+ * The web chat's keyed hash of addresses. Its key comes from `DATA_ENCRYPTION_KEY` (HKDF,
+ * so it is neither that key nor usable to open anything), so that every instance computes
+ * the same person for an address; without one (development) it is random per process.
+ */
+export function addressKeyOf(dataEncryptionKey: string | undefined): (address: string) => string {
+  const key = dataEncryptionKey ? Buffer.from(hkdfSync('sha256', Buffer.from(dataEncryptionKey, 'base64'), '', 'citybot web chat address', 32)) : randomBytes(32);
+  return (address) => createHmac('sha256', key).update(address).digest('base64url').slice(0, 22);
 }
 
 /**
@@ -97,11 +113,11 @@ export function mountWebchat(server: Server, opts: WebchatOptions): void {
     }
     const key = `web:${parsed.conversationId}`;
     // The TCP peer: behind a reverse proxy every visitor shares the proxy's address (see README).
-    const address = `address:${req.socket.remoteAddress ?? 'unknown'}`;
+    const address = `address:${opts.addressKey(req.socket.remoteAddress ?? 'unknown')}`;
     const request = {
       conversationKey: key,
-      // Every conversation from one address is one person for holds (see README).
-      caller: { userKey: key, channel: 'webchat', personKey: `web-address:${pseudonym(address)}` },
+      // Every conversation from one address is one person for holds and bookings (see README).
+      caller: { userKey: key, channel: 'webchat', personKey: `web-${address}` },
       ...(parsed.messageId ? { eventId: `web:${parsed.conversationId}:${parsed.messageId}` } : {}),
       input: parsed.input,
       ...(parsed.locale ? { locale: parsed.locale } : {}),

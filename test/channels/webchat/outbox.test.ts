@@ -9,7 +9,7 @@ import type { Browser } from 'playwright-core';
 import restify from 'restify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Reply } from '../../../src/turn.ts';
-import { mountWebchat } from '../../../src/channels/webchat/index.ts';
+import { addressKeyOf, mountWebchat } from '../../../src/channels/webchat/index.ts';
 import { WebchatOutbox } from '../../../src/channels/webchat/outbox.ts';
 import type { TurnEngine } from '../../../src/engine.ts';
 import { createLogger } from '../../../src/log.ts';
@@ -114,7 +114,7 @@ async function startWebchat(outbox?: WebchatOutbox) {
     if (req.method === 'GET' && req.url?.startsWith('/webchat/messages')) gets.push(req.url);
     next();
   });
-  mountWebchat(server, { engine, limits: { take: async () => true }, log: createLogger('info', (l) => logs.push(l)), ...(outbox ? { outbox } : {}) });
+  mountWebchat(server, { engine, limits: { take: async () => true }, log: createLogger('info', (l) => logs.push(l)), addressKey: addressKeyOf(undefined), ...(outbox ? { outbox } : {}) });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return { url, logs, gets, close: () => new Promise<void>((r) => server.close(() => r())) };
