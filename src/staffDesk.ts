@@ -192,7 +192,14 @@ export class StaffDeskService implements StaffDesk {
     return entries;
   }
 
-  async findBooking(reference: string, now: DateTime): Promise<StaffBooking | null> {
+  async findBooking(reference: string, staffId: string, now: DateTime): Promise<StaffBooking | null> {
+    const found = await this.locate(reference, now);
+    // The lookup card shows the holder's contact details: a read like any other.
+    if (found) await this.read(staffId, 'booking.looked_up', [found.booking.id, found.session.id]);
+    return found;
+  }
+
+  private async locate(reference: string, now: DateTime): Promise<StaffBooking | null> {
     const id = reference.trim().toUpperCase();
     // A reference names no session, but the catalog holds only a handful that are still
     // ahead: one direct lookup each beats keeping a reference index in the store. Past
@@ -205,7 +212,7 @@ export class StaffDeskService implements StaffDesk {
 
   async cancelBooking(reference: string, agent: Agent, now: DateTime): Promise<Booking | null> {
     const { store, log } = this.opts;
-    const found = await this.findBooking(reference, now);
+    const found = await this.locate(reference, now);
     if (!found) return null;
     const { booking } = found;
     // The store cancels only for the holder's key: pass the booking's own, so that staff can

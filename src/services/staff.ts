@@ -109,9 +109,9 @@ export interface StaffDesk {
   /**
    * The booking with this reference among the sessions that have not yet taken place (JST
    * date on or after `now`'s), with its session; null when there is none. Lets staff check
-   * what they are about to cancel.
+   * what they are about to cancel. A booking found is recorded in the audit trail.
    */
-  findBooking(reference: string, now: DateTime): Promise<StaffBooking | null>;
+  findBooking(reference: string, staffId: string, now: DateTime): Promise<StaffBooking | null>;
   /**
    * Cancels a booking by its reference, whoever holds it: a caller booked by an agent
    * (`phone:` key) or a citizen who booked on LINE or the web chat. Only sessions that have

@@ -188,6 +188,8 @@ export interface FeedbackStore {
 /** What a staff member did that the audit trail records. */
 export type AuditAction =
   | 'bookings.listed'
+  /** `cancel <reference>`: the booking's card, with the holder's contact details, before any cancel. */
+  | 'booking.looked_up'
   | 'booking.cancelled'
   | 'ticket.claimed'
   | 'ticket.closed'

@@ -290,7 +290,7 @@ export class TeamsTurnHandler {
       case 'cancel': {
         // Only shows the booking: cancelling is the Confirm button's, so that a mistyped
         // reference that happens to exist cannot take someone's appointment away.
-        const found = await desk.findBooking(command.reference, this.today());
+        const found = await desk.findBooking(command.reference, agent.id, this.today());
         log.info('teams.booking_lookup', { found: found !== null });
         if (!found) return text(t, 'cancel.notFound', { reference: command.reference });
         return [cancelConfirmCard(found, t.locale)];

@@ -845,6 +845,7 @@ describe('the staff access audit trail', () => {
     const entries = await store.audit.recent(50);
     const of = (action: string) => entries.filter((e) => e.action === action);
     expect(of('bookings.listed')).toEqual([{ at: expect.any(String), staff: AIKO.aadObjectId, action: 'bookings.listed', records: ['2026-12-08', booking!.id] }]);
+    expect(of('booking.looked_up')).toEqual([{ at: expect.any(String), staff: BEN.aadObjectId, action: 'booking.looked_up', records: [booking!.id, SESSION_ID] }]);
     expect(of('booking.cancelled')).toEqual([{ at: expect.any(String), staff: BEN.aadObjectId, action: 'booking.cancelled', records: [booking!.id, SESSION_ID] }]);
     expect(of('ticket.claimed')).toEqual([{ at: expect.any(String), staff: AIKO.aadObjectId, action: 'ticket.claimed', records: [ticket.id] }]);
     // The card posted, then refreshed by the claim: shown to the staff channel, with its question.
