@@ -1,12 +1,14 @@
 /**
  * The app as production starts it (`NODE_ENV=production`, Redis, a data key, no
  * `MicrosoftAppId`): a forged, unsigned Teams activity is refused with 401 and the bot writes
- * nothing to the serviceUrl it names; the web chat is not served.
+ * nothing to the serviceUrl it names; the web chat is not served, and when enabled it is a
+ * citizen channel with no way into staff commands.
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, inject, it } from 'vitest';
 import { type RunningApp, startApp } from '../../support/app.ts';
 import { type ConnectorStub, startConnectorStub } from '../../support/connectorStub.ts';
-import { TEST_DATA_KEY } from '../../support/stores.ts';
+import { makeBooking, TEST_DATA_KEY } from '../../support/stores.ts';
 import { type Member, STAFF_CHANNEL, STAFF_TEAM, teamsActivities, teamsClient } from '../../support/teams.ts';
 
 const MALLORY: Member = { id: '29:mallory', aadObjectId: 'aad-mallory-0003', name: 'Mallory Forger' };
@@ -52,4 +54,38 @@ it('refuses a forged unsigned activity with 401, writes nothing to its serviceUr
 
 it('does not serve the web chat unless WEBCHAT_ENABLED=true', async () => {
   expect((await fetch(`${running.url}/`)).status).toBe(404);
+});
+
+it('serves the web chat when enabled, as a citizen channel only: staff commands typed there reach nothing of staff', async () => {
+  const chat = await startApp({
+    NODE_ENV: 'production',
+    WEBCHAT_ENABLED: 'true',
+    REDIS_URL: inject('redisUrl'),
+    REDIS_PERSISTENCE_CHECK: 'off',
+    REDIS_PREFIX: `webchat-production-${Date.now()}:`,
+    DATA_ENCRYPTION_KEY: TEST_DATA_KEY,
+  });
+  try {
+    const session = chat.app.catalog.sessions[0]!;
+    const booking = makeBooking({ sessionId: session.id, slotId: '0930', userKey: 'line:Uvictim' });
+    expect((await chat.app.store.bookings.confirm(booking, Date.now())).ok).toBe(true);
+    const conversationId = randomUUID();
+    const said: string[] = [];
+    for (const text of [`bookings ${session.date}`, 'bookings today', `cancel ${booking.id}`, 'audit', 'register', 'triage', 'unanswered']) {
+      const res = await fetch(`${chat.url}/webchat/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ conversationId, messageId: randomUUID(), locale: 'ja', input: { kind: 'text', text } }),
+      });
+      expect(res.status).toBe(200);
+      said.push(await res.text());
+    }
+    const all = said.join('\n');
+    for (const secret of [booking.id, booking.contact.name, booking.contact.phone, booking.contact.email]) expect(all).not.toContain(secret);
+    expect(await chat.app.store.bookings.get(session.id, booking.id)).not.toBeNull();
+    expect(await chat.app.store.audit.recent(10)).toEqual([]);
+    expect(await chat.app.store.channels.get('staff')).toBeNull();
+  } finally {
+    await chat.close();
+  }
 });
