@@ -42,6 +42,7 @@ import {
   HOST,
   installCleanup,
   lineUserId,
+  percentile,
   type Proc,
   sign,
   sleep,
@@ -111,6 +112,8 @@ interface Counts {
   apologies: number;
   /** Events whose answer LINE showed more than once (a reply and a push of the same turn). */
   shownTwice: number;
+  /** From the event's first post to its answer, for the answered ones (ms). */
+  answerMs: number[];
 }
 
 const tokens = new Map<string, { event: string; issuedAt: number; used: boolean }>();
@@ -240,6 +243,7 @@ async function turn(userId: string, payload: Payload, counts: Counts): Promise<D
       : { postback: { data: JSON.stringify(payload.postback) } }),
   };
   counts.turns++;
+  const postedAt = Date.now();
   let accepted = false;
   for (let attempt = 0; attempt <= REDELIVERY_BACKOFF_MS.length && !accepted; attempt++) {
     if (attempt > 0) {
@@ -259,6 +263,7 @@ async function turn(userId: string, payload: Payload, counts: Counts): Promise<D
     return undefined;
   }
   if (delivery.apology) counts.apologies++;
+  counts.answerMs.push(Date.now() - postedAt);
   return delivery;
 }
 
@@ -365,7 +370,7 @@ interface RunReport {
 async function runOnce(run: number, dir: string, catalog: string): Promise<RunReport> {
   const tag = `k${run}`;
   const prefix = `crash${run}:`;
-  const counts: Counts = { turns: 0, redeliveries: 0, undeliverable: 0, silent: 0, apologies: 0, shownTwice: 0 };
+  const counts: Counts = { turns: 0, redeliveries: 0, undeliverable: 0, silent: 0, apologies: 0, shownTwice: 0, answerMs: [] };
   const redisDir = mkdtempSync(join(dir, `redis${run}-`));
   let redis: RedisServer = await startRedisServer({ dir: redisDir, appendOnly: true, onSpawn: track });
   const botPort = await freePort();
@@ -490,6 +495,7 @@ try {
       `run ${r.run}: kills bot ${r.botKills} redis ${r.redisKills} | bookings in Redis ${r.bookingsInRedis}, references delivered ${r.referencesDelivered}` +
         ` (booked not told ${r.bookedNotTold}, told not booked ${r.toldNotBooked}), double ${r.doubleBookings}` +
         ` | turns ${c.turns}, silent ${c.silent}, shown twice ${c.shownTwice}, apologies ${c.apologies}, redeliveries ${c.redeliveries}, never accepted ${c.undeliverable}` +
+        `, answer p50 ${percentile(c.answerMs, 50)} ms p99 ${percentile(c.answerMs, 99)} ms max ${percentile(c.answerMs, 100)} ms` +
         ` | citizens booked ${r.outcomes.booked}, full ${r.outcomes.full}, gave up ${r.outcomes.gave_up}, unexpected ${r.outcomes.unexpected} | ${r.seconds} s\n`,
     );
   }
@@ -515,6 +521,8 @@ const total = {
   apologies: sum((r) => r.counts.apologies),
   redeliveries: sum((r) => r.counts.redeliveries),
   never_accepted: sum((r) => r.counts.undeliverable),
+  answer_p99_ms: percentile(reports.flatMap((r) => r.counts.answerMs), 99),
+  answer_max_ms: percentile(reports.flatMap((r) => r.counts.answerMs), 100),
   gave_up: sum((r) => r.outcomes.gave_up),
   unexpected: sum((r) => r.outcomes.unexpected),
   seed: SEED,

@@ -41,7 +41,12 @@ export interface AppOverrides {
   lineRetryDelayMs?: number;
   /** First wait between staff webhook retries (ms). */
   webhookRetryDelayMs?: number;
+  /** How often the LINE outboxes are swept (ms); tests that move the clock by hand set it long. */
+  lineSweepEveryMs?: number;
 }
+
+/** How often this process renews its mark in the store (what it saved but never sent is another's to send once the mark lapses). */
+const HEARTBEAT_MS = 1_000;
 
 /** How often closed inquiry tickets past their retention are purged (and once at start). */
 const PURGE_EVERY_MS = 60 * 60_000;
@@ -135,6 +140,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     now,
     idleMs: config.idleMs,
     retentionMs: config.retentionMs,
+    heartbeatMs: HEARTBEAT_MS,
   });
 
   const server = restify.createServer({ name: 'kawasaki-city-bot', handleUncaughtExceptions: false });
@@ -222,6 +228,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     log,
     now,
     replyTokenMaxAgeMs: config.line.replyTokenMaxAgeMs,
+    ...(overrides.lineSweepEveryMs !== undefined ? { sweepEveryMs: overrides.lineSweepEveryMs } : {}),
   });
   if (outbox) mountWebchat(server, { engine, limits, log, outbox, addressKey: addressKeyOf(config.dataEncryptionKey) });
 
@@ -252,6 +259,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         server.server.closeAllConnections();
       }
       clearTimeout(timer);
+      await engine.close();
       await store.close();
       limitsRedis?.disconnect();
     },

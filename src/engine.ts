@@ -53,11 +53,10 @@ export type TurnOutcome =
   | { status: 'done'; replies: Reply[] }
   | { status: 'duplicate' }
   /**
-   * A repeated event whose replies were never confirmed delivered (saved at `savedAt`, by
-   * this process when `mine`): the channel sends them again, unless its first send is still
-   * under way here.
+   * A repeated event whose replies were never confirmed delivered (saved at `savedAt`): the
+   * channel sends them again, unless their first send may still be under way (`by`).
    */
-  | { status: 'resend'; replies: Reply[]; savedAt: number; mine: boolean }
+  | { status: 'resend'; replies: Reply[]; savedAt: number; by: Sender }
   | { status: 'failed'; replies: Reply[] };
 
 export interface EngineOptions {
@@ -70,6 +69,12 @@ export interface EngineOptions {
   idleMs: number;
   /** How long a conversation record is kept after its last turn. */
   retentionMs: number;
+  /**
+   * Renew this process's mark in the store this often (its mark lives 3 times as long), so
+   * that other processes can tell its unsent answers from those of a process that died.
+   * Unset: no mark (a single process, or tests); entries of other engines then count as gone.
+   */
+  heartbeatMs?: number;
 }
 
 /**
@@ -102,13 +107,19 @@ interface OutboxEntry {
   replies: Reply[];
 }
 
+/**
+ * Who saved an outbox entry: this process (which knows whether it is still sending it),
+ * another one that is running (and may be sending it), or one that has stopped or died
+ * (which never will).
+ */
+export type Sender = 'me' | 'live' | 'gone';
+
 /** A turn's replies still waiting in its conversation's outbox. */
 export interface Undelivered {
   conversationKey: string;
   eventId: string;
   savedAt: number;
-  /** Saved by this process (which may still be sending them). */
-  mine: boolean;
+  by: Sender;
   replies: Reply[];
 }
 
@@ -149,9 +160,30 @@ export class TurnEngine {
   private readonly lastSaved = new Map<string, { rev: number; state: unknown }>();
   /** Tells this process's outbox entries from those of earlier runs or other processes. */
   private readonly id = randomUUID();
+  private heartbeat?: NodeJS.Timeout;
 
   constructor(opts: EngineOptions) {
     this.opts = opts;
+    const every = opts.heartbeatMs;
+    if (every !== undefined) {
+      const beat = () => void opts.store.instances.beat(this.id, 3 * every).catch((err) => opts.log.warn('engine.heartbeat_failed', errorFields(err)));
+      beat();
+      this.heartbeat = setInterval(beat, every);
+      this.heartbeat.unref();
+    }
+  }
+
+  /** Stops renewing this process's mark and drops it: what it left unsent is then anyone's to send. */
+  async close(): Promise<void> {
+    clearInterval(this.heartbeat);
+    if (this.heartbeat) await this.opts.store.instances.forget(this.id).catch(() => undefined);
+  }
+
+  /** Who saved each of these entries (`by` ids). */
+  private async senders(ids: (string | undefined)[]): Promise<(by: string | undefined) => Sender> {
+    const others = [...new Set(ids.filter((id): id is string => id !== undefined && id !== this.id))];
+    const alive = others.length > 0 ? await this.opts.store.instances.alive(others).catch(() => new Set(others)) : new Set<string>();
+    return (by) => (by === this.id ? 'me' : by !== undefined && alive.has(by) ? 'live' : 'gone');
   }
 
   /** Runs one event in its conversation's order. Never rejects. */
@@ -192,7 +224,7 @@ export class TurnEngine {
    */
   async undelivered(beforeMs: number, limit: number): Promise<Undelivered[]> {
     const { store } = this.opts;
-    const out: Undelivered[] = [];
+    const found: { conversationKey: string; entry: OutboxEntry }[] = [];
     for (const conversationKey of await store.conversations.unsent(beforeMs, limit)) {
       const stored = await store.conversations.load(conversationKey);
       // Expired since it was listed: nothing left to send, only the index entry to drop.
@@ -200,11 +232,10 @@ export class TurnEngine {
         await store.conversations.delete(conversationKey);
         continue;
       }
-      for (const e of outboxOf(stored.state)) {
-        if (e.at < beforeMs) out.push({ conversationKey, eventId: e.event, savedAt: e.at, mine: e.by === this.id, replies: e.replies });
-      }
+      for (const entry of outboxOf(stored.state)) if (entry.at < beforeMs) found.push({ conversationKey, entry });
     }
-    return out;
+    const senderOf = await this.senders(found.map((f) => f.entry.by));
+    return found.map(({ conversationKey, entry: e }) => ({ conversationKey, eventId: e.event, savedAt: e.at, by: senderOf(e.by), replies: e.replies }));
   }
 
   private remember(conversationKey: string, rev: number, state: unknown): void {
@@ -244,7 +275,8 @@ export class TurnEngine {
         }
         if (result && 'resend' in result) {
           log.info('turn.resend', { channel: request.caller.channel });
-          return { status: 'resend', replies: result.resend.replies, savedAt: result.resend.at, mine: result.resend.by === this.id };
+          const by = (await this.senders([result.resend.by]))(result.resend.by);
+          return { status: 'resend', replies: result.resend.replies, savedAt: result.resend.at, by };
         }
         if (result) return { status: 'done', replies: result };
         log.info('turn.conflict', { attempt, user: pseudonym(request.conversationKey) });

@@ -16,6 +16,7 @@ import type {
   DedupeStore,
   FeedbackStore,
   HoldResult,
+  InstanceStore,
   Occupancy,
   Store,
   StoredConversation,
@@ -450,6 +451,20 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
     },
   };
 
+  const instanceMarks = new Map<string, number>();
+  const instanceStore: InstanceStore = {
+    async beat(id, ttlMs) {
+      instanceMarks.set(id, clock() + ttlOf(ttlMs));
+    },
+    async alive(ids) {
+      const now = clock();
+      return new Set(ids.filter((id) => (instanceMarks.get(id) ?? 0) > now));
+    },
+    async forget(id) {
+      instanceMarks.delete(id);
+    },
+  };
+
   const channelStore: ChannelStore = {
     async get(name) {
       const json = channels.get(name);
@@ -463,6 +478,7 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
   return {
     kind: 'memory',
     conversations: conversationStore,
+    instances: instanceStore,
     dedupe: dedupeStore,
     bookings: bookingStore,
     tickets: ticketStore,

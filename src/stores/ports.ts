@@ -229,10 +229,24 @@ export interface AuditStore {
   recent(n: number): Promise<AuditEntry[]>;
 }
 
+/**
+ * Which bot processes are running: each renews its own mark while it runs. An answer saved by
+ * a process that is gone will never be sent by it; one saved by a live process may be on its way.
+ */
+export interface InstanceStore {
+  /** Marks instance `id` alive for the next `ttlMs`. */
+  beat(id: string, ttlMs: number): Promise<void>;
+  /** The ones of `ids` whose mark has not expired. */
+  alive(ids: string[]): Promise<Set<string>>;
+  /** Drops the mark of a process that is stopping. */
+  forget(id: string): Promise<void>;
+}
+
 /** Everything the bot keeps, behind one handle. */
 export interface Store {
   kind: 'memory' | 'redis';
   conversations: ConversationStore;
+  instances: InstanceStore;
   dedupe: DedupeStore;
   bookings: BookingStore;
   tickets: TicketStore;

@@ -12,6 +12,7 @@
  * - `{p}unsent`                   sorted set of conversation keys whose state holds replies
  *                                 not yet delivered, scored by when the oldest was saved (ms)
  * - `{p}dedupe:<id>`              string, `SET NX PX`
+ * - `{p}instance:<id>`            string, a running process's mark (`SET PX`, renewed each second)
  * - `{p}{tickets}:byId`           hash ticketId → ticket JSON
  * - `{p}{tickets}:open`           sorted set of ids of tickets not closed (open or claimed),
  *                                 scored by createdAt (ms)
@@ -39,6 +40,7 @@ import type {
   ConversationStore,
   DedupeStore,
   FeedbackStore,
+  InstanceStore,
   Occupancy,
   Store,
   TicketStore,
@@ -775,9 +777,27 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     },
   };
 
+  const instanceKey = (id: string) => `${prefix}instance:${id}`;
+  const instances: InstanceStore = {
+    async beat(id, ttlMs) {
+      await redis.set(instanceKey(id), '1', 'PX', ttlOf(ttlMs));
+    },
+    async alive(ids) {
+      if (ids.length === 0) return new Set();
+      const pipeline = redis.pipeline();
+      for (const id of ids) pipeline.exists(instanceKey(id));
+      const replies = (await pipeline.exec()) ?? [];
+      return new Set(ids.filter((_, i) => replies[i]?.[1] === 1));
+    },
+    async forget(id) {
+      await redis.del(instanceKey(id));
+    },
+  };
+
   return {
     kind: 'redis',
     conversations,
+    instances,
     dedupe,
     bookings,
     tickets,

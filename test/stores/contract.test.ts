@@ -124,6 +124,18 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
     });
   });
 
+  describe('instances', () => {
+    it('tells running processes from stopped and lapsed ones', async () => {
+      const [running, stopped, lapsed, never] = [fresh('instance'), fresh('instance'), fresh('instance'), fresh('instance')];
+      await store.instances.beat(lapsed, HOUR_MS);
+      await time.expire([`instance:${lapsed}`], time.now() + HOUR_MS, time.now() + HOUR_MS, async () => (await store.instances.alive([lapsed])).size > 0);
+      for (const id of [running, stopped]) await store.instances.beat(id, HOUR_MS);
+      await store.instances.forget(stopped);
+      expect(await store.instances.alive([running, stopped, lapsed, never])).toEqual(new Set([running]));
+      expect(await store.instances.alive([])).toEqual(new Set());
+    });
+  });
+
   describe('dedupe', () => {
     it('claims an id once; a repeat is refused', async () => {
       const id = fresh('event');

@@ -16,7 +16,8 @@
  * was unreachable) is answered from there by push, with the retry keys of the first send:
  * LINE shows the answer once even if the first push did reach it. What no redelivery will
  * ask for (the webhook was acknowledged, then the process died or LINE stayed down) is
- * found by a sweep of the outboxes, at start-up and then every `sweepEveryMs`.
+ * found by a sweep of the outboxes, at start-up and then every `sweepEveryMs`: at once when
+ * the process that saved it is gone, after a while when it was this one's own failed send.
  */
 import { validateSignature } from '@line/bot-sdk';
 import type { Server } from 'restify';
@@ -37,11 +38,17 @@ const BODY_LIMIT = 1024 * 1024;
  * has no timeout of its own, so a hung call must not hold that user's answers for minutes.
  */
 const SEND_ORDER_WAIT_MS = 10_000;
+/** The sweep looks at answers older than this: younger ones are normally on their way. */
+const SWEEP_MIN_AGE_MS = 2_000;
 /**
- * The sweep sends what has waited in an outbox this long: a turn just saved (here or by
- * another process) is normally on its way already.
+ * An answer this process failed to send (LINE down through every retry) is tried again by the
+ * sweep once it is this old, and then at most this often.
  */
-const SWEEP_AFTER_MS = 10_000;
+const RETRY_OWN_AFTER_MS = 10_000;
+/** An answer of another running process is its own sweep's to send; this long, and it is anyone's. */
+const TAKE_OVER_AFTER_MS = 60_000;
+/** Answers whose last sweep attempt is remembered (the oldest are forgotten first). */
+const TRIED_KEPT = 10_000;
 /** Conversations looked at per sweep (oldest first); the next sweep takes the rest. */
 const SWEEP_BATCH = 200;
 /**
@@ -75,7 +82,7 @@ export interface LineWebhookOptions {
   now: () => number;
   replyTokenMaxAgeMs: number;
   ackDeadlineMs?: number;
-  /** How often the outboxes are swept for answers never sent (default 10 s). */
+  /** How often the outboxes are swept for answers never sent (default 2 s). */
   sweepEveryMs?: number;
 }
 
@@ -157,10 +164,11 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): Line
     const limited = !(await opts.limits.take('lineUser', userId));
     const outcome = limited ? { status: 'limited' as const, replies: await opts.engine.refusal(request, 'limit.slowDown') } : await opts.engine.run(request);
     if (outcome.status === 'duplicate' || !opts.sender) return;
-    // The first send of this answer is still on its way from here: it marks the outcome. (Saved
-    // by an earlier run of the bot, or by another process, it is sent again at once: the
-    // retry key lets LINE drop it should the first push have arrived after all.)
-    if (outcome.status === 'resend' && outcome.mine && sending.has(eventId)) return;
+    // The first send of this answer may still be on its way: from here, or from another running
+    // process (LINE delivered the event to both). Left to it (and, should it fail, to the sweep).
+    // Saved by a process that is gone, or sent from here without success, it goes again now:
+    // the retry key lets LINE drop it should the first push have arrived after all.
+    if (outcome.status === 'resend' && (outcome.by === 'live' || (outcome.by === 'me' && sending.has(eventId)))) return;
     // The apology of a failed turn (or the slow-down of a limited one) and the real answer of
     // its redelivery are different messages: with the same retry key LINE would drop the answer as a repeat (409).
     const answer = outcome.status === 'done' || outcome.status === 'resend';
@@ -181,13 +189,20 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): Line
     );
   };
 
+  // When the sweep last tried an answer: one LINE keeps refusing is not pushed every sweep.
+  const tried = new Map<string, number>();
   /** Pushes what the outboxes still hold from turns no redelivery will ask about again. */
   const sweep = async (): Promise<void> => {
     if (!opts.sender) return;
     const nowMs = opts.now();
-    for (const item of await opts.engine.undelivered(nowMs - SWEEP_AFTER_MS, SWEEP_BATCH)) {
+    for (const item of await opts.engine.undelivered(nowMs - SWEEP_MIN_AGE_MS, SWEEP_BATCH)) {
       if (!item.conversationKey.startsWith('line:')) continue;
-      if (item.mine && sending.has(item.eventId)) continue;
+      const age = nowMs - item.savedAt;
+      if (item.by === 'me' && (sending.has(item.eventId) || age < RETRY_OWN_AFTER_MS || nowMs - (tried.get(item.eventId) ?? 0) < RETRY_OWN_AFTER_MS)) continue;
+      if (item.by === 'live' && age < TAKE_OVER_AFTER_MS) continue;
+      tried.delete(item.eventId);
+      tried.set(item.eventId, nowMs);
+      if (tried.size > TRIED_KEPT) tried.delete(tried.keys().next().value!);
       const userId = item.conversationKey.slice('line:'.length);
       if (nowMs - item.savedAt > OUTBOX_GIVE_UP_MS) {
         log.warn('line.outbox_abandoned', { ageMinutes: Math.round((nowMs - item.savedAt) / 60_000) });
@@ -208,7 +223,7 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): Line
   let sweepTimer: NodeJS.Timeout | undefined;
   if (opts.sender) {
     sweepNow();
-    sweepTimer = setInterval(sweepNow, opts.sweepEveryMs ?? 10_000);
+    sweepTimer = setInterval(sweepNow, opts.sweepEveryMs ?? 2_000);
     sweepTimer.unref();
   }
 

@@ -70,7 +70,7 @@ async function step(event: LineEvent): Promise<{ text: string; json: string }> {
 
 beforeAll(async () => {
   stub = await startLineStub();
-  running = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5 });
+  running = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, lineSweepEveryMs: 3_600_000 });
 });
 afterAll(async () => {
   await running?.close();
@@ -569,7 +569,7 @@ describe('an answer that did not reach LINE (the outbox)', () => {
 
     it("answers at once the redelivery of an answer an earlier run saved but never sent", async () => {
       const store = sharedStore();
-      const before = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, store });
+      const before = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, lineSweepEveryMs: 3_600_000, store });
       const user = lineUserId();
       const event = ev.text(user, '予約する');
       stub.failNextReplies(1);
@@ -578,7 +578,7 @@ describe('an answer that did not reach LINE (the outbox)', () => {
       await before.close();
       // A second later, the new run gets LINE's redelivery: the answer goes out now, not after a wait.
       clock.advance(1_000);
-      const after = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, store });
+      const after = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, lineSweepEveryMs: 3_600_000, store });
       try {
         expect((await postWebhook(after.url, [{ ...event, deliveryContext: { isRedelivery: true } }], SECRET)).status).toBe(200);
         const delivered = pushesTo(user).filter((c) => c.status === 200);
@@ -592,7 +592,7 @@ describe('an answer that did not reach LINE (the outbox)', () => {
 
     it('sends, on start-up, an answer whose webhook was acknowledged but which never left (no redelivery will ask for it)', async () => {
       const store = sharedStore();
-      const before = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, store });
+      const before = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, lineSweepEveryMs: 3_600_000, store });
       const user = lineUserId();
       const event = ev.text(user, '予約する');
       stub.failNextReplies(1);
@@ -601,7 +601,7 @@ describe('an answer that did not reach LINE (the outbox)', () => {
       await before.close();
       expect(pushesTo(user).filter((c) => c.status === 200)).toHaveLength(0);
       clock.advance(30_000);
-      const after = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, store });
+      const after = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, lineSweepEveryMs: 3_600_000, store });
       try {
         await stub.waitFor(() => pushesTo(user).some((c) => c.status === 200));
         const delivered = pushesTo(user).filter((c) => c.status === 200);
@@ -620,7 +620,7 @@ describe('an answer that did not reach LINE (the outbox)', () => {
 
     it('sends, after a crash, what a staff action said when its push had not gone through', async () => {
       const store = sharedStore();
-      const before = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, store });
+      const before = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, lineSweepEveryMs: 3_600_000, store });
       const user = lineUserId();
       const asked = ev.text(user, '担当者と話したい');
       expect((await postWebhook(before.url, [asked], SECRET)).status).toBe(200);
@@ -632,7 +632,7 @@ describe('an answer that did not reach LINE (the outbox)', () => {
       expect(pushesTo(user).filter((c) => c.status === 200)).toHaveLength(0);
       await before.close();
       clock.advance(30_000);
-      const after = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, store });
+      const after = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, lineSweepEveryMs: 3_600_000, store });
       try {
         await stub.waitFor(() => pushesTo(user).some((c) => c.status === 200));
         const [delivered] = pushesTo(user).filter((c) => c.status === 200);
@@ -646,14 +646,14 @@ describe('an answer that did not reach LINE (the outbox)', () => {
 
     it('gives up on an answer that could not be sent for hours, and says so in the log', async () => {
       const store = sharedStore();
-      const before = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, store });
+      const before = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, lineSweepEveryMs: 3_600_000, store });
       const user = lineUserId();
       stub.failNextReplies(1);
       stub.failNextPushes(3);
       expect((await postWebhook(before.url, [ev.text(user, '予約する')], SECRET)).status).toBe(200);
       await before.close();
       clock.advance(7 * 3_600_000);
-      const after = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, store });
+      const after = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, lineSweepEveryMs: 3_600_000, store });
       try {
         await expect.poll(() => after.logs.some((l) => l.includes('line.outbox_abandoned'))).toBe(true);
         expect(await store.conversations.unsent(clock.now() + 1, 10)).toEqual([]);
@@ -667,7 +667,7 @@ describe('an answer that did not reach LINE (the outbox)', () => {
 
 describe('shutdown (SIGTERM)', () => {
   it('refuses new webhooks, finishes an acknowledged answer still at a slow LINE, then closes', async () => {
-    const stopping = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5 });
+    const stopping = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, lineSweepEveryMs: 3_600_000 });
     const user = lineUserId();
     const event = ev.follow(user);
     // LINE takes longer than the ack deadline: LINE is answered 200 while the reply is still on its way.
