@@ -23,11 +23,6 @@ export const conversationStateSchema = z.object({
   flow,
   /** Ids of the last events answered, for dedupe (kept by the engine, not the dialogs). */
   events: z.array(z.string()).optional(),
-  /**
-   * Replies of the last turns not yet confirmed delivered, by event id (kept by the engine):
-   * a redelivered event is answered from here. Personal data: sealed with the state.
-   */
-  outbox: z.array(z.object({ event: z.string(), at: z.number(), by: z.string().optional(), replies: z.array(z.unknown()) })).optional(),
   /** Messages in a row the bot did not understand; the third offers to pass the last one to staff. */
   misses: z.number().int().min(0).optional(),
   /**

@@ -6,7 +6,7 @@
  * - A repeated event id stops at dedupe: the conversation record remembers the ids of its
  *   last events, saved with the state, so a failed turn leaves no mark and its redelivery runs.
  * - A channel that confirms delivery (LINE) asks for an outbox: the turn's replies are saved
- *   with its state, in the same compare-and-set, and stay there until `delivered` removes
+ *   beside its state, in the same compare-and-set, and stay there until `delivered` removes
  *   them. A repeated event whose replies are still there is answered with them again (the
  *   process may have crashed between the save and the send), never with silence.
  * - Events of one conversation run one after another in this process (KeyedQueue); across
@@ -30,7 +30,7 @@ import { say } from '../dialogs/format.ts';
 import { type Locale, ZONE } from './domain.ts';
 import { KeyedQueue } from './keyedQueue.ts';
 import { errorFields, type Logger, pseudonym } from './log.ts';
-import type { Store } from './stores/ports.ts';
+import type { OutboxChange, Store, StoredConversation } from './stores/ports.ts';
 
 /** One event from a channel, already translated. */
 export interface TurnRequest {
@@ -126,16 +126,13 @@ export interface Undelivered {
 /** When the oldest of `outbox` was saved, for the store's index of undelivered replies. */
 const unsentSince = (outbox: OutboxEntry[]): number | undefined => (outbox.length > 0 ? Math.min(...outbox.map((e) => e.at)) : undefined);
 
-/** Conversations whose last save is kept for the delivery mark (in flight at once, at most). */
-const LAST_SAVED_KEPT = 10_000;
-
-/** The undelivered replies stored with a conversation, read even from a record that no longer parses. */
-function outboxOf(raw: unknown): OutboxEntry[] {
-  const outbox = (raw as { outbox?: unknown } | null | undefined)?.outbox;
-  if (!Array.isArray(outbox)) return [];
-  return outbox.filter(
-    (e): e is OutboxEntry => typeof e === 'object' && e !== null && typeof (e as OutboxEntry).event === 'string' && typeof (e as OutboxEntry).at === 'number' && Array.isArray((e as OutboxEntry).replies),
-  );
+/** A conversation's undelivered replies, oldest first (entries of another shape are passed over). */
+function outboxOf(stored: StoredConversation | null): OutboxEntry[] {
+  return (stored?.outbox ?? [])
+    .filter(
+      (e): e is OutboxEntry => typeof e === 'object' && e !== null && typeof (e as OutboxEntry).event === 'string' && typeof (e as OutboxEntry).at === 'number' && Array.isArray((e as OutboxEntry).replies),
+    )
+    .sort((a, b) => a.at - b.at);
 }
 
 /** What a turn learnt before it failed. */
@@ -152,12 +149,6 @@ const MAX_ATTEMPTS = 8;
 export class TurnEngine {
   private readonly opts: EngineOptions;
   private readonly queue = new KeyedQueue();
-  /**
-   * The record each turn with an outbox saved (its revision and state), so that marking its
-   * replies delivered, which follows at once in the same queue, is one compare-and-set without
-   * reading the record again. Bounded; a stale entry only costs that read.
-   */
-  private readonly lastSaved = new Map<string, { rev: number; state: unknown }>();
   /** Tells this process's outbox entries from those of earlier runs or other processes. */
   private readonly id = randomUUID();
   private heartbeat?: NodeJS.Timeout;
@@ -193,28 +184,13 @@ export class TurnEngine {
 
   /**
    * The channel delivered the replies of `eventId`: they leave the outbox (a later redelivery
-   * is then a plain duplicate). In the conversation's order; a failure is logged, not thrown
-   * (the entry then stays until it ages out, and a redelivery would send it again).
+   * is then a plain duplicate). A small write beside the state, which no turn's save can undo;
+   * a failure is logged, not thrown (the entry then stays, and a redelivery or the channel's
+   * sweep sends it again, with the same retry keys).
    */
-  delivered(conversationKey: string, eventId: string): Promise<void> {
-    return this.queue.run(conversationKey, async () => {
-      const { store, log, retentionMs } = this.opts;
-      try {
-        const cached = this.lastSaved.get(conversationKey);
-        this.lastSaved.delete(conversationKey);
-        for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-          // First try on the record this process just saved; on a conflict, read it again.
-          const stored = attempt === 1 && cached ? cached : await store.conversations.load(conversationKey);
-          const outbox = outboxOf(stored?.state);
-          if (!stored || !outbox.some((e) => e.event === eventId)) return;
-          const rest = outbox.filter((e) => e.event !== eventId);
-          const state = { ...(stored.state as object), outbox: rest.length > 0 ? rest : undefined };
-          if (await store.conversations.save(conversationKey, stored.rev, state, retentionMs, unsentSince(rest))) return;
-        }
-        throw new Error('conversation kept changing under the delivery mark');
-      } catch (err) {
-        log.warn('turn.delivery_unmarked', { user: pseudonym(conversationKey), ...errorFields(err) });
-      }
+  async delivered(conversationKey: string, eventId: string): Promise<void> {
+    await this.opts.store.conversations.delivered(conversationKey, eventId).catch((err) => {
+      this.opts.log.warn('turn.delivery_unmarked', { user: pseudonym(conversationKey), ...errorFields(err) });
     });
   }
 
@@ -232,17 +208,10 @@ export class TurnEngine {
         await store.conversations.delete(conversationKey);
         continue;
       }
-      for (const entry of outboxOf(stored.state)) if (entry.at < beforeMs) found.push({ conversationKey, entry });
+      for (const entry of outboxOf(stored)) if (entry.at < beforeMs) found.push({ conversationKey, entry });
     }
     const senderOf = await this.senders(found.map((f) => f.entry.by));
     return found.map(({ conversationKey, entry: e }) => ({ conversationKey, eventId: e.event, savedAt: e.at, by: senderOf(e.by), replies: e.replies }));
-  }
-
-  private remember(conversationKey: string, rev: number, state: unknown): void {
-    this.lastSaved.delete(conversationKey);
-    this.lastSaved.set(conversationKey, { rev, state });
-    // Oldest first: a turn whose delivery is never confirmed must not keep its entry for ever.
-    if (this.lastSaved.size > LAST_SAVED_KEPT) this.lastSaved.delete(this.lastSaved.keys().next().value!);
   }
 
   /** True when the conversation has a stored record (read only). */
@@ -303,7 +272,7 @@ export class TurnEngine {
     const nowMs = now();
     const stored = await store.conversations.load(request.conversationKey);
     const answered = answeredEvents(stored?.state);
-    const outbox = outboxOf(stored?.state);
+    const outbox = outboxOf(stored);
     if (request.eventId && answered.includes(request.eventId)) {
       const unsent = outbox.find((e) => e.event === request.eventId);
       return unsent ? { resend: unsent } : 'duplicate';
@@ -338,16 +307,15 @@ export class TurnEngine {
     const replies = [...before, ...result.replies];
     if (result.committed) seen.committed = replies;
     const events = request.eventId ? [...answered, request.eventId].slice(-REMEMBERED_EVENTS) : answered;
-    const unsent = request.outbox && request.eventId ? [...outbox, { event: request.eventId, at: nowMs, by: this.id, replies }].slice(-OUTBOX_TURNS) : outbox;
-    const next: ConversationState = {
-      ...result.state,
-      at: nowMs,
-      ...(events.length > 0 ? { events } : {}),
-      outbox: unsent.length > 0 ? unsent : undefined,
-    };
-    const rev = stored?.rev ?? 0;
-    const saved = await store.conversations.save(request.conversationKey, rev, next, retentionMs, unsentSince(unsent));
-    if (saved && request.outbox && request.eventId) this.remember(request.conversationKey, rev + 1, next);
+    const next: ConversationState = { ...result.state, at: nowMs, ...(events.length > 0 ? { events } : {}) };
+    let change: OutboxChange | undefined;
+    if (request.outbox && request.eventId) {
+      const entry: OutboxEntry = { event: request.eventId, at: nowMs, by: this.id, replies };
+      const kept = [...outbox, entry].slice(-OUTBOX_TURNS);
+      const drop = outbox.filter((e) => !kept.includes(e)).map((e) => e.event);
+      change = { add: { id: entry.event, entry }, ...(drop.length > 0 ? { drop } : {}), unsentSince: unsentSince(kept)! };
+    }
+    const saved = await store.conversations.save(request.conversationKey, stored?.rev ?? 0, next, retentionMs, change);
     return saved ? replies : undefined;
   }
 

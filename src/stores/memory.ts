@@ -76,7 +76,7 @@ export interface MemoryStoreOptions {
  * (e.g. `Date` → string) whichever store they run on.
  */
 export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AUDIT_CAP }: MemoryStoreOptions = {}): Store {
-  const conversations = new Map<string, { rev: number; json: string; expiresAt: number }>();
+  const conversations = new Map<string, { rev: number; json: string; expiresAt: number; outbox: Map<string, string> }>();
   /** Conversation key → when its oldest undelivered reply was saved, like the Redis sorted set. */
   const unsent = new Map<string, number>();
   const dedupe = new Map<string, number>();
@@ -153,17 +153,30 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
   const conversationStore: ConversationStore = {
     async load(key) {
       const record = liveConversation(key, clock());
-      return record ? ({ rev: record.rev, state: JSON.parse(record.json) } satisfies StoredConversation) : null;
+      if (!record) return null;
+      const stored: StoredConversation = { rev: record.rev, state: JSON.parse(record.json) };
+      if (record.outbox.size > 0) stored.outbox = [...record.outbox.values()].map((json) => JSON.parse(json) as unknown);
+      return stored;
     },
-    async save(key, expectedRev, state, ttlMs, unsentSince) {
+    async save(key, expectedRev, state, ttlMs, change) {
       const now = clock();
       maybeSweep(now);
-      const current = liveConversation(key, now)?.rev ?? 0;
-      if (current !== expectedRev) return false;
-      conversations.set(key, { rev: current + 1, json: JSON.stringify(state), expiresAt: now + ttlOf(ttlMs) });
-      if (unsentSince === undefined) unsent.delete(key);
-      else unsent.set(key, unsentSince);
+      const live = liveConversation(key, now);
+      if ((live?.rev ?? 0) !== expectedRev) return false;
+      const outbox = new Map(live?.outbox ?? []);
+      if (change?.add) outbox.set(change.add.id, JSON.stringify(change.add.entry));
+      for (const id of change?.drop ?? []) outbox.delete(id);
+      conversations.set(key, { rev: expectedRev + 1, json: JSON.stringify(state), expiresAt: now + ttlOf(ttlMs), outbox });
+      if (change) {
+        if (change.unsentSince === undefined) unsent.delete(key);
+        else unsent.set(key, change.unsentSince);
+      }
       return true;
+    },
+    async delivered(key, id) {
+      const record = conversations.get(key);
+      record?.outbox.delete(id);
+      if (!record || record.outbox.size === 0) unsent.delete(key);
     },
     async delete(key) {
       conversations.delete(key);

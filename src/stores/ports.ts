@@ -10,6 +10,21 @@ export interface StoredConversation {
   /** Revision of this record: 1 after the first save, +1 on every save. */
   rev: number;
   state: unknown;
+  /** The outbox: entries (as saved) whose delivery is not confirmed yet, in no order; absent when empty. */
+  outbox?: unknown[];
+}
+
+/**
+ * What a save does to the conversation's outbox. Its entries are kept beside the state, not
+ * in it, so that marking one delivered is a small write that needs no compare-and-set.
+ */
+export interface OutboxChange {
+  /** A new entry, under its id. */
+  add?: { id: string; entry: unknown };
+  /** Ids of entries to drop. */
+  drop?: string[];
+  /** When the oldest entry left was saved (ms since epoch); undefined: none is left. */
+  unsentSince?: number;
 }
 
 /** Conversation state per user and channel. */
@@ -20,10 +35,12 @@ export interface ConversationStore {
    * revision is `expectedRev` (0 = no record). Returns false, writing nothing, otherwise.
    * The record expires `ttlMs` after the save.
    *
-   * `unsentSince` (ms since epoch) says the state holds replies not yet delivered, the oldest
-   * saved then: the conversation is listed by `unsent` until a save without it (or `delete`).
+   * `outbox` changes the outbox in the same step (without it, the outbox stays as it is); a
+   * conversation whose outbox is left with entries is listed by `unsent`.
    */
-  save(key: string, expectedRev: number, state: unknown, ttlMs: number, unsentSince?: number): Promise<boolean>;
+  save(key: string, expectedRev: number, state: unknown, ttlMs: number, outbox?: OutboxChange): Promise<boolean>;
+  /** Drops outbox entry `id` (its replies were delivered); with none left, `unsent` stops listing it. */
+  delivered(key: string, id: string): Promise<void>;
   delete(key: string): Promise<void>;
   /**
    * Keys of conversations saved with undelivered replies older than `beforeMs`, oldest first,

@@ -8,9 +8,10 @@
  * - `{p}{s:<sessionId>}:users`    hash userKey → bookingId
  * - `{p}{s:<sessionId>}:bookings` hash bookingId → booking JSON
  * - `{p}{s:<sessionId>}:erased`   string, how many bookings were erased at their owners' request
- * - `{p}conv:<key>`               hash `r` (revision), `s` (state JSON), with a TTL
- * - `{p}unsent`                   sorted set of conversation keys whose state holds replies
- *                                 not yet delivered, scored by when the oldest was saved (ms)
+ * - `{p}conv:<key>`               hash `r` (revision), `s` (state JSON), `o:<eventId>` (an outbox
+ *                                 entry: a turn's replies not yet delivered), with a TTL
+ * - `{p}unsent`                   sorted set of conversation keys with outbox entries, scored
+ *                                 by when the oldest was saved (ms)
  * - `{p}dedupe:<id>`              string, `SET NX PX`
  * - `{p}instance:<id>`            string, a running process's mark (`SET PX`, renewed each second)
  * - `{p}{tickets}:byId`           hash ticketId → ticket JSON
@@ -400,21 +401,37 @@ return redis.call('HGET', KEYS[2], ids[1])
 `;
 
 /**
- * KEYS conversation, unsent index; ARGV expectedRev stateJson ttlMs unsentSince ('' = none)
- * conversationKey. Compare-and-set, so that two processes handling the same user cannot both
- * write on top of one revision; the index follows the outbox in the same step. (The index is
- * one key for every conversation: on Redis Cluster it must move out of this script.)
+ * KEYS conversation, unsent index; ARGV expectedRev stateJson ttlMs conversationKey index
+ * ('keep', 'drop' or the score of the oldest entry left) addId ('' = none) addJson dropIds….
+ * Compare-and-set, so that two processes handling the same user cannot both write on top of
+ * one revision; the outbox and its index change in the same step. (The index is one key for
+ * every conversation: on Redis Cluster it must move out of this script.)
  */
 const SAVE_CONVERSATION = `
 local current = tonumber(redis.call('HGET', KEYS[1], 'r') or '0')
 if current ~= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'r', tostring(current + 1), 's', ARGV[2])
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'o:' .. ARGV[6], ARGV[7]) end
+for i = 8, #ARGV do redis.call('HDEL', KEYS[1], 'o:' .. ARGV[i]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-if ARGV[4] == '' then
-  redis.call('ZREM', KEYS[2], ARGV[5])
-else
-  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+if ARGV[5] == 'drop' then
+  redis.call('ZREM', KEYS[2], ARGV[4])
+elseif ARGV[5] ~= 'keep' then
+  redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
 end
+return 1
+`;
+
+/** KEYS conversation; the whole hash as a flat array (the same under RESP2 and RESP3). */
+const LOAD_CONVERSATION = `return redis.call('HGETALL', KEYS[1])`;
+
+/**
+ * KEYS conversation, unsent index; ARGV eventId conversationKey. Drops one outbox entry; with
+ * only the revision and the state left, the conversation leaves the index.
+ */
+const OUTBOX_DELIVERED = `
+redis.call('HDEL', KEYS[1], 'o:' .. ARGV[1])
+if redis.call('HLEN', KEYS[1]) <= 2 then redis.call('ZREM', KEYS[2], ARGV[2]) end
 return 1
 `;
 
@@ -455,6 +472,8 @@ const SCRIPTS = {
   cbSetCard: { numberOfKeys: 2, lua: SET_CARD },
   cbActiveTicket: { numberOfKeys: 2, lua: ACTIVE_TICKET },
   cbSaveConversation: { numberOfKeys: 2, lua: SAVE_CONVERSATION },
+  cbLoadConversation: { numberOfKeys: 1, lua: LOAD_CONVERSATION },
+  cbOutboxDelivered: { numberOfKeys: 2, lua: OUTBOX_DELIVERED },
   cbAuditRecent: { numberOfKeys: 1, lua: AUDIT_RECENT },
 };
 
@@ -554,13 +573,27 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
 
   const conversations: ConversationStore = {
     async load(key) {
-      const [rev, json] = await redis.hmget(conversationKey(key), 'r', 's');
-      if (rev == null || json == null) return null;
-      return { rev: Number(rev), state: decodeState(json) };
+      const fields = (await redis.cbLoadConversation(conversationKey(key))) as string[];
+      let rev: string | undefined;
+      let json: string | undefined;
+      const outbox: unknown[] = [];
+      for (let i = 0; i + 1 < fields.length; i += 2) {
+        const [name, value] = [fields[i]!, fields[i + 1]!];
+        if (name === 'r') rev = value;
+        else if (name === 's') json = value;
+        else if (name.startsWith('o:')) outbox.push(decodeState(value));
+      }
+      if (rev === undefined || json === undefined) return null;
+      return { rev: Number(rev), state: decodeState(json), ...(outbox.length > 0 ? { outbox } : {}) };
     },
-    async save(key, expectedRev, state, ttlMs, unsentSince) {
-      const saved = await redis.cbSaveConversation(conversationKey(key), unsentKey, expectedRev, encodeState(state), ttlOf(ttlMs), unsentSince ?? '', key);
+    async save(key, expectedRev, state, ttlMs, change) {
+      const index = !change ? 'keep' : change.unsentSince === undefined ? 'drop' : change.unsentSince;
+      const add = change?.add ? [change.add.id, encodeState(change.add.entry)] : ['', ''];
+      const saved = await redis.cbSaveConversation(conversationKey(key), unsentKey, expectedRev, encodeState(state), ttlOf(ttlMs), key, index, ...add, ...(change?.drop ?? []));
       return saved === 1;
+    },
+    async delivered(key, id) {
+      await redis.cbOutboxDelivered(conversationKey(key), unsentKey, id, key);
     },
     async delete(key) {
       await redis.multi().del(conversationKey(key)).zrem(unsentKey, key).exec();

@@ -76,18 +76,46 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
       expect(await store.conversations.load(key)).toEqual({ rev: 1, state: { at: at.toISOString() } });
     });
 
-    it('lists conversations with undelivered replies, oldest first, until a save without them or a delete', async () => {
+    it('keeps outbox entries beside the state: added and dropped with a save, removed one by one when delivered', async () => {
+      const key = fresh('conv');
+      const entry = (id: string) => ({ event: id, at: 1, replies: [{ kind: 'text', text: `answer ${id}` }] });
+      await store.conversations.save(key, 0, { v: 1 }, DAY_MS, { add: { id: 'e1', entry: entry('e1') }, unsentSince: 1 });
+      await store.conversations.save(key, 1, { v: 2 }, DAY_MS, { add: { id: 'e2', entry: entry('e2') }, unsentSince: 1 });
+      const both = await store.conversations.load(key);
+      expect(both?.state).toEqual({ v: 2 });
+      expect(both?.outbox).toHaveLength(2);
+      expect(both?.outbox).toEqual(expect.arrayContaining([entry('e1'), entry('e2')]));
+      // A save that names no outbox change leaves the outbox as it is.
+      await store.conversations.save(key, 2, { v: 3 }, DAY_MS);
+      expect((await store.conversations.load(key))?.outbox).toHaveLength(2);
+      await store.conversations.save(key, 3, { v: 4 }, DAY_MS, { add: { id: 'e3', entry: entry('e3') }, drop: ['e1'], unsentSince: 1 });
+      expect((await store.conversations.load(key))?.outbox).toEqual(expect.arrayContaining([entry('e2'), entry('e3')]));
+      // Delivered entries go without a revision: a save on the revision read before still wins.
+      await store.conversations.delivered(key, 'e2');
+      await store.conversations.delivered(key, 'e3');
+      await store.conversations.delivered(key, 'e3');
+      const after = await store.conversations.load(key);
+      expect(after).toEqual({ rev: 4, state: { v: 4 } });
+      expect(await store.conversations.save(key, 4, { v: 5 }, DAY_MS)).toBe(true);
+    });
+
+    it('lists conversations with outbox entries, oldest first, until the last is delivered or the record deleted', async () => {
       const [a, b, c] = [fresh('conv'), fresh('conv'), fresh('conv')];
       const mine = async (beforeMs: number) => (await store.conversations.unsent(beforeMs, 1_000)).filter((k) => [a, b, c].includes(k));
-      await store.conversations.save(a, 0, { v: 1 }, DAY_MS, 2_000);
-      await store.conversations.save(b, 0, { v: 1 }, DAY_MS, 1_000);
+      const add = (id: string, at: number) => ({ add: { id, entry: { event: id, at, replies: [] } }, unsentSince: at });
+      await store.conversations.save(a, 0, { v: 1 }, DAY_MS, add('a1', 2_000));
+      await store.conversations.save(b, 0, { v: 1 }, DAY_MS, add('b1', 1_000));
       await store.conversations.save(c, 0, { v: 1 }, DAY_MS);
       expect(await mine(3_000)).toEqual([b, a]);
       expect(await mine(2_000)).toEqual([b]);
       // A refused save changes nothing, the index included.
-      expect(await store.conversations.save(c, 0, { v: 2 }, DAY_MS, 500)).toBe(false);
+      expect(await store.conversations.save(c, 0, { v: 2 }, DAY_MS, add('c1', 500))).toBe(false);
       expect(await mine(3_000)).toEqual([b, a]);
-      await store.conversations.save(b, 1, { v: 2 }, DAY_MS);
+      await store.conversations.save(b, 1, { v: 2 }, DAY_MS, add('b2', 2_500));
+      // One of b's two entries delivered: b is still listed (at the score of its last save).
+      await store.conversations.delivered(b, 'b1');
+      expect(await mine(3_000)).toEqual([a, b]);
+      await store.conversations.delivered(b, 'b2');
       await store.conversations.delete(a);
       expect(await mine(3_000)).toEqual([]);
       expect((await store.conversations.unsent(Number.MAX_SAFE_INTEGER, 1)).length).toBeLessThanOrEqual(1);
@@ -127,8 +155,9 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
   describe('instances', () => {
     it('tells running processes from stopped and lapsed ones', async () => {
       const [running, stopped, lapsed, never] = [fresh('instance'), fresh('instance'), fresh('instance'), fresh('instance')];
+      const before = time.now();
       await store.instances.beat(lapsed, HOUR_MS);
-      await time.expire([`instance:${lapsed}`], time.now() + HOUR_MS, time.now() + HOUR_MS, async () => (await store.instances.alive([lapsed])).size > 0);
+      await time.expire([`instance:${lapsed}`], before + HOUR_MS, time.now() + HOUR_MS, async () => (await store.instances.alive([lapsed])).size > 0);
       for (const id of [running, stopped]) await store.instances.beat(id, HOUR_MS);
       await store.instances.forget(stopped);
       expect(await store.instances.alive([running, stopped, lapsed, never])).toEqual(new Set([running]));
