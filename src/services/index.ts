@@ -59,7 +59,7 @@ export function createDialogServices(opts: DialogServiceOptions): DialogServices
     catalog: opts.catalog,
     bookings,
     handoff,
-    erasure: new ErasureService(bookings, handoff, opts.log),
+    erasure: new ErasureService(bookings, handoff, opts.store.audit, opts.log),
     knowledge: new QuestionService(opts.brain ?? defaultQuestionBrain(), opts.store.feedback),
     translator,
   };

@@ -220,7 +220,9 @@ export type AuditAction =
   | 'unanswered.listed'
   /** The unanswered questions CSV, downloaded through a staff member's link. */
   | 'unanswered.exported'
-  | 'audit.listed';
+  | 'audit.listed'
+  /** A citizen deleted their data (staff `citizen`); records: how many bookings and tickets, no ids. */
+  | 'privacy.erased';
 
 /**
  * One audited staff access. It names people by staff id only and records by their ids:

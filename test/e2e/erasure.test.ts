@@ -245,5 +245,9 @@ describe.each([
     // And the logs: the staff's trace is a pseudonym and counts.
     const trace = e2e.running.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === 'privacy.erased');
     expect(trace).toMatchObject({ user: pseudonym(`line:${user}`), cancelled: 1, tickets: 1 });
+    // And what staff see with `audit`: counts, not who.
+    const [latest] = await store().audit.recent(1);
+    expect(latest).toEqual({ at: expect.any(String), staff: 'citizen', action: 'privacy.erased', records: ['cancelled:1', 'counted:0', 'tickets:1'] });
+    expect(JSON.stringify(latest)).not.toContain(pseudonym(`line:${user}`));
   });
 });
