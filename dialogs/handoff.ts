@@ -49,6 +49,7 @@ export async function openHandoff(ctx: TurnContext, state: ConversationState, re
   const ticket = await ctx.services.handoff.open(
     {
       userKey: ctx.caller.userKey,
+      ...(ctx.caller.personKey ? { personKey: ctx.caller.personKey } : {}),
       channel: ctx.caller.channel,
       locale: state.locale,
       reason,

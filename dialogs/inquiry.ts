@@ -238,6 +238,7 @@ async function passToStaff(ctx: TurnContext, state: ConversationState, current: 
     const ticket = await handoff.open(
       {
         userKey: ctx.caller.userKey,
+        ...(ctx.caller.personKey ? { personKey: ctx.caller.personKey } : {}),
         channel: ctx.caller.channel,
         locale: state.locale,
         reason: 'inquiry',

@@ -41,9 +41,11 @@ export class HandoffService implements HandoffPort {
     const active = await this.store.activeFor(request.userKey);
     if (active) return active;
     // Only a new ticket counts against the hourly budget; an urgent one is never refused.
-    if (request.reason !== 'urgent' && !(await this.limits.take('tickets', request.userKey))) return { limited: true };
+    // Counted per person: conversations opened by the dozen from one web address share one budget.
+    const { personKey, ...fields } = request;
+    if (request.reason !== 'urgent' && !(await this.limits.take('tickets', personKey ?? request.userKey))) return { limited: true };
     // Ticket ids use the booking-reference alphabet: a citizen may read one out on the phone.
-    const ticket: Ticket = { ...request, id: newReference(), status: 'open', createdAt: isoOf(now) };
+    const ticket: Ticket = { ...fields, id: newReference(), status: 'open', createdAt: isoOf(now) };
     await this.store.create(ticket);
     this.log.info('ticket.opened', { ticket: ticket.id, reason: ticket.reason, category: ticket.category, priority: ticket.priority });
     const notified = this.notify(ticket);

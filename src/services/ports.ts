@@ -68,7 +68,10 @@ export interface BookingPort {
 
 /** Fields the caller supplies when opening a ticket. */
 export type TicketRequest = Pick<Ticket, 'userKey' | 'channel' | 'locale' | 'reason' | 'priority' | 'category' | 'serviceId' | 'context'> &
-  Partial<Pick<Ticket, 'desk' | 'question' | 'suggestions' | 'urgent'>>;
+  Partial<Pick<Ticket, 'desk' | 'question' | 'suggestions' | 'urgent'>> & {
+    /** The person behind the conversation (`Caller.personKey`): whose hourly ticket budget it takes. Not stored. */
+    personKey?: string;
+  };
 
 /** What `open` says instead of a ticket when the citizen opened too many this hour (TICKETS_PER_HOUR). */
 export interface TicketsLimited {

@@ -1,6 +1,7 @@
 /**
  * The hoarding probe replayed over real HTTP with a real Redis: a script that opens a web chat
- * conversation per slot from one address, and one that re-picks the same time to keep a slot.
+ * conversation per slot from one address (to hold, or to book one after another), one that
+ * re-picks the same time to keep a slot, and one that asks for a person from many conversations.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, inject, it } from 'vitest';
@@ -113,6 +114,12 @@ describe('hoarding from the web chat', () => {
     await chat(second, other, act(tap.time('1000')));
     const { held } = await second.app.store.bookings.occupancy(SESSION_ID, clock.now());
     expect([...held]).toEqual([['1000', person]]);
+  });
+
+  it('"talk to a person" from 10 conversations of one address opens TICKETS_PER_HOUR tickets, not 10', async () => {
+    const app = await start({ TICKETS_PER_HOUR: '3' });
+    for (let i = 0; i < 10; i++) await chat(app, randomUUID(), { kind: 'text', text: '担当者と話したい' });
+    expect(await app.app.store.tickets.listOpen()).toHaveLength(3);
   });
 
   it('re-picking the same time does not keep the slot past HOLD_MAX_MINUTES', async () => {
