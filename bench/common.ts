@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import type { Agent, RequestOptions } from 'node:http';
 import { join } from 'node:path';
 import { type RedisServer, startRedisServer } from '../test/support/redisServer.ts';
 
@@ -179,6 +180,18 @@ export function eventId(): string {
 export function lineUserId(n: number, run = 'b'): string {
   const tag = Buffer.from(run).toString('hex').padStart(8, '0').slice(0, 8);
   return `U${tag}${n.toString(16).padStart(24, '0')}`;
+}
+
+/** The options of LINE's POST of `bytes` to the bot's webhook at `target`, signed. */
+export function webhookRequest(target: URL, bytes: Buffer, agent?: Agent): RequestOptions {
+  return {
+    host: target.hostname,
+    port: target.port,
+    path: target.pathname,
+    method: 'POST',
+    ...(agent ? { agent } : {}),
+    headers: { 'content-type': 'application/json', 'content-length': bytes.length, 'x-line-signature': sign(bytes) },
+  };
 }
 
 /** A webhook body with one event, as LINE posts it. */

@@ -44,12 +44,12 @@ import {
   lineUserId,
   percentile,
   type Proc,
-  sign,
   sleep,
   spawnTracked,
   stopAll,
   track,
   waitUntil,
+  webhookRequest,
   writeCatalog,
 } from './common.ts';
 
@@ -191,20 +191,11 @@ function post(body: string): Promise<number> {
   return new Promise((resolve) => {
     const target = new URL('/line/webhook', botUrl);
     const bytes = Buffer.from(body);
-    const req = request(
-      {
-        host: target.hostname,
-        port: target.port,
-        path: target.pathname,
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': bytes.length, 'x-line-signature': sign(bytes) },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', () => resolve(0));
-      },
-    );
+    const req = request(webhookRequest(target, bytes), (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', () => resolve(0));
+    });
     req.setTimeout(WEBHOOK_TIMEOUT_MS, () => req.destroy(new Error('timeout')));
     req.on('error', () => resolve(0));
     req.end(bytes);

@@ -16,7 +16,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { HOST, lineUserId, percentile, round, sign, UNAVAILABLE_MARK, webhookBody } from './common.ts';
+import { HOST, lineUserId, percentile, round, UNAVAILABLE_MARK, webhookBody, webhookRequest } from './common.ts';
 
 // ---- the stub LINE API --------------------------------------------------------------------
 
@@ -172,21 +172,11 @@ async function runUsers(spec: RunSpec): Promise<RunResult> {
       let sentAt = 0;
       const target = targets[i]!;
       const bytes = Buffer.from(body);
-      const req = request(
-        {
-          host: target.hostname,
-          port: target.port,
-          path: target.pathname,
-          method: 'POST',
-          agent: agents[i],
-          headers: { 'content-type': 'application/json', 'content-length': bytes.length, 'x-line-signature': sign(bytes) },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, sentAt }));
-          res.on('error', reject);
-        },
-      );
+      const req = request(webhookRequest(target, bytes, agents[i]), (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, sentAt }));
+        res.on('error', reject);
+      });
       req.once('socket', () => {
         sentAt = performance.now();
       });

@@ -575,33 +575,12 @@ describe('an answer that did not reach LINE (the outbox)', () => {
       const store = createMemoryStore({ now: clock.now });
       return { ...store, close: async () => undefined };
     };
-
-    it("answers at once the redelivery of an answer an earlier run saved but never sent", async () => {
+    /** A run of the bot on `store` (sweeping only at start-up: the tests move the clock by hand). */
+    const run = (store: Store) => startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, lineSweepEveryMs: 3_600_000, store });
+    /** A run that saved an answer to "予約する" which LINE never took, and then stopped. */
+    async function unsentAnswer() {
       const store = sharedStore();
-      const before = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, lineSweepEveryMs: 3_600_000, store });
-      const user = lineUserId();
-      const event = ev.text(user, '予約する');
-      stub.failNextReplies(1);
-      stub.failNextPushes(3);
-      expect((await postWebhook(before.url, [event], SECRET)).status).toBe(200);
-      await before.close();
-      // A second later, the new run gets LINE's redelivery: the answer goes out now, not after a wait.
-      clock.advance(1_000);
-      const after = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, lineSweepEveryMs: 3_600_000, store });
-      try {
-        expect((await postWebhook(after.url, [{ ...event, deliveryContext: { isRedelivery: true } }], SECRET)).status).toBe(200);
-        const delivered = pushesTo(user).filter((c) => c.status === 200);
-        expect(delivered).toHaveLength(1);
-        expect(delivered[0]!.retryKey).toBe(firstKey(event));
-        expect(textOf(delivered[0]!)).toContain(ja.booking.modePrompt);
-      } finally {
-        await after.close();
-      }
-    });
-
-    it('sends, on start-up, an answer whose webhook was acknowledged but which never left (no redelivery will ask for it)', async () => {
-      const store = sharedStore();
-      const before = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, lineSweepEveryMs: 3_600_000, store });
+      const before = await run(store);
       const user = lineUserId();
       const event = ev.text(user, '予約する');
       stub.failNextReplies(1);
@@ -609,14 +588,36 @@ describe('an answer that did not reach LINE (the outbox)', () => {
       expect((await postWebhook(before.url, [event], SECRET)).status).toBe(200);
       await before.close();
       expect(pushesTo(user).filter((c) => c.status === 200)).toHaveLength(0);
+      return { store, user, event };
+    }
+    /** The one push LINE took for `user`: the saved answer, with the first send's retry key. */
+    const expectAnswerPushed = (user: string, event: LineEvent) => {
+      const delivered = pushesTo(user).filter((c) => c.status === 200);
+      expect(delivered).toHaveLength(1);
+      expect(delivered[0]!.retryKey).toBe(firstKey(event));
+      expect(textOf(delivered[0]!)).toContain(ja.booking.modePrompt);
+    };
+
+    it('answers at once the redelivery of an answer an earlier run saved but never sent', async () => {
+      const { store, user, event } = await unsentAnswer();
+      // A second later, the new run gets LINE's redelivery: the answer goes out now, not after a wait.
+      clock.advance(1_000);
+      const after = await run(store);
+      try {
+        expect((await postWebhook(after.url, [{ ...event, deliveryContext: { isRedelivery: true } }], SECRET)).status).toBe(200);
+        expectAnswerPushed(user, event);
+      } finally {
+        await after.close();
+      }
+    });
+
+    it('sends, on start-up, an answer whose webhook was acknowledged but which never left (no redelivery will ask for it)', async () => {
+      const { store, user, event } = await unsentAnswer();
       clock.advance(30_000);
-      const after = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, lineSweepEveryMs: 3_600_000, store });
+      const after = await run(store);
       try {
         await stub.waitFor(() => pushesTo(user).some((c) => c.status === 200));
-        const delivered = pushesTo(user).filter((c) => c.status === 200);
-        expect(delivered).toHaveLength(1);
-        expect(delivered[0]!.retryKey).toBe(firstKey(event));
-        expect(textOf(delivered[0]!)).toContain(ja.booking.modePrompt);
+        expectAnswerPushed(user, event);
         await expect.poll(async () => (await store.conversations.load(`line:${user}`))?.outbox).toBeUndefined();
         expect(await store.conversations.unsent(clock.now() + 1, 10)).toEqual([]);
         // LINE's redelivery, should it still come, is now a plain duplicate.
@@ -629,7 +630,7 @@ describe('an answer that did not reach LINE (the outbox)', () => {
 
     it('sends, after a crash, what a staff action said when its push had not gone through', async () => {
       const store = sharedStore();
-      const before = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, lineSweepEveryMs: 3_600_000, store });
+      const before = await run(store);
       const user = lineUserId();
       const asked = ev.text(user, '担当者と話したい');
       expect((await postWebhook(before.url, [asked], SECRET)).status).toBe(200);
@@ -641,7 +642,7 @@ describe('an answer that did not reach LINE (the outbox)', () => {
       expect(pushesTo(user).filter((c) => c.status === 200)).toHaveLength(0);
       await before.close();
       clock.advance(30_000);
-      const after = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, lineSweepEveryMs: 3_600_000, store });
+      const after = await run(store);
       try {
         await stub.waitFor(() => pushesTo(user).some((c) => c.status === 200));
         const [delivered] = pushesTo(user).filter((c) => c.status === 200);
@@ -654,15 +655,9 @@ describe('an answer that did not reach LINE (the outbox)', () => {
     });
 
     it('gives up on an answer that could not be sent for hours, and says so in the log', async () => {
-      const store = sharedStore();
-      const before = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, lineSweepEveryMs: 3_600_000, store });
-      const user = lineUserId();
-      stub.failNextReplies(1);
-      stub.failNextPushes(3);
-      expect((await postWebhook(before.url, [ev.text(user, '予約する')], SECRET)).status).toBe(200);
-      await before.close();
+      const { store, user } = await unsentAnswer();
       clock.advance(7 * 3_600_000);
-      const after = await startApp(lineEnv(stub.url), { now: clock.now, lineRetryDelayMs: 5, lineSweepEveryMs: 3_600_000, store });
+      const after = await run(store);
       try {
         await expect.poll(() => after.logs.some((l) => l.includes('line.outbox_abandoned'))).toBe(true);
         expect(await store.conversations.unsent(clock.now() + 1, 10)).toEqual([]);
