@@ -1,0 +1,90 @@
+/**
+ * The job queue on Redis, with BullMQ: every process adds jobs and runs them, and BullMQ's
+ * locks give each job to one worker at a time. Keys live under `<prefix>{jobs}`, one hash tag,
+ * so that BullMQ's multi-key scripts stay in one Cluster slot. Completed jobs are kept a week:
+ * scheduling the same id again within that time does nothing, so a turn that runs twice (a
+ * lost compare-and-set race) cannot send a message twice.
+ */
+import { Job, Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { errorFields, type Logger } from '../log.ts';
+import { JOB_ATTEMPTS, JOB_ID, JOB_RETRY_BASE_MS, type JobData, type JobHandler, type JobName, type JobQueue } from './queue.ts';
+
+const QUEUE = 'lifecycle';
+const KEEP_DONE_SECONDS = 7 * 24 * 3600;
+/** Jobs one process runs at once. */
+const CONCURRENCY = 4;
+
+export interface BullJobQueueOptions {
+  url: string;
+  /** The store's key prefix; the queue's keys go under `<prefix>{jobs}`. */
+  prefix: string;
+  now: () => number;
+  log: Logger;
+}
+
+export class BullJobQueue implements JobQueue {
+  private readonly opts: BullJobQueueOptions;
+  private readonly connection: Redis;
+  private readonly queue: Queue;
+  private worker?: Worker;
+  private workerConnection?: Redis;
+
+  constructor(opts: BullJobQueueOptions) {
+    this.opts = opts;
+    // Adding jobs fails fast in an outage (the caller logs it); the worker's blocking reads need no retry limit.
+    this.connection = new Redis(opts.url, { maxRetriesPerRequest: 1, enableOfflineQueue: true });
+    this.connection.on('error', (err: Error) => opts.log.warn('jobs.redis_connection', errorFields(err)));
+    this.queue = new Queue(QUEUE, { connection: this.connection, prefix: `${opts.prefix}{jobs}` });
+    this.queue.on('error', (err: Error) => opts.log.warn('jobs.queue_error', errorFields(err)));
+  }
+
+  async schedule(id: string, name: JobName, data: JobData, atMs: number): Promise<void> {
+    if (!JOB_ID.test(id)) throw new Error('invalid job id');
+    await this.queue.add(name, data, {
+      jobId: id,
+      delay: Math.max(0, atMs - this.opts.now()),
+      attempts: JOB_ATTEMPTS,
+      backoff: { type: 'exponential', delay: JOB_RETRY_BASE_MS },
+      removeOnComplete: { age: KEEP_DONE_SECONDS },
+      removeOnFail: { age: KEEP_DONE_SECONDS },
+    });
+  }
+
+  async cancel(id: string): Promise<void> {
+    const job = await Job.fromId(this.queue, id);
+    if (job && ((await job.isDelayed()) || (await job.isWaiting()))) await job.remove();
+  }
+
+  async dueAt(id: string): Promise<number | undefined> {
+    const job = await Job.fromId(this.queue, id);
+    if (!job || !((await job.isDelayed()) || (await job.isWaiting()))) return undefined;
+    return job.timestamp + (job.delay ?? 0);
+  }
+
+  start(handler: JobHandler): void {
+    const { log, url, prefix } = this.opts;
+    this.workerConnection = new Redis(url, { maxRetriesPerRequest: null });
+    this.workerConnection.on('error', (err: Error) => log.warn('jobs.redis_connection', errorFields(err)));
+    this.worker = new Worker(QUEUE, (job) => handler(job.name as JobName, job.data as JobData, job.id!), {
+      connection: this.workerConnection,
+      prefix: `${prefix}{jobs}`,
+      concurrency: CONCURRENCY,
+    });
+    this.worker.on('failed', (job, err) => {
+      const attempts = job?.attemptsMade ?? 0;
+      const fields = { job: job?.name ?? 'unknown', attempt: attempts, ...errorFields(err) };
+      if (attempts >= JOB_ATTEMPTS) log.error('job.gave_up', fields);
+      else log.warn('job.failed', fields);
+    });
+    this.worker.on('error', (err: Error) => log.warn('jobs.worker_error', errorFields(err)));
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.close();
+    await this.queue.close();
+    for (const connection of [this.connection, this.workerConnection]) {
+      await connection?.quit().catch(() => connection.disconnect());
+    }
+  }
+}
