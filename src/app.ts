@@ -29,6 +29,10 @@ import type { Store } from './stores/ports.ts';
 import { appendOnlyOf, createRedisStore } from './stores/redis.ts';
 import { createSealer } from './stores/sealing.ts';
 import { StaffDeskService } from './staffDesk.ts';
+import { BullJobQueue } from './jobs/bullmq.ts';
+import { type JobQueue, MemoryJobQueue } from './jobs/queue.ts';
+import { createMailer } from './mail/mailer.ts';
+import { BookingLifecycle } from './services/lifecycle.ts';
 import type { DialogServices } from './turn.ts';
 
 /** Parts a test (or another host) may supply instead of the defaults. */
@@ -132,7 +136,22 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   await limitsRedis?.connect();
   const limits = createLimits({ rules: config.limits, prefix: config.redisPrefix, log, ...(limitsRedis ? { redis: limitsRedis } : {}) });
 
-  const services: DialogServices = createDialogServices({ store, catalog, holdMinutes: config.holdMinutes, holdMaxMinutes: config.holdMaxMinutes, bookingRetentionDays: config.bookingRetentionDays, log, notifier, limits, brain });
+  // The messages after a booking: jobs on Redis (every instance runs them, each once), or in this process.
+  const mailer = createMailer({ ...config.mail, log });
+  if (!mailer.configured) log.warn('mail.not_configured', { note: 'no-SMTP_URL:emails-are-logged-by-id-not-sent' });
+  const jobs: JobQueue = store.kind === 'redis' && config.redisUrl ? new BullJobQueue({ url: config.redisUrl, prefix: config.redisPrefix, now, log }) : new MemoryJobQueue({ now, log });
+  const lifecycle = new BookingLifecycle({
+    catalog,
+    jobs,
+    bookings: store.bookings,
+    optOuts: store.optOuts,
+    mailer,
+    ...(pusher ? { line: new LineMessenger({ pusher }) } : {}),
+    times: config.reminders,
+    log,
+  });
+
+  const services: DialogServices = createDialogServices({ store, catalog, holdMinutes: config.holdMinutes, holdMaxMinutes: config.holdMaxMinutes, bookingRetentionDays: config.bookingRetentionDays, log, notifier, limits, brain, bookingEvents: lifecycle });
   const engine = new TurnEngine({
     store,
     services,
@@ -183,7 +202,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   if (outbox) messengers.push(outbox);
   const runTurn = (request: TurnRequest) => engine.run(request);
   const delivered = (conversationKey: string, eventId: string) => engine.delivered(conversationKey, eventId);
-  const desk = new StaffDeskService({ store, catalog, notifier, knowledge: services.knowledge, runTurn, delivered, messengers, log });
+  const desk = new StaffDeskService({ store, catalog, notifier, knowledge: services.knowledge, runTurn, delivered, messengers, log, bookingEvents: lifecycle });
   if (!config.reportLinkSecret) log.warn('reports.random_link_secret', { note: 'set-REPORT_LINK_SECRET-when-several-instances-serve-the-bot' });
   const reportLinks = new ReportLinks(config.reportLinkSecret, now);
   teams.mount(server, { desk, runTurn, unansweredCsvUrl: (origin, staffId) => reportLinks.url(origin, UNANSWERED_CSV_PATH, staffId) });
@@ -229,7 +248,10 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     now,
     replyTokenMaxAgeMs: config.line.replyTokenMaxAgeMs,
     ...(overrides.lineSweepEveryMs !== undefined ? { sweepEveryMs: overrides.lineSweepEveryMs } : {}),
+    // Blocking the account (unfollow) stops the reminders; following again resumes them.
+    following: (userKey, follows) => (follows ? store.optOuts.remove(userKey) : store.optOuts.add(userKey)),
   });
+  jobs.start(lifecycle.handler);
   if (outbox) mountWebchat(server, { engine, limits, log, outbox, addressKey: addressKeyOf(config.dataEncryptionKey) });
 
   return {
@@ -259,6 +281,8 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         server.server.closeAllConnections();
       }
       clearTimeout(timer);
+      await jobs.close();
+      await mailer.close();
       await engine.close();
       await store.close();
       limitsRedis?.disconnect();

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { FaqThresholds } from './services/faq.ts';
 import type { LimitRules } from './limits.ts';
+import type { LifecycleTimes } from './services/lifecycle.ts';
 
 const flag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -79,6 +80,15 @@ const envSchema = z.object({
   STAFF_LINE_GROUP_ID: z.preprocess(blankToUndefined, z.string().optional()),
   STAFF_WEBHOOK_URL: z.preprocess(blankToUndefined, z.url().optional()),
   STAFF_WEBHOOK_SECRET: z.preprocess(blankToUndefined, z.string().min(16).optional()),
+  // Email after a booking. Without SMTP_URL nothing is sent (start-up says so; the log names each message by id only).
+  SMTP_URL: z.preprocess(blankToUndefined, z.url({ protocol: /^smtps?$/ }).optional()),
+  MAIL_FROM: z.preprocess(blankToUndefined, z.string().min(3).optional()),
+  /** No reminder is sent between these JST times (`21:00-08:00`); one due then moves to the edge. */
+  QUIET_HOURS: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/).default('21:00-08:00'),
+  /** When the day-before invitation goes (JST). */
+  REMINDER_DAY_BEFORE_AT: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/).default('10:00'),
+  /** How long before the appointment the reminder of the day goes. */
+  REMINDER_MINUTES_BEFORE: z.coerce.number().int().min(10).max(12 * 60).default(60),
 });
 
 /** Parsed configuration, with units in the names. */
@@ -136,6 +146,9 @@ export interface Config {
   /** The bot's public origin for links in staff replies, without a trailing slash. */
   publicBaseUrl?: string;
   staff: { lineGroupId?: string; webhookUrl?: string; webhookSecret?: string };
+  mail: { smtpUrl?: string; from?: string };
+  /** The messages after a booking (src/services/lifecycle.ts). */
+  reminders: LifecycleTimes;
 }
 
 /** Copies the defined entries only (the config types use optional fields, not `undefined`). */
@@ -185,6 +198,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (e.HOLD_MAX_MINUTES !== undefined && e.HOLD_MAX_MINUTES < e.HOLD_MINUTES) {
     throw new ConfigError('invalid configuration: HOLD_MAX_MINUTES: must be at least HOLD_MINUTES');
+  }
+  if (e.SMTP_URL && !e.MAIL_FROM) {
+    throw new ConfigError('invalid configuration: MAIL_FROM: required when SMTP_URL is set (e.g. "Kawasaki City <no-reply@city.kawasaki.jp>")');
   }
   if (e.STAFF_WEBHOOK_URL && !e.STAFF_WEBHOOK_SECRET) {
     throw new ConfigError('invalid configuration: STAFF_WEBHOOK_SECRET: required when STAFF_WEBHOOK_URL is set');
@@ -242,5 +258,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...(e.REPORT_LINK_SECRET ? { reportLinkSecret: e.REPORT_LINK_SECRET } : {}),
     ...(e.PUBLIC_BASE_URL ? { publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, '') } : {}),
     staff: defined({ lineGroupId: e.STAFF_LINE_GROUP_ID, webhookUrl: e.STAFF_WEBHOOK_URL, webhookSecret: e.STAFF_WEBHOOK_SECRET }),
+    mail: defined({ smtpUrl: e.SMTP_URL, from: e.MAIL_FROM }),
+    reminders: {
+      quiet: { from: e.QUIET_HOURS.slice(0, 5), to: e.QUIET_HOURS.slice(6) },
+      dayBeforeAt: e.REMINDER_DAY_BEFORE_AT,
+      dayOfMinutesBefore: e.REMINDER_MINUTES_BEFORE,
+    },
   };
 }

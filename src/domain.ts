@@ -104,6 +104,8 @@ export interface Session {
   opens?: IsoDate;
   /** Explicit last day of booking; wins over the service's rule. */
   closes?: IsoDate;
+  /** The online meeting's link (Webex), sent with the day-before invitation of online bookings. */
+  meetingUrl?: string;
 }
 
 /** A bookable appointment time inside a session. `id` is `HHmm` (e.g. `0930`). */

@@ -11,7 +11,7 @@ import { errorFields, type Logger, pseudonym } from './log.ts';
 import { type Catalog, upcomingSessions } from './services/catalog.ts';
 import { isoOf } from './services/handoff.ts';
 import { defaultQuestionBrain } from './services/index.ts';
-import type { KnowledgePort } from './services/ports.ts';
+import type { BookingEvents, KnowledgePort } from './services/ports.ts';
 import { QuestionService } from './services/questions.ts';
 import { type UnansweredReport, unansweredReport } from './services/reports.ts';
 import type {
@@ -48,6 +48,8 @@ export interface StaffDeskOptions {
   log: Logger;
   /** The clock of the audit trail's times, in ms since epoch (default `Date.now`). */
   now?: () => number;
+  /** Hears of bookings staff cancel (their pending messages are dropped). */
+  bookingEvents?: BookingEvents;
 }
 
 /** The staff desk over the store, the notifier and the citizen's conversations. */
@@ -229,6 +231,7 @@ export class StaffDeskService implements StaffDesk {
       agent: pseudonym(agent.id),
     });
     await this.audited(agent.id, 'booking.cancelled', [booking.id, booking.sessionId]);
+    await this.opts.bookingEvents?.cancelled(booking.sessionId, booking.id).catch((err) => log.error('booking.events_failed', { what: 'cancelled', ...errorFields(err) }));
     return booking;
   }
 

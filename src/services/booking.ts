@@ -3,8 +3,10 @@ import type { Booking, Session, Slot } from '../domain.ts';
 import type { BookingStore } from '../stores/ports.ts';
 import { isBookingOpen, parseIsoDate, slotStart, slotsOf } from './calendar.ts';
 import { type Catalog, openSessions, serviceById, sessionById, upcomingSessions } from './catalog.ts';
+import { errorFields, type Logger } from '../log.ts';
 import type {
   BookingDraft,
+  BookingEvents,
   BookingPort,
   BookOutcome,
   HoldOutcome,
@@ -28,17 +30,36 @@ export class BookingService implements BookingPort {
 
   private readonly retentionDays: number;
   private readonly holdMaxMinutes: number;
+  private readonly events: BookingEvents | undefined;
+  private readonly log: Logger | undefined;
 
   /**
    * `retentionDays`: how long after a session its bookings (contact details) are kept;
-   * `holdMaxMinutes`: how long after it was first taken a renewed hold may last.
+   * `holdMaxMinutes`: how long after it was first taken a renewed hold may last; `events`
+   * hears of bookings written and cancelled (the messages after a booking), and a failure
+   * there is logged, never the booking's.
    */
-  constructor(store: BookingStore, catalog: Catalog, holdMinutes: number, retentionDays = 30, holdMaxMinutes = 2 * holdMinutes) {
+  constructor(
+    store: BookingStore,
+    catalog: Catalog,
+    holdMinutes: number,
+    retentionDays = 30,
+    holdMaxMinutes = 2 * holdMinutes,
+    listener?: { events: BookingEvents; log: Logger },
+  ) {
     this.store = store;
     this.catalog = catalog;
     this.holdMinutes = holdMinutes;
     this.retentionDays = retentionDays;
     this.holdMaxMinutes = holdMaxMinutes;
+    this.events = listener?.events;
+    this.log = listener?.log;
+  }
+
+  /** Tells the listener; its failure is logged (the booking stands, and so does the cancel). */
+  private async tell(what: string, call: (events: BookingEvents) => Promise<void>): Promise<void> {
+    if (!this.events) return;
+    await call(this.events).catch((err) => this.log?.error('booking.events_failed', { what, ...errorFields(err) }));
   }
 
   async openSessions(serviceId: string, now: DateTime): Promise<SessionAvailability[]> {
@@ -90,6 +111,8 @@ export class BookingService implements BookingPort {
         const session = sessionById(this.catalog, booking.sessionId)!;
         const forgetAt = parseIsoDate(session.date).plus({ days: this.retentionDays + 1 }).toMillis();
         await this.store.expireSession(booking.sessionId, forgetAt);
+        // The booking returned (a retried confirm returns the first one): its messages are scheduled once, by id.
+        await this.tell('booked', (events) => events.booked(result.booking, now));
       }
       if (result.ok || result.reason !== 'id_collision') return result as BookOutcome;
     }
@@ -131,8 +154,10 @@ export class BookingService implements BookingPort {
     return this.store.get(sessionId, bookingId);
   }
 
-  cancel(sessionId: string, bookingId: string, userKey: string): Promise<boolean> {
-    return this.store.cancel(sessionId, bookingId, userKey);
+  async cancel(sessionId: string, bookingId: string, userKey: string): Promise<boolean> {
+    const cancelled = await this.store.cancel(sessionId, bookingId, userKey);
+    if (cancelled) await this.tell('cancelled', (events) => events.cancelled(sessionId, bookingId));
+    return cancelled;
   }
 
   async eraseUser(userKey: string, now: DateTime): Promise<{ cancelled: number; counted: number }> {

@@ -160,6 +160,7 @@ export const sessionSchema = z
     host: localizedSchema,
     opens: isoDateSchema.optional(),
     closes: isoDateSchema.optional(),
+    meetingUrl: z.url({ protocol: /^https$/ }).optional(),
   })
   .superRefine((session, ctx) => {
     // ISO dates compare correctly as strings.

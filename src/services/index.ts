@@ -6,6 +6,7 @@ import type { Logger } from '../log.ts';
 import type { Store } from '../stores/ports.ts';
 import { BookingService } from './booking.ts';
 import type { Catalog } from './catalog.ts';
+import type { BookingEvents } from './ports.ts';
 import { loadConfig } from '../config.ts';
 import { ErasureService } from './erasure.ts';
 import { HandoffService } from './handoff.ts';
@@ -28,6 +29,8 @@ export interface DialogServiceOptions {
   limits?: Limits;
   /** The knowledge base, matcher and urgent patterns; by default the shipped ones with the default thresholds. */
   brain?: QuestionBrain;
+  /** Hears of bookings written and cancelled (the messages after a booking); none by default. */
+  bookingEvents?: BookingEvents;
 }
 
 const brains = new Map<string, QuestionBrain>();
@@ -52,7 +55,8 @@ export function defaultQuestionBrain(): QuestionBrain {
 export const translator = loadTranslator();
 
 export function createDialogServices(opts: DialogServiceOptions): DialogServices {
-  const bookings = new BookingService(opts.store.bookings, opts.catalog, opts.holdMinutes, opts.bookingRetentionDays, opts.holdMaxMinutes);
+  const listener = opts.bookingEvents ? { events: opts.bookingEvents, log: opts.log } : undefined;
+  const bookings = new BookingService(opts.store.bookings, opts.catalog, opts.holdMinutes, opts.bookingRetentionDays, opts.holdMaxMinutes, listener);
   const limits = opts.limits ?? createLimits({ rules: loadConfig({}).limits, prefix: '', log: opts.log });
   const handoff = new HandoffService(opts.store.tickets, opts.notifier ?? NO_STAFF_NOTIFIER, limits, opts.log);
   return {

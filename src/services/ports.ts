@@ -66,6 +66,12 @@ export interface BookingPort {
   eraseUser(userKey: string, now: DateTime): Promise<{ cancelled: number; counted: number }>;
 }
 
+/** What the booking rules tell of bookings written and cancelled (the messages after a booking). */
+export interface BookingEvents {
+  booked(booking: Booking, now: DateTime): Promise<void>;
+  cancelled(sessionId: string, bookingId: string): Promise<void>;
+}
+
 /** Fields the caller supplies when opening a ticket. */
 export type TicketRequest = Pick<Ticket, 'userKey' | 'channel' | 'locale' | 'reason' | 'priority' | 'category' | 'serviceId' | 'context'> &
   Partial<Pick<Ticket, 'desk' | 'question' | 'suggestions' | 'urgent'>> & {

@@ -17,6 +17,7 @@ import type {
   FeedbackStore,
   HoldResult,
   InstanceStore,
+  OptOutStore,
   Occupancy,
   Store,
   StoredConversation,
@@ -464,6 +465,19 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
     },
   };
 
+  const optedOut = new Set<string>();
+  const optOutStore: OptOutStore = {
+    async add(userKey) {
+      optedOut.add(userKey);
+    },
+    async remove(userKey) {
+      optedOut.delete(userKey);
+    },
+    async has(userKey) {
+      return optedOut.has(userKey);
+    },
+  };
+
   const instanceMarks = new Map<string, number>();
   const instanceStore: InstanceStore = {
     async beat(id, ttlMs) {
@@ -492,6 +506,7 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
     kind: 'memory',
     conversations: conversationStore,
     instances: instanceStore,
+    optOuts: optOutStore,
     dedupe: dedupeStore,
     bookings: bookingStore,
     tickets: ticketStore,

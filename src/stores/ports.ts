@@ -261,11 +261,19 @@ export interface InstanceStore {
   forget(id: string): Promise<void>;
 }
 
+/** Citizens who blocked the account (LINE unfollow): they get no reminders; their bookings stay. */
+export interface OptOutStore {
+  add(userKey: string): Promise<void>;
+  remove(userKey: string): Promise<void>;
+  has(userKey: string): Promise<boolean>;
+}
+
 /** Everything the bot keeps, behind one handle. */
 export interface Store {
   kind: 'memory' | 'redis';
   conversations: ConversationStore;
   instances: InstanceStore;
+  optOuts: OptOutStore;
   dedupe: DedupeStore;
   bookings: BookingStore;
   tickets: TicketStore;

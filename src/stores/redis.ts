@@ -14,6 +14,7 @@
  *                                 by when the oldest was saved (ms)
  * - `{p}dedupe:<id>`              string, `SET NX PX`
  * - `{p}instance:<id>`            string, a running process's mark (`SET PX`, renewed each second)
+ * - `{p}optout`                   set of user keys that blocked the account (LINE unfollow)
  * - `{p}{tickets}:byId`           hash ticketId → ticket JSON
  * - `{p}{tickets}:open`           sorted set of ids of tickets not closed (open or claimed),
  *                                 scored by createdAt (ms)
@@ -42,6 +43,7 @@ import type {
   DedupeStore,
   FeedbackStore,
   InstanceStore,
+  OptOutStore,
   Occupancy,
   Store,
   TicketStore,
@@ -810,6 +812,19 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     },
   };
 
+  const optOutKey = `${prefix}optout`;
+  const optOuts: OptOutStore = {
+    async add(userKey) {
+      await redis.sadd(optOutKey, userKey);
+    },
+    async remove(userKey) {
+      await redis.srem(optOutKey, userKey);
+    },
+    async has(userKey) {
+      return (await redis.sismember(optOutKey, userKey)) === 1;
+    },
+  };
+
   const instanceKey = (id: string) => `${prefix}instance:${id}`;
   const instances: InstanceStore = {
     async beat(id, ttlMs) {
@@ -831,6 +846,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     kind: 'redis',
     conversations,
     instances,
+    optOuts,
     dedupe,
     bookings,
     tickets,

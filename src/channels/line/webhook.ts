@@ -84,6 +84,8 @@ export interface LineWebhookOptions {
   ackDeadlineMs?: number;
   /** How often the outboxes are swept for answers never sent (default 2 s). */
   sweepEveryMs?: number;
+  /** The user followed (true) or blocked (false) the account: `line:<userId>`. */
+  following?: (userKey: string, follows: boolean) => Promise<void>;
 }
 
 /** What a LINE event means to a dialog; undefined for events the bot does not act on. */
@@ -155,6 +157,9 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): Line
     });
 
   const runEvent = async (event: LineEvent, userId: string): Promise<void> => {
+    if (event.type === 'follow' || event.type === 'unfollow') {
+      await opts.following?.(`line:${userId}`, event.type === 'follow').catch((err) => log.warn('line.following_unrecorded', errorFields(err)));
+    }
     const input = toInput(event);
     if (!input) return;
     const key = `line:${userId}`;

@@ -1,0 +1,149 @@
+/**
+ * What happens after a booking: the confirmation email at once, the invitation the day before
+ * and a reminder on the day, each a job of the queue (`src/jobs`), scheduled when the booking
+ * is written and dropped when it is cancelled.
+ *
+ * - The citizen booked on LINE: the reminders come by LINE push (with a retry key from the
+ *   job id, so a job run twice is shown once), unless they blocked the account. A booking an
+ *   agent made for a phone caller, or one from the web chat, gets them by email.
+ * - Quiet hours (default 21:00-08:00 JST): a reminder due inside them moves to their end, or
+ *   to their start when the end would be past the appointment. The confirmation answers the
+ *   citizen's own action and goes at once.
+ * - An online booking's invitation and reminder need the session's meeting link; without one
+ *   nothing empty is sent: the job fails (and is tried again, so a link added in the catalog
+ *   is picked up) and says so in the log.
+ */
+import type { DateTime } from 'luxon';
+import { type Booking, type ClockTime, ZONE } from '../domain.ts';
+import type { JobData, JobName, JobQueue } from '../jobs/queue.ts';
+import { errorFields, type Logger } from '../log.ts';
+import { type BookingMailKind, composeBookingMail, MissingMeetingLinkError } from '../mail/compose.ts';
+import type { Mailer } from '../mail/mailer.ts';
+import type { BookingStore, OptOutStore } from '../stores/ports.ts';
+import { atClock, clockMinutes, slotStart, slotsOf } from './calendar.ts';
+import { type Catalog, serviceById, sessionById } from './catalog.ts';
+import type { BookingEvents } from './ports.ts';
+import type { CitizenMessenger } from './staff.ts';
+
+export interface LifecycleTimes {
+  /** Quiet hours (JST): no reminder is sent from `from` to `to` (across midnight). */
+  quiet: { from: ClockTime; to: ClockTime };
+  /** When the day-before invitation goes (JST, the day before the session). */
+  dayBeforeAt: ClockTime;
+  /** How long before the appointment the reminder of the day goes. */
+  dayOfMinutesBefore: number;
+}
+
+export interface LifecycleOptions {
+  catalog: Catalog;
+  jobs: JobQueue;
+  bookings: BookingStore;
+  optOuts: OptOutStore;
+  mailer: Mailer;
+  /** Reaches LINE citizens by push (the reminders); absent: LINE bookings get none. */
+  line?: CitizenMessenger;
+  times: LifecycleTimes;
+  log: Logger;
+}
+
+const KINDS: Record<JobName, BookingMailKind> = {
+  'mail.confirmation': 'confirmation',
+  'remind.dayBefore': 'dayBefore',
+  'remind.dayOf': 'dayOf',
+};
+
+/** A job's id: the message and the booking (references are unique per session). */
+export function jobId(name: JobName, sessionId: string, bookingId: string): string {
+  return `${name}.${sessionId}.${bookingId}`;
+}
+
+/** `at`, or the nearest edge of the quiet hours when it falls inside them; never past `latest`. */
+export function outsideQuietHours(at: DateTime, quiet: LifecycleTimes['quiet'], latest: DateTime): DateTime {
+  const local = at.setZone(ZONE);
+  const minutes = local.hour * 60 + local.minute;
+  const [from, to] = [clockMinutes(quiet.from), clockMinutes(quiet.to)];
+  const inside = from > to ? minutes >= from || minutes < to : minutes >= from && minutes < to;
+  if (!inside) return at;
+  const day = local.toISODate()!;
+  // The end of this quiet spell: tomorrow's `to` when it began this evening, else today's.
+  const end = from > to && minutes >= from ? atClock(local.plus({ days: 1 }).toISODate()!, quiet.to) : atClock(day, quiet.to);
+  if (end <= latest) return end;
+  // Its start: this evening's `from`, or last evening's when past midnight.
+  return from > to && minutes < to ? atClock(local.minus({ days: 1 }).toISODate()!, quiet.from).minus({ minutes: 1 }) : atClock(day, quiet.from).minus({ minutes: 1 });
+}
+
+export class BookingLifecycle implements BookingEvents {
+  private readonly opts: LifecycleOptions;
+
+  constructor(opts: LifecycleOptions) {
+    this.opts = opts;
+  }
+
+  /** When each message of a booking is due (ms), for scheduling and for staff. */
+  schedule(booking: Booking, now: DateTime): { name: JobName; at: number }[] {
+    const { catalog, times } = this.opts;
+    const session = sessionById(catalog, booking.sessionId);
+    const service = session && serviceById(catalog, session.serviceId);
+    const slot = service && slotsOf(service).find((s) => s.id === booking.slotId);
+    if (!session || !slot) return [{ name: 'mail.confirmation', at: now.toMillis() }];
+    const start = slotStart(session, slot);
+    const dayBefore = atClock(start.minus({ days: 1 }).toISODate()!, times.dayBeforeAt);
+    const dayOf = start.minus({ minutes: times.dayOfMinutesBefore });
+    const when = (at: DateTime) => outsideQuietHours(at < now ? now : at, times.quiet, start).toMillis();
+    const messages: { name: JobName; at: number }[] = [
+      { name: 'mail.confirmation', at: now.toMillis() },
+      { name: 'remind.dayBefore', at: when(dayBefore) },
+      { name: 'remind.dayOf', at: when(dayOf) },
+    ];
+    // A reminder that could only come after the appointment has begun is not sent at all.
+    return messages.filter((m) => m.name === 'mail.confirmation' || m.at < start.toMillis());
+  }
+
+  async booked(booking: Booking, now: DateTime): Promise<void> {
+    const data: JobData = { sessionId: booking.sessionId, bookingId: booking.id };
+    await Promise.all(this.schedule(booking, now).map((m) => this.opts.jobs.schedule(jobId(m.name, booking.sessionId, booking.id), m.name, data, m.at)));
+  }
+
+  async cancelled(sessionId: string, bookingId: string): Promise<void> {
+    await Promise.all((Object.keys(KINDS) as JobName[]).map((name) => this.opts.jobs.cancel(jobId(name, sessionId, bookingId))));
+  }
+
+  /** Runs one job: sends its message, or nothing when the booking is gone. */
+  async handle(name: JobName, data: JobData, id: string): Promise<void> {
+    const { bookings, catalog, mailer, line, optOuts, log } = this.opts;
+    const booking = await bookings.get(data.sessionId, data.bookingId);
+    // Cancelled, moved or erased since: nothing to say.
+    if (!booking) {
+      log.info('lifecycle.nothing_to_send', { job: name });
+      return;
+    }
+    const kind = KINDS[name];
+    const meetingLink = sessionById(catalog, booking.sessionId)?.meetingUrl;
+    let mail;
+    try {
+      mail = composeBookingMail(kind, booking, catalog, meetingLink ? { meetingLink } : {});
+    } catch (err) {
+      // An online reminder needs the link: rather than an empty invitation, nothing, and a loud log.
+      if (err instanceof MissingMeetingLinkError) log.error('lifecycle.meeting_link_missing', { session: booking.sessionId, reference: booking.id, job: name });
+      throw err;
+    }
+    if (kind !== 'confirmation' && line?.handles(booking.userKey)) {
+      if (await optOuts.has(booking.userKey)) {
+        log.info('lifecycle.opted_out', { job: name });
+        return;
+      }
+      await line.deliver(booking.userKey, [{ kind: 'text', text: `${mail.subject}\n\n${mail.text}` }], id);
+      log.info('lifecycle.pushed', { job: name, reference: booking.id });
+      return;
+    }
+    if (!booking.contact.email) return;
+    await mailer.send(mail, id);
+  }
+
+  /** The handler the queue runs; a failure is logged and rethrown for the queue to try again. */
+  readonly handler = (name: JobName, data: JobData, id: string): Promise<void> =>
+    this.handle(name, data, id).catch((err: unknown) => {
+      this.opts.log.warn('lifecycle.job_failed', { job: name, ...errorFields(err) });
+      throw err;
+    });
+}

@@ -1,0 +1,161 @@
+/**
+ * The messages after a booking, as a service: when each is due (quiet hours included), what a
+ * job sends and to whom (LINE push for LINE bookings, email for the rest), and what it does
+ * not send (a cancelled booking, a citizen who blocked the account, an online booking whose
+ * session has no meeting link).
+ */
+import { fileURLToPath } from 'node:url';
+import { DateTime } from 'luxon';
+import { describe, expect, it } from 'vitest';
+import { type Booking, ZONE } from '../../src/domain.ts';
+import { type JobName, MemoryJobQueue } from '../../src/jobs/queue.ts';
+import { createLogger } from '../../src/log.ts';
+import type { MailMessage, Mailer } from '../../src/mail/mailer.ts';
+import { type Catalog, loadCatalog } from '../../src/services/catalog.ts';
+import { BookingLifecycle, jobId, outsideQuietHours } from '../../src/services/lifecycle.ts';
+import type { CitizenMessenger } from '../../src/services/staff.ts';
+import { createMemoryStore } from '../../src/stores/memory.ts';
+import type { Reply } from '../../src/turn.ts';
+import { SESSION_ID } from '../support/lineStub.ts';
+import { makeBooking } from '../support/stores.ts';
+
+const fixture = loadCatalog(fileURLToPath(new URL('../fixtures/catalog.json', import.meta.url)));
+const QUIET = { from: '21:00', to: '08:00' };
+const jst = (iso: string) => DateTime.fromISO(iso, { zone: ZONE });
+const iso = (ms: number) => DateTime.fromMillis(ms, { zone: ZONE }).toFormat("yyyy-MM-dd'T'HH:mm");
+
+function setup(opts: { catalog?: Catalog; dayBeforeAt?: string; minutesBefore?: number } = {}) {
+  const logs: string[] = [];
+  const log = createLogger('info', (l) => logs.push(l));
+  const store = createMemoryStore();
+  const mails: { message: MailMessage; id: string }[] = [];
+  const mailer: Mailer = { configured: true, send: async (message, id) => void mails.push({ message, id }), close: async () => undefined };
+  const pushes: { userKey: string; replies: Reply[]; key: string }[] = [];
+  const line: CitizenMessenger = { handles: (k) => k.startsWith('line:'), deliver: async (userKey, replies, key) => void pushes.push({ userKey, replies, key }) };
+  const catalog = opts.catalog ?? fixture;
+  const jobs = new MemoryJobQueue({ now: Date.now, log });
+  const lifecycle = new BookingLifecycle({
+    catalog,
+    jobs,
+    bookings: store.bookings,
+    optOuts: store.optOuts,
+    mailer,
+    line,
+    times: { quiet: QUIET, dayBeforeAt: opts.dayBeforeAt ?? '10:00', dayOfMinutesBefore: opts.minutesBefore ?? 60 },
+    log,
+  });
+  const book = async (over: Partial<Booking> = {}) => {
+    const booking = makeBooking({ sessionId: SESSION_ID, slotId: '0930', userKey: 'line:U1', ...over });
+    expect((await store.bookings.confirm(booking, Date.parse('2026-11-24T01:00:00Z'))).ok).toBe(true);
+    return booking;
+  };
+  const run = (name: JobName, b: Booking) => lifecycle.handle(name, { sessionId: b.sessionId, bookingId: b.id }, jobId(name, b.sessionId, b.id));
+  return { lifecycle, jobs, store, mails, pushes, logs, book, run };
+}
+
+describe('when the messages are due', () => {
+  it('confirmation at once, the invitation the day before at 10:00, the reminder an hour before', () => {
+    const { lifecycle } = setup();
+    const plan = lifecycle.schedule(makeBooking({ sessionId: SESSION_ID, slotId: '0930' }), jst('2026-11-24T10:00'));
+    expect(plan.map((m) => [m.name, iso(m.at)])).toEqual([
+      ['mail.confirmation', '2026-11-24T10:00'],
+      ['remind.dayBefore', '2026-12-07T10:00'],
+      ['remind.dayOf', '2026-12-08T08:30'],
+    ]);
+  });
+
+  it('moves what falls in the quiet hours to their end, never past the appointment', () => {
+    // The invitation set for 22:00 the day before comes at 08:00 on the day; a reminder 2 hours
+    // before 09:30 (07:30) at 08:00.
+    const { lifecycle } = setup({ dayBeforeAt: '22:00', minutesBefore: 120 });
+    const plan = lifecycle.schedule(makeBooking({ sessionId: SESSION_ID, slotId: '0930' }), jst('2026-11-24T10:00'));
+    expect(plan.map((m) => [m.name, iso(m.at)])).toEqual([
+      ['mail.confirmation', '2026-11-24T10:00'],
+      ['remind.dayBefore', '2026-12-08T08:00'],
+      ['remind.dayOf', '2026-12-08T08:00'],
+    ]);
+    const start = jst('2026-12-08T07:30');
+    // When the end of the quiet hours is past the appointment, the message goes just before they begin.
+    expect(iso(outsideQuietHours(jst('2026-12-08T07:00'), QUIET, start).toMillis())).toBe('2026-12-07T20:59');
+    expect(iso(outsideQuietHours(jst('2026-12-07T23:30'), QUIET, start).toMillis())).toBe('2026-12-07T20:59');
+    expect(iso(outsideQuietHours(jst('2026-12-07T20:00'), QUIET, start).toMillis())).toBe('2026-12-07T20:00');
+  });
+
+  it('a booking made late sends what is already due at once, and nothing that would come after the start', () => {
+    const { lifecycle } = setup();
+    const plan = lifecycle.schedule(makeBooking({ sessionId: SESSION_ID, slotId: '0930' }), jst('2026-12-08T09:00'));
+    expect(plan.map((m) => [m.name, iso(m.at)])).toEqual([
+      ['mail.confirmation', '2026-12-08T09:00'],
+      ['remind.dayBefore', '2026-12-08T09:00'],
+      ['remind.dayOf', '2026-12-08T09:00'],
+    ]);
+    expect(lifecycle.schedule(makeBooking({ sessionId: SESSION_ID, slotId: '0930' }), jst('2026-12-08T09:30')).map((m) => m.name)).toEqual(['mail.confirmation']);
+  });
+
+  it('schedules the three jobs on booking and drops them on cancel', async () => {
+    const { lifecycle, jobs } = setup();
+    const booking = makeBooking({ sessionId: SESSION_ID, slotId: '0930' });
+    await lifecycle.booked(booking, jst('2026-11-24T10:00'));
+    expect(iso((await jobs.dueAt(jobId('remind.dayBefore', SESSION_ID, booking.id)))!)).toBe('2026-12-07T10:00');
+    await lifecycle.cancelled(SESSION_ID, booking.id);
+    for (const name of ['mail.confirmation', 'remind.dayBefore', 'remind.dayOf'] as const) {
+      expect(await jobs.dueAt(jobId(name, SESSION_ID, booking.id))).toBeUndefined();
+    }
+  });
+});
+
+describe('what a job sends', () => {
+  it('a LINE booking: the confirmation by email, the reminders by LINE push keyed by the job', async () => {
+    const { mails, pushes, book, run } = setup();
+    const booking = await book();
+    await run('mail.confirmation', booking);
+    expect(mails.map((m) => [m.message.to, m.id])).toEqual([[booking.contact.email, jobId('mail.confirmation', SESSION_ID, booking.id)]]);
+    expect(mails[0]!.message.attachments?.[0]?.filename).toBe('invite.ics');
+    await run('remind.dayBefore', booking);
+    await run('remind.dayOf', booking);
+    expect(pushes.map((p) => [p.userKey, p.key])).toEqual([
+      ['line:U1', jobId('remind.dayBefore', SESSION_ID, booking.id)],
+      ['line:U1', jobId('remind.dayOf', SESSION_ID, booking.id)],
+    ]);
+    expect(pushes[0]!.replies[0]).toMatchObject({ kind: 'text', text: expect.stringContaining(booking.id) });
+    expect(mails).toHaveLength(1);
+  });
+
+  it('a booking an agent made for a phone caller gets its reminders by email', async () => {
+    const { mails, pushes, book, run } = setup();
+    const booking = await book({ userKey: 'phone:09012345678', bookedBy: { id: 'a1', name: 'Agent' } });
+    await run('remind.dayBefore', booking);
+    expect(pushes).toHaveLength(0);
+    expect(mails.map((m) => m.id)).toEqual([jobId('remind.dayBefore', SESSION_ID, booking.id)]);
+  });
+
+  it('sends nothing for a booking cancelled since, nor to a citizen who blocked the account', async () => {
+    const { store, mails, pushes, book, run, logs } = setup();
+    const gone = makeBooking({ id: 'GON-2345', sessionId: SESSION_ID });
+    await run('remind.dayOf', gone);
+    const blocked = await book({ userKey: 'line:Ublocked' });
+    await store.optOuts.add('line:Ublocked');
+    await run('remind.dayBefore', blocked);
+    expect([...mails, ...pushes]).toHaveLength(0);
+    expect(logs.some((l) => l.includes('lifecycle.nothing_to_send'))).toBe(true);
+    expect(logs.some((l) => l.includes('lifecycle.opted_out'))).toBe(true);
+    // Following again: the next reminder comes.
+    await store.optOuts.remove('line:Ublocked');
+    await run('remind.dayOf', blocked);
+    expect(pushes).toHaveLength(1);
+  });
+
+  it('an online booking with no meeting link: no invitation, a loud log, and the job fails to be tried again', async () => {
+    const { pushes, book, run, logs } = setup();
+    const booking = await book({ mode: 'online' });
+    await expect(run('remind.dayBefore', booking)).rejects.toThrow();
+    expect(pushes).toHaveLength(0);
+    expect(logs.some((l) => l.includes('lifecycle.meeting_link_missing') && l.includes(booking.id))).toBe(true);
+    // With the link in the catalog, the invitation carries it.
+    const url = 'https://kawasaki.webex.example/meet/1208';
+    const withLink = setup({ catalog: { ...fixture, sessions: fixture.sessions.map((s) => (s.id === SESSION_ID ? { ...s, meetingUrl: url } : s)) } });
+    const again = await withLink.book({ mode: 'online' });
+    await withLink.run('remind.dayBefore', again);
+    expect(JSON.stringify(withLink.pushes[0]!.replies)).toContain(url);
+  });
+});
