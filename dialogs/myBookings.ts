@@ -83,6 +83,8 @@ async function askMyBookings(ctx: Ctx, state: ConversationState, flow: Flow): Pr
   const booking = await owned(ctx, flow);
   if (!booking) return 'none';
   if (flow.step === 'detail') {
+    // Past the booking cut-off the citizen cannot cancel here: the office's phone instead of the button.
+    if (pastCutOff(ctx, booking)) return [{ kind: 'card', title: t('my.detailTitle'), fields: fields(ctx, state, booking, t) }, say(byPhone(ctx, state, booking, t), [back])];
     return [{ kind: 'card', title: t('my.detailTitle'), fields: fields(ctx, state, booking, t), choices: [choice(t('my.cancel'), { a: 'cancelBooking' }), back] }];
   }
   const session = sessionById(ctx.services.catalog, booking.sessionId);
@@ -114,9 +116,25 @@ function backMyBookings(ctx: Ctx, state: ConversationState, flow: Flow): Promise
 async function cancel(ctx: Ctx, state: ConversationState, flow: Flow): Promise<TurnResult> {
   const t = ctx.services.translator(state.locale);
   const booking = await owned(ctx, flow);
-  const done = booking ? await ctx.services.bookings.cancel(booking.sessionId, booking.id, ctx.caller.userKey) : false;
+  const done = booking ? await ctx.services.bookings.cancel(booking.sessionId, booking.id, ctx.caller.userKey, ctx.now) : false;
+  // The cut-off passed while the question was open: nothing is cancelled, the office can.
+  if (done === 'closed' && booking) return { replies: withChoices([say(byPhone(ctx, state, booking, t))], menuChoices(t)), state: atMenu(state) };
   const text = done && booking ? t('my.cancelled', { reference: booking.id }) : t('my.notFound');
   return { replies: withChoices([say(text)], menuChoices(t)), state: atMenu(state) };
+}
+
+function pastCutOff(ctx: Ctx, booking: Booking): boolean {
+  const until = ctx.services.bookings.cancellableUntil(booking.sessionId);
+  return until !== undefined && ctx.now >= until;
+}
+
+/** After the cut-off: changes and cancellations go through the office, by phone. */
+function byPhone(ctx: Ctx, state: ConversationState, booking: Booking, t: Translate): string {
+  const session = sessionById(ctx.services.catalog, booking.sessionId);
+  const service = session && ctx.services.catalog.services.find((s) => s.id === session.serviceId);
+  if (!service) return t('my.notFound');
+  const { office } = service;
+  return t('my.byPhone', { office: local(office.name, state.locale), phone: office.phone, hours: local(office.hours, state.locale) });
 }
 
 /** The booking the flow points at, only if it belongs to the caller (a button is untrusted). */

@@ -1,7 +1,7 @@
 import type { DateTime } from 'luxon';
 import type { Booking, Session, Slot } from '../domain.ts';
 import type { BookingStore } from '../stores/ports.ts';
-import { isBookingOpen, parseIsoDate, slotStart, slotsOf } from './calendar.ts';
+import { bookingWindow, isBookingOpen, parseIsoDate, slotStart, slotsOf } from './calendar.ts';
 import { type Catalog, openSessions, serviceById, sessionById, upcomingSessions } from './catalog.ts';
 import { errorFields, type Logger } from '../log.ts';
 import type {
@@ -154,7 +154,14 @@ export class BookingService implements BookingPort {
     return this.store.get(sessionId, bookingId);
   }
 
-  async cancel(sessionId: string, bookingId: string, userKey: string): Promise<boolean> {
+  cancellableUntil(sessionId: string): DateTime | undefined {
+    const found = this.lookup(sessionId);
+    return found && bookingWindow(found.session, found.service).closesAt;
+  }
+
+  async cancel(sessionId: string, bookingId: string, userKey: string, now: DateTime): Promise<boolean | 'closed'> {
+    const until = this.cancellableUntil(sessionId);
+    if (until && now >= until) return 'closed';
     const cancelled = await this.store.cancel(sessionId, bookingId, userKey);
     if (cancelled) await this.tell('cancelled', (events) => events.cancelled(sessionId, bookingId));
     return cancelled;

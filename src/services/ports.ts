@@ -57,7 +57,13 @@ export interface BookingPort {
   /** The user's bookings in sessions that have not yet taken place, by date. */
   upcomingFor(userKey: string, now: DateTime): Promise<Booking[]>;
   get(sessionId: string, bookingId: string): Promise<Booking | null>;
-  cancel(sessionId: string, bookingId: string, userKey: string): Promise<boolean>;
+  /**
+   * Cancels the user's booking while the session's booking window is open (`closed` after its
+   * cut-off: changes then go through the office by phone); false when there is no such booking.
+   */
+  cancel(sessionId: string, bookingId: string, userKey: string, now: DateTime): Promise<boolean | 'closed'>;
+  /** Until when the citizen may cancel a booking of this session themselves (the booking cut-off). */
+  cancellableUntil(sessionId: string): DateTime | undefined;
   /**
    * Erases the user from every session: their holds go, their bookings in sessions still to
    * come are cancelled (the slots freed), those in past sessions are deleted and kept only as

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { conversationStateSchema } from '../../dialogs/state.ts';
+import { bookingWindow } from '../../src/services/calendar.ts';
 import { createBot, day, en, FIRST, IDLE_MS, ja, MENU, screening, SERVICE, startingWith, toSummary, toTimeStep, word } from '../support/chat.ts';
 
 const SESSION = FIRST.id;
@@ -151,6 +152,29 @@ describe('my bookings', () => {
     expect(await bot.store.bookings.listSession(SESSION)).toHaveLength(0);
     expect(await u.type(word('my'))).toContain(ja('my.none'));
     expect(u.buttons).toEqual(MENU);
+  });
+
+  it('after the booking cut-off: no cancel button but the office phone, and a cancel confirmed too late cancels nothing', async () => {
+    const bot = createBot();
+    const u = bot.user('late');
+    await toSummary(u, '11:00');
+    await u.tap(ja('booking.confirm'));
+    const { closesAt } = bookingWindow(FIRST, SERVICE);
+    const byPhone = ja('my.byPhone', { office: SERVICE.office.name.ja, phone: SERVICE.office.phone, hours: SERVICE.office.hours.ja });
+    // The question is asked a minute before the cut-off, answered at it.
+    bot.clock.set(closesAt.minus({ minutes: 1 }).toISO()!);
+    await u.type(word('my'));
+    await u.tap(ja('my.label', { date: day(FIRST.date, true), time: '11:00' }));
+    await u.tap(ja('my.cancel'));
+    bot.clock.set(closesAt.toISO()!);
+    expect(await u.tap(ja('my.cancelYes'))).toContain(byPhone);
+    expect(await bot.store.bookings.listSession(SESSION)).toHaveLength(1);
+    // Opened after the cut-off: the details, the phone, and no cancel button.
+    await u.tap(ja('menu.my'));
+    const detail = await u.tap(ja('my.label', { date: day(FIRST.date, true), time: '11:00' }));
+    expect(detail).toContain(ja('my.detailTitle'));
+    expect(detail).toContain(byPhone);
+    expect(u.buttons).not.toContain(ja('my.cancel'));
   });
 
   it("cannot open someone else's booking with a forged button", async () => {
