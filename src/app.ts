@@ -147,6 +147,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     optOuts: store.optOuts,
     mailer,
     ...(pusher ? { line: new LineMessenger({ pusher }) } : {}),
+    staff: { notifier, dedupe: store.dedupe },
     times: config.reminders,
     log,
   });

@@ -8,7 +8,7 @@
  */
 import type { Ticket } from '../domain.ts';
 import { errorFields, type Logger } from '../log.ts';
-import type { Forwarding, NotifierHealth, StaffNotifier } from '../services/staff.ts';
+import type { Forwarding, NotifierHealth, StaffAlert, StaffNotifier } from '../services/staff.ts';
 
 export interface FanoutOptions {
   log: Logger;
@@ -55,17 +55,17 @@ export class FanoutNotifier implements StaffNotifier, NotifierHealth {
 
   /** Tells every notifier; resolves with the first card location returned (in notifier order). */
   async ticketOpened(ticket: Ticket): Promise<CardLocation | void> {
-    const results = await this.all('ticketOpened', ticket, this.notifiers, (n) => n.ticketOpened(ticket));
+    const results = await this.all('ticketOpened', ticket.id, this.notifiers, (n) => n.ticketOpened(ticket));
     return firstCard(results);
   }
 
   async ticketChanged(ticket: Ticket): Promise<void> {
-    await this.all('ticketChanged', ticket, this.notifiers, (n) => n.ticketChanged(ticket));
+    await this.all('ticketChanged', ticket.id, this.notifiers, (n) => n.ticketChanged(ticket));
   }
 
   /** Tells every notifier; resolves with the first new card location returned, as `ticketOpened`. */
   async ticketForwarded(ticket: Ticket, forwarding: Forwarding): Promise<CardLocation | void> {
-    const results = await this.all('ticketForwarded', ticket, this.notifiers, (n) =>
+    const results = await this.all('ticketForwarded', ticket.id, this.notifiers, (n) =>
       n.ticketForwarded ? n.ticketForwarded(ticket, forwarding) : n.ticketChanged(ticket),
     );
     return firstCard(results);
@@ -74,8 +74,14 @@ export class FanoutNotifier implements StaffNotifier, NotifierHealth {
   /** Rejects only when no notifier that relays took the message, so the citizen can be told. */
   async citizenSaid(ticket: Ticket, text: string): Promise<void> {
     const relaying = this.notifiers.filter((n) => n.relaysCitizen !== false);
-    const results = await this.all('citizenSaid', ticket, relaying, (n) => n.citizenSaid(ticket, text));
+    const results = await this.all('citizenSaid', ticket.id, relaying, (n) => n.citizenSaid(ticket, text));
     if (results.length > 0 && !results.some((r) => r.status === 'fulfilled')) throw new Error('no staff channel took the message');
+  }
+
+  /** Tells every notifier that takes alerts. */
+  async alert(alert: StaffAlert): Promise<void> {
+    const alerting = this.notifiers.filter((n) => n.alert !== undefined);
+    await this.all('alert', alert.reference, alerting, (n) => n.alert!(alert));
   }
 
   /** Notifier name → `ok` or `failing`, by the last outcome (`ok` before any call). */
@@ -83,7 +89,8 @@ export class FanoutNotifier implements StaffNotifier, NotifierHealth {
     return Object.fromEntries(this.outcomes);
   }
 
-  private all<T>(op: string, ticket: Ticket, notifiers: StaffNotifier[], call: (n: StaffNotifier) => Promise<T>): Promise<PromiseSettledResult<T>[]> {
+  /** Calls every notifier; `record` (a ticket id or booking reference) names the call in the log. */
+  private all<T>(op: string, record: string, notifiers: StaffNotifier[], call: (n: StaffNotifier) => Promise<T>): Promise<PromiseSettledResult<T>[]> {
     return Promise.allSettled(
       notifiers.map(async (n) => {
         try {
@@ -93,7 +100,7 @@ export class FanoutNotifier implements StaffNotifier, NotifierHealth {
           return value;
         } catch (err) {
           this.outcomes.set(n.name, 'failing');
-          this.log.warn('notifier.failed', { notifier: n.name, op, ticket: ticket.id, ...errorFields(err) });
+          this.log.warn('notifier.failed', { notifier: n.name, op, ticket: record, ...errorFields(err) });
           throw err;
         }
       }),

@@ -19,11 +19,14 @@ import type { JobData, JobName, JobQueue } from '../jobs/queue.ts';
 import { errorFields, type Logger } from '../log.ts';
 import { type BookingMailKind, composeBookingMail, MissingMeetingLinkError } from '../mail/compose.ts';
 import type { Mailer } from '../mail/mailer.ts';
-import type { BookingStore, OptOutStore } from '../stores/ports.ts';
+import type { BookingStore, DedupeStore, OptOutStore } from '../stores/ports.ts';
 import { atClock, clockMinutes, slotStart, slotsOf } from './calendar.ts';
 import { type Catalog, serviceById, sessionById } from './catalog.ts';
 import type { BookingEvents } from './ports.ts';
-import type { CitizenMessenger } from './staff.ts';
+import type { CitizenMessenger, StaffNotifier } from './staff.ts';
+
+/** How long an alert is remembered, so that the retries of one message raise it once. */
+const ALERT_MEMORY_MS = 3 * 24 * 3_600_000;
 
 export interface LifecycleTimes {
   /** Quiet hours (JST): no reminder is sent from `from` to `to` (across midnight). */
@@ -42,6 +45,8 @@ export interface LifecycleOptions {
   mailer: Mailer;
   /** Reaches LINE citizens by push (the reminders); absent: LINE bookings get none. */
   line?: CitizenMessenger;
+  /** Where staff hear of what they must fix (a missing meeting link), once per message. */
+  staff?: { notifier: StaffNotifier; dedupe: DedupeStore };
   times: LifecycleTimes;
   log: Logger;
 }
@@ -118,13 +123,21 @@ export class BookingLifecycle implements BookingEvents {
       return;
     }
     const kind = KINDS[name];
-    const meetingLink = sessionById(catalog, booking.sessionId)?.meetingUrl;
+    const session = sessionById(catalog, booking.sessionId);
+    const meetingLink = session?.meetingUrl;
     let mail;
     try {
       mail = composeBookingMail(kind, booking, catalog, meetingLink ? { meetingLink } : {});
     } catch (err) {
-      // An online reminder needs the link: rather than an empty invitation, nothing, and a loud log.
-      if (err instanceof MissingMeetingLinkError) log.error('lifecycle.meeting_link_missing', { session: booking.sessionId, reference: booking.id, job: name });
+      // An online reminder needs the link: rather than an empty invitation, nothing, a loud log,
+      // and (on the first try only: the job is tried again) an alert in the office's channel.
+      if (err instanceof MissingMeetingLinkError && session) {
+        log.error('lifecycle.meeting_link_missing', { session: booking.sessionId, reference: booking.id, job: name });
+        const { staff } = this.opts;
+        if (staff && (await staff.dedupe.claim(`alert:${id}`, ALERT_MEMORY_MS))) {
+          await staff.notifier.alert?.({ kind: 'meeting_link_missing', sessionId: session.id, date: session.date, reference: booking.id });
+        }
+      }
       throw err;
     }
     if (kind !== 'confirmation' && line?.handles(booking.userKey)) {

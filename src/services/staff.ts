@@ -29,6 +29,17 @@ export interface StaffNotifier {
   ticketForwarded?(ticket: Ticket, forwarding: Forwarding): Promise<TicketCard | void>;
   /** The citizen wrote while the ticket is claimed: relay it into the ticket's thread. */
   citizenSaid(ticket: Ticket, text: string): Promise<void>;
+  /** Something staff must fix before a message can go out (the office's channel). Optional. */
+  alert?(alert: StaffAlert): Promise<void>;
+}
+
+/** An online session without its meeting link, found when a booking's invitation was due. */
+export interface StaffAlert {
+  kind: 'meeting_link_missing';
+  sessionId: string;
+  date: string;
+  /** The booking whose invitation could not go. */
+  reference: string;
 }
 
 /** Where a forwarded ticket came from, and who moved it when. */

@@ -8,7 +8,7 @@ import type { Ticket } from '../../src/domain.ts';
 import { FanoutNotifier } from '../../src/notifiers/fanout.ts';
 import { LineGroupNotifier } from '../../src/notifiers/lineGroup.ts';
 import { WebhookNotifier } from '../../src/notifiers/webhook.ts';
-import type { StaffNotifier } from '../../src/services/staff.ts';
+import type { StaffAlert, StaffNotifier } from '../../src/services/staff.ts';
 import { startLineStub } from '../support/lineStub.ts';
 import { AGENT, captureLog, ticket } from './fixtures.ts';
 
@@ -141,6 +141,19 @@ describe('FanoutNotifier', () => {
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0]!)).toMatchObject({ event: 'notifier.failed', notifier: 'teams', op: 'citizenSaid' });
     expect(lines[0]).not.toContain('090');
+  });
+
+  it('passes an alert to the notifiers that take alerts, and never rejects it', async () => {
+    const { log, lines } = captureLog();
+    const alerts: string[] = [];
+    const teams = Object.assign(new Fake('teams'), { alert: async (a: StaffAlert) => void alerts.push(a.reference) });
+    const failing = Object.assign(new Fake('webhook'), { alert: async () => Promise.reject(new LeakyError()) });
+    const group = new Fake('line-group');
+    const fanout = new FanoutNotifier([teams, failing, group], { log });
+    await fanout.alert({ kind: 'meeting_link_missing', sessionId: 's1', date: '2026-12-08', reference: 'K7M-4QXP' });
+    expect(alerts).toEqual(['K7M-4QXP']);
+    expect(group.calls).toEqual([]);
+    expect(lines.map((l) => JSON.parse(l) as { notifier: string; op: string })).toMatchObject([{ notifier: 'webhook', op: 'alert' }]);
   });
 
   it('refuses two notifiers with the same name (status would be ambiguous)', () => {

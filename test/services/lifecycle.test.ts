@@ -13,7 +13,7 @@ import { createLogger } from '../../src/log.ts';
 import type { MailMessage, Mailer } from '../../src/mail/mailer.ts';
 import { type Catalog, loadCatalog } from '../../src/services/catalog.ts';
 import { BookingLifecycle, jobId, outsideQuietHours } from '../../src/services/lifecycle.ts';
-import type { CitizenMessenger } from '../../src/services/staff.ts';
+import { type CitizenMessenger, NO_STAFF_NOTIFIER, type StaffAlert } from '../../src/services/staff.ts';
 import { createMemoryStore } from '../../src/stores/memory.ts';
 import type { Reply } from '../../src/turn.ts';
 import { SESSION_ID } from '../support/lineStub.ts';
@@ -34,6 +34,8 @@ function setup(opts: { catalog?: Catalog; dayBeforeAt?: string; minutesBefore?: 
   const line: CitizenMessenger = { handles: (k) => k.startsWith('line:'), deliver: async (userKey, replies, key) => void pushes.push({ userKey, replies, key }) };
   const catalog = opts.catalog ?? fixture;
   const jobs = new MemoryJobQueue({ now: Date.now, log });
+  const alerts: StaffAlert[] = [];
+  const notifier = { ...NO_STAFF_NOTIFIER, alert: async (alert: StaffAlert) => void alerts.push(alert) };
   const lifecycle = new BookingLifecycle({
     catalog,
     jobs,
@@ -41,6 +43,7 @@ function setup(opts: { catalog?: Catalog; dayBeforeAt?: string; minutesBefore?: 
     optOuts: store.optOuts,
     mailer,
     line,
+    staff: { notifier, dedupe: store.dedupe },
     times: { quiet: QUIET, dayBeforeAt: opts.dayBeforeAt ?? '10:00', dayOfMinutesBefore: opts.minutesBefore ?? 60 },
     log,
   });
@@ -50,7 +53,7 @@ function setup(opts: { catalog?: Catalog; dayBeforeAt?: string; minutesBefore?: 
     return booking;
   };
   const run = (name: JobName, b: Booking) => lifecycle.handle(name, { sessionId: b.sessionId, bookingId: b.id }, jobId(name, b.sessionId, b.id));
-  return { lifecycle, jobs, store, mails, pushes, logs, book, run };
+  return { lifecycle, jobs, store, mails, pushes, logs, alerts, book, run };
 }
 
 describe('when the messages are due', () => {
@@ -145,11 +148,14 @@ describe('what a job sends', () => {
     expect(pushes).toHaveLength(1);
   });
 
-  it('an online booking with no meeting link: no invitation, a loud log, and the job fails to be tried again', async () => {
-    const { pushes, book, run, logs } = setup();
+  it('an online booking with no meeting link: no invitation, one alert to staff, and the job fails to be tried again', async () => {
+    const { pushes, book, run, logs, alerts } = setup();
     const booking = await book({ mode: 'online' });
     await expect(run('remind.dayBefore', booking)).rejects.toThrow();
+    // The queue's retry: still nothing sent, and no second alert.
+    await expect(run('remind.dayBefore', booking)).rejects.toThrow();
     expect(pushes).toHaveLength(0);
+    expect(alerts).toEqual([{ kind: 'meeting_link_missing', sessionId: SESSION_ID, date: '2026-12-08', reference: booking.id }]);
     expect(logs.some((l) => l.includes('lifecycle.meeting_link_missing') && l.includes(booking.id))).toBe(true);
     // With the link in the catalog, the invitation carries it.
     const url = 'https://kawasaki.webex.example/meet/1208';

@@ -12,7 +12,7 @@
 import { type Desk, deskOf, type Locale, type Ticket, type TicketCard } from '../../domain.ts';
 import { errorFields, type Logger } from '../../log.ts';
 import type { KnowledgeEntry } from '../../services/knowledge.ts';
-import type { Forwarding, StaffNotifier } from '../../services/staff.ts';
+import type { Forwarding, StaffAlert, StaffNotifier } from '../../services/staff.ts';
 import type { AuditStore, ChannelRecord, ChannelStore } from '../../stores/ports.ts';
 import { type StoredReference, storedReferenceSchema, threadId } from './activity.ts';
 import { type CardView, type DescribeStep, type Outgoing, ticketCard, ticketSummary } from './cards.ts';
@@ -132,6 +132,14 @@ export class TeamsStaffNotifier implements StaffNotifier {
     // Plain text: the citizen's words are shown as written, never as markup or mentions.
     const message = { kind: 'text' as const, text: phrase(this.opts.locale, 'citizenSaid', { text }), plain: true };
     await this.guard(channel, 'relay', ticket.id, () => this.opts.transport.post(channel.reference, thread, message));
+  }
+
+  /** Posts the alert in the office's channel, as plain text. */
+  async alert(alert: StaffAlert): Promise<void> {
+    const channel = await loadDeskChannel(this.opts.channels, 'office');
+    const message = { kind: 'text' as const, text: phrase(this.opts.locale, 'alertMeetingLinkMissing', { session: alert.sessionId, date: alert.date, reference: alert.reference }), plain: true };
+    await this.guard(channel, 'alert', alert.reference, () => this.opts.transport.post(channel.reference, channel.reference.conversation.id, message));
+    this.opts.log.info('teams.alert_posted', { kind: alert.kind, session: alert.sessionId });
   }
 
   /** Records that the ticket's card (its question with it) is shown to `channel`; a failure is logged, the card stands. */

@@ -244,6 +244,14 @@ describe('ticket cards', () => {
     // A new message in the thread, not a reply to some other activity.
     expect(relay?.activityId).toBeUndefined();
   });
+
+  it("posts an alert in the office's channel: an online session without its meeting link", async () => {
+    await send(install(CHANNEL));
+    await teams.notifier.alert!({ kind: 'meeting_link_missing', sessionId: SESSION_ID, date: '2026-12-08', reference: 'K7M-4QXP' });
+    const [posted] = stub.posts(CHANNEL).filter((c) => shownText(c.activity).includes('K7M-4QXP'));
+    expect(posted?.activity.text).toBe(EN['alertMeetingLinkMissing'].replace('{{session}}', SESSION_ID).replace('{{date}}', '2026-12-08').replace('{{reference}}', 'K7M-4QXP'));
+    expect(posted?.activity.textFormat).toBe('plain');
+  });
 });
 
 describe('claiming and closing', () => {
