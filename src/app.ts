@@ -2,6 +2,7 @@
  * The composition root: builds the store, services, engine and channels from a parsed
  * config and mounts the routes. Nothing below it reads the environment.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import restify from 'restify';
@@ -17,9 +18,10 @@ import { type Config, ConfigError } from './config.ts';
 import { TurnEngine, type TurnRequest } from './engine.ts';
 import { createLimits } from './limits.ts';
 import { createLogger, errorFields, type Logger } from './log.ts';
-import { CATALOG_FILE, type Catalog, loadCatalog } from './services/catalog.ts';
+import { CATALOG_FILE, type Catalog, loadCatalog, sessionById } from './services/catalog.ts';
 import { createDialogServices, questionBrain, translator } from './services/index.ts';
-import { ReportLinks, UNANSWERED_CSV_PATH, unansweredCsv } from './services/reports.ts';
+import { BOOKINGS_CSV_PATH, bookingsCsv, ReportLinks, UNANSWERED_CSV_PATH, unansweredCsv } from './services/reports.ts';
+import { isIsoDate } from './services/calendar.ts';
 import type { CitizenMessenger, StaffDesk, StaffNotifier } from './services/staff.ts';
 import { FanoutNotifier } from './notifiers/fanout.ts';
 import { LineGroupNotifier } from './notifiers/lineGroup.ts';
@@ -96,6 +98,12 @@ async function redisStore(config: Config, url: string, log: Logger): Promise<Sto
     onError: (err) => log.warn('redis.connection', errorFields(err)),
     ...(config.dataEncryptionKey ? { sealer: createSealer(config.dataEncryptionKey) } : {}),
   });
+}
+
+/** Compares secrets in constant time (lengths may differ). */
+function safeEqual(given: string, expected: string): boolean {
+  const [a, b] = [createHash('sha256').update(given).digest(), createHash('sha256').update(expected).digest()];
+  return timingSafeEqual(a, b);
 }
 
 /** Builds the application. Throws (DataFileError, ConfigError) when it cannot start. */
@@ -206,7 +214,45 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const desk = new StaffDeskService({ store, catalog, notifier, knowledge: services.knowledge, runTurn, delivered, messengers, log, bookingEvents: lifecycle });
   if (!config.reportLinkSecret) log.warn('reports.random_link_secret', { note: 'set-REPORT_LINK_SECRET-when-several-instances-serve-the-bot' });
   const reportLinks = new ReportLinks(config.reportLinkSecret, now);
-  teams.mount(server, { desk, runTurn, unansweredCsvUrl: (origin, staffId) => reportLinks.url(origin, UNANSWERED_CSV_PATH, staffId) });
+  teams.mount(server, {
+    desk,
+    runTurn,
+    unansweredCsvUrl: (origin, staffId) => reportLinks.url(origin, UNANSWERED_CSV_PATH, staffId),
+    bookingsCsvUrl: (origin, staffId, target) => reportLinks.url(origin, BOOKINGS_CSV_PATH, staffId, target),
+  });
+
+  // The office's list of a date's or a session's bookings: a signed link from Teams (audited as
+  // the staff member's), or the office's bearer token (REPORTS_TOKEN), audited as `token:reports`.
+  server.get(BOOKINGS_CSV_PATH, async (req, res) => {
+    const query = new URL(req.url ?? '/', 'http://bot').searchParams;
+    res.setHeader('Cache-Control', 'no-store');
+    const target = query.get('target') ?? '';
+    const by = query.get('by') ?? undefined;
+    const bearer = /^Bearer (.+)$/.exec(req.header('authorization') ?? '')?.[1];
+    const byToken = bearer !== undefined && config.reportsToken !== undefined && safeEqual(bearer, config.reportsToken);
+    const byLink = by !== undefined && reportLinks.verify(BOOKINGS_CSV_PATH, query.get('exp') ?? undefined, query.get('sig') ?? undefined, by, target);
+    if (!byToken && !byLink) {
+      log.warn('reports.link_refused', { report: 'bookings', token: bearer !== undefined });
+      res.send(bearer !== undefined ? 401 : 403, { error: 'this link is not valid or has expired: ask the bot for a new one' });
+      return;
+    }
+    const staffId = byToken ? 'token:reports' : by!;
+    let bookings;
+    if (isIsoDate(target)) bookings = await desk.bookingsOn(target, staffId, 'exported');
+    else if (sessionById(catalog, target)) bookings = await desk.bookingsOf(target, staffId, 'exported');
+    else {
+      res.send(400, { error: 'target: a date (YYYY-MM-DD) or a session id of the catalog' });
+      return;
+    }
+    const body = Buffer.from(bookingsCsv(bookings, catalog, translator('ja'), 'ja'), 'utf8');
+    log.info('reports.downloaded', { report: 'bookings', rows: bookings.length });
+    res.writeHead(200, {
+      'Content-Type': 'text/csv; charset=utf-8',
+      'Content-Disposition': `attachment; filename="bookings-${target}.csv"`,
+      'Content-Length': body.length,
+    });
+    res.end(body);
+  });
 
   // The questions citizens asked, for staff who follow a signed link from Teams (10 minutes).
   server.get(UNANSWERED_CSV_PATH, async (req, res) => {

@@ -74,6 +74,11 @@ const envSchema = z.object({
   CONTACT_CENTER_TEAM_ID: z.preprocess(blankToUndefined, z.string().optional()),
   /** Signs the short-lived links of staff reports (CSV export); unset: a random secret per process. */
   REPORT_LINK_SECRET: z.preprocess(blankToUndefined, z.string().min(32).optional()),
+  /**
+   * Lets an office without Teams download its list of bookings (`GET /reports/bookings.csv`
+   * with `Authorization: Bearer <token>`); at least 32 characters. Unset: signed Teams links only.
+   */
+  REPORTS_TOKEN: z.preprocess(blankToUndefined, z.string().min(32).optional()),
   /** Where browsers reach the bot (`https://bot.example.jp`), for links in staff replies; unset: the Teams request's host. */
   PUBLIC_BASE_URL: z.preprocess(blankToUndefined, z.url({ protocol: /^https?$/ }).optional()),
   // Other places staff hear of tickets.
@@ -143,6 +148,8 @@ export interface Config {
   };
   /** Secret of the signed report links (at least 32 characters); unset: random per process. */
   reportLinkSecret?: string;
+  /** Bearer token of the bookings CSV for offices without Teams; unset: no token access. */
+  reportsToken?: string;
   /** The bot's public origin for links in staff replies, without a trailing slash. */
   publicBaseUrl?: string;
   staff: { lineGroupId?: string; webhookUrl?: string; webhookSecret?: string };
@@ -256,6 +263,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       emulator: !production && !e.MicrosoftAppId,
     },
     ...(e.REPORT_LINK_SECRET ? { reportLinkSecret: e.REPORT_LINK_SECRET } : {}),
+    ...(e.REPORTS_TOKEN ? { reportsToken: e.REPORTS_TOKEN } : {}),
     ...(e.PUBLIC_BASE_URL ? { publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, '') } : {}),
     staff: defined({ lineGroupId: e.STAFF_LINE_GROUP_ID, webhookUrl: e.STAFF_WEBHOOK_URL, webhookSecret: e.STAFF_WEBHOOK_SECRET }),
     mail: defined({ smtpUrl: e.SMTP_URL, from: e.MAIL_FROM }),

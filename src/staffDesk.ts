@@ -175,16 +175,16 @@ export class StaffDeskService implements StaffDesk {
     return true;
   }
 
-  async bookingsOn(date: string, staffId: string): Promise<Booking[]> {
+  async bookingsOn(date: string, staffId: string, purpose: 'listed' | 'exported' = 'listed'): Promise<Booking[]> {
     const sessions = this.opts.catalog.sessions.filter((s) => s.date === date);
     const bookings = (await Promise.all(sessions.map((s) => this.opts.store.bookings.listSession(s.id)))).flat();
-    await this.read(staffId, 'bookings.listed', [date, ...bookings.map((b) => b.id)]);
+    await this.read(staffId, `bookings.${purpose}`, [date, ...bookings.map((b) => b.id)]);
     return bookings;
   }
 
-  async bookingsOf(sessionId: string, staffId: string): Promise<Booking[]> {
+  async bookingsOf(sessionId: string, staffId: string, purpose: 'listed' | 'exported' = 'listed'): Promise<Booking[]> {
     const bookings = await this.opts.store.bookings.listSession(sessionId);
-    await this.read(staffId, 'bookings.listed', [sessionId, ...bookings.map((b) => b.id)]);
+    await this.read(staffId, `bookings.${purpose}`, [sessionId, ...bookings.map((b) => b.id)]);
     return bookings;
   }
 

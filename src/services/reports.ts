@@ -7,7 +7,10 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { DateTime } from 'luxon';
-import { type Locale, type Ticket, type TicketOutcome, type TicketStatus, ZONE } from '../domain.ts';
+import { type Booking, formatPhone, type Locale, type Ticket, type TicketOutcome, type TicketStatus, ZONE } from '../domain.ts';
+import type { Translate } from '../turn.ts';
+import { slotsOf } from './calendar.ts';
+import { type Catalog, serviceById, sessionById } from './catalog.ts';
 
 /**
  * A question joins a group when it is at least this alike to the group's first question.
@@ -145,10 +148,47 @@ export function unansweredCsv(report: UnansweredReport): string {
   return `\uFEFF${rows.map((r) => r.map(csvCell).join(',')).join('\r\n')}\r\n`;
 }
 
+/** The office's list's columns, named by `report.bookings.<column>` in the locale. */
+export const BOOKINGS_CSV_COLUMNS = ['reference', 'date', 'start', 'end', 'mode', 'place', 'name', 'phone', 'email', 'language', 'bookedAt', 'bookedBy'] as const;
+
+/**
+ * A session's (or a day's) bookings as CSV for Excel, in `t`'s language (the office's:
+ * Japanese): UTF-8 with a byte-order mark, CRLF, JST times, and phone numbers hyphenated
+ * (`090-1234-5678`), which Excel keeps as text where a bare `09012345678` would become a
+ * number without its leading zero. Sorted by date and time.
+ */
+export function bookingsCsv(bookings: Booking[], catalog: Catalog, t: Translate, locale: Locale): string {
+  const rows: string[][] = [BOOKINGS_CSV_COLUMNS.map((c) => t(`report.bookings.${c}`))];
+  const sorted = [...bookings].sort((a, b) => (sessionById(catalog, a.sessionId)?.date ?? '').localeCompare(sessionById(catalog, b.sessionId)?.date ?? '') || a.slotId.localeCompare(b.slotId));
+  for (const b of sorted) {
+    const session = sessionById(catalog, b.sessionId);
+    const service = session && serviceById(catalog, session.serviceId);
+    const slot = service && slotsOf(service).find((s) => s.id === b.slotId);
+    const created = DateTime.fromISO(b.createdAt, { zone: ZONE });
+    rows.push([
+      b.id,
+      session?.date ?? '',
+      slot?.start ?? b.slotId,
+      slot?.end ?? '',
+      t(`booking.mode.${b.mode}`),
+      b.mode === 'online' ? t('booking.online') : (session?.place[locale] ?? ''),
+      b.contact.name,
+      formatPhone(b.contact.phone),
+      b.contact.email,
+      b.locale,
+      created.isValid ? created.toFormat('yyyy-MM-dd HH:mm') : b.createdAt,
+      b.bookedBy?.name ?? '',
+    ]);
+  }
+  return `\uFEFF${rows.map((r) => r.map(csvCell).join(',')).join('\r\n')}\r\n`;
+}
+
 // ---- signed links ------------------------------------------------------------------------
 
 /** Where the bot serves the unanswered-questions CSV. */
 export const UNANSWERED_CSV_PATH = '/reports/unanswered.csv';
+/** Where the bot serves the office's list of bookings (`?target=<date or session id>`). */
+export const BOOKINGS_CSV_PATH = '/reports/bookings.csv';
 
 /** How long a report link works: long enough to click, short enough that a forwarded link soon dies. */
 export const REPORT_LINK_TTL_MS = 10 * 60_000;
@@ -169,26 +209,27 @@ export class ReportLinks {
 
   /**
    * A link to `path` under `origin` (`https://bot.example.jp`) valid for `REPORT_LINK_TTL_MS`;
-   * with `by` (a staff id, signed with the rest) the download is audited as theirs.
+   * with `by` (a staff id, signed with the rest) the download is audited as theirs; with
+   * `target` (what the report is of, signed too) a link opens that report only.
    */
-  url(origin: string, path: string = UNANSWERED_CSV_PATH, by?: string): string {
+  url(origin: string, path: string = UNANSWERED_CSV_PATH, by?: string, target?: string): string {
     const exp = String(Math.floor((this.now() + REPORT_LINK_TTL_MS) / 1000));
+    const of = target === undefined ? '' : `target=${encodeURIComponent(target)}&`;
     const staff = by === undefined ? '' : `&by=${encodeURIComponent(by)}`;
-    return `${origin}${path}?exp=${exp}${staff}&sig=${this.sign(path, exp, by)}`;
+    return `${origin}${path}?${of}exp=${exp}${staff}&sig=${this.sign(path, exp, by, target)}`;
   }
 
-  /** True when `sig` signs `path`, `exp` and `by` (as the link gave them), and `exp` has not passed. */
-  verify(path: string, exp: unknown, sig: unknown, by?: string): boolean {
+  /** True when `sig` signs `path`, `exp`, `by` and `target` (as the link gave them), and `exp` has not passed. */
+  verify(path: string, exp: unknown, sig: unknown, by?: string, target?: string): boolean {
     if (typeof exp !== 'string' || !/^\d{1,12}$/.test(exp) || typeof sig !== 'string') return false;
-    const expected = Buffer.from(this.sign(path, exp, by));
+    const expected = Buffer.from(this.sign(path, exp, by, target));
     const given = Buffer.from(sig);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return false;
     return Number(exp) * 1000 > this.now();
   }
 
-  private sign(path: string, exp: string, by?: string): string {
-    return createHmac('sha256', this.secret)
-      .update(by === undefined ? `${path}\n${exp}` : `${path}\n${exp}\n${by}`)
-      .digest('base64url');
+  private sign(path: string, exp: string, by?: string, target?: string): string {
+    const signed = [path, exp, ...(by === undefined ? [] : [by]), ...(target === undefined ? [] : [`target=${target}`])].join('\n');
+    return createHmac('sha256', this.secret).update(signed).digest('base64url');
   }
 }

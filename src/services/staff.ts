@@ -112,9 +112,9 @@ export interface StaffDesk {
    */
   reply(ticketId: string, agent: Agent, text: string, messageId: string): Promise<boolean>;
   /** Bookings of the sessions held on `date` (YYYY-MM-DD, JST), by session and slot; read by `staffId`. */
-  bookingsOn(date: string, staffId: string): Promise<Booking[]>;
+  bookingsOn(date: string, staffId: string, purpose?: 'listed' | 'exported'): Promise<Booking[]>;
   /** Bookings of one session, by slot; read by `staffId`. */
-  bookingsOf(sessionId: string, staffId: string): Promise<Booking[]>;
+  bookingsOf(sessionId: string, staffId: string, purpose?: 'listed' | 'exported'): Promise<Booking[]>;
   /** The latest `n` audit entries, newest first; that `staffId` read them is recorded too. */
   recentAudit(n: number, staffId: string): Promise<AuditEntry[]>;
   /**

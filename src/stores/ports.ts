@@ -205,6 +205,8 @@ export interface FeedbackStore {
 /** What a staff member did that the audit trail records. */
 export type AuditAction =
   | 'bookings.listed'
+  /** The office's list of a date or session, downloaded as CSV. */
+  | 'bookings.exported'
   /** `cancel <reference>`: the booking's card, with the holder's contact details, before any cancel. */
   | 'booking.looked_up'
   | 'booking.cancelled'

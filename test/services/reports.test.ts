@@ -3,9 +3,11 @@
  * Excel, and the signed links the bot serves it under.
  */
 import { describe, expect, it } from 'vitest';
-import { defaultQuestionBrain } from '../../src/services/index.ts';
-import { csvCell, ReportLinks, UNANSWERED_CSV_PATH, unansweredCsv, unansweredReport } from '../../src/services/reports.ts';
-import { makeTicket } from '../support/stores.ts';
+import { fileURLToPath } from 'node:url';
+import { loadCatalog } from '../../src/services/catalog.ts';
+import { defaultQuestionBrain, translator } from '../../src/services/index.ts';
+import { bookingsCsv, csvCell, ReportLinks, UNANSWERED_CSV_PATH, unansweredCsv, unansweredReport } from '../../src/services/reports.ts';
+import { makeBooking, makeTicket } from '../support/stores.ts';
 
 /**
  * A similarity under the test's control (the matcher's own is tuned on its own set): two
@@ -127,5 +129,26 @@ describe('ReportLinks', () => {
     expect(new ReportLinks('another-secret-of-at-least-32-chars', now).verify(path, exp, sig)).toBe(false);
     // Without a configured secret each process signs with its own.
     expect(new ReportLinks(undefined, now).verify(path, exp, sig)).toBe(false);
+  });
+});
+
+describe("the office's list of bookings as CSV", () => {
+  const catalog = loadCatalog(fileURLToPath(new URL('../fixtures/catalog.json', import.meta.url)));
+  const session = catalog.sessions[0]!;
+  const t = translator('ja');
+
+  it('opens in Excel as written: BOM, Japanese headers, CRLF, JST times, phone numbers as text, sorted by time', () => {
+    const late = makeBooking({ id: 'LAT-2345', sessionId: session.id, slotId: '1300', mode: 'online', createdAt: '2026-11-24T15:30:00.000Z' });
+    const early = makeBooking({ id: 'EAR-2345', sessionId: session.id, slotId: '0930', bookedBy: { id: 'a1', name: '職員A' }, contact: { name: '川崎 太郎', phone: '09012345678', email: '=HYPERLINK("x")' } });
+    const bytes = Buffer.from(bookingsCsv([late, early], catalog, t, 'ja'), 'utf8');
+    expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    const lines = bytes.toString('utf8').slice(1).split('\r\n');
+    expect(lines[0]).toBe('予約番号,日付,開始,終了,相談方法,場所,お名前,電話番号,メールアドレス,言語,予約日時,代理予約した職員');
+    expect(lines[1]).toBe(`EAR-2345,${session.date},09:30,10:00,${t('booking.mode.in_person')},${session.place.ja},川崎 太郎,090-1234-5678,"'=HYPERLINK(""x"")",ja,2025-05-01 18:00,職員A`);
+    // 15:30 UTC is 00:30 the next day in Japan.
+    expect(lines[2]).toContain(`LAT-2345,${session.date},13:00`);
+    expect(lines[2]).toContain(`,${t('booking.online')},`);
+    expect(lines[2]).toContain(',2026-11-25 00:30,');
+    expect(lines.at(-1)).toBe('');
   });
 });

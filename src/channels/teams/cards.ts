@@ -369,7 +369,8 @@ function phoneText(phone: string): string {
  * Each row starts with the booking's reference, which `cancel <reference>` takes.
  * For staff eyes only: this goes to Teams, never to a log.
  */
-export function bookingsMessage(bookings: Booking[], what: string, locale: Locale): Outgoing {
+/** A day's or session's bookings; with `csvUrl`, a button downloads them as the office's CSV. */
+export function bookingsMessage(bookings: Booking[], what: string, locale: Locale, csvUrl?: string): Outgoing {
   if (bookings.length === 0) return { kind: 'text', text: phrase(locale, 'bookings.empty', { what }) };
   const title = phrase(locale, 'bookings.title', { what, count: bookings.length });
   const body: object[] = [textBlock(title, { size: 'Medium', weight: 'Bolder' })];
@@ -391,7 +392,8 @@ export function bookingsMessage(bookings: Booking[], what: string, locale: Local
   }
   if (bookings.length > MAX_BOOKINGS) body.push(textBlock(phrase(locale, 'bookings.more', { n: bookings.length - MAX_BOOKINGS }), { isSubtle: true }));
   body.push(textBlock(phrase(locale, 'bookings.cancelHint'), { isSubtle: true, spacing: 'Medium' }));
-  return { kind: 'card', card: card(body), summary: title };
+  const download = csvUrl ? [{ type: 'Action.OpenUrl', title: phrase(locale, 'bookings.csv'), url: csvUrl }] : [];
+  return { kind: 'card', card: card(body, download), summary: title };
 }
 
 /** Record ids shown per audit line; a listing of a busy day names dozens of bookings. */

@@ -74,6 +74,8 @@ export interface TurnHandlerOptions {
 export interface RequestContext {
   /** A fresh signed link to the unanswered-questions CSV for staff member `staffId`, where their browser reaches the bot. */
   reportUrl: (staffId: string) => string;
+  /** The same for the CSV of a date's or session's bookings. */
+  bookingsUrl: (staffId: string, target: string) => string;
 }
 
 /** Everything one activity's handling needs to know about it. */
@@ -269,19 +271,19 @@ export class TeamsTurnHandler {
         const date = this.today().toISODate()!;
         const bookings = await desk.bookingsOn(date, agent.id);
         log.info('teams.bookings_listed', { scope: 'today', count: bookings.length });
-        return [bookingsMessage(bookings, phrase(t.locale, 'bookings.today', { date }), t.locale)];
+        return [bookingsMessage(bookings, phrase(t.locale, 'bookings.today', { date }), t.locale, t.request.bookingsUrl(agent.id, date))];
       }
       case 'bookings': {
         const target = command.target;
         if (target && /^\d{4}-\d{2}-\d{2}$/.test(target) && DateTime.fromISO(target, { zone: ZONE }).isValid) {
           const bookings = await desk.bookingsOn(target, agent.id);
           log.info('teams.bookings_listed', { scope: 'date', count: bookings.length });
-          return [bookingsMessage(bookings, target, t.locale)];
+          return [bookingsMessage(bookings, target, t.locale, t.request.bookingsUrl(agent.id, target))];
         }
         if (target && /^[\w-]{1,64}$/.test(target)) {
           const bookings = await desk.bookingsOf(target, agent.id);
           log.info('teams.bookings_listed', { scope: 'session', count: bookings.length });
-          return [bookingsMessage(bookings, target, t.locale)];
+          return [bookingsMessage(bookings, target, t.locale, t.request.bookingsUrl(agent.id, target))];
         }
         return text(t, 'usage.bookings');
       }

@@ -101,6 +101,8 @@ export interface TeamsRoute {
   runTurn: RunTurn;
   /** A fresh signed link to the unanswered-questions CSV under `origin` (`https://host`), for staff member `staffId`. */
   unansweredCsvUrl: (origin: string, staffId: string) => string;
+  /** The same for the office's list of a date's or session's bookings (`target`). */
+  bookingsCsvUrl: (origin: string, staffId: string, target: string) => string;
 }
 
 /** Where the browser of the staff member who made this request reaches the bot. */
@@ -133,7 +135,7 @@ export function createTeamsChannel(opts: TeamsChannelOptions): TeamsChannel {
       }
     },
 
-    mount(server, { desk, runTurn, unansweredCsvUrl }) {
+    mount(server, { desk, runTurn, unansweredCsvUrl, bookingsCsvUrl }) {
       const handler = new TeamsTurnHandler({
         runTurn,
         desk,
@@ -162,7 +164,8 @@ export function createTeamsChannel(opts: TeamsChannelOptions): TeamsChannel {
           return;
         }
         const origin = opts.publicBaseUrl ?? originOf(req);
-        const work = transport.process(body, req.headers, (turn) => handler.handle(turn, { reportUrl: (staffId) => unansweredCsvUrl(origin, staffId) }));
+        const work = transport.process(body, req.headers, (turn) =>
+          handler.handle(turn, { reportUrl: (staffId) => unansweredCsvUrl(origin, staffId), bookingsUrl: (staffId, target) => bookingsCsvUrl(origin, staffId, target) }),);
         let timer: NodeJS.Timeout | undefined;
         const late = new Promise<'late'>((resolve) => {
           timer = setTimeout(() => resolve('late'), ackDeadlineMs);

@@ -39,6 +39,7 @@ const steps: DescribeStep = (step, locale) => describeStep(step, translator(loca
 const entry = (id: string) => defaultQuestionBrain().matcher.get(id);
 /** The report link the route would sign (its signature is the app's business, see the e2e tests). */
 const csvUrl = (origin: string) => `${origin}/reports/unanswered.csv`;
+const bookingsCsvUrl = (origin: string, _staff: string, target: string) => `${origin}/reports/bookings.csv?target=${target}&signed`;
 
 const AIKO: Member = { id: '29:aiko', aadObjectId: 'aad-aiko-0001', name: 'Aiko Sato' };
 const BEN: Member = { id: '29:ben', aadObjectId: 'aad-ben-0002', name: 'Ben Suzuki' };
@@ -136,7 +137,7 @@ beforeEach(async () => {
     },
   });
   server = restify.createServer({ handleUncaughtExceptions: false });
-  teams.mount(server, { desk, runTurn: (r) => engine.run(r), unansweredCsvUrl: csvUrl });
+  teams.mount(server, { desk, runTurn: (r) => engine.run(r), unansweredCsvUrl: csvUrl, bookingsCsvUrl });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -384,6 +385,10 @@ describe('staff commands', () => {
 
     const bySession = await say(typed(AIKO, { channel: CHANNEL }, `bookings ${SESSION_ID}`));
     expect(bySession).toContain('Name: 川崎 花子');
+    // Each list offers its CSV for the office, behind a link for that list.
+    const [card] = await send(typed(AIKO, { channel: CHANNEL }, `bookings ${SESSION_ID}`));
+    expect(JSON.stringify(card!.activity)).toContain(`{"type":"Action.OpenUrl","title":"${EN['bookings.csv']}","url":"http://127.0.0.1:`);
+    expect(JSON.stringify(card!.activity)).toContain(`/reports/bookings.csv?target=${SESSION_ID}&signed`);
 
     expect(await say(typed(AIKO, { channel: CHANNEL }, 'today'))).toContain('No bookings for today (2026-11-24)');
     clock.set('2026-12-08T08:30:00+09:00');
@@ -646,7 +651,7 @@ describe('the endpoint', () => {
     });
     const slow = createTeamsChannel({ emulator: true, staffTeamId: TEAM, channels: store.channels, audit: store.audit, dedupe: store.dedupe, log: createLogger('silent'), now: clock.now, locale: 'en', ackDeadlineMs: 50, describeStep: steps, entry });
     const slowServer = restify.createServer({ handleUncaughtExceptions: false });
-    slow.mount(slowServer, { desk: slowDesk, runTurn: (r) => engine.run(r), unansweredCsvUrl: csvUrl });
+    slow.mount(slowServer, { desk: slowDesk, runTurn: (r) => engine.run(r), unansweredCsvUrl: csvUrl, bookingsCsvUrl });
     await new Promise<void>((resolve) => slowServer.listen(0, '127.0.0.1', () => resolve()));
     try {
       const command = typed(AIKO, { channel: CHANNEL }, 'queue');
@@ -669,7 +674,7 @@ describe('the endpoint', () => {
   it('with an app id, a request without a Bot Framework token is refused and runs nothing', async () => {
     const secured = createTeamsChannel({ appId: '00000000-0000-0000-0000-000000000001', appPassword: 'not-a-real-secret', appType: 'MultiTenant', staffTeamId: TEAM, channels: store.channels, audit: store.audit, dedupe: store.dedupe, log: createLogger('silent'), now: clock.now, describeStep: steps, entry });
     const securedServer = restify.createServer({ handleUncaughtExceptions: false });
-    secured.mount(securedServer, { desk, runTurn: (r) => engine.run(r), unansweredCsvUrl: csvUrl });
+    secured.mount(securedServer, { desk, runTurn: (r) => engine.run(r), unansweredCsvUrl: csvUrl, bookingsCsvUrl });
     await new Promise<void>((resolve) => securedServer.listen(0, '127.0.0.1', () => resolve()));
     const quiet = console.error;
     console.error = () => undefined; // the SDK prints the authentication error itself
@@ -702,7 +707,7 @@ describe('the endpoint', () => {
 /** Mounts another Teams channel (other options) on a server of its own; its URL and a way to stop it. */
 async function mounted(channel: TeamsChannel): Promise<{ url: string; close: () => Promise<void> }> {
   const other = restify.createServer({ handleUncaughtExceptions: false });
-  channel.mount(other, { desk, runTurn: (r) => engine.run(r), unansweredCsvUrl: csvUrl });
+  channel.mount(other, { desk, runTurn: (r) => engine.run(r), unansweredCsvUrl: csvUrl, bookingsCsvUrl });
   await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', () => resolve()));
   return { url: `http://127.0.0.1:${(other.address() as AddressInfo).port}`, close: () => new Promise<void>((resolve) => other.close(() => resolve())) };
 }
