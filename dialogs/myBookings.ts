@@ -1,6 +1,8 @@
 /**
- * "My bookings": list the citizen's upcoming bookings → details → cancel, with a
- * confirmation step before anything is cancelled.
+ * "My bookings": list the citizen's upcoming bookings → details → cancel (with a
+ * confirmation step before anything is cancelled) or change the time (the free times of the
+ * same session; one tap moves the booking, in one step). Both up to the booking cut-off;
+ * after it, the office's phone.
  */
 import { z } from 'zod';
 import type { Booking } from '../src/domain.ts';
@@ -14,7 +16,7 @@ import type { Journey, Message, TurnResult } from './types.ts';
 
 const myBookingsFlow = z.object({
   name: z.literal('myBookings'),
-  step: z.enum(['list', 'detail', 'cancel']),
+  step: z.enum(['list', 'detail', 'cancel', 'change']),
   sessionId: z.string().optional(),
   bookingId: z.string().optional(),
 });
@@ -26,6 +28,8 @@ const myBookingsActions = [
   z.object({ a: z.literal('my') }),
   z.object({ a: z.literal('open'), s: id, b: id }),
   z.object({ a: z.literal('cancelBooking') }),
+  z.object({ a: z.literal('changeBooking') }),
+  z.object({ a: z.literal('moveTo'), v: z.string().regex(/^\d{4}$/) }),
   z.object({ a: z.literal('yes') }),
   z.object({ a: z.literal('no') }),
 ] as const;
@@ -85,7 +89,19 @@ async function askMyBookings(ctx: Ctx, state: ConversationState, flow: Flow): Pr
   if (flow.step === 'detail') {
     // Past the booking cut-off the citizen cannot cancel here: the office's phone instead of the button.
     if (pastCutOff(ctx, booking)) return [{ kind: 'card', title: t('my.detailTitle'), fields: fields(ctx, state, booking, t) }, say(byPhone(ctx, state, booking, t), [back])];
-    return [{ kind: 'card', title: t('my.detailTitle'), fields: fields(ctx, state, booking, t), choices: [choice(t('my.cancel'), { a: 'cancelBooking' }), back] }];
+    return [
+      {
+        kind: 'card',
+        title: t('my.detailTitle'),
+        fields: fields(ctx, state, booking, t),
+        choices: [choice(t('my.change'), { a: 'changeBooking' }), choice(t('my.cancel'), { a: 'cancelBooking' }), back],
+      },
+    ];
+  }
+  if (flow.step === 'change') {
+    const free = (await ctx.services.bookings.freeSlots(booking.sessionId, ctx.caller.userKey, ctx.now)).filter((s) => s.id !== booking.slotId);
+    if (free.length === 0) return [say(t('my.noOtherTime'), [back])];
+    return [say(t('my.changePrompt', { time: slotIdToTime(booking.slotId) }), [...free.map((s) => choice(slotIdToTime(s.id), { a: 'moveTo', v: s.id })), back])];
   }
   const session = sessionById(ctx.services.catalog, booking.sessionId);
   const date = session ? formatDate(session.date, state.locale, t) : '';
@@ -103,12 +119,14 @@ async function handleMyBookings(ctx: Ctx, state: ConversationState, flow: Flow, 
   if (flow.step === 'detail' && action?.a === 'cancelBooking') return goTo(ctx, state, { ...flow, step: 'cancel' });
   if (flow.step === 'cancel' && action?.a === 'no') return goTo(ctx, state, { ...flow, step: 'detail' });
   if (flow.step === 'cancel' && action?.a === 'yes') return cancel(ctx, state, flow);
+  if (flow.step === 'detail' && action?.a === 'changeBooking') return goTo(ctx, state, { ...flow, step: 'change' });
+  if (flow.step === 'change' && action?.a === 'moveTo') return move(ctx, state, flow, action.v);
   return undefined;
 }
 
 /** The step before the current one, or undefined at the list. */
 function backMyBookings(ctx: Ctx, state: ConversationState, flow: Flow): Promise<TurnResult> | undefined {
-  if (flow.step === 'cancel') return goTo(ctx, state, { ...flow, step: 'detail' });
+  if (flow.step === 'cancel' || flow.step === 'change') return goTo(ctx, state, { ...flow, step: 'detail' });
   if (flow.step === 'detail') return goTo(ctx, state, { name: 'myBookings', step: 'list' });
   return undefined;
 }
@@ -121,6 +139,17 @@ async function cancel(ctx: Ctx, state: ConversationState, flow: Flow): Promise<T
   if (done === 'closed' && booking) return { replies: withChoices([say(byPhone(ctx, state, booking, t))], menuChoices(t)), state: atMenu(state) };
   const text = done && booking ? t('my.cancelled', { reference: booking.id }) : t('my.notFound');
   return { replies: withChoices([say(text)], menuChoices(t)), state: atMenu(state) };
+}
+
+async function move(ctx: Ctx, state: ConversationState, flow: Flow, toSlotId: string): Promise<TurnResult> {
+  const t = ctx.services.translator(state.locale);
+  const booking = await owned(ctx, flow);
+  if (!booking) return goTo(ctx, state, flow);
+  const moved = await ctx.services.bookings.move(booking, toSlotId, ctx.now);
+  if (moved.ok) return { replies: withChoices([say(t('my.changed', { reference: booking.id, time: slotIdToTime(toSlotId) }))], menuChoices(t)), state: atMenu(state) };
+  if (moved.reason === 'closed') return { replies: withChoices([say(byPhone(ctx, state, booking, t))], menuChoices(t)), state: atMenu(state) };
+  // Someone took that time first: the booking is where it was, and the times are shown again.
+  return goTo(ctx, state, flow, [say(t('my.timeTaken', { time: slotIdToTime(booking.slotId) }))]);
 }
 
 function pastCutOff(ctx: Ctx, booking: Booking): boolean {

@@ -159,6 +159,16 @@ export class BookingService implements BookingPort {
     return found && bookingWindow(found.session, found.service).closesAt;
   }
 
+  async move(booking: Booking, toSlotId: string, now: DateTime): Promise<{ ok: true; booking: Booking } | { ok: false; reason: 'taken' | 'changed' | 'closed' }> {
+    const until = this.cancellableUntil(booking.sessionId);
+    if (until && now >= until) return { ok: false, reason: 'closed' };
+    const found = this.lookup(booking.sessionId);
+    if (!found || !slotsOf(found.service).some((s) => s.id === toSlotId)) return { ok: false, reason: 'taken' };
+    const moved = await this.store.move(booking, toSlotId, now.toMillis());
+    if (moved.ok) await this.tell('moved', (events) => events.moved(moved.booking, now));
+    return moved;
+  }
+
   async cancel(sessionId: string, bookingId: string, userKey: string, now: DateTime): Promise<boolean | 'closed'> {
     const until = this.cancellableUntil(sessionId);
     if (until && now >= until) return 'closed';

@@ -109,6 +109,15 @@ export class BookingLifecycle implements BookingEvents {
     await Promise.all(this.schedule(booking, now).map((m) => this.opts.jobs.schedule(jobId(m.name, booking.sessionId, booking.id), m.name, data, m.at)));
   }
 
+  /** Another time: the reminders go again for it (the confirmation stays as it was sent). */
+  async moved(booking: Booking, now: DateTime): Promise<void> {
+    const reminders: JobName[] = ['remind.dayBefore', 'remind.dayOf'];
+    await Promise.all(reminders.map((name) => this.opts.jobs.cancel(jobId(name, booking.sessionId, booking.id))));
+    const data: JobData = { sessionId: booking.sessionId, bookingId: booking.id };
+    const due = this.schedule(booking, now).filter((m) => reminders.includes(m.name));
+    await Promise.all(due.map((m) => this.opts.jobs.schedule(jobId(m.name, booking.sessionId, booking.id), m.name, data, m.at)));
+  }
+
   async cancelled(sessionId: string, bookingId: string): Promise<void> {
     await Promise.all((Object.keys(KINDS) as JobName[]).map((name) => this.opts.jobs.cancel(jobId(name, sessionId, bookingId))));
   }

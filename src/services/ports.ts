@@ -62,6 +62,12 @@ export interface BookingPort {
    * cut-off: changes then go through the office by phone); false when there is no such booking.
    */
   cancel(sessionId: string, bookingId: string, userKey: string, now: DateTime): Promise<boolean | 'closed'>;
+  /**
+   * Moves the citizen's booking to another free time of its session, in one step, up to the
+   * booking cut-off (`closed` after it): `taken` when that time went to someone else (the
+   * booking then stays where it was), `changed` when the booking is no longer as shown.
+   */
+  move(booking: Booking, toSlotId: string, now: DateTime): Promise<{ ok: true; booking: Booking } | { ok: false; reason: 'taken' | 'changed' | 'closed' }>;
   /** Until when the citizen may cancel a booking of this session themselves (the booking cut-off). */
   cancellableUntil(sessionId: string): DateTime | undefined;
   /**
@@ -75,6 +81,8 @@ export interface BookingPort {
 /** What the booking rules tell of bookings written and cancelled (the messages after a booking). */
 export interface BookingEvents {
   booked(booking: Booking, now: DateTime): Promise<void>;
+  /** The booking now has another time (`booking` as it is after the move). */
+  moved(booking: Booking, now: DateTime): Promise<void>;
   cancelled(sessionId: string, bookingId: string): Promise<void>;
 }
 

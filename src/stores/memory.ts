@@ -292,6 +292,19 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
       return bySlot([...s.bookings.values()].map((json) => JSON.parse(json) as Booking));
     },
 
+    async move(booking, toSlotId, nowMs, holderKey = booking.userKey) {
+      const s = liveSession(booking.sessionId);
+      const json = s?.bookings.get(booking.id);
+      const current = json === undefined ? undefined : (JSON.parse(json) as Booking);
+      if (!s || !current || current.userKey !== booking.userKey || current.slotId !== booking.slotId) return { ok: false, reason: 'changed' };
+      const held = holder(s, toSlotId, nowMs);
+      if (s.booked.has(toSlotId) || (held !== undefined && held !== holderKey && held !== booking.userKey)) return { ok: false, reason: 'taken' };
+      const moved: Booking = { ...current, slotId: toSlotId };
+      s.booked.set(toSlotId, booking.id);
+      if (s.booked.get(booking.slotId) === booking.id) s.booked.delete(booking.slotId);
+      s.bookings.set(booking.id, JSON.stringify(moved));
+      return { ok: true, booking: moved };
+    },
     async cancel(sessionId, bookingId, userKey) {
       const s = liveSession(sessionId);
       const json = s?.bookings.get(bookingId);

@@ -112,6 +112,13 @@ export interface BookingStore {
   /** Cancels the booking if it belongs to `userKey`; frees its slot. False if not found. */
   cancel(sessionId: string, bookingId: string, userKey: string): Promise<boolean>;
   /**
+   * Moves `booking` (as stored, owned by its `userKey`) to `toSlotId` of its session in one
+   * step: the old slot is freed only if the new one is taken. Fails with `taken` when the new
+   * slot is booked or held by someone else (`holderKey`, default the owner, may hold it), and
+   * with `changed` when the stored booking is no longer the one given (cancelled, moved).
+   */
+  move(booking: Booking, toSlotId: string, nowMs: number, holderKey?: string): Promise<MoveResult>;
+  /**
    * Forgets the user in the session, for their request to erase their data: drops their hold,
    * deletes their booking and frees its slot; with `count`, the booking is kept only as one
    * more in the session's anonymous count (`erasedCount`). True when a booking was deleted.
@@ -269,6 +276,8 @@ export interface OptOutStore {
   remove(userKey: string): Promise<void>;
   has(userKey: string): Promise<boolean>;
 }
+
+export type MoveResult = { ok: true; booking: Booking } | { ok: false; reason: 'taken' | 'changed' };
 
 /** Everything the bot keeps, behind one handle. */
 export interface Store {

@@ -215,6 +215,26 @@ return 1
 `;
 
 /**
+ * KEYS booked holds bookings; ARGV bookingId userKey fromSlot toSlot movedJson nowMs holderKey.
+ * Moves a booking within its session in one step. Returns {'ok'} or {reason}.
+ */
+const MOVE = `${LIB}
+local booked, holds, bookings = KEYS[1], KEYS[2], KEYS[3]
+local id, user, from, to, now, holdKey = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[6]), ARGV[7]
+local json = redis.call('HGET', bookings, id)
+if not json then return {'changed'} end
+local current = cjson.decode(json)
+if current.userKey ~= user or current.slotId ~= from then return {'changed'} end
+if redis.call('HEXISTS', booked, to) == 1 then return {'taken'} end
+local holder = liveHolder(holds, to, now)
+if holder and holder ~= holdKey and holder ~= user then return {'taken'} end
+redis.call('HSET', booked, to, id)
+if redis.call('HGET', booked, from) == id then redis.call('HDEL', booked, from) end
+redis.call('HSET', bookings, id, ARGV[5])
+return {'ok'}
+`;
+
+/**
  * KEYS booked holds heldBy users bookings erased; ARGV userKey count. Forgets the user in the
  * session: their hold, their booking and its slot; with count (1) the booking stays only as
  * one more in `erased`, which expires with the session. Returns 1 when a booking was deleted.
@@ -462,6 +482,7 @@ const SCRIPTS = {
   cbReleaseHold: { numberOfKeys: 2, lua: RELEASE_HOLD },
   cbConfirm: { numberOfKeys: 5, lua: CONFIRM },
   cbCancel: { numberOfKeys: 3, lua: CANCEL },
+  cbMove: { numberOfKeys: 3, lua: MOVE },
   cbForgetUser: { numberOfKeys: 6, lua: FORGET_USER },
   cbEraseUserTickets: { numberOfKeys: 4, lua: ERASE_USER_TICKETS },
   cbOccupancy: { numberOfKeys: 2, lua: OCCUPANCY },
@@ -689,6 +710,12 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       return bySlot(jsons.map(decodeBooking));
     },
 
+    async move(booking, toSlotId, nowMs, holderKey = booking.userKey) {
+      const k = sessionKeys(booking.sessionId);
+      const moved: Booking = { ...booking, slotId: toSlotId };
+      const [outcome] = (await redis.cbMove(k.booked, k.holds, k.bookings, booking.id, booking.userKey, booking.slotId, toSlotId, encodeBooking(moved), nowMs, holderKey)) as [string];
+      return outcome === 'ok' ? { ok: true, booking: moved } : { ok: false, reason: outcome as 'taken' | 'changed' };
+    },
     async cancel(sessionId, bookingId, userKey) {
       const k = sessionKeys(sessionId);
       return (await redis.cbCancel(k.booked, k.users, k.bookings, bookingId, userKey)) === 1;

@@ -154,6 +154,30 @@ describe('my bookings', () => {
     expect(u.buttons).toEqual(MENU);
   });
 
+  it('changes the time in one tap; a time someone took meanwhile leaves the booking where it was', async () => {
+    const bot = createBot();
+    const u = bot.user('mover');
+    await toSummary(u, '11:00');
+    await u.tap(ja('booking.confirm'));
+    const [booking] = await bot.store.bookings.listSession(SESSION);
+    await u.tap(ja('menu.my'));
+    await u.tap(ja('my.label', { date: day(FIRST.date, true), time: '11:00' }));
+    expect(await u.tap(ja('my.change'))).toContain(ja('my.changePrompt', { time: '11:00' }));
+    expect(u.buttons).toContain('13:00');
+    expect(u.buttons).not.toContain('11:00');
+    // Someone else books 13:00 while the list is on screen.
+    const other = bot.user('quicker');
+    await toSummary(other, '13:00');
+    await other.tap(ja('booking.confirm'));
+    expect(await u.tap('13:00')).toContain(ja('my.timeTaken', { time: '11:00' }));
+    expect((await bot.store.bookings.get(SESSION, booking!.id))?.slotId).toBe('1100');
+    expect(u.buttons).not.toContain('13:00');
+    expect(await u.tap('14:00')).toContain(ja('my.changed', { reference: booking!.id, time: '14:00' }));
+    expect((await bot.store.bookings.get(SESSION, booking!.id))?.slotId).toBe('1400');
+    expect((await bot.store.bookings.occupancy(SESSION, bot.clock.now())).booked).toEqual(new Set(['1300', '1400']));
+    expect(u.buttons).toEqual(MENU);
+  });
+
   it('after the booking cut-off: no cancel button but the office phone, and a cancel confirmed too late cancels nothing', async () => {
     const bot = createBot();
     const u = bot.user('late');

@@ -107,6 +107,18 @@ describe('when the messages are due', () => {
   });
 });
 
+describe('a booking moved to another time', () => {
+  it('gets its reminders for the new time; the confirmation is not sent again', async () => {
+    const { lifecycle, jobs } = setup();
+    const booking = makeBooking({ sessionId: SESSION_ID, slotId: '0930' });
+    await lifecycle.booked(booking, jst('2026-11-24T10:00'));
+    await lifecycle.moved({ ...booking, slotId: '1300' }, jst('2026-11-25T10:00'));
+    expect(iso((await jobs.dueAt(jobId('remind.dayOf', SESSION_ID, booking.id)))!)).toBe('2026-12-08T12:00');
+    expect(iso((await jobs.dueAt(jobId('remind.dayBefore', SESSION_ID, booking.id)))!)).toBe('2026-12-07T10:00');
+    expect(iso((await jobs.dueAt(jobId('mail.confirmation', SESSION_ID, booking.id)))!)).toBe('2026-11-24T10:00');
+  });
+});
+
 describe('what a job sends', () => {
   it('a LINE booking: the confirmation by email, the reminders by LINE push keyed by the job', async () => {
     const { mails, pushes, book, run } = setup();

@@ -20,6 +20,33 @@ describe.each(storeFactories())('%s store under concurrency', (_kind, create) =>
     await store.close();
   });
 
+  it('a booking moved to a slot 100 others grab at once: one of them gets it, and a losing move leaves the booking where it was', async () => {
+    for (let round = 0; round < 5; round++) {
+      const s = `race-move-${round}`;
+      const mine = makeBooking({ id: bookingId(1000), sessionId: s, slotId: '0930', userKey: 'mover' });
+      await store.bookings.confirm(mine, T);
+      const [moved, ...grabs] = await Promise.all([
+        store.bookings.move(mine, '1100', T + 1),
+        ...Array.from({ length: 100 }, async (_, i) => {
+          const userKey = `grabber-${i}`;
+          await store.bookings.hold(s, '1100', userKey, T, HOLD_MS, MAX_MS);
+          return store.bookings.confirm(makeBooking({ id: bookingId(i), sessionId: s, slotId: '1100', userKey }), T + 1);
+        }),
+      ]);
+      const grabbed = grabs.filter((g) => g.ok).length;
+      expect(Number(moved!.ok) + grabbed).toBe(1);
+      const { booked } = await store.bookings.occupancy(s, T + 1);
+      const stored = await store.bookings.get(s, mine.id);
+      if (moved!.ok) {
+        expect(booked).toEqual(new Set(['1100']));
+        expect(stored?.slotId).toBe('1100');
+      } else {
+        expect(booked).toEqual(new Set(['0930', '1100']));
+        expect(stored?.slotId).toBe('0930');
+      }
+    }
+  });
+
   it('200 users holding then confirming one slot: exactly one booking', async () => {
     const s = 'race-hold-confirm';
     const results = await Promise.all(

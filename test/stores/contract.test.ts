@@ -470,6 +470,46 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
     });
   });
 
+  describe('move', () => {
+    it('moves a booking to a free slot of its session in one step: the old slot is free, the new one booked', async () => {
+      const s = fresh('session');
+      const booking = makeBooking({ sessionId: s, slotId: '0930', userKey: 'alice' });
+      await store.bookings.confirm(booking, T);
+      expect(await store.bookings.move(booking, '1100', T)).toEqual({ ok: true, booking: { ...booking, slotId: '1100' } });
+      expect((await store.bookings.occupancy(s, T)).booked).toEqual(new Set(['1100']));
+      expect(await store.bookings.get(s, booking.id)).toEqual({ ...booking, slotId: '1100' });
+      expect(await store.bookings.findByUser('alice', [s])).toEqual([{ ...booking, slotId: '1100' }]);
+      // The old slot can be held and booked by someone else.
+      expect((await store.bookings.hold(s, '0930', 'bob', T, HOLD_MS, MAX_MS)).ok).toBe(true);
+    });
+
+    it("leaves the booking untouched when the new slot is booked or held by someone else", async () => {
+      const s = fresh('session');
+      const mine = makeBooking({ id: bookingId(1), sessionId: s, slotId: '0930', userKey: 'alice' });
+      await store.bookings.confirm(mine, T);
+      await store.bookings.confirm(makeBooking({ id: bookingId(2), sessionId: s, slotId: '1000', userKey: 'bob' }), T);
+      await store.bookings.hold(s, '1100', 'carol', T, HOLD_MS, MAX_MS);
+      expect(await store.bookings.move(mine, '1000', T)).toEqual({ ok: false, reason: 'taken' });
+      expect(await store.bookings.move(mine, '1100', T)).toEqual({ ok: false, reason: 'taken' });
+      // Once carol's hold lapses, 11:00 is free to move to.
+      expect((await store.bookings.move(mine, '1100', T + HOLD_MS)).ok).toBe(true);
+      expect((await store.bookings.occupancy(s, T + HOLD_MS)).booked).toEqual(new Set(['1000', '1100']));
+    });
+
+    it('refuses a stale or foreign booking as changed', async () => {
+      const s = fresh('session');
+      const mine = makeBooking({ sessionId: s, slotId: '0930', userKey: 'alice' });
+      await store.bookings.confirm(mine, T);
+      expect(await store.bookings.move({ ...mine, userKey: 'mallory' }, '1100', T)).toEqual({ ok: false, reason: 'changed' });
+      await store.bookings.move(mine, '1000', T);
+      // The copy read before that move still names 09:30.
+      expect(await store.bookings.move(mine, '1100', T)).toEqual({ ok: false, reason: 'changed' });
+      await store.bookings.cancel(s, mine.id, 'alice');
+      expect(await store.bookings.move({ ...mine, slotId: '1000' }, '1100', T)).toEqual({ ok: false, reason: 'changed' });
+      expect((await store.bookings.occupancy(s, T)).booked).toEqual(new Set());
+    });
+  });
+
   describe('reading bookings', () => {
     it('occupancy of an unknown session is empty', async () => {
       const occupancy = await store.bookings.occupancy(fresh('session'), T);
