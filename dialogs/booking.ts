@@ -71,12 +71,12 @@ type Flow = BookingFlow;
 
 // ---- entry and navigation -------------------------------------------------------------
 
-/** Starts a booking at the first step. */
 /** Whose hold a slot is under: the person (one address of the web chat), else the user. */
-function holdKeyOf(ctx: Pick<Ctx, 'caller'>): string {
+export function holdKeyOf(ctx: Pick<Ctx, 'caller'>): string {
   return ctx.caller.personKey ?? ctx.caller.userKey;
 }
 
+/** Starts a booking at the first step. */
 function startBooking(ctx: Ctx, state: ConversationState): Promise<TurnResult> {
   const services = ctx.services.catalog.services;
   const only = services.length === 1 ? services[0] : undefined;

@@ -10,15 +10,18 @@ import { sessionById } from '../src/services/catalog.ts';
 import type { Reply, Translate, TurnContext } from '../src/turn.ts';
 import { id } from './actions.ts';
 import { choice, formatDate, local, say, slotIdToTime, withChoices } from './format.ts';
+import { holdKeyOf } from './booking.ts';
 import { askMenu, atMenu, menuChoices } from './menu.ts';
 import type { ConversationState } from './state.ts';
 import type { Journey, Message, TurnResult } from './types.ts';
 
 const myBookingsFlow = z.object({
   name: z.literal('myBookings'),
-  step: z.enum(['list', 'detail', 'cancel', 'change']),
+  step: z.enum(['list', 'detail', 'cancel', 'change', 'changeDate']),
   sessionId: z.string().optional(),
   bookingId: z.string().optional(),
+  /** At `change`: whose times are offered (another session than the booking's own, if chosen). */
+  targetSessionId: z.string().optional(),
 });
 
 /** "My bookings"' part of the stored state. */
@@ -29,7 +32,9 @@ const myBookingsActions = [
   z.object({ a: z.literal('open'), s: id, b: id }),
   z.object({ a: z.literal('cancelBooking') }),
   z.object({ a: z.literal('changeBooking') }),
-  z.object({ a: z.literal('moveTo'), v: z.string().regex(/^\d{4}$/) }),
+  z.object({ a: z.literal('moveTo'), s: id, v: z.string().regex(/^\d{4}$/) }),
+  z.object({ a: z.literal('otherDate') }),
+  z.object({ a: z.literal('changeTo'), s: id }),
   z.object({ a: z.literal('yes') }),
   z.object({ a: z.literal('no') }),
 ] as const;
@@ -99,9 +104,20 @@ async function askMyBookings(ctx: Ctx, state: ConversationState, flow: Flow): Pr
     ];
   }
   if (flow.step === 'change') {
-    const free = (await ctx.services.bookings.freeSlots(booking.sessionId, ctx.caller.userKey, ctx.now)).filter((s) => s.id !== booking.slotId);
-    if (free.length === 0) return [say(t('my.noOtherTime'), [back])];
-    return [say(t('my.changePrompt', { time: slotIdToTime(booking.slotId) }), [...free.map((s) => choice(slotIdToTime(s.id), { a: 'moveTo', v: s.id })), back])];
+    const target = flow.targetSessionId ?? booking.sessionId;
+    const free = (await ctx.services.bookings.freeSlots(target, holdKeyOf(ctx), ctx.now)).filter((s) => target !== booking.sessionId || s.id !== booking.slotId);
+    const others = await otherSessions(ctx, booking);
+    const otherDate = others.length > 0 ? [choice(t('my.otherDate'), { a: 'otherDate' })] : [];
+    const session = sessionById(ctx.services.catalog, target);
+    const date = session ? formatDate(session.date, state.locale, t) : '';
+    if (free.length === 0) return [say(t('my.noOtherTime', { date }), [...otherDate, back])];
+    const prompt = t('my.changePrompt', { time: slotIdToTime(booking.slotId), date });
+    return [say(prompt, [...free.map((s) => choice(slotIdToTime(s.id), { a: 'moveTo', s: target, v: s.id })), ...otherDate, back])];
+  }
+  if (flow.step === 'changeDate') {
+    const others = await otherSessions(ctx, booking);
+    if (others.length === 0) return [say(t('my.noOtherTime', { date: '' }), [back])];
+    return [say(t('my.otherDatePrompt'), [...others.map((s) => choice(`${formatDate(s.date, state.locale, t, true)} ${local(s.place, state.locale)}`, { a: 'changeTo', s: s.id })), back])];
   }
   const session = sessionById(ctx.services.catalog, booking.sessionId);
   const date = session ? formatDate(session.date, state.locale, t) : '';
@@ -120,13 +136,16 @@ async function handleMyBookings(ctx: Ctx, state: ConversationState, flow: Flow, 
   if (flow.step === 'cancel' && action?.a === 'no') return goTo(ctx, state, { ...flow, step: 'detail' });
   if (flow.step === 'cancel' && action?.a === 'yes') return cancel(ctx, state, flow);
   if (flow.step === 'detail' && action?.a === 'changeBooking') return goTo(ctx, state, { ...flow, step: 'change' });
-  if (flow.step === 'change' && action?.a === 'moveTo') return move(ctx, state, flow, action.v);
+  if (flow.step === 'change' && action?.a === 'moveTo') return move(ctx, state, flow, action.s, action.v);
+  if (flow.step === 'change' && action?.a === 'otherDate') return goTo(ctx, state, { ...flow, step: 'changeDate' });
+  if (flow.step === 'changeDate' && action?.a === 'changeTo') return goTo(ctx, state, { ...flow, step: 'change', targetSessionId: action.s });
   return undefined;
 }
 
 /** The step before the current one, or undefined at the list. */
 function backMyBookings(ctx: Ctx, state: ConversationState, flow: Flow): Promise<TurnResult> | undefined {
-  if (flow.step === 'cancel' || flow.step === 'change') return goTo(ctx, state, { ...flow, step: 'detail' });
+  if (flow.step === 'changeDate') return goTo(ctx, state, { ...flow, step: 'change' });
+  if (flow.step === 'cancel' || flow.step === 'change') return goTo(ctx, state, { name: 'myBookings', step: 'detail', ...(flow.sessionId ? { sessionId: flow.sessionId } : {}), ...(flow.bookingId ? { bookingId: flow.bookingId } : {}) });
   if (flow.step === 'detail') return goTo(ctx, state, { name: 'myBookings', step: 'list' });
   return undefined;
 }
@@ -141,12 +160,23 @@ async function cancel(ctx: Ctx, state: ConversationState, flow: Flow): Promise<T
   return { replies: withChoices([say(text)], menuChoices(t)), state: atMenu(state) };
 }
 
-async function move(ctx: Ctx, state: ConversationState, flow: Flow, toSlotId: string): Promise<TurnResult> {
+/** Open sessions of the booking's service, other than its own, with a free time. */
+async function otherSessions(ctx: Ctx, booking: Booking) {
+  const open = await ctx.services.bookings.openSessions(booking.serviceId, ctx.now);
+  return open.filter((a) => a.session.id !== booking.sessionId && a.free > 0).map((a) => a.session);
+}
+
+async function move(ctx: Ctx, state: ConversationState, flow: Flow, toSessionId: string, toSlotId: string): Promise<TurnResult> {
   const t = ctx.services.translator(state.locale);
   const booking = await owned(ctx, flow);
   if (!booking) return goTo(ctx, state, flow);
-  const moved = await ctx.services.bookings.move(booking, toSlotId, ctx.now);
-  if (moved.ok) return { replies: withChoices([say(t('my.changed', { reference: booking.id, time: slotIdToTime(toSlotId) }))], menuChoices(t)), state: atMenu(state) };
+  const { bookings } = ctx.services;
+  const moved = toSessionId === booking.sessionId ? await bookings.move(booking, toSlotId, ctx.now) : await bookings.moveAcross(booking, toSessionId, toSlotId, holdKeyOf(ctx), ctx.now);
+  if (moved.ok) {
+    const session = sessionById(ctx.services.catalog, moved.booking.sessionId);
+    const date = session ? formatDate(session.date, state.locale, t) : '';
+    return { replies: withChoices([say(t('my.changed', { reference: moved.booking.id, date, time: slotIdToTime(toSlotId) }))], menuChoices(t)), state: atMenu(state) };
+  }
   if (moved.reason === 'closed') return { replies: withChoices([say(byPhone(ctx, state, booking, t))], menuChoices(t)), state: atMenu(state) };
   // Someone took that time first: the booking is where it was, and the times are shown again.
   return goTo(ctx, state, flow, [say(t('my.timeTaken', { time: slotIdToTime(booking.slotId) }))]);

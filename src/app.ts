@@ -5,6 +5,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
+import { DateTime } from 'luxon';
 import restify from 'restify';
 import { describeStep } from '../dialogs/journeys.ts';
 import { LineMessenger } from './channels/line/messenger.ts';
@@ -15,6 +16,7 @@ import { createTeamsChannel } from './channels/teams/index.ts';
 import { addressKeyOf, mountWebchat } from './channels/webchat/index.ts';
 import { WebchatOutbox } from './channels/webchat/outbox.ts';
 import { type Config, ConfigError } from './config.ts';
+import { ZONE } from './domain.ts';
 import { TurnEngine, type TurnRequest } from './engine.ts';
 import { createLimits } from './limits.ts';
 import { createLogger, errorFields, type Logger } from './log.ts';
@@ -53,6 +55,9 @@ export interface AppOverrides {
 
 /** How often this process renews its mark in the store (what it saved but never sent is another's to send once the mark lapses). */
 const HEARTBEAT_MS = 1_000;
+
+/** How often moves across sessions cut short are looked for (and once at start). */
+const RECONCILE_EVERY_MS = 60_000;
 
 /** How often closed inquiry tickets past their retention are purged (and once at start). */
 const PURGE_EVERY_MS = 60 * 60_000;
@@ -285,6 +290,16 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   purge();
   const purgeTimer = setInterval(purge, PURGE_EVERY_MS);
   purgeTimer.unref();
+  // A move to another session cut short by a crash is finished (or dropped) here.
+  const reconcile = () => {
+    services.bookings
+      .reconcileMoves(DateTime.fromMillis(now(), { zone: ZONE }))
+      .then((count) => count > 0 && log.warn('bookings.moves_finished', { count }))
+      .catch((err) => log.warn('bookings.reconcile_failed', errorFields(err)));
+  };
+  reconcile();
+  const reconcileTimer = setInterval(reconcile, RECONCILE_EVERY_MS);
+  reconcileTimer.unref();
 
   const line = mountLineWebhook(server, {
     ...(channelSecret ? { channelSecret } : {}),
@@ -317,6 +332,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     close: async () => {
       closing = true;
       clearInterval(purgeTimer);
+      clearInterval(reconcileTimer);
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<'late'>((resolve) => {
         timer = setTimeout(() => resolve('late'), config.shutdownDeadlineMs);

@@ -1,6 +1,6 @@
 import type { DateTime } from 'luxon';
 import type { Booking, Session, Slot } from '../domain.ts';
-import type { BookingStore } from '../stores/ports.ts';
+import type { BookingStore, MoveIntentStore } from '../stores/ports.ts';
 import { bookingWindow, isBookingOpen, parseIsoDate, slotStart, slotsOf } from './calendar.ts';
 import { type Catalog, openSessions, serviceById, sessionById, upcomingSessions } from './catalog.ts';
 import { errorFields, type Logger } from '../log.ts';
@@ -10,10 +10,14 @@ import type {
   BookingPort,
   BookOutcome,
   HoldOutcome,
+  MoveOutcome,
   SessionAvailability,
   SlotOffer,
 } from './ports.ts';
 import { newReference } from './reference.ts';
+
+/** A move's note younger than this may belong to a move still under way: reconciliation leaves it. */
+const MOVE_SETTLE_MS = 60_000;
 
 /** Attempts at a fresh reference before giving up; a clash is already ~1 in 10^10. */
 const REFERENCE_ATTEMPTS = 5;
@@ -26,6 +30,7 @@ const REFERENCE_ATTEMPTS = 5;
 export class BookingService implements BookingPort {
   readonly holdMinutes: number;
   private readonly store: BookingStore;
+  private readonly moves: MoveIntentStore;
   private readonly catalog: Catalog;
 
   private readonly retentionDays: number;
@@ -41,6 +46,7 @@ export class BookingService implements BookingPort {
    */
   constructor(
     store: BookingStore,
+    moves: MoveIntentStore,
     catalog: Catalog,
     holdMinutes: number,
     retentionDays = 30,
@@ -48,6 +54,7 @@ export class BookingService implements BookingPort {
     listener?: { events: BookingEvents; log: Logger },
   ) {
     this.store = store;
+    this.moves = moves;
     this.catalog = catalog;
     this.holdMinutes = holdMinutes;
     this.retentionDays = retentionDays;
@@ -108,9 +115,7 @@ export class BookingService implements BookingPort {
       const booking: Booking = { ...fields, id: newReference(), createdAt: now.toUTC().toISO()! };
       const result = await this.store.confirm(booking, now.toMillis(), holderKey ?? booking.userKey);
       if (result.ok) {
-        const session = sessionById(this.catalog, booking.sessionId)!;
-        const forgetAt = parseIsoDate(session.date).plus({ days: this.retentionDays + 1 }).toMillis();
-        await this.store.expireSession(booking.sessionId, forgetAt);
+        await this.keepUntilRetention(booking.sessionId);
         // The booking returned (a retried confirm returns the first one): its messages are scheduled once, by id.
         await this.tell('booked', (events) => events.booked(result.booking, now));
       }
@@ -159,7 +164,7 @@ export class BookingService implements BookingPort {
     return found && bookingWindow(found.session, found.service).closesAt;
   }
 
-  async move(booking: Booking, toSlotId: string, now: DateTime): Promise<{ ok: true; booking: Booking } | { ok: false; reason: 'taken' | 'changed' | 'closed' }> {
+  async move(booking: Booking, toSlotId: string, now: DateTime): Promise<MoveOutcome> {
     const until = this.cancellableUntil(booking.sessionId);
     if (until && now >= until) return { ok: false, reason: 'closed' };
     const found = this.lookup(booking.sessionId);
@@ -167,6 +172,60 @@ export class BookingService implements BookingPort {
     const moved = await this.store.move(booking, toSlotId, now.toMillis());
     if (moved.ok) await this.tell('moved', (events) => events.moved(moved.booking, now));
     return moved;
+  }
+
+  async moveAcross(booking: Booking, toSessionId: string, toSlotId: string, holderKey: string, now: DateTime): Promise<MoveOutcome> {
+    const until = this.cancellableUntil(booking.sessionId);
+    if (until && now >= until) return { ok: false, reason: 'closed' };
+    if (!this.isOpenSlot(toSessionId, toSlotId, now)) return { ok: false, reason: 'taken' };
+    const current = await this.store.get(booking.sessionId, booking.id);
+    if (!current || current.userKey !== booking.userKey) return { ok: false, reason: 'changed' };
+    const target = this.lookup(toSessionId)!;
+    const next: Booking = { ...current, id: newReference(), sessionId: toSessionId, serviceId: target.service.id, slotId: toSlotId, createdAt: now.toUTC().toISO()! };
+    // Written before the first step: a crash after it leaves a note that says what to finish.
+    await this.moves.begin(booking.userKey, { from: { sessionId: booking.sessionId, bookingId: booking.id }, to: { sessionId: toSessionId, bookingId: next.id }, at: now.toMillis() });
+    const made = await this.store.confirm(next, now.toMillis(), holderKey);
+    if (made.ok) await this.keepUntilRetention(toSessionId);
+    if (!made.ok || made.booking.id !== next.id) {
+      // Not made (the time went, or the person is booked there already): nothing moved.
+      await this.moves.end(booking.userKey);
+      return { ok: false, reason: made.ok ? 'already_booked' : made.reason === 'id_collision' ? 'taken' : made.reason };
+    }
+    await this.finishMove(booking.userKey, { sessionId: booking.sessionId, bookingId: booking.id }, made.booking, now);
+    return { ok: true, booking: made.booking };
+  }
+
+  /**
+   * Finishes the moves across sessions that a crash cut short: where the new booking was
+   * made, the old one is cancelled; where it was not, nothing moved and the note goes.
+   * Idempotent; the app runs it at start-up and every minute. Returns how many it finished.
+   */
+  async reconcileMoves(now: DateTime): Promise<number> {
+    let finished = 0;
+    for (const [userKey, intent] of await this.moves.list()) {
+      const made = await this.store.get(intent.to.sessionId, intent.to.bookingId);
+      if (made && made.userKey === userKey) {
+        await this.finishMove(userKey, intent.from, made, now);
+        finished++;
+      } else if (now.toMillis() - intent.at > MOVE_SETTLE_MS) {
+        // Old enough that the first step cannot still be under way: it never happened.
+        await this.moves.end(userKey);
+      }
+    }
+    return finished;
+  }
+
+  /** A session's bookings (contact details) are forgotten `retentionDays` after it. */
+  private async keepUntilRetention(sessionId: string): Promise<void> {
+    const session = sessionById(this.catalog, sessionId)!;
+    await this.store.expireSession(sessionId, parseIsoDate(session.date).plus({ days: this.retentionDays + 1 }).toMillis());
+  }
+
+  private async finishMove(userKey: string, from: { sessionId: string; bookingId: string }, made: Booking, now: DateTime): Promise<void> {
+    // Tolerates an old booking already gone (a second run of the same finish).
+    if (await this.store.cancel(from.sessionId, from.bookingId, userKey)) await this.tell('cancelled', (events) => events.cancelled(from.sessionId, from.bookingId));
+    await this.tell('booked', (events) => events.booked(made, now));
+    await this.moves.end(userKey);
   }
 
   async cancel(sessionId: string, bookingId: string, userKey: string, now: DateTime): Promise<boolean | 'closed'> {

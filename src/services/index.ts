@@ -56,7 +56,7 @@ export const translator = loadTranslator();
 
 export function createDialogServices(opts: DialogServiceOptions): DialogServices {
   const listener = opts.bookingEvents ? { events: opts.bookingEvents, log: opts.log } : undefined;
-  const bookings = new BookingService(opts.store.bookings, opts.catalog, opts.holdMinutes, opts.bookingRetentionDays, opts.holdMaxMinutes, listener);
+  const bookings = new BookingService(opts.store.bookings, opts.store.moves, opts.catalog, opts.holdMinutes, opts.bookingRetentionDays, opts.holdMaxMinutes, listener);
   const limits = opts.limits ?? createLimits({ rules: loadConfig({}).limits, prefix: '', log: opts.log });
   const handoff = new HandoffService(opts.store.tickets, opts.notifier ?? NO_STAFF_NOTIFIER, limits, opts.log);
   return {

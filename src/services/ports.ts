@@ -67,7 +67,15 @@ export interface BookingPort {
    * booking cut-off (`closed` after it): `taken` when that time went to someone else (the
    * booking then stays where it was), `changed` when the booking is no longer as shown.
    */
-  move(booking: Booking, toSlotId: string, now: DateTime): Promise<{ ok: true; booking: Booking } | { ok: false; reason: 'taken' | 'changed' | 'closed' }>;
+  move(booking: Booking, toSlotId: string, now: DateTime): Promise<MoveOutcome>;
+  /**
+   * Moves the citizen's booking to a free time of another open session: the new booking is
+   * made first (under a new reference), then the old one is cancelled. A move cut short
+   * between the two is finished by `reconcileMoves`.
+   */
+  moveAcross(booking: Booking, toSessionId: string, toSlotId: string, holderKey: string, now: DateTime): Promise<MoveOutcome>;
+  /** Finishes moves across sessions cut short (run by the app at start-up and every minute); how many. */
+  reconcileMoves(now: DateTime): Promise<number>;
   /** Until when the citizen may cancel a booking of this session themselves (the booking cut-off). */
   cancellableUntil(sessionId: string): DateTime | undefined;
   /**
@@ -85,6 +93,8 @@ export interface BookingEvents {
   moved(booking: Booking, now: DateTime): Promise<void>;
   cancelled(sessionId: string, bookingId: string): Promise<void>;
 }
+
+export type MoveOutcome = { ok: true; booking: Booking } | { ok: false; reason: 'taken' | 'changed' | 'closed' | 'already_booked' };
 
 /** Fields the caller supplies when opening a ticket. */
 export type TicketRequest = Pick<Ticket, 'userKey' | 'channel' | 'locale' | 'reason' | 'priority' | 'category' | 'serviceId' | 'context'> &

@@ -17,6 +17,8 @@ import type {
   FeedbackStore,
   HoldResult,
   InstanceStore,
+  MoveIntent,
+  MoveIntentStore,
   OptOutStore,
   Occupancy,
   Store,
@@ -478,6 +480,19 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
     },
   };
 
+  const moveIntents = new Map<string, string>();
+  const moveStore: MoveIntentStore = {
+    async begin(userKey, intent) {
+      moveIntents.set(userKey, JSON.stringify(intent));
+    },
+    async end(userKey) {
+      moveIntents.delete(userKey);
+    },
+    async list() {
+      return [...moveIntents].map(([userKey, json]) => [userKey, JSON.parse(json) as MoveIntent]);
+    },
+  };
+
   const optedOut = new Set<string>();
   const optOutStore: OptOutStore = {
     async add(userKey) {
@@ -520,6 +535,7 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
     conversations: conversationStore,
     instances: instanceStore,
     optOuts: optOutStore,
+    moves: moveStore,
     dedupe: dedupeStore,
     bookings: bookingStore,
     tickets: ticketStore,

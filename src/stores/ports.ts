@@ -270,6 +270,25 @@ export interface InstanceStore {
   forget(id: string): Promise<void>;
 }
 
+/** A booking being moved to another session: the new one is made first, then the old one goes. */
+export interface MoveIntent {
+  from: { sessionId: string; bookingId: string };
+  to: { sessionId: string; bookingId: string };
+  /** When the move began (ms since epoch). */
+  at: number;
+}
+
+/**
+ * Moves across sessions under way, one per user key, so that one cut short (a crash between
+ * making the new booking and cancelling the old) can be finished or dropped later. Ids only.
+ */
+export interface MoveIntentStore {
+  begin(userKey: string, intent: MoveIntent): Promise<void>;
+  end(userKey: string): Promise<void>;
+  /** Every move under way, by user key. */
+  list(): Promise<[string, MoveIntent][]>;
+}
+
 /** Citizens who blocked the account (LINE unfollow): they get no reminders; their bookings stay. */
 export interface OptOutStore {
   add(userKey: string): Promise<void>;
@@ -285,6 +304,7 @@ export interface Store {
   conversations: ConversationStore;
   instances: InstanceStore;
   optOuts: OptOutStore;
+  moves: MoveIntentStore;
   dedupe: DedupeStore;
   bookings: BookingStore;
   tickets: TicketStore;

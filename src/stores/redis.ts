@@ -15,6 +15,7 @@
  * - `{p}dedupe:<id>`              string, `SET NX PX`
  * - `{p}instance:<id>`            string, a running process's mark (`SET PX`, renewed each second)
  * - `{p}optout`                   set of user keys that blocked the account (LINE unfollow)
+ * - `{p}moves`                    hash userKey → a move across sessions under way (ids only)
  * - `{p}{tickets}:byId`           hash ticketId → ticket JSON
  * - `{p}{tickets}:open`           sorted set of ids of tickets not closed (open or claimed),
  *                                 scored by createdAt (ms)
@@ -43,6 +44,8 @@ import type {
   DedupeStore,
   FeedbackStore,
   InstanceStore,
+  MoveIntent,
+  MoveIntentStore,
   OptOutStore,
   Occupancy,
   Store,
@@ -444,8 +447,8 @@ end
 return 1
 `;
 
-/** KEYS conversation; the whole hash as a flat array (the same under RESP2 and RESP3). */
-const LOAD_CONVERSATION = `return redis.call('HGETALL', KEYS[1])`;
+/** KEYS hash; the whole hash as a flat array (the same under RESP2 and RESP3). */
+const HASH_ALL = `return redis.call('HGETALL', KEYS[1])`;
 
 /**
  * KEYS conversation, unsent index; ARGV eventId conversationKey. Drops one outbox entry; with
@@ -495,7 +498,7 @@ const SCRIPTS = {
   cbSetCard: { numberOfKeys: 2, lua: SET_CARD },
   cbActiveTicket: { numberOfKeys: 2, lua: ACTIVE_TICKET },
   cbSaveConversation: { numberOfKeys: 2, lua: SAVE_CONVERSATION },
-  cbLoadConversation: { numberOfKeys: 1, lua: LOAD_CONVERSATION },
+  cbHashAll: { numberOfKeys: 1, lua: HASH_ALL },
   cbOutboxDelivered: { numberOfKeys: 2, lua: OUTBOX_DELIVERED },
   cbAuditRecent: { numberOfKeys: 1, lua: AUDIT_RECENT },
 };
@@ -596,7 +599,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
 
   const conversations: ConversationStore = {
     async load(key) {
-      const fields = (await redis.cbLoadConversation(conversationKey(key))) as string[];
+      const fields = (await redis.cbHashAll(conversationKey(key))) as string[];
       let rev: string | undefined;
       let json: string | undefined;
       const outbox: unknown[] = [];
@@ -839,6 +842,20 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     },
   };
 
+  const movesKey = `${prefix}moves`;
+  const moves: MoveIntentStore = {
+    async begin(userKey, intent) {
+      await redis.hset(movesKey, userKey, JSON.stringify(intent));
+    },
+    async end(userKey) {
+      await redis.hdel(movesKey, userKey);
+    },
+    async list() {
+      const flat = (await redis.cbHashAll(movesKey)) as string[];
+      return Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, JSON.parse(flat[2 * i + 1]!) as MoveIntent]);
+    },
+  };
+
   const optOutKey = `${prefix}optout`;
   const optOuts: OptOutStore = {
     async add(userKey) {
@@ -874,6 +891,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     conversations,
     instances,
     optOuts,
+    moves,
     dedupe,
     bookings,
     tickets,

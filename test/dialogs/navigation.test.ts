@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { conversationStateSchema } from '../../dialogs/state.ts';
 import { bookingWindow } from '../../src/services/calendar.ts';
-import { createBot, day, en, FIRST, IDLE_MS, ja, MENU, screening, SERVICE, startingWith, toSummary, toTimeStep, word } from '../support/chat.ts';
+import { createBot, day, en, FIRST, IDLE_MS, ja, MENU, screening, SERVICE, startingWith, TEST_CATALOG, toSummary, toTimeStep, word } from '../support/chat.ts';
 
 const SESSION = FIRST.id;
 
@@ -162,7 +162,7 @@ describe('my bookings', () => {
     const [booking] = await bot.store.bookings.listSession(SESSION);
     await u.tap(ja('menu.my'));
     await u.tap(ja('my.label', { date: day(FIRST.date, true), time: '11:00' }));
-    expect(await u.tap(ja('my.change'))).toContain(ja('my.changePrompt', { time: '11:00' }));
+    expect(await u.tap(ja('my.change'))).toContain(ja('my.changePrompt', { time: '11:00', date: day(FIRST.date) }));
     expect(u.buttons).toContain('13:00');
     expect(u.buttons).not.toContain('11:00');
     // Someone else books 13:00 while the list is on screen.
@@ -172,10 +172,32 @@ describe('my bookings', () => {
     expect(await u.tap('13:00')).toContain(ja('my.timeTaken', { time: '11:00' }));
     expect((await bot.store.bookings.get(SESSION, booking!.id))?.slotId).toBe('1100');
     expect(u.buttons).not.toContain('13:00');
-    expect(await u.tap('14:00')).toContain(ja('my.changed', { reference: booking!.id, time: '14:00' }));
+    expect(await u.tap('14:00')).toContain(ja('my.changed', { reference: booking!.id, date: day(FIRST.date), time: '14:00' }));
     expect((await bot.store.bookings.get(SESSION, booking!.id))?.slotId).toBe('1400');
     expect((await bot.store.bookings.occupancy(SESSION, bot.clock.now())).booked).toEqual(new Set(['1300', '1400']));
     expect(u.buttons).toEqual(MENU);
+  });
+
+  it('moves a booking to another day: a new booking (and reference) there, the old one gone, one booking in all', async () => {
+    // A second session of the same office the day after, open at the same time as the first.
+    const LATER = { ...FIRST, id: '2026-12-09-asao', date: '2026-12-09', opens: '2026-11-01', closes: '2026-12-04' };
+    const bot = createBot({ catalog: { ...TEST_CATALOG, sessions: [...TEST_CATALOG.sessions, LATER] } });
+    const u = bot.user('traveller');
+    await toSummary(u, '11:00');
+    await u.tap(ja('booking.confirm'));
+    const [old] = await bot.store.bookings.listSession(SESSION);
+    await u.tap(ja('menu.my'));
+    await u.tap(ja('my.label', { date: day(FIRST.date, true), time: '11:00' }));
+    await u.tap(ja('my.change'));
+    expect(await u.tap(ja('my.otherDate'))).toContain(ja('my.otherDatePrompt'));
+    expect(await u.tap(startingWith(day(LATER.date, true)))).toContain(ja('my.changePrompt', { time: '11:00', date: day(LATER.date) }));
+    const answer = await u.tap('9:30');
+    const [moved] = await bot.store.bookings.listSession(LATER.id);
+    expect(answer).toContain(ja('my.changed', { reference: moved!.id, date: day(LATER.date), time: '9:30' }));
+    expect(moved).toMatchObject({ userKey: old!.userKey, slotId: '0930', contact: old!.contact });
+    expect(moved!.id).not.toBe(old!.id);
+    expect(await bot.store.bookings.listSession(SESSION)).toEqual([]);
+    expect(await bot.store.moves.list()).toEqual([]);
   });
 
   it('after the booking cut-off: no cancel button but the office phone, and a cancel confirmed too late cancels nothing', async () => {

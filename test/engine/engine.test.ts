@@ -290,7 +290,7 @@ describe('a failed turn and an expired conversation', () => {
   it('releases the slot held by a conversation that expired, even when holds outlive the idle limit', async () => {
     const store = createMemoryStore();
     const { clock, text, tap } = setup(store);
-    const longHolds = new BookingService(store.bookings, catalog, 120);
+    const longHolds = new BookingService(store.bookings, store.moves, catalog, 120);
     await text('予約する');
     await tap({ a: 'mode', v: 'in_person' });
     for (let i = 0; i < QUESTIONS.in_person; i++) await tap({ a: 'answer', v: 'yes' });
