@@ -19,11 +19,12 @@ import type {
   CitizenMessenger,
   ForwardResult,
   RecategoriseResult,
+  SessionStats,
   StaffBooking,
   StaffDesk,
   StaffNotifier,
 } from './services/staff.ts';
-import type { AuditAction, AuditEntry, Store, TicketTransition } from './stores/ports.ts';
+import type { Attendance, AuditAction, AuditEntry, Store, TicketTransition } from './stores/ports.ts';
 import type { Input } from './turn.ts';
 
 /** Runs one turn in its conversation's order (`TurnEngine.run`); never rejects. */
@@ -180,6 +181,34 @@ export class StaffDeskService implements StaffDesk {
     const bookings = (await Promise.all(sessions.map((s) => this.opts.store.bookings.listSession(s.id)))).flat();
     await this.read(staffId, `bookings.${purpose}`, [date, ...bookings.map((b) => b.id)]);
     return bookings;
+  }
+
+  async markAttendance(reference: string, status: Attendance, agent: Agent, now: DateTime): Promise<Booking | null> {
+    const found = await this.locate(reference, now);
+    if (!found) return null;
+    await this.opts.store.bookings.markAttendance(found.booking.sessionId, found.booking.id, status, false);
+    this.opts.log.info('booking.attendance_marked', { reference: found.booking.id, status, agent: pseudonym(agent.id) });
+    await this.audited(agent.id, 'booking.marked', [found.booking.id, found.booking.sessionId]);
+    return found.booking;
+  }
+
+  async stats(target: string): Promise<SessionStats[]> {
+    const { catalog, store } = this.opts;
+    const sessions = catalog.sessions.filter((s) => s.date === target || s.id === target);
+    return Promise.all(
+      sessions.map(async (s) => {
+        const [bookings, attendance, counters] = await Promise.all([store.bookings.listSession(s.id), store.bookings.attendance(s.id), store.bookings.counters(s.id)]);
+        const marks = [...attendance.values()];
+        return {
+          sessionId: s.id,
+          date: s.date,
+          booked: bookings.length,
+          attended: marks.filter((m) => m === 'attended').length,
+          noShows: marks.filter((m) => m === 'no_show').length,
+          ...counters,
+        };
+      }),
+    );
   }
 
   async bookingsOf(sessionId: string, staffId: string, purpose: 'listed' | 'exported' = 'listed'): Promise<Booking[]> {

@@ -11,7 +11,7 @@
 import { errorFields, type Logger } from '../log.ts';
 
 /** The messages of a booking's lifecycle. */
-export type JobName = 'mail.confirmation' | 'remind.dayBefore' | 'remind.dayOf';
+export type JobName = 'mail.confirmation' | 'remind.dayBefore' | 'remind.dayOf' | 'attendance.check';
 
 export interface JobData {
   sessionId: string;

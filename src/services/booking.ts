@@ -223,8 +223,8 @@ export class BookingService implements BookingPort {
 
   private async finishMove(userKey: string, from: { sessionId: string; bookingId: string }, made: Booking, now: DateTime): Promise<void> {
     // Tolerates an old booking already gone (a second run of the same finish).
-    if (await this.store.cancel(from.sessionId, from.bookingId, userKey)) await this.tell('cancelled', (events) => events.cancelled(from.sessionId, from.bookingId));
-    await this.tell('booked', (events) => events.booked(made, now));
+    await this.store.cancel(from.sessionId, from.bookingId, userKey);
+    await this.tell('moved', (events) => events.moved(made, now, from));
     await this.moves.end(userKey);
   }
 

@@ -51,11 +51,14 @@ export interface LifecycleOptions {
   log: Logger;
 }
 
-const KINDS: Record<JobName, BookingMailKind> = {
+const KINDS: Record<Exclude<JobName, 'attendance.check'>, BookingMailKind> = {
   'mail.confirmation': 'confirmation',
   'remind.dayBefore': 'dayBefore',
   'remind.dayOf': 'dayOf',
 };
+const ALL_JOBS: JobName[] = ['mail.confirmation', 'remind.dayBefore', 'remind.dayOf', 'attendance.check'];
+/** A booking nobody marked this long after its start is recorded as a no-show (the office's rule). */
+const NO_SHOW_AFTER_MINUTES = 10;
 
 /** A job's id: the message and the booking (references are unique per session). */
 export function jobId(name: JobName, sessionId: string, bookingId: string): string {
@@ -101,7 +104,8 @@ export class BookingLifecycle implements BookingEvents {
       { name: 'remind.dayOf', at: when(dayOf) },
     ];
     // A reminder that could only come after the appointment has begun is not sent at all.
-    return messages.filter((m) => m.name === 'mail.confirmation' || m.at < start.toMillis());
+    const sent = messages.filter((m) => m.name === 'mail.confirmation' || m.at < start.toMillis());
+    return [...sent, { name: 'attendance.check', at: start.plus({ minutes: NO_SHOW_AFTER_MINUTES }).toMillis() }];
   }
 
   async booked(booking: Booking, now: DateTime): Promise<void> {
@@ -109,17 +113,25 @@ export class BookingLifecycle implements BookingEvents {
     await Promise.all(this.schedule(booking, now).map((m) => this.opts.jobs.schedule(jobId(m.name, booking.sessionId, booking.id), m.name, data, m.at)));
   }
 
-  /** Another time: the reminders go again for it (the confirmation stays as it was sent). */
-  async moved(booking: Booking, now: DateTime): Promise<void> {
-    const reminders: JobName[] = ['remind.dayBefore', 'remind.dayOf'];
-    await Promise.all(reminders.map((name) => this.opts.jobs.cancel(jobId(name, booking.sessionId, booking.id))));
+  /**
+   * Another time. Within the session the reminders go again for it (the confirmation stays as
+   * it was sent); to another session the old booking's messages go, and the new one (a new
+   * reference) gets all of its own, the confirmation included. Counted as a change.
+   */
+  async moved(booking: Booking, now: DateTime, from?: { sessionId: string; bookingId: string }): Promise<void> {
+    const { jobs, bookings } = this.opts;
+    const old = from ?? { sessionId: booking.sessionId, bookingId: booking.id };
+    const again = from ? ALL_JOBS : ALL_JOBS.filter((name) => name !== 'mail.confirmation');
+    await Promise.all(again.map((name) => jobs.cancel(jobId(name, old.sessionId, old.bookingId))));
     const data: JobData = { sessionId: booking.sessionId, bookingId: booking.id };
-    const due = this.schedule(booking, now).filter((m) => reminders.includes(m.name));
-    await Promise.all(due.map((m) => this.opts.jobs.schedule(jobId(m.name, booking.sessionId, booking.id), m.name, data, m.at)));
+    const due = this.schedule(booking, now).filter((m) => again.includes(m.name));
+    await Promise.all(due.map((m) => jobs.schedule(jobId(m.name, booking.sessionId, booking.id), m.name, data, m.at)));
+    await bookings.count(old.sessionId, 'changed');
   }
 
   async cancelled(sessionId: string, bookingId: string): Promise<void> {
-    await Promise.all((Object.keys(KINDS) as JobName[]).map((name) => this.opts.jobs.cancel(jobId(name, sessionId, bookingId))));
+    await Promise.all(ALL_JOBS.map((name) => this.opts.jobs.cancel(jobId(name, sessionId, bookingId))));
+    await this.opts.bookings.count(sessionId, 'cancelled');
   }
 
   /** Runs one job: sends its message, or nothing when the booking is gone. */
@@ -129,6 +141,11 @@ export class BookingLifecycle implements BookingEvents {
     // Cancelled, moved or erased since: nothing to say.
     if (!booking) {
       log.info('lifecycle.nothing_to_send', { job: name });
+      return;
+    }
+    if (name === 'attendance.check') {
+      // Nobody marked them as come by now: recorded as a no-show (a staff mark, earlier or later, wins).
+      if (await bookings.markAttendance(booking.sessionId, booking.id, 'no_show', true)) log.info('lifecycle.no_show', { reference: booking.id });
       return;
     }
     const kind = KINDS[name];
@@ -156,10 +173,11 @@ export class BookingLifecycle implements BookingEvents {
       }
       await line.deliver(booking.userKey, [{ kind: 'text', text: `${mail.subject}\n\n${mail.text}` }], id);
       log.info('lifecycle.pushed', { job: name, reference: booking.id });
-      return;
+    } else {
+      if (!booking.contact.email) return;
+      await mailer.send(mail, id);
     }
-    if (!booking.contact.email) return;
-    await mailer.send(mail, id);
+    if (kind === 'dayBefore') await bookings.count(booking.sessionId, 'invitations');
   }
 
   /** The handler the queue runs; a failure is logged and rethrown for the queue to try again. */

@@ -89,8 +89,11 @@ export interface BookingPort {
 /** What the booking rules tell of bookings written and cancelled (the messages after a booking). */
 export interface BookingEvents {
   booked(booking: Booking, now: DateTime): Promise<void>;
-  /** The booking now has another time (`booking` as it is after the move). */
-  moved(booking: Booking, now: DateTime): Promise<void>;
+  /**
+   * The booking now has another time (`booking` as it is after the move); `from`, when it
+   * moved to another session, is the booking it replaced there.
+   */
+  moved(booking: Booking, now: DateTime, from?: { sessionId: string; bookingId: string }): Promise<void>;
   cancelled(sessionId: string, bookingId: string): Promise<void>;
 }
 

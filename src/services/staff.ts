@@ -7,7 +7,7 @@
 import type { DateTime } from 'luxon';
 import type { Reply } from '../turn.ts';
 import type { Agent, Booking, Desk, Session, Ticket, TicketCard, TicketOutcome } from '../domain.ts';
-import type { AuditEntry, TicketTransition } from '../stores/ports.ts';
+import type { Attendance, AuditEntry, TicketTransition } from '../stores/ports.ts';
 import type { UnansweredReport } from './reports.ts';
 
 /** One place staff are told about tickets. Failures of one never block the others. */
@@ -31,6 +31,18 @@ export interface StaffNotifier {
   citizenSaid(ticket: Ticket, text: string): Promise<void>;
   /** Something staff must fix before a message can go out (the office's channel). Optional. */
   alert?(alert: StaffAlert): Promise<void>;
+}
+
+/** What `stats` shows of one session: numbers only. */
+export interface SessionStats {
+  sessionId: string;
+  date: string;
+  booked: number;
+  attended: number;
+  noShows: number;
+  cancelled: number;
+  changed: number;
+  invitations: number;
 }
 
 /** An online session without its meeting link, found when a booking's invitation was due. */
@@ -113,6 +125,10 @@ export interface StaffDesk {
   reply(ticketId: string, agent: Agent, text: string, messageId: string): Promise<boolean>;
   /** Bookings of the sessions held on `date` (YYYY-MM-DD, JST), by session and slot; read by `staffId`. */
   bookingsOn(date: string, staffId: string, purpose?: 'listed' | 'exported'): Promise<Booking[]>;
+  /** Records whether the citizen of an upcoming (or today's) booking came; the booking, or null when there is none. */
+  markAttendance(reference: string, status: Attendance, agent: Agent, now: DateTime): Promise<Booking | null>;
+  /** The counts of each session of a date (YYYY-MM-DD) or of one session id; empty when there is none. */
+  stats(target: string): Promise<SessionStats[]>;
   /** Bookings of one session, by slot; read by `staffId`. */
   bookingsOf(sessionId: string, staffId: string, purpose?: 'listed' | 'exported'): Promise<Booking[]>;
   /** The latest `n` audit entries, newest first; that `staffId` read them is recorded too. */

@@ -5,6 +5,7 @@
  */
 import type { Booking, Ticket } from '../domain.ts';
 import { bySlot, DEFAULT_AUDIT_CAP, oldestFirst, ttlOf } from './shared.ts';
+import { SESSION_COUNTERS } from './ports.ts';
 import type {
   AuditEntry,
   AuditStore,
@@ -17,6 +18,8 @@ import type {
   FeedbackStore,
   HoldResult,
   InstanceStore,
+  Attendance,
+  SessionCounter,
   MoveIntent,
   MoveIntentStore,
   OptOutStore,
@@ -45,6 +48,9 @@ interface SessionState {
   bookings: Map<string, string>;
   /** Bookings erased at their owner's request and kept only as a count. */
   erased: number;
+  counters: Map<SessionCounter, number>;
+  /** bookingId → whether the citizen came */
+  attendance: Map<string, Attendance>;
   /** When the whole session is forgotten (ms since epoch), like a Redis key TTL. */
   expiresAt?: number;
 }
@@ -118,7 +124,7 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
   function session(sessionId: string): SessionState {
     let state = liveSession(sessionId);
     if (!state) {
-      state = { booked: new Map(), holds: new Map(), heldBy: new Map(), users: new Map(), bookings: new Map(), erased: 0 };
+      state = { booked: new Map(), holds: new Map(), heldBy: new Map(), users: new Map(), bookings: new Map(), erased: 0, counters: new Map(), attendance: new Map() };
       sessions.set(sessionId, state);
     }
     return state;
@@ -284,6 +290,23 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
       return found;
     },
 
+    async count(sessionId, counter, by = 1) {
+      const s = session(sessionId);
+      s.counters.set(counter, (s.counters.get(counter) ?? 0) + by);
+    },
+    async counters(sessionId) {
+      const s = liveSession(sessionId);
+      return Object.fromEntries(SESSION_COUNTERS.map((c) => [c, s?.counters.get(c) ?? 0])) as Record<SessionCounter, number>;
+    },
+    async markAttendance(sessionId, bookingId, status, onlyIfUnmarked) {
+      const s = session(sessionId);
+      if (onlyIfUnmarked && s.attendance.has(bookingId)) return false;
+      s.attendance.set(bookingId, status);
+      return true;
+    },
+    async attendance(sessionId) {
+      return new Map(liveSession(sessionId)?.attendance ?? []);
+    },
     async expireSession(sessionId, atMs) {
       session(sessionId).expiresAt = atMs;
     },

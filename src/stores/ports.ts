@@ -124,6 +124,17 @@ export interface BookingStore {
    * more in the session's anonymous count (`erasedCount`). True when a booking was deleted.
    */
   forgetUser(sessionId: string, userKey: string, count: boolean): Promise<boolean>;
+  /** Adds to one of the session's counters (what `stats` shows); they expire with the session. */
+  count(sessionId: string, counter: SessionCounter, by?: number): Promise<void>;
+  /** The session's counters (absent ones are 0). */
+  counters(sessionId: string): Promise<Record<SessionCounter, number>>;
+  /**
+   * Records whether the citizen came; with `onlyIfUnmarked`, a mark already there stands (the
+   * automatic no-show never overrides staff). True when written.
+   */
+  markAttendance(sessionId: string, bookingId: string, status: Attendance, onlyIfUnmarked: boolean): Promise<boolean>;
+  /** Booking id → attendance, for the session's marked bookings. */
+  attendance(sessionId: string): Promise<Map<string, Attendance>>;
   /** How many bookings of the session were erased and counted by `forgetUser`: a number, nothing about whose. */
   erasedCount(sessionId: string): Promise<number>;
 }
@@ -214,6 +225,8 @@ export type AuditAction =
   | 'bookings.listed'
   /** The office's list of a date or session, downloaded as CSV. */
   | 'bookings.exported'
+  /** `attended` / `noshow <reference>`: whether the citizen came. */
+  | 'booking.marked'
   /** `cancel <reference>`: the booking's card, with the holder's contact details, before any cancel. */
   | 'booking.looked_up'
   | 'booking.cancelled'
@@ -295,6 +308,10 @@ export interface OptOutStore {
   remove(userKey: string): Promise<void>;
   has(userKey: string): Promise<boolean>;
 }
+
+export type SessionCounter = 'cancelled' | 'changed' | 'invitations';
+export const SESSION_COUNTERS: readonly SessionCounter[] = ['cancelled', 'changed', 'invitations'];
+export type Attendance = 'attended' | 'no_show';
 
 export type MoveResult = { ok: true; booking: Booking } | { ok: false; reason: 'taken' | 'changed' };
 

@@ -32,6 +32,7 @@
  */
 import { Redis, type ChainableCommander } from 'ioredis';
 import type { Booking, Ticket } from '../domain.ts';
+import { SESSION_COUNTERS } from './ports.ts';
 import { isSealed, type Sealer } from './sealing.ts';
 import { bySlot, DEFAULT_AUDIT_CAP, oldestFirst, ticketScore, ttlOf } from './shared.ts';
 import type {
@@ -44,6 +45,8 @@ import type {
   DedupeStore,
   FeedbackStore,
   InstanceStore,
+  Attendance,
+  SessionCounter,
   MoveIntent,
   MoveIntentStore,
   OptOutStore,
@@ -447,6 +450,21 @@ end
 return 1
 `;
 
+/**
+ * KEYS hash bookings; ARGV op ('incr' | 'set' | 'setnx') field value. A write to one of a
+ * session's small hashes (counters, attendance) that expires with the session's bookings.
+ * Returns 1 when written.
+ */
+const SESSION_WRITE = `
+local written = 1
+if ARGV[1] == 'incr' then redis.call('HINCRBY', KEYS[1], ARGV[2], ARGV[3])
+elseif ARGV[1] == 'setnx' then written = redis.call('HSETNX', KEYS[1], ARGV[2], ARGV[3])
+else redis.call('HSET', KEYS[1], ARGV[2], ARGV[3]) end
+local ttl = redis.call('PTTL', KEYS[2])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return written
+`;
+
 /** KEYS hash; the whole hash as a flat array (the same under RESP2 and RESP3). */
 const HASH_ALL = `return redis.call('HGETALL', KEYS[1])`;
 
@@ -499,6 +517,7 @@ const SCRIPTS = {
   cbActiveTicket: { numberOfKeys: 2, lua: ACTIVE_TICKET },
   cbSaveConversation: { numberOfKeys: 2, lua: SAVE_CONVERSATION },
   cbHashAll: { numberOfKeys: 1, lua: HASH_ALL },
+  cbSessionWrite: { numberOfKeys: 2, lua: SESSION_WRITE },
   cbOutboxDelivered: { numberOfKeys: 2, lua: OUTBOX_DELIVERED },
   cbAuditRecent: { numberOfKeys: 1, lua: AUDIT_RECENT },
 };
@@ -544,6 +563,8 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       users: `${base}users`,
       bookings: `${base}bookings`,
       erased: `${base}erased`,
+      counters: `${base}counters`,
+      attendance: `${base}attendance`,
     };
   };
   const { sealer } = opts;
@@ -701,10 +722,28 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       return found;
     },
 
+    async count(sessionId, counter, by = 1) {
+      const k = sessionKeys(sessionId);
+      await redis.cbSessionWrite(k.counters, k.bookings, 'incr', counter, by);
+    },
+    async counters(sessionId) {
+      const flat = (await redis.cbHashAll(sessionKeys(sessionId).counters)) as string[];
+      const out = Object.fromEntries(SESSION_COUNTERS.map((c) => [c, 0])) as Record<SessionCounter, number>;
+      for (let i = 0; i + 1 < flat.length; i += 2) if ((SESSION_COUNTERS as readonly string[]).includes(flat[i]!)) out[flat[i] as SessionCounter] = Number(flat[i + 1]);
+      return out;
+    },
+    async markAttendance(sessionId, bookingId, status, onlyIfUnmarked) {
+      const k = sessionKeys(sessionId);
+      return (await redis.cbSessionWrite(k.attendance, k.bookings, onlyIfUnmarked ? 'setnx' : 'set', bookingId, status)) === 1;
+    },
+    async attendance(sessionId) {
+      const flat = (await redis.cbHashAll(sessionKeys(sessionId).attendance)) as string[];
+      return new Map(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, flat[2 * i + 1] as Attendance]));
+    },
     async expireSession(sessionId, atMs) {
       const k = sessionKeys(sessionId);
       const multi = redis.multi();
-      for (const key of [k.booked, k.holds, k.heldBy, k.users, k.bookings, k.erased]) multi.pexpireat(key, atMs);
+      for (const key of [k.booked, k.holds, k.heldBy, k.users, k.bookings, k.erased, k.counters, k.attendance]) multi.pexpireat(key, atMs);
       await multi.exec();
     },
 

@@ -57,13 +57,14 @@ function setup(opts: { catalog?: Catalog; dayBeforeAt?: string; minutesBefore?: 
 }
 
 describe('when the messages are due', () => {
-  it('confirmation at once, the invitation the day before at 10:00, the reminder an hour before', () => {
+  it('confirmation at once, the invitation the day before at 10:00, the reminder an hour before, the no-show check 10 minutes after the start', () => {
     const { lifecycle } = setup();
     const plan = lifecycle.schedule(makeBooking({ sessionId: SESSION_ID, slotId: '0930' }), jst('2026-11-24T10:00'));
     expect(plan.map((m) => [m.name, iso(m.at)])).toEqual([
       ['mail.confirmation', '2026-11-24T10:00'],
       ['remind.dayBefore', '2026-12-07T10:00'],
       ['remind.dayOf', '2026-12-08T08:30'],
+      ['attendance.check', '2026-12-08T09:40'],
     ]);
   });
 
@@ -76,6 +77,7 @@ describe('when the messages are due', () => {
       ['mail.confirmation', '2026-11-24T10:00'],
       ['remind.dayBefore', '2026-12-08T08:00'],
       ['remind.dayOf', '2026-12-08T08:00'],
+      ['attendance.check', '2026-12-08T09:40'],
     ]);
     const start = jst('2026-12-08T07:30');
     // When the end of the quiet hours is past the appointment, the message goes just before they begin.
@@ -91,8 +93,9 @@ describe('when the messages are due', () => {
       ['mail.confirmation', '2026-12-08T09:00'],
       ['remind.dayBefore', '2026-12-08T09:00'],
       ['remind.dayOf', '2026-12-08T09:00'],
+      ['attendance.check', '2026-12-08T09:40'],
     ]);
-    expect(lifecycle.schedule(makeBooking({ sessionId: SESSION_ID, slotId: '0930' }), jst('2026-12-08T09:30')).map((m) => m.name)).toEqual(['mail.confirmation']);
+    expect(lifecycle.schedule(makeBooking({ sessionId: SESSION_ID, slotId: '0930' }), jst('2026-12-08T09:30')).map((m) => m.name)).toEqual(['mail.confirmation', 'attendance.check']);
   });
 
   it('schedules the three jobs on booking and drops them on cancel', async () => {
@@ -116,6 +119,22 @@ describe('a booking moved to another time', () => {
     expect(iso((await jobs.dueAt(jobId('remind.dayOf', SESSION_ID, booking.id)))!)).toBe('2026-12-08T12:00');
     expect(iso((await jobs.dueAt(jobId('remind.dayBefore', SESSION_ID, booking.id)))!)).toBe('2026-12-07T10:00');
     expect(iso((await jobs.dueAt(jobId('mail.confirmation', SESSION_ID, booking.id)))!)).toBe('2026-11-24T10:00');
+  });
+});
+
+describe('attendance and the counts staff see', () => {
+  it('records a no-show 10 minutes after the start unless staff marked the citizen; counts cancels, changes and invitations', async () => {
+    const { store, book, run, lifecycle } = setup();
+    const came = await book({ id: 'CAM-2345', slotId: '0930' });
+    const absent = await book({ id: 'ABS-2345', slotId: '1000', userKey: 'line:U2' });
+    await store.bookings.markAttendance(SESSION_ID, came.id, 'attended', false);
+    await run('attendance.check', came);
+    await run('attendance.check', absent);
+    expect(await store.bookings.attendance(SESSION_ID)).toEqual(new Map([[came.id, 'attended'], [absent.id, 'no_show']]));
+    await run('remind.dayBefore', came);
+    await lifecycle.moved({ ...came, slotId: '1100' }, jst('2026-11-25T10:00'));
+    await lifecycle.cancelled(SESSION_ID, absent.id);
+    expect(await store.bookings.counters(SESSION_ID)).toEqual({ cancelled: 1, changed: 1, invitations: 1 });
   });
 });
 

@@ -470,6 +470,26 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
     });
   });
 
+  describe("a session's counters and attendance", () => {
+    it('counts, marks (a staff mark over an automatic one, never the reverse), and expires with the session', async () => {
+      const s = fresh('session');
+      await store.bookings.confirm(makeBooking({ sessionId: s }), T);
+      expect(await store.bookings.counters(s)).toEqual({ cancelled: 0, changed: 0, invitations: 0 });
+      await store.bookings.count(s, 'cancelled');
+      await store.bookings.count(s, 'invitations', 2);
+      expect(await store.bookings.counters(s)).toEqual({ cancelled: 1, changed: 0, invitations: 2 });
+      expect(await store.bookings.markAttendance(s, 'A', 'attended', false)).toBe(true);
+      expect(await store.bookings.markAttendance(s, 'A', 'no_show', true)).toBe(false);
+      expect(await store.bookings.markAttendance(s, 'B', 'no_show', true)).toBe(true);
+      expect(await store.bookings.markAttendance(s, 'B', 'attended', false)).toBe(true);
+      expect(await store.bookings.attendance(s)).toEqual(new Map([['A', 'attended'], ['B', 'attended']]));
+      await store.bookings.expireSession(s, time.now() + HOUR_MS);
+      await time.expire([`{s:${s}}:counters`, `{s:${s}}:attendance`], time.now() + HOUR_MS - 1_000, time.now() + HOUR_MS, async () => (await store.bookings.attendance(s)).size > 0);
+      expect(await store.bookings.attendance(s)).toEqual(new Map());
+      expect(await store.bookings.counters(s)).toEqual({ cancelled: 0, changed: 0, invitations: 0 });
+    });
+  });
+
   describe('move', () => {
     it('moves a booking to a free slot of its session in one step: the old slot is free, the new one booked', async () => {
       const s = fresh('session');

@@ -202,6 +202,10 @@ export type StaffCommand =
   | { name: 'category'; ticketId?: string; category?: string }
   | { name: 'bookings'; target?: string }
   | { name: 'cancel'; reference: string }
+  /** Whether the citizen of a booking came (`attended`, `noshow`). */
+  | { name: 'attendance'; status: 'attended' | 'no_show'; reference?: string }
+  /** Per session of a date or a session id: booked, cancelled, changed, came, no-shows, invitations. */
+  | { name: 'stats'; target?: string }
   /** The latest `count` audit entries (default 20, at most `AUDIT_MAX_SHOWN`). */
   | { name: 'audit'; count: number };
 
@@ -257,6 +261,12 @@ function referenceArg(words: string[]): string | undefined {
  */
 export function parseCommand(text: string): StaffCommand | undefined {
   const words = text.normalize('NFKC').trim().split(/\s+/);
+  const first = words[0]?.toLowerCase();
+  if (first === 'attended' || first === 'noshow' || first === 'no-show') {
+    const reference = words.length <= 4 ? referenceArg(words.slice(1)) : undefined;
+    const status = first === 'attended' ? 'attended' : 'no_show';
+    return reference ? { name: 'attendance', status, reference } : { name: 'attendance', status };
+  }
   if (words[0]?.toLowerCase() === 'cancel') {
     // Only with a reference: a bare `cancel` (or "cancel this") is the dialogs' own word
     // for stopping what the agent is booking, so it must still reach them.
@@ -297,6 +307,8 @@ export function parseCommand(text: string): StaffCommand | undefined {
     }
     case 'bookings':
       return arg === undefined ? { name: 'bookings' } : { name: 'bookings', target: arg };
+    case 'stats':
+      return arg === undefined ? { name: 'stats' } : { name: 'stats', target: arg };
     case 'audit':
       if (arg === undefined) return { name: 'audit', count: 20 };
       return /^\d{1,3}$/.test(arg) && Number(arg) > 0 ? { name: 'audit', count: Math.min(Number(arg), AUDIT_MAX_SHOWN) } : undefined;

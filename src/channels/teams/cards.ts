@@ -7,6 +7,7 @@ import { DateTime } from 'luxon';
 import { type Agent, type Booking, type Desk, deskOf, formatPhone, type Locale, type Session, type Ticket, ZONE } from '../../domain.ts';
 import type { KnowledgeEntry } from '../../services/knowledge.ts';
 import type { UnansweredReport } from '../../services/reports.ts';
+import type { SessionStats } from '../../services/staff.ts';
 import type { AuditEntry } from '../../stores/ports.ts';
 import type { Choice, Link, Reply } from '../../turn.ts';
 import type { ClosingOutcome } from './activity.ts';
@@ -394,6 +395,12 @@ export function bookingsMessage(bookings: Booking[], what: string, locale: Local
   body.push(textBlock(phrase(locale, 'bookings.cancelHint'), { isSubtle: true, spacing: 'Medium' }));
   const download = csvUrl ? [{ type: 'Action.OpenUrl', title: phrase(locale, 'bookings.csv'), url: csvUrl }] : [];
   return { kind: 'card', card: card(body, download), summary: title };
+}
+
+/** `stats`: one line per session, numbers only. */
+export function statsMessage(rows: SessionStats[], locale: Locale): Outgoing {
+  const lines = rows.map((r) => `- ${r.date} · ${r.sessionId} · ${phrase(locale, 'stats.row', { ...r })}`);
+  return { kind: 'text', text: [phrase(locale, 'stats.title'), ...lines].join('\n'), plain: true };
 }
 
 /** Record ids shown per audit line; a listing of a busy day names dozens of bookings. */

@@ -44,7 +44,7 @@ import {
   tenantOf,
   threadRoot,
 } from './activity.ts';
-import { auditMessage, bookingsMessage, cancelConfirmCard, cancelledText, jst, type Outgoing, queueMessage, renderReplies, triageMessage, unansweredMessage } from './cards.ts';
+import { auditMessage, bookingsMessage, statsMessage, cancelConfirmCard, cancelledText, jst, type Outgoing, queueMessage, renderReplies, triageMessage, unansweredMessage } from './cards.ts';
 import { CONTACT_CENTER_CHANNEL, channelOfDesk, STAFF_CHANNEL } from './notifier.ts';
 import { phrase, type StaffTextKey, staffLocale } from './text.ts';
 import type { InboundTurn } from './transport.ts';
@@ -289,6 +289,17 @@ export class TeamsTurnHandler {
       }
       case 'audit':
         return [auditMessage(await desk.recentAudit(command.count, agent.id), t.locale)];
+      case 'attendance': {
+        if (!command.reference) return text(t, 'usage.attendance');
+        const marked = await desk.markAttendance(command.reference, command.status, agent, this.today());
+        if (!marked) return text(t, 'cancel.notFound', { reference: command.reference });
+        return text(t, command.status === 'attended' ? 'attendance.attended' : 'attendance.noShow', { reference: marked.id });
+      }
+      case 'stats': {
+        const rows = command.target ? await desk.stats(command.target) : [];
+        if (!command.target || rows.length === 0) return text(t, 'usage.stats');
+        return [statsMessage(rows, t.locale)];
+      }
       case 'cancel': {
         // Only shows the booking: cancelling is the Confirm button's, so that a mistyped
         // reference that happens to exist cannot take someone's appointment away.

@@ -367,6 +367,24 @@ describe('staff commands', () => {
     expect(await say(typed(AIKO, { channel: CHANNEL }, 'queue'))).toContain(EN['queue.empty']);
   });
 
+  it('attended / noshow mark a booking, stats counts per session; the marks are audited', async () => {
+    await send(install(CHANNEL));
+    const citizen = new ChatUser(engine, 'came-or-not');
+    await toSummary(citizen);
+    await citizen.tap(ja.booking.confirm);
+    const [booking] = await store.bookings.listSession(SESSION_ID);
+    expect(await say(typed(AIKO, { channel: CHANNEL }, `attended ${booking!.id.toLowerCase()}`))).toContain(EN['attendance.attended'].replace('{{reference}}', booking!.id));
+    expect(await store.bookings.attendance(SESSION_ID)).toEqual(new Map([[booking!.id, 'attended']]));
+    expect(await say(typed(AIKO, { channel: CHANNEL }, 'noshow ZZZ-2222'))).toContain('ZZZ-2222');
+    expect(await say(typed(AIKO, { channel: CHANNEL }, 'attended'))).toContain(EN['usage.attendance']);
+    await store.bookings.count(SESSION_ID, 'invitations');
+    const stats = await say(typed(AIKO, { channel: CHANNEL }, `stats ${SESSION_ID}`));
+    expect(stats).toContain(`2026-12-08 · ${SESSION_ID} · booked 1 · came 1 · no-shows 0 · cancelled 0 · changed 0 · invitations 1`);
+    expect(await say(typed(AIKO, { channel: CHANNEL }, 'stats 2026-12-08'))).toContain(SESSION_ID);
+    expect(await say(typed(AIKO, { channel: CHANNEL }, 'stats 1999-01-01'))).toContain(EN['usage.stats']);
+    expect((await store.audit.recent(10)).find((e) => e.action === 'booking.marked')).toMatchObject({ staff: AIKO.aadObjectId, records: [booking!.id, SESSION_ID] });
+  });
+
   it('bookings lists a day or a session with contact details; today answers for today; none of it is logged', async () => {
     await send(install(CHANNEL));
     const citizen = new ChatUser(engine, 'booker');
