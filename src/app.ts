@@ -313,7 +313,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     // Blocking the account (unfollow) stops the reminders; following again resumes them.
     following: (userKey, follows) => (follows ? store.optOuts.remove(userKey) : store.optOuts.add(userKey)),
   });
-  jobs.start(lifecycle.handler);
+  jobs.start(lifecycle.handler, lifecycle.gaveUp);
   if (outbox) mountWebchat(server, { engine, limits, log, outbox, addressKey: addressKeyOf(config.dataEncryptionKey) });
 
   return {

@@ -8,7 +8,7 @@
 import { Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { errorFields, type Logger } from '../log.ts';
-import { JOB_ATTEMPTS, JOB_ID, JOB_RETRY_BASE_MS, type JobData, type JobHandler, type JobName, type JobQueue } from './queue.ts';
+import { type GaveUpHandler, JOB_ATTEMPTS, JOB_ID, JOB_RETRY_BASE_MS, type JobData, type JobHandler, type JobName, type JobQueue } from './queue.ts';
 
 const QUEUE = 'lifecycle';
 const KEEP_DONE_SECONDS = 7 * 24 * 3600;
@@ -62,7 +62,7 @@ export class BullJobQueue implements JobQueue {
     return job.timestamp + (job.delay ?? 0);
   }
 
-  start(handler: JobHandler): void {
+  start(handler: JobHandler, gaveUp?: GaveUpHandler): void {
     const { log, url, prefix } = this.opts;
     this.workerConnection = new Redis(url, { maxRetriesPerRequest: null });
     this.workerConnection.on('error', (err: Error) => log.warn('jobs.redis_connection', errorFields(err)));
@@ -74,8 +74,10 @@ export class BullJobQueue implements JobQueue {
     this.worker.on('failed', (job, err) => {
       const attempts = job?.attemptsMade ?? 0;
       const fields = { job: job?.name ?? 'unknown', attempt: attempts, ...errorFields(err) };
-      if (attempts >= JOB_ATTEMPTS) log.error('job.gave_up', fields);
-      else log.warn('job.failed', fields);
+      if (attempts >= JOB_ATTEMPTS) {
+        log.error('job.gave_up', fields);
+        if (job) gaveUp?.(job.name as JobName, job.data as JobData, job.id!);
+      } else log.warn('job.failed', fields);
     });
     this.worker.on('error', (err: Error) => log.warn('jobs.worker_error', errorFields(err)));
   }

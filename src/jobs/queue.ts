@@ -20,6 +20,8 @@ export interface JobData {
 
 /** Runs one job; rejects to have it tried again later. */
 export type JobHandler = (name: JobName, data: JobData, id: string) => Promise<void>;
+/** Hears of a job that failed every attempt (and will not run again). */
+export type GaveUpHandler = (name: JobName, data: JobData, id: string) => void;
 
 export interface JobQueue {
   /**
@@ -31,8 +33,8 @@ export interface JobQueue {
   cancel(id: string): Promise<void>;
   /** When the job `id` is due (ms), or undefined when none is waiting. */
   dueAt(id: string): Promise<number | undefined>;
-  /** Starts running due jobs with `handler`. */
-  start(handler: JobHandler): void;
+  /** Starts running due jobs with `handler`; `gaveUp` hears of those that failed every attempt. */
+  start(handler: JobHandler, gaveUp?: GaveUpHandler): void;
   /** Stops taking jobs and waits for those running. */
   close(): Promise<void>;
 }
@@ -77,16 +79,16 @@ export class MemoryJobQueue implements JobQueue {
     return this.jobs.get(id)?.at;
   }
 
-  start(handler: JobHandler): void {
+  start(handler: JobHandler, gaveUp?: GaveUpHandler): void {
     const tick = () => {
-      this.running = this.running.then(() => this.runDue(handler));
+      this.running = this.running.then(() => this.runDue(handler, gaveUp));
     };
     this.timer = setInterval(tick, this.tickMs);
     this.timer.unref();
     tick();
   }
 
-  private async runDue(handler: JobHandler): Promise<void> {
+  private async runDue(handler: JobHandler, gaveUp?: GaveUpHandler): Promise<void> {
     const now = this.now();
     const due = [...this.jobs].filter(([, job]) => job.at <= now).sort((a, b) => a[1].at - b[1].at);
     for (const [id, job] of due) {
@@ -99,6 +101,7 @@ export class MemoryJobQueue implements JobQueue {
         if (job.attempt >= JOB_ATTEMPTS) {
           this.jobs.delete(id);
           this.log.error('job.gave_up', { job: job.name, attempts: job.attempt, ...errorFields(err) });
+          gaveUp?.(job.name, job.data, id);
         } else {
           job.at = now + JOB_RETRY_BASE_MS * 2 ** (job.attempt - 1);
           this.log.warn('job.failed', { job: job.name, attempt: job.attempt, ...errorFields(err) });

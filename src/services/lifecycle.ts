@@ -180,6 +180,16 @@ export class BookingLifecycle implements BookingEvents {
     if (kind === 'dayBefore') await bookings.count(booking.sessionId, 'invitations');
   }
 
+  /** A message that failed every attempt: staff are told, with the reference, to call the citizen. */
+  readonly gaveUp = (name: JobName, data: JobData): void => {
+    const { staff, catalog, log } = this.opts;
+    const session = sessionById(catalog, data.sessionId);
+    if (name === 'attendance.check' || !staff?.notifier.alert || !session) return;
+    staff.notifier
+      .alert({ kind: 'message_failed', sessionId: session.id, date: session.date, reference: data.bookingId })
+      .catch((err) => log.warn('lifecycle.alert_failed', errorFields(err)));
+  };
+
   /** The handler the queue runs; a failure is logged and rethrown for the queue to try again. */
   readonly handler = (name: JobName, data: JobData, id: string): Promise<void> =>
     this.handle(name, data, id).catch((err: unknown) => {

@@ -45,9 +45,12 @@ export interface SessionStats {
   invitations: number;
 }
 
-/** An online session without its meeting link, found when a booking's invitation was due. */
+/**
+ * Something staff must see: an online session without its meeting link, found when a
+ * booking's invitation was due; or a message to a citizen that failed every attempt.
+ */
 export interface StaffAlert {
-  kind: 'meeting_link_missing';
+  kind: 'meeting_link_missing' | 'message_failed';
   sessionId: string;
   date: string;
   /** The booking whose invitation could not go. */

@@ -115,3 +115,28 @@ describe('bullmq across processes', () => {
     expect(ran.map((r) => r.id)).toEqual(['remind.dayOf.S']);
   });
 });
+
+describe('a job that keeps failing (in-process queue, on the app clock)', () => {
+  it('is tried 5 times with growing waits, then given up and reported once', async () => {
+    let now = 1_750_000_000_000;
+    const q = new MemoryJobQueue({ now: () => now, log, tickMs: 10 });
+    open.push(q);
+    const tries: number[] = [];
+    const gaveUp: string[] = [];
+    q.start(
+      async () => {
+        tries.push(now);
+        throw new Error('LINE refused it');
+      },
+      (_name, _data, id) => void gaveUp.push(id),
+    );
+    await q.schedule('remind.dayOf.F', 'remind.dayOf', { sessionId: 's', bookingId: 'F' }, now);
+    for (let i = 0; i < 8; i++) {
+      await until(() => tries.length > i || gaveUp.length > 0, 500);
+      now += 16 * 60_000;
+    }
+    expect(tries).toHaveLength(5);
+    expect(gaveUp).toEqual(['remind.dayOf.F']);
+    expect(await q.dueAt('remind.dayOf.F')).toBeUndefined();
+  });
+});

@@ -138,6 +138,16 @@ describe('attendance and the counts staff see', () => {
   });
 });
 
+describe('a message that failed every attempt', () => {
+  it('tells staff, with the reference, to call the citizen', async () => {
+    const { lifecycle, alerts } = setup();
+    lifecycle.gaveUp('remind.dayBefore', { sessionId: SESSION_ID, bookingId: 'K7M-4QXP' });
+    lifecycle.gaveUp('attendance.check', { sessionId: SESSION_ID, bookingId: 'K7M-4QXP' });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(alerts).toEqual([{ kind: 'message_failed', sessionId: SESSION_ID, date: '2026-12-08', reference: 'K7M-4QXP' }]);
+  });
+});
+
 describe('what a job sends', () => {
   it('a LINE booking: the confirmation by email, the reminders by LINE push keyed by the job', async () => {
     const { mails, pushes, book, run } = setup();

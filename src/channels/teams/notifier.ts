@@ -137,7 +137,8 @@ export class TeamsStaffNotifier implements StaffNotifier {
   /** Posts the alert in the office's channel, as plain text. */
   async alert(alert: StaffAlert): Promise<void> {
     const channel = await loadDeskChannel(this.opts.channels, 'office');
-    const message = { kind: 'text' as const, text: phrase(this.opts.locale, 'alertMeetingLinkMissing', { session: alert.sessionId, date: alert.date, reference: alert.reference }), plain: true };
+    const key = alert.kind === 'meeting_link_missing' ? 'alertMeetingLinkMissing' : 'alertMessageFailed';
+    const message = { kind: 'text' as const, text: phrase(this.opts.locale, key, { session: alert.sessionId, date: alert.date, reference: alert.reference }), plain: true };
     await this.guard(channel, 'alert', alert.reference, () => this.opts.transport.post(channel.reference, channel.reference.conversation.id, message));
     this.opts.log.info('teams.alert_posted', { kind: alert.kind, session: alert.sessionId });
   }
