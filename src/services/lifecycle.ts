@@ -143,21 +143,26 @@ export class BookingLifecycle implements BookingEvents {
       log.info('lifecycle.nothing_to_send', { job: name });
       return;
     }
+    const session = sessionById(catalog, booking.sessionId);
+    // A session taken out of the catalog since: nothing this bot can say about it.
+    if (!session) {
+      log.warn('lifecycle.session_unknown', { job: name, session: booking.sessionId });
+      return;
+    }
     if (name === 'attendance.check') {
       // Nobody marked them as come by now: recorded as a no-show (a staff mark, earlier or later, wins).
       if (await bookings.markAttendance(booking.sessionId, booking.id, 'no_show', true)) log.info('lifecycle.no_show', { reference: booking.id });
       return;
     }
     const kind = KINDS[name];
-    const session = sessionById(catalog, booking.sessionId);
-    const meetingLink = session?.meetingUrl;
+    const meetingLink = session.meetingUrl;
     let mail;
     try {
       mail = composeBookingMail(kind, booking, catalog, meetingLink ? { meetingLink } : {});
     } catch (err) {
       // An online reminder needs the link: rather than an empty invitation, nothing, a loud log,
       // and (on the first try only: the job is tried again) an alert in the office's channel.
-      if (err instanceof MissingMeetingLinkError && session) {
+      if (err instanceof MissingMeetingLinkError) {
         log.error('lifecycle.meeting_link_missing', { session: booking.sessionId, reference: booking.id, job: name });
         const { staff } = this.opts;
         if (staff && (await staff.dedupe.claim(`alert:${id}`, ALERT_MEMORY_MS))) {

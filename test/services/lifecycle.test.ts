@@ -189,6 +189,17 @@ describe('what a job sends', () => {
     expect(pushes).toHaveLength(1);
   });
 
+  it('sends nothing, and does not retry, for a session taken out of the catalog since', async () => {
+    const { book, store } = setup();
+    const booking = await book();
+    const without = setup({ catalog: { ...fixture, sessions: fixture.sessions.filter((s) => s.id !== SESSION_ID) } });
+    expect((await without.store.bookings.confirm(booking, Date.parse('2026-11-24T01:00:00Z'))).ok).toBe(true);
+    await expect(without.run('remind.dayBefore', booking)).resolves.toBeUndefined();
+    expect([...without.mails, ...without.pushes]).toHaveLength(0);
+    expect(without.logs.some((l) => l.includes('lifecycle.session_unknown'))).toBe(true);
+    expect(await store.bookings.get(SESSION_ID, booking.id)).not.toBeNull();
+  });
+
   it('an online booking with no meeting link: no invitation, one alert to staff, and the job fails to be tried again', async () => {
     const { pushes, book, run, logs, alerts } = setup();
     const booking = await book({ mode: 'online' });
