@@ -438,10 +438,12 @@ async function main(): Promise<void> {
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
       if (!open) return; // MONITOR goes on until the connection closes: later commands are not this sample's
       const name = String(args[0]).toLowerCase();
-      // Each process's own clockwork, whatever the traffic: its liveness mark (every second)
-      // and the sweep of unsent answers (every 2 s). Not a turn's.
+      // Each process's own clockwork, whatever the traffic: its liveness mark (every second),
+      // the sweep of unsent answers (every 2 s), and the job worker's waiting for jobs (BullMQ,
+      // keys under `{jobs}`; a text or question turn schedules none). Not a turn's.
       const key = String(args[1] ?? '');
       if ((name === 'set' && key.includes('instance:')) || (name === 'zrangebyscore' && key.endsWith('unsent'))) return;
+      if (args.some((a) => String(a).includes('{jobs}:'))) return;
       if (source === 'lua') inLua++;
       else if (!/^(monitor|info)$/.test(name)) {
         topLevel++;
