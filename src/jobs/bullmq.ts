@@ -14,6 +14,8 @@ const QUEUE = 'lifecycle';
 const KEEP_DONE_SECONDS = 7 * 24 * 3600;
 /** Jobs one process runs at once. */
 const CONCURRENCY = 4;
+/** How long closing waits for each part (a job under way, the queue's own connection). */
+const CLOSE_WAIT_MS = 3_000;
 
 export interface BullJobQueueOptions {
   url: string;
@@ -82,11 +84,19 @@ export class BullJobQueue implements JobQueue {
     this.worker.on('error', (err: Error) => log.warn('jobs.worker_error', errorFields(err)));
   }
 
+  /**
+   * Lets a running job finish, within `CLOSE_WAIT_MS`; then the connections go, at once if
+   * Redis is not there to answer (a QUIT would otherwise wait for it in the offline queue).
+   */
   async close(): Promise<void> {
-    await this.worker?.close();
-    await this.queue.close();
-    for (const connection of [this.connection, this.workerConnection]) {
-      await connection?.quit().catch(() => connection.disconnect());
-    }
+    const { log } = this.opts;
+    const within = (what: string, step: Promise<unknown>) =>
+      Promise.race([step.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), CLOSE_WAIT_MS).unref())]).then(
+        (done) => done || log.warn('jobs.close_timeout', { step: what }),
+        (err: unknown) => log.warn('jobs.close_failed', { step: what, ...errorFields(err) }),
+      );
+    if (this.worker) await within('worker', this.worker.close());
+    await within('queue', this.queue.close());
+    for (const connection of [this.connection, this.workerConnection]) connection?.disconnect();
   }
 }
