@@ -163,6 +163,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     staff: { notifier, dedupe: store.dedupe },
     times: config.reminders,
     log,
+    now,
   });
 
   const services: DialogServices = createDialogServices({ store, catalog, holdMinutes: config.holdMinutes, holdMaxMinutes: config.holdMaxMinutes, bookingRetentionDays: config.bookingRetentionDays, log, notifier, limits, brain, bookingEvents: lifecycle });

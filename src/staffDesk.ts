@@ -192,6 +192,11 @@ export class StaffDeskService implements StaffDesk {
     return found.booking;
   }
 
+  async invitations(sessionIds: string[]): Promise<Map<string, number>> {
+    const maps = await Promise.all([...new Set(sessionIds)].map((id) => this.opts.store.bookings.invited(id)));
+    return new Map(maps.flatMap((m) => [...m]));
+  }
+
   async stats(target: string): Promise<SessionStats[]> {
     const { catalog, store } = this.opts;
     const sessions = catalog.sessions.filter((s) => s.date === target || s.id === target);

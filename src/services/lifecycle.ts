@@ -49,6 +49,8 @@ export interface LifecycleOptions {
   staff?: { notifier: StaffNotifier; dedupe: DedupeStore };
   times: LifecycleTimes;
   log: Logger;
+  /** The app's clock (ms), for the times recorded (default `Date.now`). */
+  now?: () => number;
 }
 
 const KINDS: Record<Exclude<JobName, 'attendance.check'>, BookingMailKind> = {
@@ -182,7 +184,10 @@ export class BookingLifecycle implements BookingEvents {
       if (!booking.contact.email) return;
       await mailer.send(mail, id);
     }
-    if (kind === 'dayBefore') await bookings.count(booking.sessionId, 'invitations');
+    if (kind === 'dayBefore') {
+      await bookings.count(booking.sessionId, 'invitations');
+      await bookings.markInvited(booking.sessionId, booking.id, (this.opts.now ?? Date.now)());
+    }
   }
 
   /** A message that failed every attempt: staff are told, with the reference, to call the citizen. */

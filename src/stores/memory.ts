@@ -51,6 +51,8 @@ interface SessionState {
   counters: Map<SessionCounter, number>;
   /** bookingId → whether the citizen came */
   attendance: Map<string, Attendance>;
+  /** bookingId → when its invitation went out (ms) */
+  invited: Map<string, number>;
   /** When the whole session is forgotten (ms since epoch), like a Redis key TTL. */
   expiresAt?: number;
 }
@@ -124,7 +126,7 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
   function session(sessionId: string): SessionState {
     let state = liveSession(sessionId);
     if (!state) {
-      state = { booked: new Map(), holds: new Map(), heldBy: new Map(), users: new Map(), bookings: new Map(), erased: 0, counters: new Map(), attendance: new Map() };
+      state = { booked: new Map(), holds: new Map(), heldBy: new Map(), users: new Map(), bookings: new Map(), erased: 0, counters: new Map(), attendance: new Map(), invited: new Map() };
       sessions.set(sessionId, state);
     }
     return state;
@@ -306,6 +308,12 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
     },
     async attendance(sessionId) {
       return new Map(liveSession(sessionId)?.attendance ?? []);
+    },
+    async markInvited(sessionId, bookingId, atMs) {
+      session(sessionId).invited.set(bookingId, atMs);
+    },
+    async invited(sessionId) {
+      return new Map(liveSession(sessionId)?.invited ?? []);
     },
     async expireSession(sessionId, atMs) {
       session(sessionId).expiresAt = atMs;

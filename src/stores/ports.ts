@@ -135,6 +135,10 @@ export interface BookingStore {
   markAttendance(sessionId: string, bookingId: string, status: Attendance, onlyIfUnmarked: boolean): Promise<boolean>;
   /** Booking id → attendance, for the session's marked bookings. */
   attendance(sessionId: string): Promise<Map<string, Attendance>>;
+  /** Records that the booking's day-before invitation went out at `atMs`. */
+  markInvited(sessionId: string, bookingId: string, atMs: number): Promise<void>;
+  /** Booking id → when its invitation went out (ms), for the session's invited bookings. */
+  invited(sessionId: string): Promise<Map<string, number>>;
   /** How many bookings of the session were erased and counted by `forgetUser`: a number, nothing about whose. */
   erasedCount(sessionId: string): Promise<number>;
 }

@@ -565,6 +565,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       erased: `${base}erased`,
       counters: `${base}counters`,
       attendance: `${base}attendance`,
+      invited: `${base}invited`,
     };
   };
   const { sealer } = opts;
@@ -740,10 +741,18 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       const flat = (await redis.cbHashAll(sessionKeys(sessionId).attendance)) as string[];
       return new Map(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, flat[2 * i + 1] as Attendance]));
     },
+    async markInvited(sessionId, bookingId, atMs) {
+      const k = sessionKeys(sessionId);
+      await redis.cbSessionWrite(k.invited, k.bookings, 'set', bookingId, atMs);
+    },
+    async invited(sessionId) {
+      const flat = (await redis.cbHashAll(sessionKeys(sessionId).invited)) as string[];
+      return new Map(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, Number(flat[2 * i + 1])]));
+    },
     async expireSession(sessionId, atMs) {
       const k = sessionKeys(sessionId);
       const multi = redis.multi();
-      for (const key of [k.booked, k.holds, k.heldBy, k.users, k.bookings, k.erased, k.counters, k.attendance]) multi.pexpireat(key, atMs);
+      for (const key of [k.booked, k.holds, k.heldBy, k.users, k.bookings, k.erased, k.counters, k.attendance, k.invited]) multi.pexpireat(key, atMs);
       await multi.exec();
     },
 

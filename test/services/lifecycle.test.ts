@@ -132,6 +132,7 @@ describe('attendance and the counts staff see', () => {
     await run('attendance.check', absent);
     expect(await store.bookings.attendance(SESSION_ID)).toEqual(new Map([[came.id, 'attended'], [absent.id, 'no_show']]));
     await run('remind.dayBefore', came);
+    expect([...(await store.bookings.invited(SESSION_ID)).keys()]).toEqual([came.id]);
     await lifecycle.moved({ ...came, slotId: '1100' }, jst('2026-11-25T10:00'));
     await lifecycle.cancelled(SESSION_ID, absent.id);
     expect(await store.bookings.counters(SESSION_ID)).toEqual({ cancelled: 1, changed: 1, invitations: 1 });

@@ -483,9 +483,12 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
       expect(await store.bookings.markAttendance(s, 'B', 'no_show', true)).toBe(true);
       expect(await store.bookings.markAttendance(s, 'B', 'attended', false)).toBe(true);
       expect(await store.bookings.attendance(s)).toEqual(new Map([['A', 'attended'], ['B', 'attended']]));
+      await store.bookings.markInvited(s, 'A', T);
+      expect(await store.bookings.invited(s)).toEqual(new Map([['A', T]]));
       await store.bookings.expireSession(s, time.now() + HOUR_MS);
-      await time.expire([`{s:${s}}:counters`, `{s:${s}}:attendance`], time.now() + HOUR_MS - 1_000, time.now() + HOUR_MS, async () => (await store.bookings.attendance(s)).size > 0);
+      await time.expire([`{s:${s}}:counters`, `{s:${s}}:attendance`, `{s:${s}}:invited`], time.now() + HOUR_MS - 1_000, time.now() + HOUR_MS, async () => (await store.bookings.attendance(s)).size > 0);
       expect(await store.bookings.attendance(s)).toEqual(new Map());
+      expect(await store.bookings.invited(s)).toEqual(new Map());
       expect(await store.bookings.counters(s)).toEqual({ cancelled: 0, changed: 0, invitations: 0 });
     });
   });

@@ -371,7 +371,7 @@ function phoneText(phone: string): string {
  * For staff eyes only: this goes to Teams, never to a log.
  */
 /** A day's or session's bookings; with `csvUrl`, a button downloads them as the office's CSV. */
-export function bookingsMessage(bookings: Booking[], what: string, locale: Locale, csvUrl?: string): Outgoing {
+export function bookingsMessage(bookings: Booking[], what: string, locale: Locale, csvUrl?: string, invited: Map<string, number> = new Map()): Outgoing {
   if (bookings.length === 0) return { kind: 'text', text: phrase(locale, 'bookings.empty', { what }) };
   const title = phrase(locale, 'bookings.title', { what, count: bookings.length });
   const body: object[] = [textBlock(title, { size: 'Medium', weight: 'Bolder' })];
@@ -387,6 +387,7 @@ export function bookingsMessage(bookings: Booking[], what: string, locale: Local
           { title: phrase(locale, 'bookings.email'), value: literal(b.contact.email) },
           { title: phrase(locale, 'bookings.mode'), value: codeText(locale, 'mode', b.mode) },
           ...(b.bookedBy ? [{ title: phrase(locale, 'bookings.bookedBy'), value: b.bookedBy.name }] : []),
+          { title: phrase(locale, 'bookings.invitation'), value: invited.has(b.id) ? jst(new Date(invited.get(b.id)!).toISOString()) : phrase(locale, 'bookings.notInvited') },
         ]),
       ],
     });

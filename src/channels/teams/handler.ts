@@ -271,19 +271,19 @@ export class TeamsTurnHandler {
         const date = this.today().toISODate()!;
         const bookings = await desk.bookingsOn(date, agent.id);
         log.info('teams.bookings_listed', { scope: 'today', count: bookings.length });
-        return [bookingsMessage(bookings, phrase(t.locale, 'bookings.today', { date }), t.locale, t.request.bookingsUrl(agent.id, date))];
+        return [bookingsMessage(bookings, phrase(t.locale, 'bookings.today', { date }), t.locale, t.request.bookingsUrl(agent.id, date), await desk.invitations(bookings.map((b) => b.sessionId)))];
       }
       case 'bookings': {
         const target = command.target;
         if (target && /^\d{4}-\d{2}-\d{2}$/.test(target) && DateTime.fromISO(target, { zone: ZONE }).isValid) {
           const bookings = await desk.bookingsOn(target, agent.id);
           log.info('teams.bookings_listed', { scope: 'date', count: bookings.length });
-          return [bookingsMessage(bookings, target, t.locale, t.request.bookingsUrl(agent.id, target))];
+          return [bookingsMessage(bookings, target, t.locale, t.request.bookingsUrl(agent.id, target), await desk.invitations(bookings.map((b) => b.sessionId)))];
         }
         if (target && /^[\w-]{1,64}$/.test(target)) {
           const bookings = await desk.bookingsOf(target, agent.id);
           log.info('teams.bookings_listed', { scope: 'session', count: bookings.length });
-          return [bookingsMessage(bookings, target, t.locale, t.request.bookingsUrl(agent.id, target))];
+          return [bookingsMessage(bookings, target, t.locale, t.request.bookingsUrl(agent.id, target), await desk.invitations(bookings.map((b) => b.sessionId)))];
         }
         return text(t, 'usage.bookings');
       }

@@ -400,6 +400,9 @@ describe('staff commands', () => {
     expect(byDate).toContain('Phone: 090-1234-5678');
     expect(byDate).toContain('Email: hanako@example.jp');
     expect(byDate).toContain(`Mode: ${EN['mode.in_person']}`);
+    expect(byDate).toContain(`${EN['bookings.invitation']}: ${EN['bookings.notInvited']}`);
+    await store.bookings.markInvited(SESSION_ID, booking!.id, Date.parse('2026-12-07T01:00:00Z'));
+    expect(await say(typed(AIKO, { channel: CHANNEL }, 'bookings 2026-12-08'))).toContain(`${EN['bookings.invitation']}: 2026-12-07 10:00`);
 
     const bySession = await say(typed(AIKO, { channel: CHANNEL }, `bookings ${SESSION_ID}`));
     expect(bySession).toContain('Name: 川崎 花子');
