@@ -52,6 +52,7 @@ const bookingActions = [
   z.object({ a: z.literal('mode'), v: z.enum(['in_person', 'online']) }),
   z.object({ a: z.literal('answer'), v: z.enum(['yes', 'no', 'unsure']) }),
   z.object({ a: z.literal('date'), v: id }),
+  z.object({ a: z.literal('waitJoin'), s: id }),
   z.object({ a: z.literal('time'), s: id, v: z.string().regex(/^\d{4}$/) }),
   z.object({ a: z.literal('agree'), v: z.boolean() }),
   z.object({ a: z.literal('confirm') }),
@@ -142,7 +143,10 @@ const STEPS: Record<BookingStep, BookingStepDef> = {
   },
   date: {
     ask: (ctx, state, flow, t) => askDate(ctx, state, flow, t),
-    handle: (ctx, state, flow, { action }) => (action?.a === 'date' ? onDate(ctx, state, flow, action.v) : undefined),
+    handle: (ctx, state, flow, { action }) => {
+      if (action?.a === 'waitJoin') return onWaitJoin(ctx, state, flow, action.s);
+      return action?.a === 'date' ? onDate(ctx, state, flow, action.v) : undefined;
+    },
   },
   time: {
     ask: askTime,
@@ -304,7 +308,7 @@ function alternatives(service: Service, state: ConversationState, t: Translate):
 /** The open dates; `afterFull` when the session just chosen turned out full (said first, unless all are). */
 async function askDate(ctx: Ctx, state: ConversationState, flow: Flow, t: Translate, afterFull = false): Promise<Reply[]> {
   const service = serviceOf(ctx, flow);
-  const sessions = await ctx.services.bookings.openSessions(service.id, ctx.now);
+  const sessions = await ctx.services.bookings.openSessions(service.id, ctx.now, holdKeyOf(ctx));
   const back = choice(t('common.back'), { a: 'back' });
   const lines = sessions.map(({ session, free }) => {
     const params = { date: formatDate(session.date, state.locale, t), place: local(session.place, state.locale), free };
@@ -313,7 +317,10 @@ async function askDate(ctx: Ctx, state: ConversationState, flow: Flow, t: Transl
   if (!sessions.some((s) => s.free > 0)) {
     const full = sessions.length > 0 ? [t('booking.allFull'), ...lines] : [];
     const parts = [...full, noSessionsText(ctx, state, service, t, full.length > 0), alternatives(service, state, t)];
-    return [say(parts.filter((p) => p.length > 0).join('\n'), [back, choice(t('common.menu'), { a: 'menu' })])];
+    // On LINE, where a freed time can reach them, the citizen may wait for one.
+    const wait = ctx.caller.channel === 'line' ? sessions.map(({ session }) => choice(t('waitlist.join', { date: formatDate(session.date, state.locale, t, true) }), { a: 'waitJoin', s: session.id })) : [];
+    if (wait.length > 0) parts.push(t('waitlist.explain'));
+    return [say(parts.filter((p) => p.length > 0).join('\n'), [...wait, back, choice(t('common.menu'), { a: 'menu' })])];
   }
   const choices = sessions
     .filter((s) => s.free > 0)
@@ -333,6 +340,16 @@ function noSessionsText(ctx: Ctx, state: ConversationState, service: Service, t:
     parts.push(t('booking.nextOpening', { date: formatDate(next.session.date, state.locale, t), opens }));
   }
   return parts.join('\n');
+}
+
+/** Joins a full session's waitlist; the conversation goes back to the menu. */
+async function onWaitJoin(ctx: Ctx, state: ConversationState, flow: Flow, sessionId: string): Promise<TurnResult | undefined> {
+  const session = sessionById(ctx.services.catalog, sessionId);
+  if (!session || session.serviceId !== flow.serviceId || ctx.caller.channel !== 'line') return undefined;
+  const t = translate(ctx, state);
+  const place = await ctx.services.bookings.joinWaitlist(sessionId, ctx.caller.userKey, ctx.now);
+  const text = t('waitlist.joined', { date: formatDate(session.date, state.locale, t), place });
+  return { replies: [say(text, menuChoices(t))], state: atMenu(state) };
 }
 
 async function onDate(ctx: Ctx, state: ConversationState, flow: Flow, sessionId: string): Promise<TurnResult | undefined> {

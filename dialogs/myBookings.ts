@@ -85,9 +85,13 @@ async function askMyBookings(ctx: Ctx, state: ConversationState, flow: Flow): Pr
   const back = choice(t('common.back'), { a: 'back' });
   if (flow.step === 'list') {
     const bookings = await ctx.services.bookings.upcomingFor(ctx.caller.userKey, ctx.now);
-    if (bookings.length === 0) return 'none';
+    // Where the citizen is waiting for a freed time, and their place.
+    const waiting = (await Promise.all(ctx.services.catalog.services.map((s) => ctx.services.bookings.waitlistPlaces(s.id, ctx.caller.userKey, ctx.now)))).flat();
+    const places = waiting.map(({ session, place }) => t('waitlist.place', { date: formatDate(session.date, state.locale, t), place }));
+    if (bookings.length === 0 && places.length === 0) return 'none';
+    if (bookings.length === 0) return [say([t('my.none'), ...places].join('\n'), [back])];
     const choices = bookings.map((b) => choice(label(ctx, state, b, t), { a: 'open', s: b.sessionId, b: b.id }));
-    return [say(t('my.listPrompt'), [...choices, back])];
+    return [say([t('my.listPrompt'), ...places].join('\n'), [...choices, back])];
   }
   const booking = await owned(ctx, flow);
   if (!booking) return 'none';
@@ -162,7 +166,7 @@ async function cancel(ctx: Ctx, state: ConversationState, flow: Flow): Promise<T
 
 /** Open sessions of the booking's service, other than its own, with a free time. */
 async function otherSessions(ctx: Ctx, booking: Booking) {
-  const open = await ctx.services.bookings.openSessions(booking.serviceId, ctx.now);
+  const open = await ctx.services.bookings.openSessions(booking.serviceId, ctx.now, holdKeyOf(ctx));
   return open.filter((a) => a.session.id !== booking.sessionId && a.free > 0).map((a) => a.session);
 }
 

@@ -164,6 +164,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     times: config.reminders,
     log,
     now,
+    localeOf: async (userKey) => ((await store.conversations.load(userKey).catch(() => null))?.state as { locale?: unknown } | undefined)?.locale === 'en' ? 'en' : 'ja',
   });
 
   const services: DialogServices = createDialogServices({ store, catalog, holdMinutes: config.holdMinutes, holdMaxMinutes: config.holdMaxMinutes, bookingRetentionDays: config.bookingRetentionDays, log, notifier, limits, brain, bookingEvents: lifecycle });

@@ -94,6 +94,8 @@ const envSchema = z.object({
   REMINDER_DAY_BEFORE_AT: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/).default('10:00'),
   /** How long before the appointment the reminder of the day goes. */
   REMINDER_MINUTES_BEFORE: z.coerce.number().int().min(10).max(12 * 60).default(60),
+  /** How long a freed time is held for the first person on a session's waitlist. */
+  WAITLIST_HOLD_MINUTES: z.coerce.number().int().min(10).max(24 * 60).default(60),
 });
 
 /** Parsed configuration, with units in the names. */
@@ -271,6 +273,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       quiet: { from: e.QUIET_HOURS.slice(0, 5), to: e.QUIET_HOURS.slice(6) },
       dayBeforeAt: e.REMINDER_DAY_BEFORE_AT,
       dayOfMinutesBefore: e.REMINDER_MINUTES_BEFORE,
+      offerMinutes: e.WAITLIST_HOLD_MINUTES,
     },
   };
 }

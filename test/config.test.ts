@@ -73,8 +73,13 @@ describe('configuration', () => {
     expect(() => loadConfig({ SMTP_URL: 'smtp://127.0.0.1:2525' })).toThrow(/MAIL_FROM/);
     expect(() => loadConfig({ SMTP_URL: 'http://mail.example' })).toThrow(/SMTP_URL/);
     expect(loadConfig({ SMTP_URL: 'smtps://u:p@mail.example:465', MAIL_FROM: 'City <no-reply@city.example>' }).mail).toEqual({ smtpUrl: 'smtps://u:p@mail.example:465', from: 'City <no-reply@city.example>' });
-    expect(loadConfig({}).reminders).toEqual({ quiet: { from: '21:00', to: '08:00' }, dayBeforeAt: '10:00', dayOfMinutesBefore: 60 });
-    expect(loadConfig({ QUIET_HOURS: '22:30-07:00', REMINDER_DAY_BEFORE_AT: '17:00', REMINDER_MINUTES_BEFORE: '30' }).reminders).toEqual({ quiet: { from: '22:30', to: '07:00' }, dayBeforeAt: '17:00', dayOfMinutesBefore: 30 });
+    expect(loadConfig({}).reminders).toEqual({ quiet: { from: '21:00', to: '08:00' }, dayBeforeAt: '10:00', dayOfMinutesBefore: 60, offerMinutes: 60 });
+    expect(loadConfig({ QUIET_HOURS: '22:30-07:00', REMINDER_DAY_BEFORE_AT: '17:00', REMINDER_MINUTES_BEFORE: '30', WAITLIST_HOLD_MINUTES: '30' }).reminders).toEqual({
+      quiet: { from: '22:30', to: '07:00' },
+      dayBeforeAt: '17:00',
+      dayOfMinutesBefore: 30,
+      offerMinutes: 30,
+    });
     expect(() => loadConfig({ QUIET_HOURS: '9pm-8am' })).toThrow(/QUIET_HOURS/);
   });
 

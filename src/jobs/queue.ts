@@ -11,10 +11,11 @@
 import { errorFields, type Logger } from '../log.ts';
 
 /** The messages of a booking's lifecycle. */
-export type JobName = 'mail.confirmation' | 'remind.dayBefore' | 'remind.dayOf' | 'attendance.check';
+export type JobName = 'mail.confirmation' | 'remind.dayBefore' | 'remind.dayOf' | 'attendance.check' | 'waitlist.lapse';
 
 export interface JobData {
   sessionId: string;
+  /** The booking (for `waitlist.lapse`: the slot whose offer lapses). */
   bookingId: string;
 }
 

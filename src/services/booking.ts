@@ -69,7 +69,7 @@ export class BookingService implements BookingPort {
     await call(this.events).catch((err) => this.log?.error('booking.events_failed', { what, ...errorFields(err) }));
   }
 
-  async openSessions(serviceId: string, now: DateTime): Promise<SessionAvailability[]> {
+  async openSessions(serviceId: string, now: DateTime, holderKey?: string): Promise<SessionAvailability[]> {
     const service = serviceById(this.catalog, serviceId);
     if (!service) return [];
     const total = slotsOf(service).length;
@@ -77,7 +77,8 @@ export class BookingService implements BookingPort {
     return Promise.all(
       sessions.map(async (session) => {
         const { booked, held } = await this.store.occupancy(session.id, now.toMillis());
-        const taken = new Set([...booked, ...held.keys()]);
+        const heldByOthers = [...held].filter(([, holder]) => holder !== holderKey).map(([slot]) => slot);
+        const taken = new Set([...booked, ...heldByOthers]);
         return { session, free: total - taken.size };
       }),
     );
@@ -157,6 +158,21 @@ export class BookingService implements BookingPort {
 
   get(sessionId: string, bookingId: string): Promise<Booking | null> {
     return this.store.get(sessionId, bookingId);
+  }
+
+  async joinWaitlist(sessionId: string, userKey: string, now: DateTime): Promise<number> {
+    const already = await this.store.waitlistPlace(sessionId, userKey);
+    const place = await this.store.joinWaitlist(sessionId, userKey, now.toMillis());
+    if (already === undefined) {
+      await this.store.count(sessionId, 'waitlisted');
+      await this.keepUntilRetention(sessionId);
+    }
+    return place;
+  }
+
+  async waitlistPlaces(serviceId: string, userKey: string, now: DateTime): Promise<{ session: Session; place: number }[]> {
+    const places = await Promise.all(openSessions(this.catalog, serviceId, now).map(async (session) => ({ session, place: await this.store.waitlistPlace(session.id, userKey) })));
+    return places.filter((p): p is { session: Session; place: number } => p.place !== undefined);
   }
 
   cancellableUntil(sessionId: string): DateTime | undefined {

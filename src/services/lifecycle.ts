@@ -14,13 +14,15 @@
  *   is picked up) and says so in the log.
  */
 import type { DateTime } from 'luxon';
-import { type Booking, type ClockTime, ZONE } from '../domain.ts';
+import { DateTime as Time } from 'luxon';
+import { type Booking, type ClockTime, type Locale, ZONE } from '../domain.ts';
 import type { JobData, JobName, JobQueue } from '../jobs/queue.ts';
 import { errorFields, type Logger } from '../log.ts';
 import { type BookingMailKind, composeBookingMail, MissingMeetingLinkError } from '../mail/compose.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { BookingStore, DedupeStore, OptOutStore } from '../stores/ports.ts';
-import { atClock, clockMinutes, slotStart, slotsOf } from './calendar.ts';
+import { atClock, clockMinutes, isBookingOpen, slotStart, slotsOf } from './calendar.ts';
+import { translator } from './index.ts';
 import { type Catalog, serviceById, sessionById } from './catalog.ts';
 import type { BookingEvents } from './ports.ts';
 import type { CitizenMessenger, StaffNotifier } from './staff.ts';
@@ -35,6 +37,8 @@ export interface LifecycleTimes {
   dayBeforeAt: ClockTime;
   /** How long before the appointment the reminder of the day goes. */
   dayOfMinutesBefore: number;
+  /** How long a freed time is held for the first person on the waitlist. */
+  offerMinutes: number;
 }
 
 export interface LifecycleOptions {
@@ -51,9 +55,11 @@ export interface LifecycleOptions {
   log: Logger;
   /** The app's clock (ms), for the times recorded (default `Date.now`). */
   now?: () => number;
+  /** The language a citizen speaks with the bot (for the waitlist's offer); default Japanese. */
+  localeOf?: (userKey: string) => Promise<Locale>;
 }
 
-const KINDS: Record<Exclude<JobName, 'attendance.check'>, BookingMailKind> = {
+const KINDS: Record<Exclude<JobName, 'attendance.check' | 'waitlist.lapse'>, BookingMailKind> = {
   'mail.confirmation': 'confirmation',
   'remind.dayBefore': 'dayBefore',
   'remind.dayOf': 'dayOf',
@@ -129,16 +135,59 @@ export class BookingLifecycle implements BookingEvents {
     const due = this.schedule(booking, now).filter((m) => again.includes(m.name));
     await Promise.all(due.map((m) => jobs.schedule(jobId(m.name, booking.sessionId, booking.id), m.name, data, m.at)));
     await bookings.count(old.sessionId, 'changed');
+    // The time (or, across sessions, the booking) left behind is free for the waitlist.
+    await this.offerFreed(old.sessionId, now);
   }
 
   async cancelled(sessionId: string, bookingId: string): Promise<void> {
     await Promise.all(ALL_JOBS.map((name) => this.opts.jobs.cancel(jobId(name, sessionId, bookingId))));
     await this.opts.bookings.count(sessionId, 'cancelled');
+    await this.offerFreed(sessionId, this.nowJst());
+  }
+
+  private nowJst(): DateTime {
+    return Time.fromMillis((this.opts.now ?? Date.now)(), { zone: ZONE });
+  }
+
+  /**
+   * A time of the session is free: the first person on its waitlist (on LINE, not blocked, not
+   * booked there) gets it held for `offerMinutes` and is told until when; when the hold lapses
+   * unbooked, a job offers it to the next one. Nothing while booking for the session is closed.
+   */
+  async offerFreed(sessionId: string, now: DateTime): Promise<void> {
+    const { catalog, bookings, line, optOuts, jobs, times, log } = this.opts;
+    const session = sessionById(catalog, sessionId);
+    const service = session && serviceById(catalog, session.serviceId);
+    if (!session || !service || !line || !isBookingOpen(session, service, now)) return;
+    const offerMs = times.offerMinutes * 60_000;
+    for (;;) {
+      const { booked, held } = await bookings.occupancy(sessionId, now.toMillis());
+      const free = slotsOf(service).find((s) => !booked.has(s.id) && !held.has(s.id));
+      if (!free) return;
+      const userKey = await bookings.nextWaiting(sessionId);
+      if (!userKey) return;
+      if (!line.handles(userKey) || (await optOuts.has(userKey))) continue;
+      if (!(await bookings.hold(sessionId, free.id, userKey, now.toMillis(), offerMs, offerMs)).ok) continue;
+      const until = now.plus({ milliseconds: offerMs });
+      const locale = (await this.opts.localeOf?.(userKey)) ?? 'ja';
+      const t = translator(locale);
+      const date = atClock(session.date, '00:00').setLocale(locale).toFormat(t('mail.format.date'));
+      const text = t('waitlist.offer', { date, time: free.start, until: until.setZone(ZONE).toFormat('H:mm') });
+      await line.deliver(userKey, [{ kind: 'text', text }], `waitlist.offer.${sessionId}.${free.id}.${now.toMillis()}`);
+      await jobs.schedule(`waitlist.lapse.${sessionId}.${free.id}.${until.toMillis()}`, 'waitlist.lapse', { sessionId, bookingId: free.id }, until.toMillis() + 1_000);
+      log.info('waitlist.offered', { session: sessionId, slot: free.id });
+      return;
+    }
   }
 
   /** Runs one job: sends its message, or nothing when the booking is gone. */
   async handle(name: JobName, data: JobData, id: string): Promise<void> {
     const { bookings, catalog, mailer, line, optOuts, log } = this.opts;
+    // The hold offered to someone on the waitlist ran out unbooked: the next one's turn.
+    if (name === 'waitlist.lapse') {
+      await this.offerFreed(data.sessionId, this.nowJst());
+      return;
+    }
     const booking = await bookings.get(data.sessionId, data.bookingId);
     // Cancelled, moved or erased since: nothing to say.
     if (!booking) {

@@ -40,7 +40,8 @@ export interface BookingPort {
   /** How long a hold keeps a slot for the citizen. */
   readonly holdMinutes: number;
   /** Sessions of the service whose booking window is open at `now`, by date, with free counts. */
-  openSessions(serviceId: string, now: DateTime): Promise<SessionAvailability[]>;
+  /** The service's sessions open for booking, with their free times (a hold of `holderKey`'s counts as free to them). */
+  openSessions(serviceId: string, now: DateTime, holderKey?: string): Promise<SessionAvailability[]>;
   /** Slots of the session that are free (or held by this user), in time order. */
   freeSlots(sessionId: string, userKey: string, now: DateTime): Promise<Slot[]>;
   /**
@@ -76,6 +77,10 @@ export interface BookingPort {
   moveAcross(booking: Booking, toSessionId: string, toSlotId: string, holderKey: string, now: DateTime): Promise<MoveOutcome>;
   /** Finishes moves across sessions cut short (run by the app at start-up and every minute); how many. */
   reconcileMoves(now: DateTime): Promise<number>;
+  /** Puts the citizen on a full session's waitlist (counted for staff); their place, from 1. */
+  joinWaitlist(sessionId: string, userKey: string, now: DateTime): Promise<number>;
+  /** The citizen's place on each open session's waitlist they are on. */
+  waitlistPlaces(serviceId: string, userKey: string, now: DateTime): Promise<{ session: Session; place: number }[]>;
   /** Until when the citizen may cancel a booking of this session themselves (the booking cut-off). */
   cancellableUntil(sessionId: string): DateTime | undefined;
   /**

@@ -43,6 +43,7 @@ export interface SessionStats {
   cancelled: number;
   changed: number;
   invitations: number;
+  waitlisted: number;
 }
 
 /**

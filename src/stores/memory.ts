@@ -53,6 +53,8 @@ interface SessionState {
   attendance: Map<string, Attendance>;
   /** bookingId → when its invitation went out (ms) */
   invited: Map<string, number>;
+  /** userKeys waiting for a freed slot, first come first */
+  waitlist: string[];
   /** When the whole session is forgotten (ms since epoch), like a Redis key TTL. */
   expiresAt?: number;
 }
@@ -126,7 +128,7 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
   function session(sessionId: string): SessionState {
     let state = liveSession(sessionId);
     if (!state) {
-      state = { booked: new Map(), holds: new Map(), heldBy: new Map(), users: new Map(), bookings: new Map(), erased: 0, counters: new Map(), attendance: new Map(), invited: new Map() };
+      state = { booked: new Map(), holds: new Map(), heldBy: new Map(), users: new Map(), bookings: new Map(), erased: 0, counters: new Map(), attendance: new Map(), invited: new Map(), waitlist: [] };
       sessions.set(sessionId, state);
     }
     return state;
@@ -308,6 +310,18 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
     },
     async attendance(sessionId) {
       return new Map(liveSession(sessionId)?.attendance ?? []);
+    },
+    async joinWaitlist(sessionId, userKey) {
+      const s = session(sessionId);
+      if (!s.waitlist.includes(userKey)) s.waitlist.push(userKey);
+      return s.waitlist.indexOf(userKey) + 1;
+    },
+    async waitlistPlace(sessionId, userKey) {
+      const place = (liveSession(sessionId)?.waitlist ?? []).indexOf(userKey);
+      return place < 0 ? undefined : place + 1;
+    },
+    async nextWaiting(sessionId) {
+      return liveSession(sessionId)?.waitlist.shift();
     },
     async markInvited(sessionId, bookingId, atMs) {
       session(sessionId).invited.set(bookingId, atMs);

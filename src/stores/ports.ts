@@ -135,6 +135,12 @@ export interface BookingStore {
   markAttendance(sessionId: string, bookingId: string, status: Attendance, onlyIfUnmarked: boolean): Promise<boolean>;
   /** Booking id → attendance, for the session's marked bookings. */
   attendance(sessionId: string): Promise<Map<string, Attendance>>;
+  /** Puts `userKey` on the session's waitlist (once; joining again keeps the place); their place, from 1. */
+  joinWaitlist(sessionId: string, userKey: string, atMs: number): Promise<number>;
+  /** The user's place on the session's waitlist, from 1, or undefined. */
+  waitlistPlace(sessionId: string, userKey: string): Promise<number | undefined>;
+  /** Takes the first person off the session's waitlist (the one a freed slot is offered to). */
+  nextWaiting(sessionId: string): Promise<string | undefined>;
   /** Records that the booking's day-before invitation went out at `atMs`. */
   markInvited(sessionId: string, bookingId: string, atMs: number): Promise<void>;
   /** Booking id → when its invitation went out (ms), for the session's invited bookings. */
@@ -313,8 +319,8 @@ export interface OptOutStore {
   has(userKey: string): Promise<boolean>;
 }
 
-export type SessionCounter = 'cancelled' | 'changed' | 'invitations';
-export const SESSION_COUNTERS: readonly SessionCounter[] = ['cancelled', 'changed', 'invitations'];
+export type SessionCounter = 'cancelled' | 'changed' | 'invitations' | 'waitlisted';
+export const SESSION_COUNTERS: readonly SessionCounter[] = ['cancelled', 'changed', 'invitations', 'waitlisted'];
 export type Attendance = 'attended' | 'no_show';
 
 export type MoveResult = { ok: true; booking: Booking } | { ok: false; reason: 'taken' | 'changed' };

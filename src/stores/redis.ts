@@ -566,6 +566,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       counters: `${base}counters`,
       attendance: `${base}attendance`,
       invited: `${base}invited`,
+      waitlist: `${base}waitlist`,
     };
   };
   const { sealer } = opts;
@@ -741,6 +742,19 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       const flat = (await redis.cbHashAll(sessionKeys(sessionId).attendance)) as string[];
       return new Map(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, flat[2 * i + 1] as Attendance]));
     },
+    async joinWaitlist(sessionId, userKey, atMs) {
+      const k = sessionKeys(sessionId);
+      const [, rank] = (await redis.multi().zadd(k.waitlist, 'NX', atMs, userKey).zrank(k.waitlist, userKey).exec()) ?? [];
+      return Number(rank?.[1]) + 1;
+    },
+    async waitlistPlace(sessionId, userKey) {
+      const rank = await redis.zrank(sessionKeys(sessionId).waitlist, userKey);
+      return rank === null ? undefined : Number(rank) + 1;
+    },
+    async nextWaiting(sessionId) {
+      const popped = (await redis.zpopmin(sessionKeys(sessionId).waitlist)) as string[];
+      return popped[0];
+    },
     async markInvited(sessionId, bookingId, atMs) {
       const k = sessionKeys(sessionId);
       await redis.cbSessionWrite(k.invited, k.bookings, 'set', bookingId, atMs);
@@ -752,7 +766,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     async expireSession(sessionId, atMs) {
       const k = sessionKeys(sessionId);
       const multi = redis.multi();
-      for (const key of [k.booked, k.holds, k.heldBy, k.users, k.bookings, k.erased, k.counters, k.attendance, k.invited]) multi.pexpireat(key, atMs);
+      for (const key of [k.booked, k.holds, k.heldBy, k.users, k.bookings, k.erased, k.counters, k.attendance, k.invited, k.waitlist]) multi.pexpireat(key, atMs);
       await multi.exec();
     },
 

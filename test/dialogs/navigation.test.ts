@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { conversationStateSchema } from '../../dialogs/state.ts';
-import { bookingWindow } from '../../src/services/calendar.ts';
+import { bookingWindow, slotsOf } from '../../src/services/calendar.ts';
+import { makeBooking } from '../support/stores.ts';
 import { createBot, day, en, FIRST, IDLE_MS, ja, MENU, screening, SERVICE, startingWith, TEST_CATALOG, toSummary, toTimeStep, word } from '../support/chat.ts';
 
 const SESSION = FIRST.id;
@@ -152,6 +153,29 @@ describe('my bookings', () => {
     expect(await bot.store.bookings.listSession(SESSION)).toHaveLength(0);
     expect(await u.type(word('my'))).toContain(ja('my.none'));
     expect(u.buttons).toEqual(MENU);
+  });
+
+  it('a full session: a LINE citizen joins its waitlist, and My bookings shows their place', async () => {
+    const bot = createBot();
+    for (const [i, slot] of slotsOf(SERVICE).entries()) {
+      await bot.store.bookings.confirm(makeBooking({ id: `F${String(i).padStart(2, '0')}-2345`, sessionId: SESSION, slotId: slot.id, userKey: `line:full${i}` }), bot.clock.now());
+    }
+    const web = bot.user('web');
+    await web.type(word('book'));
+    await web.tap(ja('booking.mode.in_person'));
+    for (let i = 0; i < 5; i++) await web.tap(ja('booking.answer.yes'));
+    // Only LINE can tell a citizen of a freed time: the web chat gets no waitlist button.
+    expect(web.last.map((r) => (r.kind === 'text' ? r.text : '')).join('\n')).toContain(ja('booking.allFull'));
+    expect(web.buttons).not.toContain(ja('waitlist.join', { date: day(FIRST.date, true) }));
+    const u = bot.lineUser('waiter');
+    await u.type(word('book'));
+    await u.tap(ja('booking.mode.in_person'));
+    for (let i = 0; i < 4; i++) await u.tap(ja('booking.answer.yes'));
+    expect(await u.tap(ja('booking.answer.yes'))).toContain(ja('waitlist.explain'));
+    expect(await u.tap(ja('waitlist.join', { date: day(FIRST.date, true) }))).toContain(ja('waitlist.joined', { date: day(FIRST.date), place: 1 }));
+    expect(await bot.store.bookings.waitlistPlace(SESSION, 'line:waiter')).toBe(1);
+    expect(await u.tap(ja('menu.my'))).toContain(ja('waitlist.place', { date: day(FIRST.date), place: 1 }));
+    expect((await bot.store.bookings.counters(SESSION)).waitlisted).toBe(1);
   });
 
   it('changes the time in one tap; a time someone took meanwhile leaves the booking where it was', async () => {

@@ -11,6 +11,7 @@ import { type Booking, ZONE } from '../../src/domain.ts';
 import { type JobName, MemoryJobQueue } from '../../src/jobs/queue.ts';
 import { createLogger } from '../../src/log.ts';
 import type { MailMessage, Mailer } from '../../src/mail/mailer.ts';
+import { slotsOf } from '../../src/services/calendar.ts';
 import { type Catalog, loadCatalog } from '../../src/services/catalog.ts';
 import { BookingLifecycle, jobId, outsideQuietHours } from '../../src/services/lifecycle.ts';
 import { type CitizenMessenger, NO_STAFF_NOTIFIER, type StaffAlert } from '../../src/services/staff.ts';
@@ -24,7 +25,7 @@ const QUIET = { from: '21:00', to: '08:00' };
 const jst = (iso: string) => DateTime.fromISO(iso, { zone: ZONE });
 const iso = (ms: number) => DateTime.fromMillis(ms, { zone: ZONE }).toFormat("yyyy-MM-dd'T'HH:mm");
 
-function setup(opts: { catalog?: Catalog; dayBeforeAt?: string; minutesBefore?: number } = {}) {
+function setup(opts: { catalog?: Catalog; dayBeforeAt?: string; minutesBefore?: number; now?: () => number } = {}) {
   const logs: string[] = [];
   const log = createLogger('info', (l) => logs.push(l));
   const store = createMemoryStore();
@@ -44,7 +45,8 @@ function setup(opts: { catalog?: Catalog; dayBeforeAt?: string; minutesBefore?: 
     mailer,
     line,
     staff: { notifier, dedupe: store.dedupe },
-    times: { quiet: QUIET, dayBeforeAt: opts.dayBeforeAt ?? '10:00', dayOfMinutesBefore: opts.minutesBefore ?? 60 },
+    ...(opts.now ? { now: opts.now } : {}),
+    times: { quiet: QUIET, dayBeforeAt: opts.dayBeforeAt ?? '10:00', dayOfMinutesBefore: opts.minutesBefore ?? 60, offerMinutes: 60 },
     log,
   });
   const book = async (over: Partial<Booking> = {}) => {
@@ -110,6 +112,34 @@ describe('when the messages are due', () => {
   });
 });
 
+describe('the waitlist', () => {
+  it('offers a freed time to the first person waiting, held until a stated time; unbooked, it goes to the next', async () => {
+    let now = Date.parse('2026-11-24T01:00:00Z'); // 10:00 JST
+    const { lifecycle, store, pushes, jobs } = setup({ now: () => now });
+    // Every time of the session booked but one, which is cancelled below.
+    const slots = slotsOf(fixture.services[0]!);
+    for (const [i, slot] of slots.entries()) {
+      await store.bookings.confirm(makeBooking({ id: `B${String(i).padStart(2, '0')}-2345`, sessionId: SESSION_ID, slotId: slot.id, userKey: `line:booked${i}` }), now);
+    }
+    await store.bookings.joinWaitlist(SESSION_ID, 'line:first', now);
+    await store.bookings.joinWaitlist(SESSION_ID, 'line:second', now + 1);
+    await store.bookings.cancel(SESSION_ID, 'B03-2345', 'line:booked3');
+    await lifecycle.cancelled(SESSION_ID, 'B03-2345');
+    const freed = slots[3]!;
+    expect(pushes.map((p) => p.userKey)).toEqual(['line:first']);
+    expect(JSON.stringify(pushes[0]!.replies)).toContain('11:00'); // held until 10:00 + 60 minutes
+    expect((await store.bookings.occupancy(SESSION_ID, now)).held.get(freed.id)).toBe('line:first');
+    const lapse = `waitlist.lapse.${SESSION_ID}.${freed.id}.${now + 3_600_000}`;
+    expect(await jobs.dueAt(lapse)).toBe(now + 3_601_000);
+    // The first person lets it lapse: at the job's time, the next person is offered the same time.
+    now += 3_601_000;
+    await lifecycle.handle('waitlist.lapse', { sessionId: SESSION_ID, bookingId: freed.id }, lapse);
+    expect(pushes.map((p) => p.userKey)).toEqual(['line:first', 'line:second']);
+    expect((await store.bookings.occupancy(SESSION_ID, now)).held.get(freed.id)).toBe('line:second');
+    expect(await store.bookings.waitlistPlace(SESSION_ID, 'line:second')).toBeUndefined();
+  });
+});
+
 describe('a booking moved to another time', () => {
   it('gets its reminders for the new time; the confirmation is not sent again', async () => {
     const { lifecycle, jobs } = setup();
@@ -135,7 +165,7 @@ describe('attendance and the counts staff see', () => {
     expect([...(await store.bookings.invited(SESSION_ID)).keys()]).toEqual([came.id]);
     await lifecycle.moved({ ...came, slotId: '1100' }, jst('2026-11-25T10:00'));
     await lifecycle.cancelled(SESSION_ID, absent.id);
-    expect(await store.bookings.counters(SESSION_ID)).toEqual({ cancelled: 1, changed: 1, invitations: 1 });
+    expect(await store.bookings.counters(SESSION_ID)).toEqual({ cancelled: 1, changed: 1, invitations: 1, waitlisted: 0 });
   });
 });
 

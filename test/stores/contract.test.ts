@@ -474,10 +474,10 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
     it('counts, marks (a staff mark over an automatic one, never the reverse), and expires with the session', async () => {
       const s = fresh('session');
       await store.bookings.confirm(makeBooking({ sessionId: s }), T);
-      expect(await store.bookings.counters(s)).toEqual({ cancelled: 0, changed: 0, invitations: 0 });
+      expect(await store.bookings.counters(s)).toEqual({ cancelled: 0, changed: 0, invitations: 0, waitlisted: 0 });
       await store.bookings.count(s, 'cancelled');
       await store.bookings.count(s, 'invitations', 2);
-      expect(await store.bookings.counters(s)).toEqual({ cancelled: 1, changed: 0, invitations: 2 });
+      expect(await store.bookings.counters(s)).toEqual({ cancelled: 1, changed: 0, invitations: 2, waitlisted: 0 });
       expect(await store.bookings.markAttendance(s, 'A', 'attended', false)).toBe(true);
       expect(await store.bookings.markAttendance(s, 'A', 'no_show', true)).toBe(false);
       expect(await store.bookings.markAttendance(s, 'B', 'no_show', true)).toBe(true);
@@ -489,7 +489,20 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
       await time.expire([`{s:${s}}:counters`, `{s:${s}}:attendance`, `{s:${s}}:invited`], time.now() + HOUR_MS - 1_000, time.now() + HOUR_MS, async () => (await store.bookings.attendance(s)).size > 0);
       expect(await store.bookings.attendance(s)).toEqual(new Map());
       expect(await store.bookings.invited(s)).toEqual(new Map());
-      expect(await store.bookings.counters(s)).toEqual({ cancelled: 0, changed: 0, invitations: 0 });
+      expect(await store.bookings.counters(s)).toEqual({ cancelled: 0, changed: 0, invitations: 0, waitlisted: 0 });
+    });
+
+    it('keeps a waitlist first come, first served: places from 1, joining again keeps the place', async () => {
+      const s = fresh('session');
+      expect(await store.bookings.joinWaitlist(s, 'line:A', T)).toBe(1);
+      expect(await store.bookings.joinWaitlist(s, 'line:B', T + 1)).toBe(2);
+      expect(await store.bookings.joinWaitlist(s, 'line:A', T + 2)).toBe(1);
+      expect(await store.bookings.waitlistPlace(s, 'line:B')).toBe(2);
+      expect(await store.bookings.waitlistPlace(s, 'line:C')).toBeUndefined();
+      expect(await store.bookings.nextWaiting(s)).toBe('line:A');
+      expect(await store.bookings.waitlistPlace(s, 'line:B')).toBe(1);
+      expect(await store.bookings.nextWaiting(s)).toBe('line:B');
+      expect(await store.bookings.nextWaiting(s)).toBeUndefined();
     });
   });
 

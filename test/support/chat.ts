@@ -115,7 +115,7 @@ export function createBot(opts: { store?: Store; catalog?: Catalog; start?: stri
     idleMs: IDLE_MS,
     retentionMs: 24 * 3_600_000,
   });
-  return { store, catalog, clock, engine, logs, user: (id: string) => new ChatUser(engine, id), agent: (id: string) => new ChatUser(engine, id, { id, name: `Agent ${id}` }) };
+  return { store, catalog, clock, engine, logs, user: (id: string) => new ChatUser(engine, id), lineUser: (id: string) => new ChatUser(engine, id, undefined, 'line'), agent: (id: string) => new ChatUser(engine, id, { id, name: `Agent ${id}` }) };
 }
 
 /** Everything a reply says, as one string (texts, card titles and fields). */
@@ -134,10 +134,11 @@ export class ChatUser {
 
   readonly caller: { userKey: string; channel: string; agent?: { id: string; name: string } };
 
-  constructor(engine: TurnEngine, id: string, agent?: { id: string; name: string }) {
+  /** `channel` `line` makes a LINE citizen (`line:<id>`), for what only LINE users can do. */
+  constructor(engine: TurnEngine, id: string, agent?: { id: string; name: string }, channel = 'test') {
     this.engine = engine;
-    this.key = `test:${id}`;
-    this.caller = { userKey: this.key, channel: 'test', ...(agent ? { agent } : {}) };
+    this.key = `${channel}:${id}`;
+    this.caller = { userKey: this.key, channel, ...(agent ? { agent } : {}) };
   }
 
   /** Labels of the buttons currently shown. */

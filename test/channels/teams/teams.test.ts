@@ -379,7 +379,7 @@ describe('staff commands', () => {
     expect(await say(typed(AIKO, { channel: CHANNEL }, 'attended'))).toContain(EN['usage.attendance']);
     await store.bookings.count(SESSION_ID, 'invitations');
     const stats = await say(typed(AIKO, { channel: CHANNEL }, `stats ${SESSION_ID}`));
-    expect(stats).toContain(`2026-12-08 · ${SESSION_ID} · booked 1 · came 1 · no-shows 0 · cancelled 0 · changed 0 · invitations 1`);
+    expect(stats).toContain(`2026-12-08 · ${SESSION_ID} · booked 1 · came 1 · no-shows 0 · cancelled 0 · changed 0 · invitations 1 · waitlisted 0`);
     expect(await say(typed(AIKO, { channel: CHANNEL }, 'stats 2026-12-08'))).toContain(SESSION_ID);
     expect(await say(typed(AIKO, { channel: CHANNEL }, 'stats 1999-01-01'))).toContain(EN['usage.stats']);
     expect((await store.audit.recent(10)).find((e) => e.action === 'booking.marked')).toMatchObject({ staff: AIKO.aadObjectId, records: [booking!.id, SESSION_ID] });
