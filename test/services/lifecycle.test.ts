@@ -11,6 +11,7 @@ import { type Booking, ZONE } from '../../src/domain.ts';
 import { type JobName, MemoryJobQueue } from '../../src/jobs/queue.ts';
 import { createLogger } from '../../src/log.ts';
 import type { MailMessage, Mailer } from '../../src/mail/mailer.ts';
+import { BookingService } from '../../src/services/booking.ts';
 import { slotsOf } from '../../src/services/calendar.ts';
 import { type Catalog, loadCatalog } from '../../src/services/catalog.ts';
 import { BookingLifecycle, jobId, outsideQuietHours } from '../../src/services/lifecycle.ts';
@@ -137,6 +138,17 @@ describe('the waitlist', () => {
     expect(pushes.map((p) => p.userKey)).toEqual(['line:first', 'line:second']);
     expect((await store.bookings.occupancy(SESSION_ID, now)).held.get(freed.id)).toBe('line:second');
     expect(await store.bookings.waitlistPlace(SESSION_ID, 'line:second')).toBeUndefined();
+
+    // The second person books it through the booking rules: the held time is free to them only.
+    const rules = new BookingService(store.bookings, store.moves, fixture, 10);
+    const at = DateTime.fromMillis(now, { zone: ZONE });
+    expect((await rules.openSessions(fixture.services[0]!.id, at, 'line:second')).find((a) => a.session.id === SESSION_ID)?.free).toBe(1);
+    expect((await rules.openSessions(fixture.services[0]!.id, at, 'line:someone')).find((a) => a.session.id === SESSION_ID)?.free).toBe(0);
+    expect((await rules.freeSlots(SESSION_ID, 'line:someone', at)).map((x) => x.id)).toEqual([]);
+    expect((await rules.freeSlots(SESSION_ID, 'line:second', at)).map((x) => x.id)).toEqual([freed.id]);
+    const draft = { ...makeBooking({ sessionId: SESSION_ID, slotId: freed.id, userKey: 'line:second' }) };
+    const { id: _id, createdAt: _c, ...fields } = draft;
+    expect((await rules.book(fields, at)).ok).toBe(true);
   });
 });
 
