@@ -158,6 +158,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     jobs,
     bookings: store.bookings,
     optOuts: store.optOuts,
+    meetingLinks: store.meetingLinks,
     mailer,
     ...(pusher ? { line: new LineMessenger({ pusher }) } : {}),
     staff: { notifier, dedupe: store.dedupe },

@@ -192,6 +192,14 @@ export class StaffDeskService implements StaffDesk {
     return found.booking;
   }
 
+  async setMeetingLink(sessionId: string, url: string, agent: Agent): Promise<boolean> {
+    if (!this.opts.catalog.sessions.some((s) => s.id === sessionId)) return false;
+    await this.opts.store.meetingLinks.set(sessionId, url);
+    this.opts.log.info('session.link_set', { session: sessionId, agent: pseudonym(agent.id) });
+    await this.audited(agent.id, 'session.link_set', [sessionId]);
+    return true;
+  }
+
   async invitations(sessionIds: string[]): Promise<Map<string, number>> {
     const maps = await Promise.all([...new Set(sessionIds)].map((id) => this.opts.store.bookings.invited(id)));
     return new Map(maps.flatMap((m) => [...m]));

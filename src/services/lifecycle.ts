@@ -20,7 +20,7 @@ import type { JobData, JobName, JobQueue } from '../jobs/queue.ts';
 import { errorFields, type Logger } from '../log.ts';
 import { type BookingMailKind, composeBookingMail, MissingMeetingLinkError } from '../mail/compose.ts';
 import type { Mailer } from '../mail/mailer.ts';
-import type { BookingStore, DedupeStore, OptOutStore } from '../stores/ports.ts';
+import type { BookingStore, DedupeStore, MeetingLinkStore, OptOutStore } from '../stores/ports.ts';
 import { atClock, clockMinutes, isBookingOpen, slotStart, slotsOf } from './calendar.ts';
 import { translator } from './index.ts';
 import { type Catalog, serviceById, sessionById } from './catalog.ts';
@@ -46,6 +46,8 @@ export interface LifecycleOptions {
   jobs: JobQueue;
   bookings: BookingStore;
   optOuts: OptOutStore;
+  /** Links staff set in Teams; the catalog's `meetingUrl` otherwise. */
+  meetingLinks?: MeetingLinkStore;
   mailer: Mailer;
   /** Reaches LINE citizens by push (the reminders); absent: LINE bookings get none. */
   line?: CitizenMessenger;
@@ -206,7 +208,7 @@ export class BookingLifecycle implements BookingEvents {
       return;
     }
     const kind = KINDS[name];
-    const meetingLink = session.meetingUrl;
+    const meetingLink = (await this.opts.meetingLinks?.get(session.id)) ?? session.meetingUrl;
     let mail;
     try {
       mail = composeBookingMail(kind, booking, catalog, meetingLink ? { meetingLink } : {});

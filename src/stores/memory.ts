@@ -20,6 +20,7 @@ import type {
   InstanceStore,
   Attendance,
   SessionCounter,
+  MeetingLinkStore,
   MoveIntent,
   MoveIntentStore,
   OptOutStore,
@@ -525,6 +526,16 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
     },
   };
 
+  const links = new Map<string, string>();
+  const meetingLinkStore: MeetingLinkStore = {
+    async set(sessionId, url) {
+      links.set(sessionId, url);
+    },
+    async get(sessionId) {
+      return links.get(sessionId);
+    },
+  };
+
   const moveIntents = new Map<string, string>();
   const moveStore: MoveIntentStore = {
     async begin(userKey, intent) {
@@ -581,6 +592,7 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
     instances: instanceStore,
     optOuts: optOutStore,
     moves: moveStore,
+    meetingLinks: meetingLinkStore,
     dedupe: dedupeStore,
     bookings: bookingStore,
     tickets: ticketStore,

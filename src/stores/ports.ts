@@ -235,6 +235,8 @@ export type AuditAction =
   | 'bookings.listed'
   /** The office's list of a date or session, downloaded as CSV. */
   | 'bookings.exported'
+  /** `link <session> <url>`: the online meeting's link of a session. */
+  | 'session.link_set'
   /** `attended` / `noshow <reference>`: whether the citizen came. */
   | 'booking.marked'
   /** `cancel <reference>`: the booking's card, with the holder's contact details, before any cancel. */
@@ -312,6 +314,12 @@ export interface MoveIntentStore {
   list(): Promise<[string, MoveIntent][]>;
 }
 
+/** Meeting links staff set per session (over the catalog's `meetingUrl`). */
+export interface MeetingLinkStore {
+  set(sessionId: string, url: string): Promise<void>;
+  get(sessionId: string): Promise<string | undefined>;
+}
+
 /** Citizens who blocked the account (LINE unfollow): they get no reminders; their bookings stay. */
 export interface OptOutStore {
   add(userKey: string): Promise<void>;
@@ -332,6 +340,7 @@ export interface Store {
   instances: InstanceStore;
   optOuts: OptOutStore;
   moves: MoveIntentStore;
+  meetingLinks: MeetingLinkStore;
   dedupe: DedupeStore;
   bookings: BookingStore;
   tickets: TicketStore;

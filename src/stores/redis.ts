@@ -16,6 +16,7 @@
  * - `{p}instance:<id>`            string, a running process's mark (`SET PX`, renewed each second)
  * - `{p}optout`                   set of user keys that blocked the account (LINE unfollow)
  * - `{p}moves`                    hash userKey → a move across sessions under way (ids only)
+ * - `{p}meetinglinks`             hash sessionId → the meeting link staff set (over the catalog's)
  * - `{p}{tickets}:byId`           hash ticketId → ticket JSON
  * - `{p}{tickets}:open`           sorted set of ids of tickets not closed (open or claimed),
  *                                 scored by createdAt (ms)
@@ -47,6 +48,7 @@ import type {
   InstanceStore,
   Attendance,
   SessionCounter,
+  MeetingLinkStore,
   MoveIntent,
   MoveIntentStore,
   OptOutStore,
@@ -904,6 +906,16 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     },
   };
 
+  const linksKey = `${prefix}meetinglinks`;
+  const meetingLinks: MeetingLinkStore = {
+    async set(sessionId, url) {
+      await redis.hset(linksKey, sessionId, url);
+    },
+    async get(sessionId) {
+      return (await redis.hget(linksKey, sessionId)) ?? undefined;
+    },
+  };
+
   const movesKey = `${prefix}moves`;
   const moves: MoveIntentStore = {
     async begin(userKey, intent) {
@@ -954,6 +966,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     instances,
     optOuts,
     moves,
+    meetingLinks,
     dedupe,
     bookings,
     tickets,

@@ -43,6 +43,7 @@ function setup(opts: { catalog?: Catalog; dayBeforeAt?: string; minutesBefore?: 
     jobs,
     bookings: store.bookings,
     optOuts: store.optOuts,
+    meetingLinks: store.meetingLinks,
     mailer,
     line,
     staff: { notifier, dedupe: store.dedupe },
@@ -252,6 +253,11 @@ describe('what a job sends', () => {
     expect(pushes).toHaveLength(0);
     expect(alerts).toEqual([{ kind: 'meeting_link_missing', sessionId: SESSION_ID, date: '2026-12-08', reference: booking.id }]);
     expect(logs.some((l) => l.includes('lifecycle.meeting_link_missing') && l.includes(booking.id))).toBe(true);
+    // With the link staff set in Teams, the invitation carries it.
+    const { store: linkStore, book: linkBook, run: linkRun, pushes: linkPushes } = setup();
+    await linkStore.meetingLinks.set(SESSION_ID, 'https://kawasaki.webex.example/meet/set-in-teams');
+    await linkRun('remind.dayBefore', await linkBook({ mode: 'online' }));
+    expect(JSON.stringify(linkPushes[0]!.replies)).toContain('set-in-teams');
     // With the link in the catalog, the invitation carries it.
     const url = 'https://kawasaki.webex.example/meet/1208';
     const withLink = setup({ catalog: { ...fixture, sessions: fixture.sessions.map((s) => (s.id === SESSION_ID ? { ...s, meetingUrl: url } : s)) } });

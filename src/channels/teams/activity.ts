@@ -206,6 +206,8 @@ export type StaffCommand =
   | { name: 'attendance'; status: 'attended' | 'no_show'; reference?: string }
   /** Per session of a date or a session id: booked, cancelled, changed, came, no-shows, invitations. */
   | { name: 'stats'; target?: string }
+  /** The online meeting's link of a session (https only). */
+  | { name: 'link'; sessionId?: string; url?: string }
   /** The latest `count` audit entries (default 20, at most `AUDIT_MAX_SHOWN`). */
   | { name: 'audit'; count: number };
 
@@ -275,6 +277,10 @@ export function parseCommand(text: string): StaffCommand | undefined {
   }
   const [head, arg, second, extra] = [words[0]?.toLowerCase(), words[1], words[2]?.toLowerCase(), words[3]];
   if (extra !== undefined) return undefined;
+  if (head === 'link') {
+    const url = words[2];
+    return arg && url && extra === undefined && /^https:\/\/[^\s<>"]{4,500}$/.test(url) && URL.canParse(url) ? { name: 'link', sessionId: arg, url } : { name: 'link' };
+  }
   // Three words only where a command takes two arguments.
   if (second !== undefined && head !== 'close' && head !== 'forward' && head !== 'category') return undefined;
   const ticketId = ticketArg(arg);

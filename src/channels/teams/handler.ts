@@ -295,6 +295,11 @@ export class TeamsTurnHandler {
         if (!marked) return text(t, 'cancel.notFound', { reference: command.reference });
         return text(t, command.status === 'attended' ? 'attendance.attended' : 'attendance.noShow', { reference: marked.id });
       }
+      case 'link': {
+        if (!command.sessionId || !command.url) return text(t, 'usage.link');
+        if (!(await desk.setMeetingLink(command.sessionId, command.url, agent))) return text(t, 'usage.link');
+        return text(t, 'link.set', { session: command.sessionId });
+      }
       case 'stats': {
         const rows = command.target ? await desk.stats(command.target) : [];
         if (!command.target || rows.length === 0) return text(t, 'usage.stats');

@@ -367,6 +367,18 @@ describe('staff commands', () => {
     expect(await say(typed(AIKO, { channel: CHANNEL }, 'queue'))).toContain(EN['queue.empty']);
   });
 
+  it('link sets the meeting link of a session (https only, a session of the catalog), audited', async () => {
+    await send(install(CHANNEL));
+    const url = 'https://kawasaki.webex.example/meet/ombudsman-1208';
+    expect(await say(typed(AIKO, { channel: CHANNEL }, `link ${SESSION_ID} ${url}`))).toContain(EN['link.set'].replace('{{session}}', SESSION_ID));
+    expect(await store.meetingLinks.get(SESSION_ID)).toBe(url);
+    for (const wrong of [`link ${SESSION_ID} http://insecure.example/x`, `link no-such-session ${url}`, 'link', `link ${SESSION_ID}`]) {
+      expect(await say(typed(AIKO, { channel: CHANNEL }, wrong))).toContain(EN['usage.link']);
+    }
+    expect(await store.meetingLinks.get('no-such-session')).toBeUndefined();
+    expect((await store.audit.recent(5)).find((e) => e.action === 'session.link_set')).toMatchObject({ staff: AIKO.aadObjectId, records: [SESSION_ID] });
+  });
+
   it('attended / noshow mark a booking, stats counts per session; the marks are audited', async () => {
     await send(install(CHANNEL));
     const citizen = new ChatUser(engine, 'came-or-not');
