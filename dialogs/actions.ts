@@ -20,6 +20,7 @@ export const GLOBAL_ACTIONS = [
   z.object({ a: z.literal('help') }),
   z.object({ a: z.literal('language') }),
   z.object({ a: z.literal('human') }),
+  z.object({ a: z.literal('decline') }),
   z.object({ a: z.literal('endChat') }),
   z.object({ a: z.literal('setLanguage'), v: z.enum(['ja', 'en']) }),
 ] as const;
@@ -31,7 +32,7 @@ type JourneyAction = z.infer<(typeof JOURNEYS)[number]['actions'][number]>;
 export type Action = GlobalAction | JourneyAction;
 
 /** Names of the commands that work at any step. */
-export const GLOBAL_COMMANDS = ['menu', 'back', 'cancel', 'help', 'language', 'human'] as const;
+export const GLOBAL_COMMANDS = ['menu', 'back', 'cancel', 'help', 'language', 'human', 'decline'] as const;
 export type GlobalCommand = (typeof GLOBAL_COMMANDS)[number];
 
 /** Encodes an action as button data. */

@@ -145,6 +145,11 @@ async function runGlobal(ctx: TurnContext, state: ConversationState, command: Gl
       return { replies: [say(t('help')), ...(await ask(ctx, state))], state };
     case 'language':
       return { replies: [say(t('languagePrompt'), languageChoices(ctx))], state };
+    case 'decline': {
+      // A time offered from the waitlist, turned down: it goes to the next person at once.
+      const released = await ctx.services.bookings.declineOffers(ctx.caller.userKey, ctx.now);
+      return { replies: [say(t(released > 0 ? 'waitlist.declined' : 'waitlist.nothingHeld')), ...(await ask(ctx, state))], state };
+    }
     case 'human': {
       // The conversation stays where it was: the citizen can carry on while the ticket waits.
       const note = await openHandoff(ctx, state, 'requested');

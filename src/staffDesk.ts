@@ -8,6 +8,7 @@ import type { DateTime } from 'luxon';
 import { type Agent, type Booking, type Desk, deskOf, type Ticket, type TicketOutcome } from './domain.ts';
 import type { TurnOutcome, TurnRequest } from './engine.ts';
 import { errorFields, type Logger, pseudonym } from './log.ts';
+import { slotsOf } from './services/calendar.ts';
 import { type Catalog, upcomingSessions } from './services/catalog.ts';
 import { isoOf } from './services/handoff.ts';
 import { defaultQuestionBrain } from './services/index.ts';
@@ -192,11 +193,13 @@ export class StaffDeskService implements StaffDesk {
     return found.booking;
   }
 
-  async setMeetingLink(sessionId: string, url: string, agent: Agent): Promise<boolean> {
-    if (!this.opts.catalog.sessions.some((s) => s.id === sessionId)) return false;
-    await this.opts.store.meetingLinks.set(sessionId, url);
-    this.opts.log.info('session.link_set', { session: sessionId, agent: pseudonym(agent.id) });
-    await this.audited(agent.id, 'session.link_set', [sessionId]);
+  async setMeetingLink(sessionId: string, url: string, agent: Agent, slotId?: string): Promise<boolean> {
+    const session = this.opts.catalog.sessions.find((s) => s.id === sessionId);
+    const service = session && this.opts.catalog.services.find((s) => s.id === session.serviceId);
+    if (!service || (slotId !== undefined && !slotsOf(service).some((s) => s.id === slotId))) return false;
+    await this.opts.store.meetingLinks.set(sessionId, url, slotId);
+    this.opts.log.info('session.link_set', { session: sessionId, ...(slotId ? { slot: slotId } : {}), agent: pseudonym(agent.id) });
+    await this.audited(agent.id, 'session.link_set', slotId ? [sessionId, slotId] : [sessionId]);
     return true;
   }
 

@@ -160,6 +160,19 @@ export class BookingService implements BookingPort {
     return this.store.get(sessionId, bookingId);
   }
 
+  async declineOffers(userKey: string, now: DateTime): Promise<number> {
+    let released = 0;
+    for (const session of upcomingSessions(this.catalog, now)) {
+      const { held } = await this.store.occupancy(session.id, now.toMillis());
+      if (![...held.values()].includes(userKey)) continue;
+      if ((await this.store.findByUser(userKey, [session.id])).length > 0) continue;
+      await this.store.releaseHold(session.id, userKey);
+      released++;
+      await this.tell('released', (events) => events.released(session.id, now));
+    }
+    return released;
+  }
+
   async joinWaitlist(sessionId: string, userKey: string, now: DateTime): Promise<number> {
     const already = await this.store.waitlistPlace(sessionId, userKey);
     const place = await this.store.joinWaitlist(sessionId, userKey, now.toMillis());

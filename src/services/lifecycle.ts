@@ -147,6 +147,10 @@ export class BookingLifecycle implements BookingEvents {
     await this.offerFreed(sessionId, this.nowJst());
   }
 
+  async released(sessionId: string, now: DateTime): Promise<void> {
+    await this.offerFreed(sessionId, now);
+  }
+
   private nowJst(): DateTime {
     return Time.fromMillis((this.opts.now ?? Date.now)(), { zone: ZONE });
   }
@@ -208,7 +212,7 @@ export class BookingLifecycle implements BookingEvents {
       return;
     }
     const kind = KINDS[name];
-    const meetingLink = (await this.opts.meetingLinks?.get(session.id)) ?? session.meetingUrl;
+    const meetingLink = (await this.opts.meetingLinks?.get(session.id, booking.slotId)) ?? session.meetingUrl;
     let mail;
     try {
       mail = composeBookingMail(kind, booking, catalog, meetingLink ? { meetingLink } : {});

@@ -77,6 +77,8 @@ export interface BookingPort {
   moveAcross(booking: Booking, toSessionId: string, toSlotId: string, holderKey: string, now: DateTime): Promise<MoveOutcome>;
   /** Finishes moves across sessions cut short (run by the app at start-up and every minute); how many. */
   reconcileMoves(now: DateTime): Promise<number>;
+  /** Gives up the times held for the citizen where they have no booking (an offer from the waitlist); how many. */
+  declineOffers(userKey: string, now: DateTime): Promise<number>;
   /** Puts the citizen on a full session's waitlist (counted for staff); their place, from 1. */
   joinWaitlist(sessionId: string, userKey: string, now: DateTime): Promise<number>;
   /** The citizen's place on each open session's waitlist they are on. */
@@ -100,6 +102,8 @@ export interface BookingEvents {
    */
   moved(booking: Booking, now: DateTime, from?: { sessionId: string; bookingId: string }): Promise<void>;
   cancelled(sessionId: string, bookingId: string): Promise<void>;
+  /** A held time was given up (a waitlist offer declined): free for the next person. */
+  released(sessionId: string, now: DateTime): Promise<void>;
 }
 
 export type MoveOutcome = { ok: true; booking: Booking } | { ok: false; reason: 'taken' | 'changed' | 'closed' | 'already_booked' };

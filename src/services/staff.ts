@@ -132,7 +132,7 @@ export interface StaffDesk {
   /** Records whether the citizen of an upcoming (or today's) booking came; the booking, or null when there is none. */
   markAttendance(reference: string, status: Attendance, agent: Agent, now: DateTime): Promise<Booking | null>;
   /** Sets the online meeting's link of a session of the catalog; false when there is no such session. */
-  setMeetingLink(sessionId: string, url: string, agent: Agent): Promise<boolean>;
+  setMeetingLink(sessionId: string, url: string, agent: Agent, slotId?: string): Promise<boolean>;
   /** Booking id → when its day-before invitation went out (ms), over these sessions. */
   invitations(sessionIds: string[]): Promise<Map<string, number>>;
   /** The counts of each session of a date (YYYY-MM-DD) or of one session id; empty when there is none. */

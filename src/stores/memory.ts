@@ -528,11 +528,11 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
 
   const links = new Map<string, string>();
   const meetingLinkStore: MeetingLinkStore = {
-    async set(sessionId, url) {
-      links.set(sessionId, url);
+    async set(sessionId, url, slotId) {
+      links.set(slotId ? `${sessionId}:${slotId}` : sessionId, url);
     },
-    async get(sessionId) {
-      return links.get(sessionId);
+    async get(sessionId, slotId) {
+      return (slotId ? links.get(`${sessionId}:${slotId}`) : undefined) ?? links.get(sessionId);
     },
   };
 

@@ -314,10 +314,12 @@ export interface MoveIntentStore {
   list(): Promise<[string, MoveIntent][]>;
 }
 
-/** Meeting links staff set per session (over the catalog's `meetingUrl`). */
+/** Meeting links staff set per session or per slot (over the catalog's `meetingUrl`). */
 export interface MeetingLinkStore {
-  set(sessionId: string, url: string): Promise<void>;
-  get(sessionId: string): Promise<string | undefined>;
+  /** With `slotId`, the link of that time only. */
+  set(sessionId: string, url: string, slotId?: string): Promise<void>;
+  /** The slot's own link, else the session's. */
+  get(sessionId: string, slotId?: string): Promise<string | undefined>;
 }
 
 /** Citizens who blocked the account (LINE unfollow): they get no reminders; their bookings stay. */

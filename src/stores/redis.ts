@@ -908,11 +908,12 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
 
   const linksKey = `${prefix}meetinglinks`;
   const meetingLinks: MeetingLinkStore = {
-    async set(sessionId, url) {
-      await redis.hset(linksKey, sessionId, url);
+    async set(sessionId, url, slotId) {
+      await redis.hset(linksKey, slotId ? `${sessionId}:${slotId}` : sessionId, url);
     },
-    async get(sessionId) {
-      return (await redis.hget(linksKey, sessionId)) ?? undefined;
+    async get(sessionId, slotId) {
+      const [slot, session] = await redis.hmget(linksKey, slotId ? `${sessionId}:${slotId}` : sessionId, sessionId);
+      return slot ?? session ?? undefined;
     },
   };
 

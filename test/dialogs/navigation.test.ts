@@ -176,6 +176,12 @@ describe('my bookings', () => {
     expect(await bot.store.bookings.waitlistPlace(SESSION, 'line:waiter')).toBe(1);
     expect(await u.tap(ja('menu.my'))).toContain(ja('waitlist.place', { date: day(FIRST.date), place: 1 }));
     expect((await bot.store.bookings.counters(SESSION)).waitlisted).toBe(1);
+    // "辞退" with nothing held says so; with a time held (as an offer holds it), gives it up.
+    expect(await u.type(word('decline'))).toContain(ja('waitlist.nothingHeld'));
+    await bot.store.bookings.cancel(SESSION, 'F02-2345', 'line:full2');
+    await bot.store.bookings.hold(SESSION, slotsOf(SERVICE)[2]!.id, u.key, bot.clock.now(), 3_600_000, 3_600_000);
+    expect(await u.type(word('decline'))).toContain(ja('waitlist.declined'));
+    expect((await bot.store.bookings.occupancy(SESSION, bot.clock.now())).held.size).toBe(0);
   });
 
   it('changes the time in one tap; a time someone took meanwhile leaves the booking where it was', async () => {

@@ -151,6 +151,25 @@ describe('the waitlist', () => {
     const { id: _id, createdAt: _c, ...fields } = draft;
     expect((await rules.book(fields, at)).ok).toBe(true);
   });
+
+  it('a declined offer goes to the next person at once', async () => {
+    const now = Date.parse('2026-11-24T01:00:00Z');
+    const { lifecycle, store, pushes } = setup({ now: () => now });
+    const slots = slotsOf(fixture.services[0]!);
+    for (const [i, slot] of slots.entries()) {
+      await store.bookings.confirm(makeBooking({ id: `D${String(i).padStart(2, '0')}-2345`, sessionId: SESSION_ID, slotId: slot.id, userKey: `line:taken${i}` }), now);
+    }
+    await store.bookings.joinWaitlist(SESSION_ID, 'line:one', now);
+    await store.bookings.joinWaitlist(SESSION_ID, 'line:two', now + 1);
+    await store.bookings.cancel(SESSION_ID, 'D05-2345', 'line:taken5');
+    await lifecycle.cancelled(SESSION_ID, 'D05-2345');
+    const rules = new BookingService(store.bookings, store.moves, fixture, 10, 30, 20, { events: lifecycle, log: createLogger('silent') });
+    expect(await rules.declineOffers('line:one', DateTime.fromMillis(now, { zone: ZONE }))).toBe(1);
+    expect(pushes.map((p) => p.userKey)).toEqual(['line:one', 'line:two']);
+    expect((await store.bookings.occupancy(SESSION_ID, now)).held.get(slots[5]!.id)).toBe('line:two');
+    // Someone with nothing held declines nothing.
+    expect(await rules.declineOffers('line:nobody', DateTime.fromMillis(now, { zone: ZONE }))).toBe(0);
+  });
 });
 
 describe('a booking moved to another time', () => {

@@ -207,7 +207,7 @@ export type StaffCommand =
   /** Per session of a date or a session id: booked, cancelled, changed, came, no-shows, invitations. */
   | { name: 'stats'; target?: string }
   /** The online meeting's link of a session (https only). */
-  | { name: 'link'; sessionId?: string; url?: string }
+  | { name: 'link'; sessionId?: string; slotId?: string; url?: string }
   /** The latest `count` audit entries (default 20, at most `AUDIT_MAX_SHOWN`). */
   | { name: 'audit'; count: number };
 
@@ -275,12 +275,16 @@ export function parseCommand(text: string): StaffCommand | undefined {
     const reference = words.length <= 4 ? referenceArg(words.slice(1)) : undefined;
     return reference ? { name: 'cancel', reference } : undefined;
   }
+  if (first === 'link') {
+    // link <session> [HHmm] <https url>: the slot's own link when a time is given.
+    const [sessionId, maybeSlot, maybeUrl, rest] = words.slice(1);
+    const slotId = maybeSlot && /^\d{4}$/.test(maybeSlot) ? maybeSlot : undefined;
+    const url = slotId ? maybeUrl : maybeSlot;
+    const fits = sessionId && url && (slotId ? rest === undefined : maybeUrl === undefined) && /^https:\/\/[^\s<>"]{4,500}$/.test(url) && URL.canParse(url);
+    return fits ? { name: 'link', sessionId, url, ...(slotId ? { slotId } : {}) } : { name: 'link' };
+  }
   const [head, arg, second, extra] = [words[0]?.toLowerCase(), words[1], words[2]?.toLowerCase(), words[3]];
   if (extra !== undefined) return undefined;
-  if (head === 'link') {
-    const url = words[2];
-    return arg && url && extra === undefined && /^https:\/\/[^\s<>"]{4,500}$/.test(url) && URL.canParse(url) ? { name: 'link', sessionId: arg, url } : { name: 'link' };
-  }
   // Three words only where a command takes two arguments.
   if (second !== undefined && head !== 'close' && head !== 'forward' && head !== 'category') return undefined;
   const ticketId = ticketArg(arg);

@@ -297,8 +297,8 @@ export class TeamsTurnHandler {
       }
       case 'link': {
         if (!command.sessionId || !command.url) return text(t, 'usage.link');
-        if (!(await desk.setMeetingLink(command.sessionId, command.url, agent))) return text(t, 'usage.link');
-        return text(t, 'link.set', { session: command.sessionId });
+        if (!(await desk.setMeetingLink(command.sessionId, command.url, agent, command.slotId))) return text(t, 'usage.link');
+        return text(t, 'link.set', { session: command.slotId ? `${command.sessionId} ${command.slotId}` : command.sessionId });
       }
       case 'stats': {
         const rows = command.target ? await desk.stats(command.target) : [];

@@ -376,7 +376,17 @@ describe('staff commands', () => {
       expect(await say(typed(AIKO, { channel: CHANNEL }, wrong))).toContain(EN['usage.link']);
     }
     expect(await store.meetingLinks.get('no-such-session')).toBeUndefined();
-    expect((await store.audit.recent(5)).find((e) => e.action === 'session.link_set')).toMatchObject({ staff: AIKO.aadObjectId, records: [SESSION_ID] });
+    // A time's own link wins over the session's for that time only; a time the service does not have is refused.
+    const slotUrl = 'https://kawasaki.webex.example/meet/ombudsman-1208-1000';
+    expect(await say(typed(AIKO, { channel: CHANNEL }, `link ${SESSION_ID} 1000 ${slotUrl}`))).toContain(`${SESSION_ID} 1000`);
+    expect(await store.meetingLinks.get(SESSION_ID, '1000')).toBe(slotUrl);
+    expect(await store.meetingLinks.get(SESSION_ID, '0930')).toBe(url);
+    expect(await say(typed(AIKO, { channel: CHANNEL }, `link ${SESSION_ID} 0000 ${slotUrl}`))).toContain(EN['usage.link']);
+    const set = (await store.audit.recent(10)).filter((e) => e.action === 'session.link_set');
+    expect(set.map((e) => [e.staff, e.records])).toEqual([
+      [AIKO.aadObjectId, [SESSION_ID, '1000']],
+      [AIKO.aadObjectId, [SESSION_ID]],
+    ]);
   });
 
   it('attended / noshow mark a booking, stats counts per session; the marks are audited', async () => {
