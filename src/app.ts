@@ -165,7 +165,8 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     times: config.reminders,
     log,
     now,
-    localeOf: async (userKey) => ((await store.conversations.load(userKey).catch(() => null))?.state as { locale?: unknown } | undefined)?.locale === 'en' ? 'en' : 'ja',
+    // Called once jobs run, by which time the engine below exists.
+    localeOf: async (userKey) => (await engine.localeOf(userKey)) ?? 'ja',
   });
 
   const services: DialogServices = createDialogServices({ store, catalog, holdMinutes: config.holdMinutes, holdMaxMinutes: config.holdMaxMinutes, bookingRetentionDays: config.bookingRetentionDays, log, notifier, limits, brain, bookingEvents: lifecycle });

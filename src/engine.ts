@@ -135,6 +135,12 @@ function outboxOf(stored: StoredConversation | null): OutboxEntry[] {
     .sort((a, b) => a.at - b.at);
 }
 
+/** The language kept in a stored state, read even from a record that no longer parses. */
+function keptLocale(raw: unknown): Locale | undefined {
+  const kept = (raw as { locale?: unknown } | null | undefined)?.locale;
+  return kept === 'en' || kept === 'ja' ? kept : undefined;
+}
+
 /** What a turn learnt before it failed. */
 interface Seen {
   locale?: Locale;
@@ -224,10 +230,13 @@ export class TurnEngine {
    * language. Reads the conversation, writes nothing.
    */
   async refusal(request: TurnRequest, key: string): Promise<Reply[]> {
-    const stored = await this.opts.store.conversations.load(request.conversationKey).catch(() => null);
-    const kept = (stored?.state as { locale?: unknown } | null | undefined)?.locale;
-    const locale: Locale = kept === 'en' || kept === 'ja' ? kept : (request.locale ?? 'ja');
+    const locale = (await this.localeOf(request.conversationKey)) ?? request.locale ?? 'ja';
     return [say(this.opts.services.translator(locale)(key))];
+  }
+
+  /** The language a stored conversation speaks; undefined when there is none (or the store is down). */
+  async localeOf(conversationKey: string): Promise<Locale | undefined> {
+    return keptLocale((await this.opts.store.conversations.load(conversationKey).catch(() => null))?.state);
   }
 
   private async turn(request: TurnRequest): Promise<TurnOutcome> {
@@ -328,8 +337,7 @@ export class TurnEngine {
     if (raw === undefined) return { state: freshState(locale, nowMs) };
     const parsed = conversationStateSchema.safeParse(raw);
     if (!parsed.success) {
-      const kept = (raw as { locale?: unknown } | null)?.locale;
-      return { state: freshState(kept === 'en' || kept === 'ja' ? kept : locale, nowMs), notice: 'reset' };
+      return { state: freshState(keptLocale(raw) ?? locale, nowMs), notice: 'reset' };
     }
     const state = parsed.data;
     // A conversation with staff lasts as long as its ticket, however slowly staff answer.

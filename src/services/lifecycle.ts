@@ -119,8 +119,19 @@ export class BookingLifecycle implements BookingEvents {
   }
 
   async booked(booking: Booking, now: DateTime): Promise<void> {
+    await this.enqueue(booking, now, ALL_JOBS);
+  }
+
+  /** Schedules those of the booking's messages named in `names`, at their times. */
+  private async enqueue(booking: Booking, now: DateTime, names: JobName[]): Promise<void> {
     const data: JobData = { sessionId: booking.sessionId, bookingId: booking.id };
-    await Promise.all(this.schedule(booking, now).map((m) => this.opts.jobs.schedule(jobId(m.name, booking.sessionId, booking.id), m.name, data, m.at)));
+    const due = this.schedule(booking, now).filter((m) => names.includes(m.name));
+    await Promise.all(due.map((m) => this.opts.jobs.schedule(jobId(m.name, booking.sessionId, booking.id), m.name, data, m.at)));
+  }
+
+  /** Drops those of a booking's messages named in `names` that have not gone yet. */
+  private async drop(sessionId: string, bookingId: string, names: JobName[]): Promise<void> {
+    await Promise.all(names.map((name) => this.opts.jobs.cancel(jobId(name, sessionId, bookingId))));
   }
 
   /**
@@ -129,20 +140,17 @@ export class BookingLifecycle implements BookingEvents {
    * reference) gets all of its own, the confirmation included. Counted as a change.
    */
   async moved(booking: Booking, now: DateTime, from?: { sessionId: string; bookingId: string }): Promise<void> {
-    const { jobs, bookings } = this.opts;
     const old = from ?? { sessionId: booking.sessionId, bookingId: booking.id };
     const again = from ? ALL_JOBS : ALL_JOBS.filter((name) => name !== 'mail.confirmation');
-    await Promise.all(again.map((name) => jobs.cancel(jobId(name, old.sessionId, old.bookingId))));
-    const data: JobData = { sessionId: booking.sessionId, bookingId: booking.id };
-    const due = this.schedule(booking, now).filter((m) => again.includes(m.name));
-    await Promise.all(due.map((m) => jobs.schedule(jobId(m.name, booking.sessionId, booking.id), m.name, data, m.at)));
-    await bookings.count(old.sessionId, 'changed');
+    await this.drop(old.sessionId, old.bookingId, again);
+    await this.enqueue(booking, now, again);
+    await this.opts.bookings.count(old.sessionId, 'changed');
     // The time (or, across sessions, the booking) left behind is free for the waitlist.
     await this.offerFreed(old.sessionId, now);
   }
 
   async cancelled(sessionId: string, bookingId: string): Promise<void> {
-    await Promise.all(ALL_JOBS.map((name) => this.opts.jobs.cancel(jobId(name, sessionId, bookingId))));
+    await this.drop(sessionId, bookingId, ALL_JOBS);
     await this.opts.bookings.count(sessionId, 'cancelled');
     await this.offerFreed(sessionId, this.nowJst());
   }
@@ -179,8 +187,9 @@ export class BookingLifecycle implements BookingEvents {
       const t = translator(locale);
       const date = atClock(session.date, '00:00').setLocale(locale).toFormat(t('mail.format.date'));
       const text = t('waitlist.offer', { date, time: free.start, until: until.setZone(ZONE).toFormat('H:mm') });
-      await line.deliver(userKey, [{ kind: 'text', text }], `waitlist.offer.${sessionId}.${free.id}.${now.toMillis()}`);
+      // The lapse first: should the push fail, the hold still passes on to the next person.
       await jobs.schedule(`waitlist.lapse.${sessionId}.${free.id}.${until.toMillis()}`, 'waitlist.lapse', { sessionId, bookingId: free.id }, until.toMillis() + 1_000);
+      await line.deliver(userKey, [{ kind: 'text', text }], `waitlist.offer.${sessionId}.${free.id}.${now.toMillis()}`);
       log.info('waitlist.offered', { session: sessionId, slot: free.id });
       return;
     }

@@ -209,12 +209,12 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): Line
       tried.set(item.eventId, nowMs);
       if (tried.size > TRIED_KEPT) tried.delete(tried.keys().next().value!);
       const userId = item.conversationKey.slice('line:'.length);
-      if (nowMs - item.savedAt > OUTBOX_GIVE_UP_MS) {
-        log.warn('line.outbox_abandoned', { ageMinutes: Math.round((nowMs - item.savedAt) / 60_000) });
+      if (age > OUTBOX_GIVE_UP_MS) {
+        log.warn('line.outbox_abandoned', { ageMinutes: Math.round(age / 60_000) });
         await opts.engine.delivered(item.conversationKey, item.eventId);
         continue;
       }
-      log.info('line.outbox_resent', { ageSeconds: Math.round((nowMs - item.savedAt) / 1_000) });
+      log.info('line.outbox_resent', { ageSeconds: Math.round(age / 1_000) });
       // The retry keys of the first send: a LINE event's from its webhook event id, a staff
       // action's (LineMessenger) from its idempotency key, which is the outbox entry's id.
       const seed = item.eventId.startsWith('line:') ? item.eventId.slice('line:'.length) : item.eventId;
