@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { Booking } from '../src/domain.ts';
-import { sessionById } from '../src/services/catalog.ts';
+import { serviceById, sessionById } from '../src/services/catalog.ts';
 import type { Reply, Translate, TurnContext } from '../src/turn.ts';
 import { id } from './actions.ts';
 import { choice, formatDate, local, say, slotIdToTime, withChoices } from './format.ts';
@@ -194,7 +194,7 @@ function pastCutOff(ctx: Ctx, booking: Booking): boolean {
 /** After the cut-off: changes and cancellations go through the office, by phone. */
 function byPhone(ctx: Ctx, state: ConversationState, booking: Booking, t: Translate): string {
   const session = sessionById(ctx.services.catalog, booking.sessionId);
-  const service = session && ctx.services.catalog.services.find((s) => s.id === session.serviceId);
+  const service = session && serviceById(ctx.services.catalog, session.serviceId);
   if (!service) return t('my.notFound');
   const { office } = service;
   return t('my.byPhone', { office: local(office.name, state.locale), phone: office.phone, hours: local(office.hours, state.locale) });

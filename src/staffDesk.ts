@@ -9,7 +9,7 @@ import { type Agent, type Booking, type Desk, deskOf, type Ticket, type TicketOu
 import type { TurnOutcome, TurnRequest } from './engine.ts';
 import { errorFields, type Logger, pseudonym } from './log.ts';
 import { slotsOf } from './services/calendar.ts';
-import { type Catalog, upcomingSessions } from './services/catalog.ts';
+import { type Catalog, serviceById, sessionById, upcomingSessions } from './services/catalog.ts';
 import { isoOf } from './services/handoff.ts';
 import { defaultQuestionBrain } from './services/index.ts';
 import type { BookingEvents, KnowledgePort } from './services/ports.ts';
@@ -194,8 +194,8 @@ export class StaffDeskService implements StaffDesk {
   }
 
   async setMeetingLink(sessionId: string, url: string, agent: Agent, slotId?: string): Promise<boolean> {
-    const session = this.opts.catalog.sessions.find((s) => s.id === sessionId);
-    const service = session && this.opts.catalog.services.find((s) => s.id === session.serviceId);
+    const session = sessionById(this.opts.catalog, sessionId);
+    const service = session && serviceById(this.opts.catalog, session.serviceId);
     if (!service || (slotId !== undefined && !slotsOf(service).some((s) => s.id === slotId))) return false;
     await this.opts.store.meetingLinks.set(sessionId, url, slotId);
     this.opts.log.info('session.link_set', { session: sessionId, ...(slotId ? { slot: slotId } : {}), agent: pseudonym(agent.id) });
