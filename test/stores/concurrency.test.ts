@@ -25,15 +25,22 @@ describe.each(storeFactories())('%s store under concurrency', (_kind, create) =>
       const s = `race-move-${round}`;
       const mine = makeBooking({ id: bookingId(1000), sessionId: s, slotId: '0930', userKey: 'mover' });
       await store.bookings.confirm(mine, T);
-      const [moved, ...grabs] = await Promise.all([
-        store.bookings.move(mine, '1100', T + 1),
-        ...Array.from({ length: 100 }, async (_, i) => {
-          const userKey = `grabber-${i}`;
-          await store.bookings.hold(s, '1100', userKey, T, HOLD_MS, MAX_MS);
-          return store.bookings.confirm(makeBooking({ id: bookingId(i), sessionId: s, slotId: '1100', userKey }), T + 1);
-        }),
-      ]);
-      const grabbed = grabs.filter((g) => g.ok).length;
+      // The move starts among the grabbers at a different place each round: first, or after
+      // some of them have held or booked the time already.
+      const grab = async (i: number) => {
+        const userKey = `grabber-${i}`;
+        await store.bookings.hold(s, '1100', userKey, T, HOLD_MS, MAX_MS);
+        return store.bookings.confirm(makeBooking({ id: bookingId(i), sessionId: s, slotId: '1100', userKey }), T + 1);
+      };
+      const position = round * 25;
+      const grabs = Array.from({ length: 100 }, (_, i) => grab(i));
+      const move = (async () => {
+        // Let `position` grabbers' first commands go before the move's.
+        for (let k = 0; k < position; k++) await Promise.resolve();
+        return store.bookings.move(mine, '1100', T + 1);
+      })();
+      const [moved, ...results] = await Promise.all([move, ...grabs]);
+      const grabbed = results.filter((g) => g.ok).length;
       expect(Number(moved!.ok) + grabbed).toBe(1);
       const { booked } = await store.bookings.occupancy(s, T + 1);
       const stored = await store.bookings.get(s, mine.id);
