@@ -7,6 +7,7 @@
  * registry (`journeys.ts`) composes them into the one schema a payload is decoded with.
  */
 import { z } from 'zod';
+import { LOCALES } from '../src/domain.ts';
 import type { JOURNEYS } from './journeys.ts';
 
 /** Button ids (sessions, bookings, services): short enough for LINE's 300-character limit. */
@@ -22,7 +23,7 @@ export const GLOBAL_ACTIONS = [
   z.object({ a: z.literal('human') }),
   z.object({ a: z.literal('decline') }),
   z.object({ a: z.literal('endChat') }),
-  z.object({ a: z.literal('setLanguage'), v: z.enum(['ja', 'en']) }),
+  z.object({ a: z.literal('setLanguage'), v: z.enum(LOCALES) }),
 ] as const;
 
 type GlobalAction = z.infer<(typeof GLOBAL_ACTIONS)[number]>;

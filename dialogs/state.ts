@@ -5,13 +5,14 @@
  * Each journey brings the schema of its own part (`flow`) through the registry.
  */
 import { z } from 'zod';
+import { LOCALES } from '../src/domain.ts';
 import { handoffFlow } from './handoff.ts';
 import { JOURNEYS } from './journeys.ts';
 
 /** Version of the stored shape. A record of another version starts over cleanly. */
 export const STATE_VERSION = 1;
 
-const locale = z.enum(['ja', 'en']);
+const locale = z.enum(LOCALES);
 
 const flow = z.discriminatedUnion('name', [z.object({ name: z.literal('menu') }), handoffFlow, ...JOURNEYS.map((j) => j.flow)]);
 

@@ -14,12 +14,47 @@ import { FixedOffsetZone } from 'luxon';
  */
 export const ZONE = FixedOffsetZone.instance(9 * 60);
 
-/** Languages the bot speaks. Japanese is the default. */
-export type Locale = 'ja' | 'en';
-export const LOCALES: readonly Locale[] = ['ja', 'en'];
+/**
+ * Languages the bot speaks. Japanese is the default; `easy` is やさしい日本語 (plain Japanese
+ * after the city's guideline, for residents still learning Japanese and for anyone who finds
+ * official Japanese hard), `zh` is Simplified Chinese.
+ */
+export const LOCALES = ['ja', 'easy', 'en', 'zh', 'ko', 'vi'] as const;
+export type Locale = (typeof LOCALES)[number];
 
-/** A text in every supported language (catalog data carries its own translations). */
-export type Localized = Record<Locale, string>;
+/** The BCP 47 tag dates and times are formatted with (luxon, Intl) in each language. */
+export const LOCALE_TAGS: Readonly<Record<Locale, string>> = { ja: 'ja', easy: 'ja', en: 'en', zh: 'zh-CN', ko: 'ko', vi: 'vi' };
+
+/** True for a value that names a supported language. */
+export function isLocale(value: unknown): value is Locale {
+  return typeof value === 'string' && (LOCALES as readonly string[]).includes(value);
+}
+
+/**
+ * A text of the catalog or the knowledge base: always in Japanese and English, and in the
+ * other languages where the city has a translation (see `local` for what shows without one).
+ */
+export interface Localized {
+  ja: string;
+  en: string;
+  easy?: string | undefined;
+  zh?: string | undefined;
+  ko?: string | undefined;
+  vi?: string | undefined;
+}
+
+/**
+ * The catalog text in the user's language. Where an entry has no translation yet it falls
+ * back visibly: Japanese for やさしい日本語, otherwise the Japanese and the English together
+ * (on one line when both are short, as in a button, else one under the other).
+ */
+export function local(text: Localized, locale: Locale): string {
+  const own = text[locale];
+  if (own !== undefined) return own;
+  if (locale === 'easy') return text.ja;
+  const short = text.ja.length + text.en.length <= 40 && !text.ja.includes('\n') && !text.en.includes('\n');
+  return short ? `${text.ja} / ${text.en}` : `${text.ja}\n${text.en}`;
+}
 
 /** How the citizen meets the ombudsman. One slot holds one appointment whatever the mode. */
 export type Mode = 'in_person' | 'online';

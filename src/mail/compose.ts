@@ -6,7 +6,7 @@
  */
 import { createEvent } from 'ics';
 import type { DateTime } from 'luxon';
-import type { Booking, ClockTime, Locale, Service, Session, Slot } from '../domain.ts';
+import { type Booking, type ClockTime, LOCALE_TAGS, type Locale, local, type Service, type Session, type Slot } from '../domain.ts';
 import { atClock, bookingWindow, parseIsoDate, slotsOf, slotStart } from '../services/calendar.ts';
 import { type Catalog, serviceById, sessionById } from '../services/catalog.ts';
 import { translator } from '../services/index.ts';
@@ -81,10 +81,10 @@ function appointmentOf(booking: Booking, catalog: Catalog): Appointment {
     end: atClock(session.date, slot.end),
     locale,
     t,
-    serviceName: service.name[locale],
-    date: parseIsoDate(session.date).setLocale(locale).toFormat(t('mail.format.date')),
+    serviceName: local(service.name, locale),
+    date: parseIsoDate(session.date).setLocale(local(LOCALE_TAGS, locale)).toFormat(t('mail.format.date')),
     time: t('mail.timeRange', { start: clock(slot.start), end: clock(slot.end) }),
-    where: booking.mode === 'online' ? t('mail.online') : session.place[locale],
+    where: booking.mode === 'online' ? t('mail.online') : local(session.place, locale),
   };
 }
 
@@ -100,8 +100,8 @@ function confirmation(a: Appointment): MailMessage {
   const office = service.office;
   const precautions = service.precautions.items
     .filter((p) => p.modes.includes(a.booking.mode))
-    .map((p) => t('mail.bullet', { text: p.text[locale] }));
-  const closes = bookingWindow(a.session, service).closesAt.setLocale(locale).toFormat(t('mail.format.dateTime'));
+    .map((p) => t('mail.bullet', { text: local(p.text, locale) }));
+  const closes = bookingWindow(a.session, service).closesAt.setLocale(local(LOCALE_TAGS, locale)).toFormat(t('mail.format.dateTime'));
   const body = [
     t('mail.greeting', { name: a.booking.contact.name }),
     '',
@@ -117,9 +117,9 @@ function confirmation(a: Appointment): MailMessage {
     t('mail.confirmation.change', {
       closes,
       my: t('menu.my'),
-      office: office.name[locale],
+      office: local(office.name, locale),
       phone: office.phone,
-      hours: office.hours[locale],
+      hours: local(office.hours, locale),
     }),
     '',
     t('mail.confirmation.calendar'),
@@ -151,7 +151,7 @@ function dayBefore(a: Appointment, link: string | undefined): MailMessage {
         ].map((text) => t('mail.bullet', { text })),
       ]
     : [
-        t('mail.dayBefore.arrive', { place: a.session.place[a.locale], time: clock(a.slot.start) }),
+        t('mail.dayBefore.arrive', { place: local(a.session.place, a.locale), time: clock(a.slot.start) }),
         '',
         t('mail.dayBefore.inPersonHeading'),
         ...[t('mail.dayBefore.bringReference'), t('mail.dayBefore.bringNotes')].map((text) => t('mail.bullet', { text })),
@@ -168,7 +168,7 @@ function dayBefore(a: Appointment, link: string | undefined): MailMessage {
     '',
     ...onTheDay,
     '',
-    t('mail.dayBefore.cannotCome', { office: office.name[a.locale], phone: office.phone, hours: office.hours[a.locale] }),
+    t('mail.dayBefore.cannotCome', { office: local(office.name, a.locale), phone: office.phone, hours: local(office.hours, a.locale) }),
     ...footer(a),
   ];
   return {
@@ -186,10 +186,10 @@ function dayOf(a: Appointment, link: string | undefined): MailMessage {
   const body = [
     t('mail.greeting', { name: a.booking.contact.name }),
     '',
-    link ? t('mail.dayOf.online', { time, link }) : t('mail.dayOf.inPerson', { time, place: a.session.place[a.locale] }),
+    link ? t('mail.dayOf.online', { time, link }) : t('mail.dayOf.inPerson', { time, place: local(a.session.place, a.locale) }),
     t('mail.line', { label: t('mail.field.reference'), value: a.booking.id }),
     '',
-    t('mail.dayOf.cannotCome', { office: office.name[a.locale], phone: office.phone }),
+    t('mail.dayOf.cannotCome', { office: local(office.name, a.locale), phone: office.phone }),
     ...footer(a),
   ];
   return {
@@ -219,9 +219,9 @@ function footer(a: Appointment): string[] {
   return [
     '',
     t('mail.office.heading'),
-    office.name[locale],
+    local(office.name, locale),
     t('mail.office.phone', { phone: office.phone }),
-    t('mail.office.hours', { hours: office.hours[locale] }),
+    t('mail.office.hours', { hours: local(office.hours, locale) }),
     t('mail.office.email', { email: office.email }),
     '',
     t('mail.footer'),
@@ -245,8 +245,8 @@ function calendarFile(a: Appointment): string {
     end: a.end.toMillis(),
     endOutputType: 'utc',
     title: a.serviceName,
-    location: a.booking.mode === 'online' ? t('mail.webex') : a.session.place[locale],
-    description: t('mail.ics.description', { reference: a.booking.id, office: office.name[locale], phone: office.phone }),
+    location: a.booking.mode === 'online' ? t('mail.webex') : local(a.session.place, locale),
+    description: t('mail.ics.description', { reference: a.booking.id, office: local(office.name, locale), phone: office.phone }),
     status: 'CONFIRMED',
   });
   if (error || value === null) throw error ?? new Error(`booking ${a.booking.id}: calendar file not built`);

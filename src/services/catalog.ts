@@ -40,7 +40,7 @@ export const idSchema = z
   .refine((s) => s.trim() === s, { error: 'must not start or end with spaces' });
 
 /** A text in every locale, none of them blank. */
-export const localizedSchema = z.strictObject({ ja: nonBlank, en: nonBlank }) satisfies z.ZodType<Localized>;
+export const localizedSchema = z.strictObject({ ja: nonBlank, en: nonBlank, easy: nonBlank.optional(), zh: nonBlank.optional(), ko: nonBlank.optional(), vi: nonBlank.optional() }) satisfies z.ZodType<Localized>;
 
 /** A real calendar day written `YYYY-MM-DD`. */
 export const isoDateSchema = z

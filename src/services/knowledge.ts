@@ -42,6 +42,10 @@ const entrySchema = z.strictObject({
   answer: z.strictObject({
     ja: nonBlank.pipe(z.string().max(ANSWER_MAX)),
     en: nonBlank.pipe(z.string().max(ANSWER_MAX * 2)),
+    easy: nonBlank.pipe(z.string().max(ANSWER_MAX)).optional(),
+    zh: nonBlank.pipe(z.string().max(ANSWER_MAX)).optional(),
+    ko: nonBlank.pipe(z.string().max(ANSWER_MAX * 2)).optional(),
+    vi: nonBlank.pipe(z.string().max(ANSWER_MAX * 2)).optional(),
   }),
   link: z.url({ protocol: /^https$/ }).optional(),
   phone: z.strictObject({ number: phoneNumber, hours: localizedSchema }).optional(),

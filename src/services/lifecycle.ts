@@ -15,7 +15,7 @@
  */
 import type { DateTime } from 'luxon';
 import { DateTime as Time } from 'luxon';
-import { type Booking, type ClockTime, type Locale, ZONE } from '../domain.ts';
+import { type Booking, type ClockTime, LOCALE_TAGS, type Locale, ZONE } from '../domain.ts';
 import type { JobData, JobName, JobQueue } from '../jobs/queue.ts';
 import { errorFields, type Logger } from '../log.ts';
 import { type BookingMailKind, composeBookingMail, MissingMeetingLinkError } from '../mail/compose.ts';
@@ -185,7 +185,7 @@ export class BookingLifecycle implements BookingEvents {
       const until = now.plus({ milliseconds: offerMs });
       const locale = (await this.opts.localeOf?.(userKey)) ?? 'ja';
       const t = translator(locale);
-      const date = atClock(session.date, '00:00').setLocale(locale).toFormat(t('mail.format.date'));
+      const date = atClock(session.date, '00:00').setLocale(LOCALE_TAGS[locale]).toFormat(t('mail.format.date'));
       const text = t('waitlist.offer', { date, time: free.start, until: until.setZone(ZONE).toFormat('H:mm') });
       // The lapse first: should the push fail, the hold still passes on to the next person.
       await jobs.schedule(`waitlist.lapse.${sessionId}.${free.id}.${until.toMillis()}`, 'waitlist.lapse', { sessionId, bookingId: free.id }, until.toMillis() + 1_000);

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { Booking, Locale, Mode } from '../../src/domain.ts';
+import { type Booking, type Locale, local, type Mode } from '../../src/domain.ts';
 import { composeBookingMail, MissingMeetingLinkError } from '../../src/mail/compose.ts';
 import { loadCatalog } from '../../src/services/catalog.ts';
 import { SESSION_ID } from '../support/lineStub.ts';
@@ -24,7 +24,7 @@ function booking(mode: Mode, locale: Locale, slotId = '0930'): Booking {
   };
 }
 
-const precaution = (id: string, locale: Locale): string => service.precautions.items.find((p) => p.id === id)!.text[locale];
+const precaution = (id: string, locale: Locale): string => local(service.precautions.items.find((p) => p.id === id)!.text, locale);
 
 /** The properties of an iCalendar text, folded lines joined back (RFC 5545 §3.1). */
 function icsProperties(text: string): Map<string, string[]> {

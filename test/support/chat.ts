@@ -7,11 +7,10 @@
  * expect in locale keys (`ja(key, params)`, `like(key)`), so that a new year's catalog or a
  * reworded sentence does not break them.
  */
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import enText from '../../locales/en.json' with { type: 'json' };
-import jaText from '../../locales/ja.json' with { type: 'json' };
 import { formatDate } from '../../dialogs/format.ts';
-import type { Locale, Mode } from '../../src/domain.ts';
+import { LOCALES, type Locale, local, type Mode } from '../../src/domain.ts';
 import { TurnEngine } from '../../src/engine.ts';
 import { createLogger } from '../../src/log.ts';
 import { type Catalog, loadCatalog } from '../../src/services/catalog.ts';
@@ -61,7 +60,7 @@ export function startingWith(text: string): RegExp {
   return new RegExp(`^${escape(text)}`);
 }
 
-const TEMPLATES: Record<Locale, unknown> = { ja: jaText, en: enText };
+const TEMPLATES = Object.fromEntries(LOCALES.map((l) => [l, JSON.parse(readFileSync(new URL(`../../locales/${l}.json`, import.meta.url), 'utf8')) as unknown])) as Record<Locale, unknown>;
 
 /**
  * The locale text of `key` as a pattern: the given `params` filled in, every other
@@ -90,7 +89,7 @@ export function questionsFor(mode: Mode) {
 /** The n-th (from 1) screening prompt of a mode, as the bot asks it. */
 export function screening(mode: Mode, n: number, locale: Locale = 'ja'): string {
   const questions = questionsFor(mode);
-  return translator(locale)('booking.screeningPrompt', { n, total: questions.length, question: questions[n - 1]!.question[locale] });
+  return translator(locale)('booking.screeningPrompt', { n, total: questions.length, question: local(questions[n - 1]!.question, locale) });
 }
 
 /** The menu's buttons, in order. */
