@@ -4,12 +4,14 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { messagingApi } from '@line/bot-sdk';
 import { Redis } from 'ioredis';
 import { DateTime } from 'luxon';
 import restify from 'restify';
 import { describeStep } from '../dialogs/journeys.ts';
 import { LineMessenger } from './channels/line/messenger.ts';
 import { LinePusher } from './channels/line/push.ts';
+import { RichMenuLinker } from './channels/line/richmenu.ts';
 import { LineSender } from './channels/line/sender.ts';
 import { mountLineWebhook } from './channels/line/webhook.ts';
 import { createTeamsChannel } from './channels/teams/index.ts';
@@ -51,6 +53,8 @@ export interface AppOverrides {
   webhookRetryDelayMs?: number;
   /** How often the LINE outboxes are swept (ms); tests that move the clock by hand set it long. */
   lineSweepEveryMs?: number;
+  /** Longest wait for a LINE user's profile (ms). */
+  lineProfileTimeoutMs?: number;
 }
 
 /** How often this process renews its mark in the store (what it saved but never sent is another's to send once the mark lapses). */
@@ -307,7 +311,13 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
 
   const line = mountLineWebhook(server, {
     ...(channelSecret ? { channelSecret } : {}),
-    ...(channelAccessToken && pusher ? { sender: new LineSender({ channelAccessToken, apiBaseUrl: config.line.apiBaseUrl, log, pusher }) } : {}),
+    ...(channelAccessToken && pusher
+      ? {
+          sender: new LineSender({ channelAccessToken, apiBaseUrl: config.line.apiBaseUrl, log, pusher, ...(overrides.lineProfileTimeoutMs !== undefined ? { profileTimeoutMs: overrides.lineProfileTimeoutMs } : {}) }),
+          richMenus: new RichMenuLinker({ client: new messagingApi.MessagingApiClient({ channelAccessToken, baseURL: config.line.apiBaseUrl }), log, now }),
+        }
+      : {}),
+    loadingAfterMs: config.line.loadingAfterMs,
     engine,
     limits,
     log,

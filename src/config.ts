@@ -40,6 +40,12 @@ const envSchema = z.object({
   LINE_CHANNEL_SECRET: z.preprocess(blankToUndefined, z.string().optional()),
   LINE_CHANNEL_ACCESS_TOKEN: z.preprocess(blankToUndefined, z.string().optional()),
   LINE_API_BASE_URL: z.url().default('https://api.line.me'),
+  /** LINE's host for uploads (rich menu images). */
+  LINE_API_DATA_BASE_URL: z.url().default('https://api-data.line.me'),
+  /** A LINE turn still running after this long shows the chat's loading animation. */
+  LINE_LOADING_AFTER_MS: z.coerce.number().int().min(0).max(60_000).default(700),
+  /** The Chromium that `npm run line:richmenu` draws the rich menu images with. */
+  CHROMIUM_PATH: z.string().min(1).default('/usr/bin/chromium'),
   /** Past this age a reply token is not tried (LINE's limit is about one minute). */
   LINE_REPLY_TOKEN_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(60).default(50),
   /** On SIGTERM, how long turns and sends in flight may take before the process exits anyway. */
@@ -118,7 +124,9 @@ export interface Config {
   inquiryRetentionDays: number;
   /** How many staff access audit entries the store keeps. */
   auditMaxEntries: number;
-  line: { channelSecret?: string; channelAccessToken?: string; apiBaseUrl: string; replyTokenMaxAgeMs: number };
+  line: { channelSecret?: string; channelAccessToken?: string; apiBaseUrl: string; apiDataBaseUrl: string; replyTokenMaxAgeMs: number; loadingAfterMs: number };
+  /** Chromium, for drawing the rich menu images (`npm run line:richmenu`; the bot itself never starts it). */
+  chromiumPath: string;
   /** How long `close()` waits for turns and sends in flight. */
   shutdownDeadlineMs: number;
   webchatEnabled: boolean;
@@ -234,8 +242,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ...(e.LINE_CHANNEL_SECRET ? { channelSecret: e.LINE_CHANNEL_SECRET } : {}),
       ...(e.LINE_CHANNEL_ACCESS_TOKEN ? { channelAccessToken: e.LINE_CHANNEL_ACCESS_TOKEN } : {}),
       apiBaseUrl: e.LINE_API_BASE_URL,
+      apiDataBaseUrl: e.LINE_API_DATA_BASE_URL,
       replyTokenMaxAgeMs: e.LINE_REPLY_TOKEN_MAX_AGE_SECONDS * 1000,
+      loadingAfterMs: e.LINE_LOADING_AFTER_MS,
     },
+    chromiumPath: e.CHROMIUM_PATH,
     shutdownDeadlineMs: e.SHUTDOWN_DEADLINE_SECONDS * 1000,
     // The web chat needs no account: in production it is served only when asked for.
     webchatEnabled: e.WEBCHAT_ENABLED ?? !production,

@@ -43,6 +43,11 @@ export interface TurnRequest {
   /** Language for a conversation that has none yet (e.g. the browser's). */
   locale?: Locale;
   /**
+   * Asked only when the conversation has no stored record, for the language to start it in
+   * (e.g. from the user's LINE profile); undefined falls back to `locale`. Must not reject.
+   */
+  suggestLocale?: () => Promise<Locale | undefined>;
+  /**
    * Keep the replies in the conversation's outbox until the channel calls `delivered` (needs
    * `eventId`): a redelivery of the event before then is answered with them (`resend`).
    */
@@ -50,7 +55,8 @@ export interface TurnRequest {
 }
 
 export type TurnOutcome =
-  | { status: 'done'; replies: Reply[] }
+  /** `languageSet`: the language the turn gave the conversation, when it is new or changed. */
+  | { status: 'done'; replies: Reply[]; languageSet?: Locale }
   | { status: 'duplicate' }
   /**
    * A repeated event whose replies were never confirmed delivered (saved at `savedAt`): the
@@ -146,6 +152,8 @@ interface Seen {
   locale?: Locale;
   /** Replies of a dialog result marked `committed`, said even if the save then fails. */
   committed?: Reply[];
+  /** The saved conversation's language, when the turn made it new or changed it. */
+  languageSet?: Locale;
 }
 
 /** Compare-and-set attempts before a turn gives up (only reached under heavy cross-process contention). */
@@ -256,7 +264,7 @@ export class TurnEngine {
           const by = (await this.senders([result.resend.by]))(result.resend.by);
           return { status: 'resend', replies: result.resend.replies, savedAt: result.resend.at, by };
         }
-        if (result) return { status: 'done', replies: result };
+        if (result) return { status: 'done', replies: result, ...(seen.languageSet ? { languageSet: seen.languageSet } : {}) };
         log.info('turn.conflict', { attempt, user: pseudonym(request.conversationKey) });
         // Two processes racing on one conversation would otherwise retry in lockstep.
         await new Promise((r) => setTimeout(r, Math.random() * 2 ** attempt));
@@ -286,7 +294,8 @@ export class TurnEngine {
       const unsent = outbox.find((e) => e.event === request.eventId);
       return unsent ? { resend: unsent } : 'duplicate';
     }
-    const { state, notice, expired } = this.restore(stored?.state, request, nowMs);
+    const suggested = stored?.state === undefined ? await request.suggestLocale?.() : undefined;
+    const { state, notice, expired } = this.restore(stored?.state, suggested ? { ...request, locale: suggested } : request, nowMs);
     seen.locale = state.locale;
     const t = services.translator(state.locale);
     const ctx = { input: request.input, caller: request.caller, now: DateTime.fromMillis(nowMs, { zone: ZONE }), services };
@@ -325,6 +334,7 @@ export class TurnEngine {
       change = { add: { id: entry.event, entry }, ...(drop.length > 0 ? { drop } : {}), unsentSince: unsentSince(kept)! };
     }
     const saved = await store.conversations.save(request.conversationKey, stored?.rev ?? 0, next, retentionMs, change);
+    if (saved && next.locale !== keptLocale(stored?.state)) seen.languageSet = next.locale;
     return saved ? replies : undefined;
   }
 

@@ -68,7 +68,7 @@ export class LinePusher {
       let status: number | undefined;
       let err: unknown;
       try {
-        await this.withTimeout(this.client.pushMessage({ to, messages }, key));
+        await withTimeout(this.client.pushMessage({ to, messages }, key), this.timeoutMs);
         return;
       } catch (e) {
         err = e;
@@ -84,16 +84,19 @@ export class LinePusher {
       await new Promise((r) => setTimeout(r, this.retryDelayMs * 2 ** (attempt - 1)));
     }
   }
+}
 
-  private withTimeout<T>(p: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new AttemptTimeoutError()), this.timeoutMs);
-    });
-    // A late answer after the timeout is dropped; the retry key keeps the retry harmless.
-    p.catch(() => undefined);
-    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-  }
+/**
+ * `p`, or a rejection once `ms` have passed: the LINE client has no timeout of its own. A late
+ * answer is dropped (for a push, its retry key keeps the retry harmless).
+ */
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new AttemptTimeoutError()), ms);
+  });
+  p.catch(() => undefined);
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 function codeOf(err: unknown): string {

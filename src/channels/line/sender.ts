@@ -2,11 +2,30 @@
  * Answers a LINE event: with the reply token while it is fresh, else (or when LINE rejects
  * it) by push, with retry keys derived from the event so a retried push is never delivered
  * twice. LINE takes at most 5 messages per call; further batches are pushed.
+ *
+ * Also what the webhook asks LINE around a turn: the loading animation for a slow one, and
+ * the language of a new user's profile.
  */
 import { HTTPFetchError, messagingApi } from '@line/bot-sdk';
+import type { Locale } from '../../domain.ts';
 import { errorFields, type Logger } from '../../log.ts';
 import { stableUuid } from '../../uuid.ts';
-import { batches, type LinePusher } from './push.ts';
+import { batches, type LinePusher, withTimeout } from './push.ts';
+
+/** How long the loading animation may show (LINE: 5-60, in steps of 5); the next message ends it sooner. */
+const LOADING_SECONDS = 20;
+/** Longest wait for LINE to start the loading animation. */
+const LOADING_TIMEOUT_MS = 5_000;
+
+/**
+ * The language the bot speaks for a LINE profile's `language` (a BCP 47 tag such as `en`,
+ * `zh-Hans`, `zh-Hant`); undefined for one it does not. Traditional Chinese readers get
+ * Simplified Chinese: closer to what they read than Japanese.
+ */
+export function localeOfLanguage(language: string | undefined): Locale | undefined {
+  const primary = language?.split('-')[0]?.toLowerCase();
+  return primary === 'ja' || primary === 'en' || primary === 'zh' || primary === 'ko' || primary === 'vi' ? primary : undefined;
+}
 
 export interface LineSenderOptions {
   channelAccessToken: string;
@@ -14,6 +33,8 @@ export interface LineSenderOptions {
   log: Logger;
   /** Pushes when the reply token cannot be used. */
   pusher: LinePusher;
+  /** Longest wait for a user's profile (ms, default 1 000): it holds up a new conversation's first answer. */
+  profileTimeoutMs?: number;
 }
 
 /** Where to send, and what the event offers for replying. */
@@ -30,11 +51,36 @@ export class LineSender {
   private readonly client: messagingApi.MessagingApiClient;
   private readonly log: Logger;
   private readonly pusher: LinePusher;
+  private readonly profileTimeoutMs: number;
 
   constructor(opts: LineSenderOptions) {
     this.client = new messagingApi.MessagingApiClient({ channelAccessToken: opts.channelAccessToken, baseURL: opts.apiBaseUrl });
     this.log = opts.log;
     this.pusher = opts.pusher;
+    this.profileTimeoutMs = opts.profileTimeoutMs ?? 1_000;
+  }
+
+  /** Shows the loading animation in a one-to-one chat until the next message. Never rejects; a failure is logged. */
+  async startLoading(userId: string): Promise<void> {
+    try {
+      await withTimeout(this.client.showLoadingAnimation({ chatId: userId, loadingSeconds: LOADING_SECONDS }), LOADING_TIMEOUT_MS);
+    } catch (err) {
+      this.log.warn('line.loading_failed', { status: err instanceof HTTPFetchError ? err.status : undefined, ...errorFields(err) });
+    }
+  }
+
+  /**
+   * The language of the user's LINE profile, as one the bot speaks; undefined when the profile
+   * has none the bot speaks, or LINE fails or is slow (logged). Never rejects.
+   */
+  async profileLocale(userId: string): Promise<Locale | undefined> {
+    try {
+      const profile = await withTimeout(this.client.getProfile(userId), this.profileTimeoutMs);
+      return localeOfLanguage(profile.language);
+    } catch (err) {
+      this.log.warn('line.profile_failed', { status: err instanceof HTTPFetchError ? err.status : undefined, ...errorFields(err) });
+      return undefined;
+    }
   }
 
   /**

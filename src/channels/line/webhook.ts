@@ -18,6 +18,11 @@
  * ask for (the webhook was acknowledged, then the process died or LINE stayed down) is
  * found by a sweep of the outboxes, at start-up and then every `sweepEveryMs`: at once when
  * the process that saved it is gone, after a while when it was this one's own failed send.
+ *
+ * Around a turn: one still running after `loadingAfterMs` shows LINE's loading animation (fast
+ * turns make no call for it); a new conversation starts in the language of the user's LINE
+ * profile, asked only then; and a conversation whose language was set or changed links the
+ * user to that language's rich menu, after the answer has gone.
  */
 import { validateSignature } from '@line/bot-sdk';
 import type { Server } from 'restify';
@@ -27,6 +32,7 @@ import type { TurnEngine } from '../../engine.ts';
 import { BodyTooLargeError, readBody } from '../../http.ts';
 import { KeyedQueue } from '../../keyedQueue.ts';
 import type { Limits } from '../../limits.ts';
+import type { Locale } from '../../domain.ts';
 import { errorFields, type Logger } from '../../log.ts';
 import { renderLine } from './render.ts';
 import type { messagingApi } from '@line/bot-sdk';
@@ -86,6 +92,10 @@ export interface LineWebhookOptions {
   sweepEveryMs?: number;
   /** The user followed (true) or blocked (false) the account: `line:<userId>`. */
   following?: (userKey: string, follows: boolean) => Promise<void>;
+  /** A turn still running after this long shows the loading animation (needs `sender`); unset: never. */
+  loadingAfterMs?: number;
+  /** Links a user to their language's rich menu; never rejects. */
+  richMenus?: { link(userId: string, locale: Locale): Promise<void> };
 }
 
 /** What a LINE event means to a dialog; undefined for events the bot does not act on. */
@@ -156,6 +166,21 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): Line
       await Promise.race([sent, stuck]).finally(() => clearTimeout(timer));
     });
 
+  /**
+   * `turn`, with the chat's loading animation started should it take longer than `loadingAfterMs`.
+   * Turns run for one-to-one chats only (see `runAll`), the only chats LINE shows it in.
+   */
+  const withLoading = async <T>(userId: string, turn: Promise<T>): Promise<T> => {
+    const { sender, loadingAfterMs } = opts;
+    if (!sender || loadingAfterMs === undefined) return turn;
+    const timer = setTimeout(() => void sender.startLoading(userId), loadingAfterMs);
+    try {
+      return await turn;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
   const runEvent = async (event: LineEvent, userId: string): Promise<void> => {
     if (event.type === 'follow' || event.type === 'unfollow') {
       await opts.following?.(`line:${userId}`, event.type === 'follow').catch((err) => log.warn('line.following_unrecorded', errorFields(err)));
@@ -164,11 +189,15 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): Line
     if (!input) return;
     const key = `line:${userId}`;
     const eventId = `line:${event.webhookEventId}`;
-    const request = { conversationKey: key, caller: { userKey: key, channel: 'line' }, eventId, input, outbox: true as const };
+    const sender = opts.sender;
+    // The profile is asked for once, and only if the engine finds no stored conversation.
+    let profileLocale: Promise<Locale | undefined> | undefined;
+    const suggestLocale = sender ? { suggestLocale: () => (profileLocale ??= sender.profileLocale(userId)) } : {};
+    const request = { conversationKey: key, caller: { userKey: key, channel: 'line' }, eventId, input, outbox: true as const, ...suggestLocale };
     // Over the limit the turn does not run, so nothing of it is stored: the user is asked to slow down.
     const limited = !(await opts.limits.take('lineUser', userId));
-    const outcome = limited ? { status: 'limited' as const, replies: await opts.engine.refusal(request, 'limit.slowDown') } : await opts.engine.run(request);
-    if (outcome.status === 'duplicate' || !opts.sender) return;
+    const outcome = limited ? { status: 'limited' as const, replies: await opts.engine.refusal(request, 'limit.slowDown') } : await withLoading(userId, opts.engine.run(request));
+    if (outcome.status === 'duplicate' || !sender) return;
     // The first send of this answer may still be on its way: from here, or from another running
     // process (LINE delivered the event to both). Left to it (and, should it fail, to the sweep).
     // Saved by a process that is gone, or sent from here without success, it goes again now:
@@ -192,6 +221,10 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): Line
       }),
       renderLine(outcome.replies),
     );
+    if (outcome.status === 'done' && outcome.languageSet && opts.richMenus) {
+      const linked = opts.richMenus.link(userId, outcome.languageSet).finally(() => inFlight.delete(linked));
+      inFlight.add(linked);
+    }
   };
 
   // When the sweep last tried an answer: one LINE keeps refusing is not pushed every sweep.
