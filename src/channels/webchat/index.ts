@@ -9,10 +9,13 @@ import { createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'restify';
 import { z } from 'zod';
+import { parseActionData } from '../../../dialogs/actions.ts';
+import { isLocale, type Locale, LOCALES } from '../../domain.ts';
 import type { TurnEngine } from '../../engine.ts';
 import { BodyTooLargeError, readBody } from '../../http.ts';
 import type { Limits } from '../../limits.ts';
 import { errorFields, type Logger } from '../../log.ts';
+import type { Choice, Reply } from '../../turn.ts';
 import type { WebchatOutbox } from './outbox.ts';
 
 const BODY_LIMIT = 16 * 1024;
@@ -24,7 +27,7 @@ const requestSchema = z.object({
   conversationId: conversationIdSchema,
   /** Random id per message, so that a retried POST does not run twice. */
   messageId: z.string().regex(/^[A-Za-z0-9-]{8,64}$/).optional(),
-  locale: z.enum(['ja', 'en']).optional(),
+  locale: z.enum(LOCALES).optional(),
   input: z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('text'), text: z.string().min(1).max(2000) }),
     z.object({ kind: z.literal('action'), data: z.string().min(1).max(300) }),
@@ -78,6 +81,22 @@ export function contentSecurityPolicy(page: string): string {
     "form-action 'none'",
     "frame-ancestors 'none'",
   ].join('; ');
+}
+
+/** A button as the page gets it: `lang` when its label is in a language of its own. */
+type PageChoice = Choice & { lang?: Locale };
+
+/**
+ * The replies as the page renders them. The language menu names each language in itself
+ * ("English", "Tiếng Việt"), so those buttons carry their language for the page's `lang`.
+ */
+function forPage(replies: Reply[]): Reply[] {
+  return replies.map((r) => (r.choices ? { ...r, choices: r.choices.map(withLang) } : r));
+}
+
+function withLang(choice: Choice): PageChoice {
+  const action = parseActionData(choice.data) as { a?: unknown; v?: unknown } | undefined;
+  return action?.a === 'setLanguage' && isLocale(action.v) ? { ...choice, lang: action.v } : choice;
 }
 
 /** Mounts the page and its API on `server`. */
@@ -138,7 +157,10 @@ export function mountWebchat(server: Server, opts: WebchatOptions): void {
       res.send(503, { replies: outcome.replies });
       return;
     }
-    res.send(200, { replies: outcome.status === 'duplicate' ? [] : outcome.replies });
+    // The conversation's language after the turn, which may have changed it: the page's own
+    // words and `lang` follow. None after an erasure (the conversation is gone).
+    const locale = await opts.engine.localeOf(key);
+    res.send(200, { replies: outcome.status === 'duplicate' ? [] : forPage(outcome.replies), ...(locale ? { locale } : {}) });
   });
 
   const { outbox } = opts;

@@ -107,6 +107,7 @@ async function startWebchat(outbox?: WebchatOutbox) {
       replies: turn.input.kind === 'text' ? [{ kind: 'text', text: `echo: ${turn.input.text}` }, MENU] : [MENU],
     }),
     known: async () => true,
+    localeOf: async () => 'ja',
   } as unknown as TurnEngine;
   const server = restify.createServer({ handleUncaughtExceptions: false });
   const gets: string[] = [];

@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Choice, Reply } from '../../../src/turn.ts';
 import type { AppOverrides } from '../../../src/app.ts';
+import { LOCALES } from '../../../src/domain.ts';
+import { translator } from '../../../src/services/index.ts';
 import { isReference } from '../../../src/services/reference.ts';
 import { createMemoryStore } from '../../../src/stores/memory.ts';
 import { fakeClock, type RunningApp, startApp } from '../../support/app.ts';
@@ -152,6 +154,29 @@ describe('POST /webchat/messages', () => {
     expect(replies[0]).toEqual({ kind: 'text', text: ja.greeting });
     expect(chat.choices().map((c) => c.label)).toEqual([ja.menu.book, ja.menu.my, ja.menu.ask, ja.menu.human, ja.menu.language, ja.menu.help]);
     for (const c of chat.choices()) expect(() => JSON.parse(c.data)).not.toThrow();
+  });
+
+  it("carries the conversation's language, which a change in the chat moves, and marks each language button with its own", async () => {
+    const app = await start();
+    const conversationId = randomUUID();
+    type Answer = { replies: Reply[]; locale?: string };
+    const turn = async (input: unknown): Promise<Answer> => {
+      // The page's language stays Korean: it only starts a conversation.
+      const res = await post(app, { conversationId, messageId: randomUUID(), locale: 'ko', input });
+      expect(res.status).toBe(200);
+      return (await res.json()) as Answer;
+    };
+    const choicesOf = (answer: Answer) => answer.replies.flatMap((r) => (r.choices ?? []) as (Choice & { lang?: string })[]);
+    const first = await turn({ kind: 'follow' });
+    expect(first.locale).toBe('ko');
+    expect(choicesOf(first).every((c) => c.lang === undefined)).toBe(true);
+    const menu = choicesOf(first).find((c) => c.label === translator('ko')('menu.language'))!;
+    const languages = choicesOf(await turn({ kind: 'action', data: menu.data }));
+    expect(languages.map((c) => [c.label, c.lang])).toEqual(LOCALES.map((l) => [translator(l)('language.name'), l]));
+    const changed = await turn({ kind: 'action', data: languages.find((c) => c.lang === 'vi')!.data });
+    expect(changed.locale).toBe('vi');
+    expect(changed.replies[0]).toEqual({ kind: 'text', text: translator('vi')('languageChanged') });
+    expect((await turn({ kind: 'follow' })).locale).toBe('vi');
   });
 
   it('rejects malformed requests with 400 and keeps serving', async () => {
