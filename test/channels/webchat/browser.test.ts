@@ -42,7 +42,7 @@ describe.skipIf(!!skipReason)('web chat page in Chromium', () => {
   /** Waits until the page has the bot's answer on screen and its buttons ready. */
   async function settled(page: Page): Promise<void> {
     await page.waitForFunction(
-      () => !document.querySelector('#log .typing') && !(document.getElementById('send') as HTMLButtonElement).disabled && document.querySelectorAll('#choices button').length > 0,
+      () => !document.querySelector('#log .typing') && !document.getElementById('send')!.hasAttribute('aria-disabled') && document.querySelectorAll('#choices button').length > 0,
     );
   }
 
@@ -58,8 +58,8 @@ describe.skipIf(!!skipReason)('web chat page in Chromium', () => {
     await settled(page);
   }
 
-  const lastBotText = (page: Page) => page.locator('#log .bot').last().innerText();
-  const lastMine = (page: Page) => page.locator('#log .me').last().innerText();
+  const lastBotText = (page: Page) => page.locator('#log .bubble.bot .text').last().innerText();
+  const lastMine = (page: Page) => page.locator('#log .me .text').last().innerText();
 
   /** True when the newest message's bottom is inside the visible part of the log. */
   function latestVisible(page: Page): Promise<boolean> {
@@ -85,7 +85,7 @@ describe.skipIf(!!skipReason)('web chat page in Chromium', () => {
 
       await page.goto(running!.url);
       await settled(page);
-      await expect(page.locator('#log .bot').first().innerText()).resolves.toBe(ja.greeting);
+      await expect(page.locator('#log .bot .text').first().innerText()).resolves.toBe(ja.greeting);
       expect(await page.evaluate(() => document.documentElement.lang)).toBe('ja');
 
       await tap(page, ja.menu.book);
@@ -139,7 +139,7 @@ describe.skipIf(!!skipReason)('web chat page in Chromium', () => {
       await type(page, 'taro@example.jp');
 
       const summary = page.locator('#log .card').last();
-      await expect(summary.locator('h3').innerText()).resolves.toBe(ja.booking.summaryTitle);
+      await expect(summary.locator('h2').innerText()).resolves.toBe(ja.booking.summaryTitle);
       await expect(summary.innerText()).resolves.toContain('090-1234-5678');
       expect(await latestVisible(page)).toBe(true);
       await page.screenshot({ path: '/tmp/webchat-summary.png' });
@@ -153,13 +153,20 @@ describe.skipIf(!!skipReason)('web chat page in Chromium', () => {
       }, { times: 1 });
       await page.locator('#choices').getByRole('button', { name: new RegExp(`^${ja.booking.confirm}$`) }).click();
       await page.locator('#log .typing').waitFor({ state: 'visible' });
-      expect(await page.locator('#choices button').count()).toBe(0);
+      // The buttons stay (focus stays on the one tapped) but do nothing until the answer comes.
+      const mine = await page.locator('#log .me').count();
+      expect(await page.locator('#choices button').count()).toBeGreaterThan(0);
+      expect(await page.locator('#choices button:not([aria-disabled="true"])').count()).toBe(0);
+      expect(await page.evaluate(() => document.activeElement?.closest('#choices') !== null)).toBe(true);
+      await page.keyboard.press('Enter');
+      await page.locator('#choices button').first().click({ force: true });
+      expect(await page.locator('#log .me').count()).toBe(mine);
       release();
       await settled(page);
       expect(await page.locator('#log .typing').count()).toBe(0);
 
       const done = page.locator('#log .card').last();
-      await expect(done.locator('h3').innerText()).resolves.toBe(ja.booking.confirmedTitle);
+      await expect(done.locator('h2').innerText()).resolves.toBe(ja.booking.confirmedTitle);
       await expect(done.innerText()).resolves.toContain(ja.booking.field.reference);
       const reference = await done.locator('dd.ref').innerText();
       expect(reference).toMatch(/^[2-9A-Z]{3}-[2-9A-Z]{4}$/);
@@ -181,7 +188,7 @@ describe.skipIf(!!skipReason)('web chat page in Chromium', () => {
       expect(await lastBotText(page)).toBe(ja.my.listPrompt);
       await tap(page, /^12\/8\(火\) 9:30$/);
       const detail = page.locator('#log .card').last();
-      await expect(detail.locator('h3').innerText()).resolves.toBe(ja.my.detailTitle);
+      await expect(detail.locator('h2').innerText()).resolves.toBe(ja.my.detailTitle);
       await expect(detail.locator('dd.ref').innerText()).resolves.toBe(reference);
       expect(await latestVisible(page)).toBe(true);
 
