@@ -56,6 +56,9 @@ describe.skipIf(!!skipReason)('web chat page accessibility (WCAG 2.1 AA) in Chro
     await running?.close();
   }, TIMEOUT);
 
+  /** Script errors and CSP refusals seen by each page. */
+  const pageProblems = new Map<Page, string[]>();
+
   async function open(locale: string, url = running!.url, viewport = PHONE): Promise<Page> {
     context = await browser!.newContext({ viewport, locale });
     const page = await context.newPage();
@@ -70,7 +73,6 @@ describe.skipIf(!!skipReason)('web chat page accessibility (WCAG 2.1 AA) in Chro
     await settled(page);
     return page;
   }
-  const pageProblems = new Map<Page, string[]>();
 
   /** Waits until the bot's answer is on screen and its buttons work. */
   async function settled(page: Page): Promise<void> {
@@ -363,6 +365,7 @@ describe.skipIf(!!skipReason)('web chat page accessibility (WCAG 2.1 AA) in Chro
         await shoot(page, 'phone-ja-grouped');
         await shoot(page, 'desktop-ja-grouped', DESKTOP);
         await expectReflow(page, 320);
+        expect(pageProblems.get(page)).toEqual([]);
       } finally {
         await new Promise<void>((r) => server.close(() => r()));
       }
