@@ -5,10 +5,10 @@
  * goes to staff and the bot says nothing of its own, until staff or the citizen end it.
  */
 import { z } from 'zod';
-import type { Service, TicketReason } from '../src/domain.ts';
+import { local, type Service, type TicketReason } from '../src/domain.ts';
 import { isOfficeOpen, nextOfficeOpening } from '../src/services/calendar.ts';
 import type { Input, Reply, TurnContext } from '../src/turn.ts';
-import { choice, formatDate, local, say, withChoices } from './format.ts';
+import { choice, formatDate, say, withChoices } from './format.ts';
 import { journeyOf } from './journeys.ts';
 import { atMenu, menuChoices } from './menu.ts';
 import type { ConversationState } from './state.ts';
@@ -63,7 +63,7 @@ export async function openHandoff(ctx: TurnContext, state: ConversationState, re
   const t = ctx.services.translator(state.locale);
   if ('limited' in ticket) {
     // Too many new tickets this hour: the office's phone (or the contact center's) instead.
-    const phone = service ? { name: local(service.office.name, state.locale), phone: service.office.phone } : { name: ctx.services.knowledge.desk.name[state.locale], phone: ctx.services.knowledge.desk.phone };
+    const phone = service ? { name: local(service.office.name, state.locale), phone: service.office.phone } : { name: local(ctx.services.knowledge.desk.name, state.locale), phone: ctx.services.knowledge.desk.phone };
     return say(t('limit.tickets', phone));
   }
   const lines = [t(OPENING_LINE[reason], { ticket: ticket.id })];

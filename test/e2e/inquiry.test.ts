@@ -110,7 +110,7 @@ describe('a question the bot could not answer', () => {
     expect(shown).toContain(`${JA['inquiry.department']}: ${entry(ticket.suggestions![0]!).department.ja}`);
     expect(shown).toContain('2026-11-24 10:00');
     for (const id of ticket.suggestions!) expect(shown).toContain(entry(id).title.ja);
-    expect(cardOf(card.activity)).toMatchObject({ version: '1.4', fallbackText: expect.stringContaining(ticketId) });
+    expect(cardOf(card.activity)).toMatchObject({ version: '1.2', fallbackText: expect.stringContaining(ticketId) });
     expect(cardOf(card.activity)!.fallbackText).not.toContain(ROAD);
     const sends = buttonsOf(card.activity).filter((b) => b.title === JA['inquiry.send']);
     expect(sends.map((b) => b.data)).toEqual(ticket.suggestions!.map((entryId) => ({ staff: 'answer', ticketId, entryId })));

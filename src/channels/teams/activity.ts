@@ -80,8 +80,20 @@ export const cancelSubmitSchema = z.object({
   reference: z.string().trim().toUpperCase().regex(REFERENCE),
 });
 
-/** Any staff button: a ticket's Claim, Close, Forward or an answer to send, or the Confirm of a booking cancellation. */
-export const staffSubmitSchema = z.union([ticketSubmitSchema, answerSubmitSchema, forwardSubmitSchema, cancelSubmitSchema]);
+/** The lists staff page through with a "more" button. */
+export const STAFF_LISTS = ['queue', 'triage', 'unanswered', 'bookings'] as const;
+export type StaffList = (typeof STAFF_LISTS)[number];
+
+/** "More" under a list: its next page, from `offset`; a bookings list names its date or session. */
+export const moreSubmitSchema = z.object({
+  staff: z.literal('more'),
+  list: z.enum(STAFF_LISTS),
+  offset: z.number().int().min(0).max(100_000),
+  target: z.string().regex(/^[\w-]{1,64}$/).optional(),
+});
+
+/** Any staff button: a ticket's Claim, Close, Forward or an answer to send, the Confirm of a booking cancellation, or a list's "more". */
+export const staffSubmitSchema = z.union([ticketSubmitSchema, answerSubmitSchema, forwardSubmitSchema, cancelSubmitSchema, moreSubmitSchema]);
 export type StaffSubmitData = z.infer<typeof staffSubmitSchema>;
 
 /** A dialog button (a rendered choice) as it comes back from Teams. */

@@ -4,15 +4,15 @@
  * survive a move from botbuilder to another Teams SDK unchanged.
  */
 import { DateTime } from 'luxon';
-import { type Agent, type Booking, type Desk, deskOf, formatPhone, type Locale, type Session, type Ticket, ZONE } from '../../domain.ts';
+import { type Agent, type Booking, type Desk, deskOf, formatPhone, type Session, type Ticket, ZONE } from '../../domain.ts';
 import type { KnowledgeEntry } from '../../services/knowledge.ts';
 import type { UnansweredReport } from '../../services/reports.ts';
 import type { SessionStats } from '../../services/staff.ts';
 import type { AuditEntry } from '../../stores/ports.ts';
+import { clip, splitText } from '../../graphemes.ts';
 import type { Choice, Link, Reply } from '../../turn.ts';
-import type { ClosingOutcome } from './activity.ts';
-import { phrase, phraseIfAny } from './text.ts';
-
+import type { ClosingOutcome, StaffList } from './activity.ts';
+import { phrase, phraseIfAny, type StaffLocale } from './text.ts';
 
 /**
  * Text a citizen typed, shown as typed. Adaptive Card facts render a little Markdown, of
@@ -30,8 +30,8 @@ export interface AdaptiveCard {
   body: object[];
   actions?: object[];
   /** What a client that cannot show the card shows instead (no personal data). */
-  fallbackText?: string;
-  msteams?: { width: 'Full' };
+  fallbackText: string;
+  msteams: { width: 'Full' };
 }
 
 /** One message to send: text, or a card with a short summary for notifications. */
@@ -45,36 +45,79 @@ export type StaffSubmit =
   | { staff: 'claim' | 'close'; ticketId: string; outcome?: ClosingOutcome }
   | { staff: 'answer'; ticketId: string; entryId: string }
   | { staff: 'forward'; ticketId: string; desk: Desk }
-  | { staff: 'cancelBooking'; reference: string };
+  | { staff: 'cancelBooking'; reference: string }
+  /** The next page of a list, from `offset`; `target` is the date or session of a bookings list. */
+  | { staff: 'more'; list: StaffList; offset: number; target?: string };
 
-/** Teams renders cards up to schema 1.5 on every client; 1.4 keeps older mobile clients working. */
-const VERSION = '1.4';
+/**
+ * Teams renders cards up to schema 1.5 on the desktop and the web but only up to 1.2 on its
+ * mobile apps, where staff on the move read tickets: every card is 1.2, with 1.2's elements
+ * and properties only (a test checks them against a list).
+ */
+const VERSION = '1.2';
 const SCHEMA = 'http://adaptivecards.io/schemas/adaptive-card.json';
 /** Buttons per row: more get cut off on a phone. */
 const BUTTONS_PER_ROW = 3;
-/** Bookings listed in one card; Teams refuses cards much over 28 KB. */
-const MAX_BOOKINGS = 40;
-/** Rows of `triage` and groups of `unanswered`: a card staff can read, far below Teams' 28 KB. */
-const MAX_ROWS = 20;
+/** Rows of a list card (`queue`, `triage`, groups of `unanswered`); the next page is a tap on "more" away. */
+const PAGE_ROWS = 20;
+/** Bookings in one card: each carries contact details, and Teams refuses a message much over 28 KB. */
+const PAGE_BOOKINGS = 15;
 /** Characters of a question shown in a list row (the card shows it whole). */
 const SNIPPET = 60;
+/**
+ * Longest text message, in UTF-16 code units: Teams takes about 28 KB a message through the
+ * connector, and a code unit is at most 3 bytes of UTF-8. Longer texts go as several messages.
+ */
+const TEXT_MAX = 8000;
 
-function card(body: object[], actions?: object[], fallbackText?: string): AdaptiveCard {
+/** A card to send, with what a client that cannot show it shows instead (`fallbackText`: no personal data). */
+function card(body: object[], actions: object[] | undefined, fallbackText: string): AdaptiveCard {
   return {
     type: 'AdaptiveCard',
     $schema: SCHEMA,
     version: VERSION,
     body,
     ...(actions?.length ? { actions } : {}),
-    ...(fallbackText ? { fallbackText } : {}),
+    fallbackText,
     msteams: { width: 'Full' },
   };
 }
 
-/** The first line of `text`, cut at `max` characters. */
+/** The card an Action.ShowCard opens inside its parent (no version or fallback of its own). */
+function subCard(actions: object[]): object {
+  return { type: 'AdaptiveCard', body: [], actions };
+}
+
+/** The first line of `text`, cut within `max` characters. */
 function snippet(text: string, max = SNIPPET): string {
-  const line = text.split(/\r?\n/)[0]!.trim();
-  return line.length > max ? `${line.slice(0, max)}…` : line;
+  return clip(text.split(/\r?\n/)[0]!.trim(), max);
+}
+
+/**
+ * `rows` from `offset` (moved back to the last page when the list has shrunk since), at most
+ * `size`; `left` counts the rows after them.
+ */
+function pageOf<T>(rows: T[], offset: number, size: number): { shown: T[]; from: number; left: number } {
+  const from = Math.max(0, Math.min(offset, Math.floor((rows.length - 1) / size) * size));
+  const shown = rows.slice(from, from + size);
+  return { shown, from, left: rows.length - from - shown.length };
+}
+
+/** Which rows of how many a page shows, when the list has more than one page. */
+function pageLine(locale: StaffLocale, from: number, shown: number, count: number): object[] {
+  if (shown >= count) return [];
+  return [textBlock(phrase(locale, 'list.page', { from: from + 1, to: from + shown, count }), { isSubtle: true, spacing: 'None' })];
+}
+
+/** The button that shows the next page of a list, when there is one. */
+function moreActions(locale: StaffLocale, list: StaffList, next: number, left: number, target?: string): object[] {
+  if (left <= 0) return [];
+  return [submit(phrase(locale, 'list.more', { n: left }), { staff: 'more', list, offset: next, ...(target ? { target } : {}) })];
+}
+
+/** Messages as Teams takes them: a text longer than one message goes as several, split between sentences. */
+export function fitted(messages: Outgoing[]): Outgoing[] {
+  return messages.flatMap((m) => (m.kind === 'text' && m.text.length > TEXT_MAX ? splitText(m.text, TEXT_MAX, Infinity).parts.map((text) => ({ ...m, text })) : [m]));
 }
 
 function textBlock(text: string, extra: Record<string, unknown> = {}): object {
@@ -96,13 +139,13 @@ export function jst(iso: string | undefined): string {
  * A ticket's step name (`booking:screening:in_person`) in words for staff, in `locale`. The
  * journeys own those words, so the composition root passes this in (see `dialogs/journeys.ts`).
  */
-export type DescribeStep = (step: string, locale: Locale) => string;
+export type DescribeStep = (step: string, locale: StaffLocale) => string;
 
-function codeText(locale: Locale, prefix: string, code: string): string {
+function codeText(locale: StaffLocale, prefix: string, code: string): string {
   return phraseIfAny(locale, `${prefix}.${code}`) ?? code;
 }
 
-function statusText(ticket: Ticket, locale: Locale): string {
+function statusText(ticket: Ticket, locale: StaffLocale): string {
   if (ticket.status === 'claimed') {
     return phrase(locale, 'status.claimed', { name: ticket.claimedBy?.name ?? '-', time: jst(ticket.claimedAt) });
   }
@@ -121,7 +164,7 @@ function submit(title: string, data: StaffSubmit | { action: string }, style?: '
 /** What a ticket card is drawn with besides the ticket. */
 export interface CardView {
   /** Language of the card (staff UI). */
-  locale: Locale;
+  locale: StaffLocale;
   describeStep: DescribeStep;
   /** A knowledge-base entry by id, for an inquiry's suggested answers. */
   entry: (id: string) => KnowledgeEntry | undefined;
@@ -136,7 +179,7 @@ function otherDesk(desk: Desk): Desk {
   return desk === 'office' ? 'contact_center' : 'office';
 }
 
-function deskName(locale: Locale, desk: Desk): string {
+function deskName(locale: StaffLocale, desk: Desk): string {
   return phrase(locale, desk === 'office' ? 'desk.office' : 'desk.contact_center');
 }
 
@@ -163,7 +206,7 @@ function ticketActions(ticket: Ticket, view: CardView, withOutcomes: boolean): o
     ? {
         type: 'Action.ShowCard',
         title: phrase(locale, 'card.closeAs'),
-        card: card([], (['answered', 'no_reply', 'spam'] as const).map((outcome) => submit(phrase(locale, `outcome.${outcome}`), { staff: 'close', ticketId: id, outcome }))),
+        card: subCard((['answered', 'no_reply', 'spam'] as const).map((outcome) => submit(phrase(locale, `outcome.${outcome}`), { staff: 'close', ticketId: id, outcome }))),
       }
     : submit(phrase(locale, 'card.close'), { staff: 'close', ticketId: id });
   const forward = submit(phrase(locale, to === 'office' ? 'card.forwardTo.office' : 'card.forwardTo.contact_center'), { staff: 'forward', ticketId: id, desk: to });
@@ -217,11 +260,11 @@ function outcomeFacts(ticket: Ticket, view: CardView): { title: string; value: s
   return [{ title: phrase(locale, 'card.outcome'), value }];
 }
 
-function urgentKind(ticket: Ticket, locale: Locale): string | undefined {
+function urgentKind(ticket: Ticket, locale: StaffLocale): string | undefined {
   return ticket.urgent ? codeText(locale, 'urgent', ticket.urgent) : undefined;
 }
 
-function inquiryTitle(ticket: Ticket, locale: Locale): string {
+function inquiryTitle(ticket: Ticket, locale: StaffLocale): string {
   const kind = urgentKind(ticket, locale);
   return kind ? phrase(locale, 'inquiry.urgentTitle', { id: ticket.id, kind }) : phrase(locale, 'inquiry.title', { id: ticket.id });
 }
@@ -271,12 +314,12 @@ function inquiryCard(ticket: Ticket, view: CardView): AdaptiveCard {
 }
 
 /** The notification line of a ticket card (shown in the activity feed; no personal data). */
-export function ticketSummary(ticket: Ticket, locale: Locale): string {
+export function ticketSummary(ticket: Ticket, locale: StaffLocale): string {
   const title = isInquiry(ticket) ? inquiryTitle(ticket, locale) : phrase(locale, 'card.title', { id: ticket.id });
   return `${title}: ${codeText(locale, 'reason', ticket.reason)} (${codeText(locale, 'priority', ticket.priority)})`;
 }
 
-function age(fromIso: string, nowMs: number, locale: Locale): string {
+function age(fromIso: string, nowMs: number, locale: StaffLocale): string {
   const minutes = Math.max(0, Math.floor((nowMs - Date.parse(fromIso)) / 60_000));
   if (!Number.isFinite(minutes)) return '-';
   if (minutes < 60) return phrase(locale, 'age.minutes', { n: minutes });
@@ -284,58 +327,65 @@ function age(fromIso: string, nowMs: number, locale: Locale): string {
   return phrase(locale, 'age.days', { n: Math.floor(minutes / 1440) });
 }
 
-/** The `queue` answer: one line per ticket, oldest first. */
-export function queueMessage(tickets: Ticket[], nowMs: number, locale: Locale): Outgoing {
+/** Who has a ticket of a list: waiting, or claimed by whom. */
+function holder(t: Ticket, locale: StaffLocale): string {
+  return t.status === 'claimed' ? phrase(locale, 'queue.claimedBy', { name: t.claimedBy?.name ?? '-' }) : phrase(locale, 'queue.waiting');
+}
+
+/** The `queue` answer: one line per ticket, oldest first, `PAGE_ROWS` from `offset`, then a "more" button. */
+export function queueMessage(tickets: Ticket[], nowMs: number, locale: StaffLocale, offset = 0): Outgoing {
   if (tickets.length === 0) return { kind: 'text', text: phrase(locale, 'queue.empty') };
   const title = phrase(locale, 'queue.title', { count: tickets.length });
-  const lines = tickets.map((t) =>
-    [
-      `**${t.id}**`,
-      codeText(locale, 'reason', t.reason),
-      codeText(locale, 'priority', t.priority),
-      age(t.createdAt, nowMs, locale),
-      t.status === 'claimed' ? phrase(locale, 'queue.claimedBy', { name: t.claimedBy?.name ?? '-' }) : phrase(locale, 'queue.waiting'),
-    ].join(' · '),
+  const { shown, from, left } = pageOf(tickets, offset, PAGE_ROWS);
+  const rows = shown.map((t) =>
+    textBlock(
+      [`**${t.id}**`, codeText(locale, 'reason', t.reason), codeText(locale, 'priority', t.priority), codeText(locale, 'language', t.locale), age(t.createdAt, nowMs, locale), holder(t, locale)].join(' · '),
+      { spacing: 'Small' },
+    ),
   );
-  return { kind: 'card', card: card([textBlock(title, { weight: 'Bolder' }), ...lines.map((l) => textBlock(l, { spacing: 'Small' }))]), summary: title };
+  const body = [textBlock(title, { weight: 'Bolder' }), ...pageLine(locale, from, shown.length, tickets.length), ...rows];
+  return { kind: 'card', card: card(body, moreActions(locale, 'queue', from + shown.length, left), title), summary: title };
 }
 
 /**
  * The `triage` answer: the contact center's open tickets in the order given (high priority
  * first, then oldest first), urgent ones marked with their kind, each with the start of the
- * question when the citizen shared it. At most `MAX_ROWS` rows, then how many more.
+ * question when the citizen shared it. `PAGE_ROWS` rows from `offset`, then a "more" button.
  */
-export function triageMessage(tickets: Ticket[], nowMs: number, locale: Locale): Outgoing {
+export function triageMessage(tickets: Ticket[], nowMs: number, locale: StaffLocale, offset = 0): Outgoing {
   if (tickets.length === 0) return { kind: 'text', text: phrase(locale, 'triage.empty') };
   const title = phrase(locale, 'triage.title', { count: tickets.length });
-  const rows = tickets.slice(0, MAX_ROWS).map((t) => {
+  const { shown, from, left } = pageOf(tickets, offset, PAGE_ROWS);
+  const rows = shown.map((t) => {
     const high = t.priority === 'high';
     const mark = high ? `**${[codeText(locale, 'priority', 'high'), urgentKind(t, locale)].filter(Boolean).join(': ')}**` : codeText(locale, 'priority', t.priority);
-    const line = [
-      `**${t.id}**`,
-      mark,
-      t.category,
-      age(t.createdAt, nowMs, locale),
-      t.status === 'claimed' ? phrase(locale, 'queue.claimedBy', { name: t.claimedBy?.name ?? '-' }) : phrase(locale, 'queue.waiting'),
-      t.question !== undefined ? literal(snippet(t.question)) : phrase(locale, 'triage.notShared'),
-    ].join(' · ');
+    const question = t.question !== undefined ? literal(snippet(t.question)) : phrase(locale, 'triage.notShared');
+    const line = [`**${t.id}**`, mark, codeText(locale, 'language', t.locale), t.category, age(t.createdAt, nowMs, locale), holder(t, locale), question].join(' · ');
     return textBlock(line, { spacing: 'Small', ...(high ? { color: 'Attention' } : {}) });
   });
-  const more = tickets.length > MAX_ROWS ? [textBlock(phrase(locale, 'triage.more', { n: tickets.length - MAX_ROWS }), { isSubtle: true })] : [];
-  return { kind: 'card', card: card([textBlock(title, { weight: 'Bolder' }), ...rows, ...more], undefined, title), summary: title };
+  const body = [textBlock(title, { weight: 'Bolder' }), ...pageLine(locale, from, shown.length, tickets.length), ...rows];
+  return { kind: 'card', card: card(body, moreActions(locale, 'triage', from + shown.length, left), title), summary: title };
 }
 
 /**
  * The `unanswered` answer: the groups of questions the bot could not answer (largest
  * first, each with its count, an example and the entries agents sent), the feedback counts
  * per entry, and a button to the CSV of every question (`csvUrl`, a short-lived signed link).
- * Question texts are for staff: this goes to Teams only.
+ * Both lists show `PAGE_ROWS` from `offset`, then a "more" button. Question texts are for
+ * staff: this goes to Teams only.
  */
-export function unansweredMessage(report: UnansweredReport, entryTitle: (id: string) => string, csvUrl: string, locale: Locale): Outgoing {
+export function unansweredMessage(report: UnansweredReport, entryTitle: (id: string) => string, csvUrl: string, locale: StaffLocale, offset = 0): Outgoing {
   const title = phrase(locale, 'unanswered.title', { count: report.total, groups: report.groups.length });
-  const body: object[] = [textBlock(title, { size: 'Medium', weight: 'Bolder' }), textBlock(phrase(locale, 'unanswered.staffOnly'), { isSubtle: true, spacing: 'None' })];
+  // One page of each list: as many pages as the longer of the two has.
+  const longest: unknown[] = report.groups.length >= report.feedback.length ? report.groups : report.feedback;
+  const { from, shown, left } = pageOf(longest, offset, PAGE_ROWS);
+  const body: object[] = [
+    textBlock(title, { size: 'Medium', weight: 'Bolder' }),
+    ...pageLine(locale, from, shown.length, longest.length),
+    textBlock(phrase(locale, 'unanswered.staffOnly'), { isSubtle: true, spacing: 'None' }),
+  ];
   if (report.total === 0) body.push(textBlock(phrase(locale, 'unanswered.empty')));
-  for (const group of report.groups.slice(0, MAX_ROWS)) {
+  for (const group of report.groups.slice(from, from + PAGE_ROWS)) {
     const sent = group.answeredWith.map((a) => `${entryTitle(a.entryId)} (${a.count})`).join(', ');
     body.push({
       type: 'Container',
@@ -346,13 +396,14 @@ export function unansweredMessage(report: UnansweredReport, entryTitle: (id: str
       ],
     });
   }
-  if (report.groups.length > MAX_ROWS) body.push(textBlock(phrase(locale, 'unanswered.more', { n: report.groups.length - MAX_ROWS }), { isSubtle: true }));
-  body.push(textBlock(phrase(locale, 'unanswered.feedback'), { weight: 'Bolder', separator: true, spacing: 'Medium' }));
-  if (report.feedback.length === 0) body.push(textBlock(phrase(locale, 'unanswered.noFeedback'), { isSubtle: true }));
-  else body.push(factSet(report.feedback.slice(0, MAX_ROWS).map((f) => ({ title: entryTitle(f.entryId), value: `${f.helpful} / ${f.unhelpful}` }))));
-  if (report.feedback.length > MAX_ROWS) body.push(textBlock(phrase(locale, 'unanswered.feedbackMore', { n: report.feedback.length - MAX_ROWS }), { isSubtle: true }));
+  const feedback = report.feedback.slice(from, from + PAGE_ROWS);
+  if (feedback.length > 0 || from === 0) {
+    body.push(textBlock(phrase(locale, 'unanswered.feedback'), { weight: 'Bolder', separator: true, spacing: 'Medium' }));
+    if (feedback.length === 0) body.push(textBlock(phrase(locale, 'unanswered.noFeedback'), { isSubtle: true }));
+    else body.push(factSet(feedback.map((f) => ({ title: entryTitle(f.entryId), value: `${f.helpful} / ${f.unhelpful}` }))));
+  }
   const download = { type: 'Action.OpenUrl', title: phrase(locale, 'unanswered.csv'), url: csvUrl };
-  return { kind: 'card', card: card(body, [download], title), summary: title };
+  return { kind: 'card', card: card(body, [download, ...moreActions(locale, 'unanswered', from + shown.length, left)], title), summary: title };
 }
 
 /** A slot id (`0930`) as staff read it (`09:30`). */
@@ -365,17 +416,29 @@ function phoneText(phone: string): string {
   return /^\d{10,11}$/.test(phone) ? formatPhone(phone) : phone;
 }
 
+/** How a list of bookings is shown: which list it is (`target`, the date or session its "more" button asks for), its CSV, the invitations sent, the page. */
+export interface BookingsView {
+  target: string;
+  /** A button downloads the list as the office's CSV. */
+  csvUrl?: string;
+  /** Booking id → when its day-before invitation went out (ms). */
+  invited?: Map<string, number>;
+  offset?: number;
+}
+
 /**
- * A list of bookings with the contact details the office needs to send invitations.
- * Each row starts with the booking's reference, which `cancel <reference>` takes.
- * For staff eyes only: this goes to Teams, never to a log.
+ * A day's or session's bookings with the contact details the office needs to send
+ * invitations, `PAGE_BOOKINGS` from the view's offset, then a "more" button. Each row starts
+ * with the booking's reference, which `cancel <reference>` takes. For staff eyes only: this
+ * goes to Teams, never to a log.
  */
-/** A day's or session's bookings; with `csvUrl`, a button downloads them as the office's CSV. */
-export function bookingsMessage(bookings: Booking[], what: string, locale: Locale, csvUrl?: string, invited: Map<string, number> = new Map()): Outgoing {
+export function bookingsMessage(bookings: Booking[], what: string, locale: StaffLocale, view: BookingsView): Outgoing {
   if (bookings.length === 0) return { kind: 'text', text: phrase(locale, 'bookings.empty', { what }) };
+  const { invited = new Map<string, number>() } = view;
   const title = phrase(locale, 'bookings.title', { what, count: bookings.length });
-  const body: object[] = [textBlock(title, { size: 'Medium', weight: 'Bolder' })];
-  for (const b of bookings.slice(0, MAX_BOOKINGS)) {
+  const { shown, from, left } = pageOf(bookings, view.offset ?? 0, PAGE_BOOKINGS);
+  const body: object[] = [textBlock(title, { size: 'Medium', weight: 'Bolder' }), ...pageLine(locale, from, shown.length, bookings.length)];
+  for (const b of shown) {
     body.push({
       type: 'Container',
       separator: true,
@@ -392,14 +455,13 @@ export function bookingsMessage(bookings: Booking[], what: string, locale: Local
       ],
     });
   }
-  if (bookings.length > MAX_BOOKINGS) body.push(textBlock(phrase(locale, 'bookings.more', { n: bookings.length - MAX_BOOKINGS }), { isSubtle: true }));
   body.push(textBlock(phrase(locale, 'bookings.cancelHint'), { isSubtle: true, spacing: 'Medium' }));
-  const download = csvUrl ? [{ type: 'Action.OpenUrl', title: phrase(locale, 'bookings.csv'), url: csvUrl }] : [];
-  return { kind: 'card', card: card(body, download), summary: title };
+  const download = view.csvUrl ? [{ type: 'Action.OpenUrl', title: phrase(locale, 'bookings.csv'), url: view.csvUrl }] : [];
+  return { kind: 'card', card: card(body, [...download, ...moreActions(locale, 'bookings', from + shown.length, left, view.target)], title), summary: title };
 }
 
 /** `stats`: one line per session, numbers only. */
-export function statsMessage(rows: SessionStats[], locale: Locale): Outgoing {
+export function statsMessage(rows: SessionStats[], locale: StaffLocale): Outgoing {
   const lines = rows.map((r) => `- ${r.date} · ${r.sessionId} · ${phrase(locale, 'stats.row', { ...r })}`);
   return { kind: 'text', text: [phrase(locale, 'stats.title'), ...lines].join('\n'), plain: true };
 }
@@ -411,7 +473,7 @@ const MAX_AUDIT_RECORDS = 6;
  * The `audit` answer: one compact line per entry (JST time, staff id, action, record ids,
  * the ids cut after `MAX_AUDIT_RECORDS`). Ids only, as the trail holds nothing else.
  */
-export function auditMessage(entries: AuditEntry[], locale: Locale): Outgoing {
+export function auditMessage(entries: AuditEntry[], locale: StaffLocale): Outgoing {
   if (entries.length === 0) return { kind: 'text', text: phrase(locale, 'audit.empty') };
   const lines = entries.map((e) => {
     const shown = e.records.slice(0, MAX_AUDIT_RECORDS).join(', ');
@@ -426,7 +488,7 @@ export function auditMessage(entries: AuditEntry[], locale: Locale): Outgoing {
  * goes (day, time, who, how), and a Confirm button that sends the reference back. Nothing
  * is cancelled until it is pressed. For staff eyes only, as the bookings list.
  */
-export function cancelConfirmCard(found: { booking: Booking; session: Session }, locale: Locale): Outgoing {
+export function cancelConfirmCard(found: { booking: Booking; session: Session }, locale: StaffLocale): Outgoing {
   const { booking: b, session } = found;
   const title = phrase(locale, 'cancel.confirmTitle', { reference: b.id });
   const body = [
@@ -444,13 +506,13 @@ export function cancelConfirmCard(found: { booking: Booking; session: Session },
   ];
   return {
     kind: 'card',
-    card: card(body, [submit(phrase(locale, 'cancel.confirm'), { staff: 'cancelBooking', reference: b.id }, 'destructive')]),
+    card: card(body, [submit(phrase(locale, 'cancel.confirm'), { staff: 'cancelBooking', reference: b.id }, 'destructive')], title),
     summary: title,
   };
 }
 
 /** The answer once a booking is cancelled: what went, and that its holder must be phoned. */
-export function cancelledText(booking: Booking, agentName: string, locale: Locale): string {
+export function cancelledText(booking: Booking, agentName: string, locale: StaffLocale): string {
   return phrase(locale, 'cancel.done', {
     name: agentName,
     reference: booking.id,
@@ -478,28 +540,40 @@ function buttonRows(choices: Choice[]): object[] {
  * Dialog replies → Teams messages, in order. Text without buttons stays text; text with
  * buttons becomes a card whose Action.Submit buttons send `{ action: <choice data> }`
  * back (read as an `action` input); a card reply becomes a card with a FactSet, its links
- * as Action.OpenUrl buttons (a page, or a number to call).
+ * as Action.OpenUrl buttons (a page, or a number to call). A text too long for one message
+ * goes before its card as text messages, the card keeping its last part. The cards' fallback
+ * says only that the card needs a newer Teams: a dialog's words may be personal.
  */
-export function renderReplies(replies: Reply[]): Outgoing[] {
+export function renderReplies(replies: Reply[], locale: StaffLocale): Outgoing[] {
   const out: Outgoing[] = [];
+  const fallback = phrase(locale, 'card.fallback');
+  /** The text messages a long text needs before its card, and what the card shows. */
+  const lead = (text: string | undefined): string | undefined => {
+    if (!text || text.length <= TEXT_MAX) return text;
+    const { parts } = splitText(text, TEXT_MAX, Infinity);
+    for (const part of parts.slice(0, -1)) out.push({ kind: 'text', text: part });
+    return parts.at(-1);
+  };
   for (const reply of replies) {
     const choices = reply.choices ?? [];
     if (reply.kind === 'text') {
       if (choices.length === 0) {
-        if (reply.text.length > 0) out.push({ kind: 'text', text: reply.text });
+        if (reply.text.length > 0) out.push(...fitted([{ kind: 'text', text: reply.text }]));
         continue;
       }
-      out.push({ kind: 'card', card: card([...(reply.text ? [textBlock(reply.text)] : []), ...buttonRows(choices)]), summary: reply.text.slice(0, 100) });
+      const text = lead(reply.text);
+      out.push({ kind: 'card', card: card([...(text ? [textBlock(text)] : []), ...buttonRows(choices)], undefined, fallback), summary: clip(reply.text, 100) });
       continue;
     }
+    const text = lead(reply.text);
     const body = [
       textBlock(reply.title, { weight: 'Bolder' }),
       ...(reply.fields.length > 0 ? [factSet(reply.fields.map((f) => ({ title: f.label, value: f.value })))] : []),
-      ...(reply.text ? [textBlock(reply.text)] : []),
+      ...(text ? [textBlock(text)] : []),
       ...linkRow(reply.links),
       ...buttonRows(choices),
     ];
-    out.push({ kind: 'card', card: card(body), summary: reply.title.slice(0, 100) });
+    out.push({ kind: 'card', card: card(body, undefined, fallback), summary: clip(reply.title, 100) });
   }
   return out;
 }

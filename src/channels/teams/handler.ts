@@ -16,7 +16,7 @@
  * `teams:<activity id>`, everything else here on the same key (Teams redelivers slow turns).
  */
 import { DateTime } from 'luxon';
-import { type Agent, type Desk, type Locale, type Ticket, ZONE } from '../../domain.ts';
+import { type Agent, type Desk, type Ticket, ZONE } from '../../domain.ts';
 import type { Input } from '../../turn.ts';
 import { errorFields, type Logger, pseudonym } from '../../log.ts';
 import type { KnowledgeEntry } from '../../services/knowledge.ts';
@@ -34,6 +34,7 @@ import {
   executeSchema,
   parseCommand,
   type StaffCommand,
+  type StaffList,
   type StaffScope,
   staffScope,
   type StaffSubmitData,
@@ -44,9 +45,22 @@ import {
   tenantOf,
   threadRoot,
 } from './activity.ts';
-import { auditMessage, bookingsMessage, statsMessage, cancelConfirmCard, cancelledText, jst, type Outgoing, queueMessage, renderReplies, triageMessage, unansweredMessage } from './cards.ts';
+import {
+  auditMessage,
+  bookingsMessage,
+  cancelConfirmCard,
+  cancelledText,
+  fitted,
+  jst,
+  type Outgoing,
+  queueMessage,
+  renderReplies,
+  statsMessage,
+  triageMessage,
+  unansweredMessage,
+} from './cards.ts';
 import { CONTACT_CENTER_CHANNEL, channelOfDesk, STAFF_CHANNEL } from './notifier.ts';
-import { phrase, type StaffTextKey, staffLocale } from './text.ts';
+import { phrase, type StaffTextKey, staffLocale, type StaffLocale } from './text.ts';
 import type { InboundTurn } from './transport.ts';
 
 /** A registered reference is rewritten at most this often when nothing about it changed. */
@@ -67,7 +81,7 @@ export interface TurnHandlerOptions {
   staffTenantId?: string | undefined;
   contactCenterTeamId?: string | undefined;
   /** Staff text language when Teams does not say the user's. */
-  locale: Locale;
+  locale: StaffLocale;
 }
 
 /** What the HTTP request of an activity adds to it. */
@@ -82,7 +96,7 @@ export interface RequestContext {
 interface Turn {
   io: InboundTurn;
   a: TeamsActivity;
-  locale: Locale;
+  locale: StaffLocale;
   request: RequestContext;
 }
 
@@ -247,14 +261,9 @@ export class TeamsTurnHandler {
         await this.register(t, command.desk, 'command');
         return text(t, command.desk === 'contact_center' ? 'registeredContact' : 'registered');
       case 'queue':
-        return [queueMessage(await desk.queue(), this.opts.now(), t.locale)];
       case 'triage':
-        return [triageMessage(await desk.triage(agent.id), this.opts.now(), t.locale)];
-      case 'unanswered': {
-        const report = await desk.unanswered(agent.id, 'listed');
-        log.info('teams.unanswered_listed', { questions: report.total, groups: report.groups.length });
-        return [unansweredMessage(report, (id) => this.title(t, id), t.request.reportUrl(agent.id), t.locale)];
-      }
+      case 'unanswered':
+        return this.list(t, command.name, agent);
       case 'claim':
         if (!command.ticketId) return text(t, 'usage.claim');
         return this.ticketAction(t, 'claim', command.ticketId, agent);
@@ -267,26 +276,10 @@ export class TeamsTurnHandler {
       case 'category':
         if (!command.ticketId || !command.category) return text(t, 'usage.category', { categories: desk.categories().join(', ') });
         return this.recategorise(t, command.ticketId, command.category, agent);
-      case 'today': {
-        const date = this.today().toISODate()!;
-        const bookings = await desk.bookingsOn(date, agent.id);
-        log.info('teams.bookings_listed', { scope: 'today', count: bookings.length });
-        return [bookingsMessage(bookings, phrase(t.locale, 'bookings.today', { date }), t.locale, t.request.bookingsUrl(agent.id, date), await desk.invitations(bookings.map((b) => b.sessionId)))];
-      }
-      case 'bookings': {
-        const target = command.target;
-        if (target && /^\d{4}-\d{2}-\d{2}$/.test(target) && DateTime.fromISO(target, { zone: ZONE }).isValid) {
-          const bookings = await desk.bookingsOn(target, agent.id);
-          log.info('teams.bookings_listed', { scope: 'date', count: bookings.length });
-          return [bookingsMessage(bookings, target, t.locale, t.request.bookingsUrl(agent.id, target), await desk.invitations(bookings.map((b) => b.sessionId)))];
-        }
-        if (target && /^[\w-]{1,64}$/.test(target)) {
-          const bookings = await desk.bookingsOf(target, agent.id);
-          log.info('teams.bookings_listed', { scope: 'session', count: bookings.length });
-          return [bookingsMessage(bookings, target, t.locale, t.request.bookingsUrl(agent.id, target), await desk.invitations(bookings.map((b) => b.sessionId)))];
-        }
-        return text(t, 'usage.bookings');
-      }
+      case 'today':
+        return (await this.bookings(t, this.today().toISODate()!, agent)) ?? text(t, 'usage.bookings');
+      case 'bookings':
+        return (command.target ? await this.bookings(t, command.target, agent) : undefined) ?? text(t, 'usage.bookings');
       case 'audit':
         return [auditMessage(await desk.recentAudit(command.count, agent.id), t.locale)];
       case 'attendance': {
@@ -316,9 +309,41 @@ export class TeamsTurnHandler {
     }
   }
 
+  /**
+   * A list of `queue`, `triage` or `unanswered`, from row `offset` (its "more" button asks
+   * for the next page, read again: the list may have changed in between).
+   */
+  private async list(t: Turn, list: Exclude<StaffList, 'bookings'>, agent: Agent, offset = 0): Promise<Outgoing[]> {
+    const { desk, log, now } = this.opts;
+    if (list === 'queue') return [queueMessage(await desk.queue(), now(), t.locale, offset)];
+    if (list === 'triage') return [triageMessage(await desk.triage(agent.id), now(), t.locale, offset)];
+    const report = await desk.unanswered(agent.id, 'listed');
+    log.info('teams.unanswered_listed', { questions: report.total, groups: report.groups.length });
+    return [unansweredMessage(report, (id) => this.title(t, id), t.request.reportUrl(agent.id), t.locale, offset)];
+  }
+
+  /**
+   * The bookings of a date (YYYY-MM-DD) or a session id, from row `offset`, with their CSV
+   * link; undefined when `target` is neither. Each page is a read of personal data, audited.
+   */
+  private async bookings(t: Turn, target: string, agent: Agent, offset = 0): Promise<Outgoing[] | undefined> {
+    const { desk, log } = this.opts;
+    const today = this.today().toISODate()!;
+    const isDate = /^\d{4}-\d{2}-\d{2}$/.test(target) && DateTime.fromISO(target, { zone: ZONE }).isValid;
+    if (!isDate && !/^[\w-]{1,64}$/.test(target)) return undefined;
+    const bookings = isDate ? await desk.bookingsOn(target, agent.id) : await desk.bookingsOf(target, agent.id);
+    log.info('teams.bookings_listed', { scope: target === today ? 'today' : isDate ? 'date' : 'session', count: bookings.length });
+    const what = target === today ? phrase(t.locale, 'bookings.today', { date: today }) : target;
+    const invited = await desk.invitations(bookings.map((b) => b.sessionId));
+    return [bookingsMessage(bookings, what, t.locale, { target, csvUrl: t.request.bookingsUrl(agent.id, target), invited, offset })];
+  }
+
   /** A staff card button, from Action.Submit or Action.Execute. */
   private staffButton(t: Turn, data: StaffSubmitData, agent: Agent): Promise<Outgoing[]> {
     switch (data.staff) {
+      case 'more':
+        if (data.list !== 'bookings') return this.list(t, data.list, agent, data.offset);
+        return this.bookings(t, data.target ?? '', agent, data.offset).then((page) => page ?? text(t, 'badButton'));
       case 'cancelBooking':
         return this.cancelBooking(t, data.reference, agent);
       case 'answer':
@@ -438,7 +463,7 @@ export class TeamsTurnHandler {
     });
     if (outcome.status === 'duplicate') return;
     if (outcome.status === 'failed') this.opts.log.warn('teams.dialog_failed', { scope });
-    await io.send(renderReplies(outcome.replies));
+    await io.send(renderReplies(outcome.replies, t.locale));
   }
 
   // ---- the staff channel ---------------------------------------------------------------
@@ -472,8 +497,9 @@ export class TeamsTurnHandler {
   // ---- helpers -------------------------------------------------------------------------
 
   /**
-   * Runs `work` once per activity id. A failure releases the mark so that Teams'
-   * redelivery can run it again; a repeat answers nothing.
+   * Runs `work` once per activity id, its answer in messages Teams takes (a long text as
+   * several). A failure releases the mark so that Teams' redelivery can run it again; a
+   * repeat answers nothing.
    */
   private async once(a: TeamsActivity, work: () => Promise<Outgoing[]>): Promise<Outgoing[]> {
     const key = a.id ? `teams:${a.id}` : undefined;
@@ -482,7 +508,7 @@ export class TeamsTurnHandler {
       return [];
     }
     try {
-      return await work();
+      return fitted(await work());
     } catch (err) {
       if (key) await this.opts.dedupe.release(key).catch(() => undefined);
       throw err;

@@ -12,7 +12,8 @@
  */
 import type { TLSSocket } from 'node:tls';
 import type { Request, Server } from 'restify';
-import type { Desk, Locale } from '../../domain.ts';
+import type { Desk } from '../../domain.ts';
+import type { StaffLocale } from './text.ts';
 import { BodyTooLargeError, readBody } from '../../http.ts';
 import { errorFields, type Logger } from '../../log.ts';
 import type { KnowledgeEntry } from '../../services/knowledge.ts';
@@ -61,7 +62,7 @@ export interface TeamsChannelOptions {
   log: Logger;
   now: () => number;
   /** Language of ticket cards and of answers when Teams does not say the user's (default `ja`). */
-  locale?: Locale;
+  locale?: StaffLocale;
   /** The words of a ticket's step on its card (the journeys' own, from the composition root). */
   describeStep: DescribeStep;
   /** A knowledge-base entry by id: the suggested answers on inquiry cards. */

@@ -9,14 +9,14 @@
  * the channel is marked `broken` (shown by `health()`, hence in `/readyz`), logged, and the
  * call rejects so the caller keeps the ticket in the store, where the queue still shows it.
  */
-import { type Desk, deskOf, type Locale, type Ticket, type TicketCard } from '../../domain.ts';
+import { type Desk, deskOf, type Ticket, type TicketCard } from '../../domain.ts';
 import { errorFields, type Logger } from '../../log.ts';
 import type { KnowledgeEntry } from '../../services/knowledge.ts';
 import type { Forwarding, StaffAlert, StaffNotifier } from '../../services/staff.ts';
 import type { AuditStore, ChannelRecord, ChannelStore } from '../../stores/ports.ts';
 import { type StoredReference, storedReferenceSchema, threadId } from './activity.ts';
 import { type CardView, type DescribeStep, type Outgoing, ticketCard, ticketSummary } from './cards.ts';
-import { phrase } from './text.ts';
+import { phrase, type StaffLocale } from './text.ts';
 import { statusOf, type Transport } from './transport.ts';
 
 /** Name of the staff (ombudsman office) channel's record in the `ChannelStore`. */
@@ -50,7 +50,7 @@ export interface TeamsNotifierOptions {
   log: Logger;
   now: () => number;
   /** Language of the cards (staff UI). */
-  locale: Locale;
+  locale: StaffLocale;
   /** The words of a ticket's step on its card. */
   describeStep: DescribeStep;
   /** A knowledge-base entry by id, for the suggested answers on inquiry cards. */

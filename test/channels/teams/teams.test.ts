@@ -28,8 +28,10 @@ import { createMemoryStore } from '../../../src/stores/memory.ts';
 import type { Store } from '../../../src/stores/ports.ts';
 import { fakeClock } from '../../support/app.ts';
 import { ChatUser, TEST_CATALOG, toSummary } from '../../support/chat.ts';
+import { makeBooking } from '../../support/stores.ts';
 import { buttonsOf, cardOf, type ConnectorCall, type ConnectorStub, shownText, startConnectorStub } from '../../support/connectorStub.ts';
 import { buttonIn, type Member, OTHER_CHANNEL, OTHER_TEAM, personalChat, STAFF_CHANNEL as CHANNEL, STAFF_TEAM as TEAM, teamsActivities, teamsClient, TENANT } from '../../support/teams.ts';
+import { expectTeamsMobileCard } from './mobileCard.ts';
 
 const SESSION_ID = '2026-12-08-asao';
 const EN = staffText.en;
@@ -144,6 +146,11 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
+  // Every card a test made the bot send is one the Teams mobile apps render.
+  for (const call of stub.calls()) {
+    const card = cardOf(call.activity);
+    if (card) expectTeamsMobileCard(card, call.activity.summary ?? '');
+  }
 });
 
 /** Installs the bot in the staff channel and opens a ticket; returns it with its card's id. */
@@ -346,7 +353,7 @@ describe('claiming and closing', () => {
 });
 
 describe('staff commands', () => {
-  it('queue lists open tickets with id, reason, priority, age and who claimed them', async () => {
+  it("queue lists open tickets with id, reason, priority, the citizen's language, age and who claimed them", async () => {
     const first = await ticketWithCard({ priority: 'high' });
     clock.advance(5 * 60_000);
     const second = await openTicket({ priority: 'normal', reason: 'screening_unsure' });
@@ -354,8 +361,8 @@ describe('staff commands', () => {
     clock.advance(60_000);
     const shown = await say(typed(AIKO, { channel: CHANNEL }, 'queue'));
     expect(shown).toContain('Open tickets: 2');
-    expect(shown).toContain(`**${first.id}** · ${EN['reason.requested']} · ${EN['priority.high']} · 6 min · waiting`);
-    expect(shown).toContain(`**${second.id}** · ${EN['reason.screening_unsure']} · ${EN['priority.normal']} · 1 min · claimed by ${BEN.name}`);
+    expect(shown).toContain(`**${first.id}** · ${EN['reason.requested']} · ${EN['priority.high']} · ${EN['language.ja']} · 6 min · waiting`);
+    expect(shown).toContain(`**${second.id}** · ${EN['reason.screening_unsure']} · ${EN['priority.normal']} · ${EN['language.ja']} · 1 min · claimed by ${BEN.name}`);
   });
 
   it('claim and close by id; usage when the id is missing', async () => {
@@ -440,6 +447,49 @@ describe('staff commands', () => {
 
     const all = logs.join('\n');
     for (const personal of ['川崎', '花子', '09012345678', '090-1234-5678', 'hanako@example.jp']) expect(all).not.toContain(personal);
+  });
+
+  it('queue with 120 open tickets: a card within Teams\' limit, 20 a page, "more" shows the next page', async () => {
+    await send(install(CHANNEL));
+    const opened: Ticket[] = [];
+    for (let i = 0; i < 120; i++) opened.push(await openTicket({ locale: (['ja', 'easy', 'en', 'zh', 'ko', 'vi'] as const)[i % 6] }));
+    const pages: string[] = [];
+    let replies = await send(typed(AIKO, { channel: CHANNEL }, 'queue'));
+    for (;;) {
+      expect(replies).toHaveLength(1);
+      pages.push(shownText(replies[0]!.activity));
+      const more = buttonsOf(replies[0]!.activity).find((b) => b.title.startsWith(EN['list.more'].split('(')[0]!));
+      if (!more) break;
+      expect(pages.length).toBeLessThan(6);
+      replies = await send(submit(BEN, { channel: CHANNEL, root: replies[0]!.id }, more.data));
+    }
+    expect(pages).toHaveLength(6);
+    for (const shown of pages) expect(shown).toContain('Open tickets: 120');
+    const ids = pages.flatMap((shown) => (shown.match(/\*\*[2-9A-Z]{3}-[2-9A-Z]{4}\*\*/g) ?? []).map((m) => m.slice(2, -2)));
+    // Each ticket once, in the queue's order (oldest first).
+    expect(ids).toEqual((await store.tickets.listOpen()).map((t) => t.id));
+    expect([...ids].sort()).toEqual(opened.map((t) => t.id).sort());
+    // The citizen's language on each row, in the staff language.
+    for (const locale of ['ja', 'easy', 'en', 'zh', 'ko', 'vi'] as const) expect(pages.join('\n')).toContain(` · ${EN[`language.${locale}`]} · `);
+  });
+
+  it('bookings "more" shows the next page of the same list, audited as a read again', async () => {
+    await send(install(CHANNEL));
+    for (let i = 0; i < 20; i++) {
+      const booking = makeBooking({ id: `K${String(i).padStart(2, '2')}-ABCD`, sessionId: SESSION_ID, slotId: '0930', userKey: `line:U${i}` });
+      expect((await store.bookings.confirm({ ...booking, slotId: `${String(9 + Math.floor(i / 2)).padStart(2, '0')}${i % 2 ? '30' : '00'}` }, clock.now())).ok).toBe(true);
+    }
+    const [first] = await send(typed(AIKO, { channel: CHANNEL }, `bookings ${SESSION_ID}`));
+    const more = buttonIn([first!], EN['list.more'].replace('{{n}}', '5'));
+    expect(more.data).toEqual({ staff: 'more', list: 'bookings', offset: 15, target: SESSION_ID });
+    const before = (await store.audit.recent(50)).filter((e) => e.action === 'bookings.listed').length;
+    const [next] = await send(submit(AIKO, { channel: CHANNEL, root: first!.id }, more.data));
+    const shown = shownText(next!.activity);
+    expect(shown).toContain(EN['list.page'].replace('{{from}}', '16').replace('{{to}}', '20').replace('{{count}}', '20'));
+    expect(shown.match(/K\d{2}-ABCD/g)).toHaveLength(5);
+    expect((await store.audit.recent(50)).filter((e) => e.action === 'bookings.listed')).toHaveLength(before + 1);
+    // A "more" outside the staff channels shows nothing.
+    expect(await say(submit(AIKO, { personal: true }, more.data))).toContain(EN.staffButtonsInChannel);
   });
 
   it('help lists the commands', async () => {
@@ -839,7 +889,7 @@ describe('pieces', () => {
         ],
         choices: [{ label: 'Menu', data: '{"a":"menu"}' }],
       },
-    ]);
+    ], 'en');
     const json = JSON.stringify(out);
     expect(json).toContain('{"type":"Action.OpenUrl","title":"Open the page","url":"https://www.city.kawasaki.jp/"}');
     expect(json).toContain('{"type":"Action.OpenUrl","title":"Call 044-200-3939","url":"tel:0442003939"}');
