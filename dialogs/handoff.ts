@@ -5,7 +5,8 @@
  * goes to staff and the bot says nothing of its own, until staff or the citizen end it.
  */
 import { z } from 'zod';
-import { local, type Service, type TicketReason } from '../src/domain.ts';
+import { type Locale, local, type Service, type TicketReason } from '../src/domain.ts';
+import { splitText } from '../src/graphemes.ts';
 import { isOfficeOpen, nextOfficeOpening } from '../src/services/calendar.ts';
 import type { Input, Reply, TurnContext } from '../src/turn.ts';
 import { choice, formatDate, say, withChoices } from './format.ts';
@@ -16,6 +17,32 @@ import type { TurnResult } from './types.ts';
 
 /** Talking with staff through the bot (a claimed ticket): its part of the stored state. */
 export const handoffFlow = z.object({ name: z.literal('handoff'), ticketId: z.string() });
+
+/**
+ * A staff message goes out as at most this many texts, and the End button after them: LINE
+ * takes five messages a call, so it all arrives in one.
+ */
+const STAFF_MESSAGE_PARTS = 4;
+/**
+ * The longest part of a staff message, in UTF-16 code units: LINE's 5,000 a text (the
+ * tightest channel), less room for the label and the note before it (a test checks that
+ * every language's label and note fit in that room).
+ */
+export const STAFF_PART_MAX = 4800;
+
+/**
+ * A staff message as the texts it goes out in, split between paragraphs or sentences, and
+ * what did not fit in them (`rest`). The staff desk reads the same to tell staff.
+ */
+export function staffMessageParts(text: string): { parts: string[]; rest: string } {
+  const { parts, rest } = splitText(text, STAFF_PART_MAX, STAFF_MESSAGE_PARTS);
+  return { parts, rest };
+}
+
+/** Staff write in Japanese: a citizen who reads another language is told so (`easy` reads Japanese). */
+function readsJapanese(locale: Locale): boolean {
+  return locale === 'ja' || locale === 'easy';
+}
 
 /** The service the conversation is about, else the catalog's first (whose office answers). */
 function serviceInContext(ctx: TurnContext, state: ConversationState): Service | undefined {
@@ -91,8 +118,15 @@ export async function onStaffEvent(ctx: TurnContext, state: ConversationState, i
       await journeyOf(flow)?.release?.(ctx, flow);
       return { replies: [say(t('handoff.joined'), [end])], state: { ...state, flow: { name: 'handoff', ticketId: input.ticketId } } };
     }
-    case 'message':
-      return { replies: [say(t('handoff.staffSays', { text: input.text ?? '' }), [end])], state };
+    case 'message': {
+      // The words as texts of their own, labelled with their place when there are several, so
+      // that a channel shows them whole and as written (LINE links addresses and numbers in a
+      // text, not in a card); the End button comes after them.
+      const { parts } = staffMessageParts(input.text ?? '');
+      const texts = parts.length > 1 ? parts.map((text, i) => t('handoff.staffSaysPart', { part: i + 1, parts: parts.length, text })) : [t('handoff.staffSays', { text: parts[0] ?? '' })];
+      if (!readsJapanese(state.locale)) texts[0] = `${t('handoff.staffWroteJapanese')}\n${texts[0]}`;
+      return { replies: [...texts.map((text) => say(text)), say('', [end])], state };
+    }
     case 'closed': {
       const inThisHandoff = state.flow.name === 'handoff' && state.flow.ticketId === input.ticketId;
       // Closed without anyone joining: the citizen was told someone would answer, so say it ended.

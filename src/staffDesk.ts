@@ -5,6 +5,7 @@
  * moves their state) and reached by push. It sits above the engine, whose turns it runs.
  */
 import type { DateTime } from 'luxon';
+import { staffMessageParts } from '../dialogs/handoff.ts';
 import { type Agent, type Booking, type Desk, deskOf, type Ticket, type TicketOutcome } from './domain.ts';
 import type { TurnOutcome, TurnRequest } from './engine.ts';
 import { errorFields, type Logger, pseudonym } from './log.ts';
@@ -167,14 +168,15 @@ export class StaffDeskService implements StaffDesk {
     return report;
   }
 
-  async reply(ticketId: string, agent: Agent, text: string, messageId: string): Promise<boolean> {
+  async reply(ticketId: string, agent: Agent, text: string, messageId: string): Promise<{ sent: false } | { sent: true; unsent: string }> {
     const ticket = await this.get(ticketId);
-    if (!ticket || ticket.status !== 'claimed' || ticket.claimedBy?.id !== agent.id) return false;
+    if (!ticket || ticket.status !== 'claimed' || ticket.claimedBy?.id !== agent.id) return { sent: false };
     // A staff message changes no state, so the turn is not deduped: a retried reply renders
     // it again, and the push's retry key still makes the citizen see it once. A failed
     // delivery rejects, so that staff are told and Teams may retry.
     await this.tellCitizen(ticket, { kind: 'staff', event: 'message', ticketId, text }, `staff:${messageId}`, { dedupe: false });
-    return true;
+    // The dialog sent the parts this splits it into; what did not fit is for staff to send again.
+    return { sent: true, unsent: staffMessageParts(text).rest };
   }
 
   async bookingsOn(date: string, staffId: string, purpose: 'listed' | 'exported' = 'listed'): Promise<Booking[]> {

@@ -122,11 +122,12 @@ export interface StaffDesk {
    */
   unanswered(staffId: string, purpose: 'listed' | 'exported'): Promise<UnansweredReport>;
   /**
-   * Relays a staff message to the citizen of a claimed ticket. `messageId` (the Teams
-   * activity id) makes a retried delivery arrive once. False when the ticket is not
-   * claimed by this agent.
+   * Relays a staff message (plain text) to the citizen of a claimed ticket. `messageId` (the
+   * Teams activity id) makes a retried delivery arrive once. Not `sent` when the ticket is
+   * not claimed by this agent; `unsent` is the end of a message too long for a chat, which
+   * was left out (empty when all of it went).
    */
-  reply(ticketId: string, agent: Agent, text: string, messageId: string): Promise<boolean>;
+  reply(ticketId: string, agent: Agent, text: string, messageId: string): Promise<{ sent: false } | { sent: true; unsent: string }>;
   /** Bookings of the sessions held on `date` (YYYY-MM-DD, JST), by session and slot; read by `staffId`. */
   bookingsOn(date: string, staffId: string, purpose?: 'listed' | 'exported'): Promise<Booking[]>;
   /** Records whether the citizen of an upcoming (or today's) booking came; the booking, or null when there is none. */

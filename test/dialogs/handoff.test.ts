@@ -1,11 +1,15 @@
 import { DateTime } from 'luxon';
 import { describe, expect, it, vi } from 'vitest';
+import { encodeAction } from '../../dialogs/actions.ts';
+import { STAFF_PART_MAX } from '../../dialogs/handoff.ts';
+import { freshState } from '../../dialogs/state.ts';
 import type { Reply } from '../../src/turn.ts';
-import type { Ticket } from '../../src/domain.ts';
+import { type Locale, LOCALES, type Ticket } from '../../src/domain.ts';
 import { loadConfig } from '../../src/config.ts';
 import { StaffDeskService } from '../../src/staffDesk.ts';
+import { translator } from '../../src/services/index.ts';
 import type { CitizenMessenger, StaffNotifier } from '../../src/services/staff.ts';
-import { createBot, day, FIRST, ja, like, SERVICE, TEST_BRAIN, textOf, toSummary, word } from '../support/chat.ts';
+import { createBot, day, en, FIRST, ja, like, SERVICE, TEST_BRAIN, textOf, toSummary, word } from '../support/chat.ts';
 
 /** A notifier that remembers what staff were told. */
 function recordingNotifier() {
@@ -138,9 +142,9 @@ describe('reaching a person', () => {
     await u.type(word('human'));
     const second = (await bot.store.tickets.listOpen()).at(-1)!;
     await desk.claim(second.id, staff, now());
-    expect(await desk.reply(second.id, staff, '担当の鈴木です。ご用件をどうぞ。', 'msg-1')).toBe(true);
+    expect(await desk.reply(second.id, staff, '担当の鈴木です。ご用件をどうぞ。', 'msg-1')).toEqual({ sent: true, unsent: '' });
     expect(pushed.at(-1)?.text).toContain(ja('handoff.staffSays', { text: '担当の鈴木です。ご用件をどうぞ。' }));
-    expect(await desk.reply(second.id, { id: 'aad-2', name: 'Other' }, 'hi', 'msg-2')).toBe(false);
+    expect(await desk.reply(second.id, { id: 'aad-2', name: 'Other' }, 'hi', 'msg-2')).toEqual({ sent: false });
 
     await desk.close(second.id, staff, now());
     expect(pushed.at(-1)?.text).toContain(ja('handoff.ended'));
@@ -318,5 +322,82 @@ describe('tickets per user per hour (TICKETS_PER_HOUR)', () => {
     await u.type('隣の家から煙が出てる');
     expect(u.last[0]).toEqual({ kind: 'text', text: ja('urgent.fire') });
     expect(await bot.store.tickets.listOpen()).toEqual([expect.objectContaining({ userKey: u.key, reason: 'urgent', priority: 'high' })]);
+  });
+});
+
+describe('a staff message as the citizen reads it', () => {
+  /** A citizen in `locale` talking with staff, and every delivery of what staff said, as replies. */
+  async function talking(locale: Locale) {
+    const { notifier } = recordingNotifier();
+    const bot = createBot({ notifier });
+    const deliveries: Reply[][] = [];
+    const messenger: CitizenMessenger = { handles: () => true, deliver: async (_key, replies) => void deliveries.push(replies) };
+    const desk = new StaffDeskService({ store: bot.store, catalog: bot.catalog, notifier, runTurn: (r) => bot.engine.run(r), delivered: (k, e) => bot.engine.delivered(k, e), messengers: [messenger], log: { info() {}, warn() {}, error() {} } });
+    const u = bot.user(`speaks-${locale}`);
+    await bot.store.conversations.save(u.key, 0, freshState(locale, bot.clock.now()), 3_600_000);
+    await u.send({ kind: 'action', data: encodeAction({ a: 'human' }) });
+    const [ticket] = await bot.store.tickets.listOpen();
+    await desk.claim(ticket!.id, staff, DateTime.fromMillis(bot.clock.now()));
+    const t = translator(locale);
+    let seq = 0;
+    const say = async (text: string) => {
+      const relayed = await desk.reply(ticket!.id, staff, text, `msg-${++seq}`);
+      return { relayed, replies: deliveries.at(-1)! };
+    };
+    return { say, t };
+  }
+
+  it('a long message goes as several texts within a chat text, each labelled with its place, the whole of it in order, then the End button', async () => {
+    const { say, t } = await talking('ja');
+    const paragraph = `${'ご相談の件について、確認した内容をお知らせします。'.repeat(40)}👨‍👩‍👧🇯🇵`;
+    const message = Array.from({ length: 6 }, () => paragraph).join('\n\n');
+    const { relayed, replies } = await say(message);
+    expect(relayed).toEqual({ sent: true, unsent: '' });
+    expect(replies.length).toBeGreaterThan(2);
+    expect(replies.length).toBeLessThanOrEqual(5);
+    // The words as texts without buttons (a channel may show a text with buttons as a card), then the End button alone.
+    expect(replies.at(-1)).toEqual({ kind: 'text', text: '', choices: [expect.objectContaining({ label: t('handoff.endButton') })] });
+    const texts = replies.slice(0, -1).map((r) => (r.kind === 'text' && r.choices === undefined ? r.text : 'not a text'));
+    const label = (i: number) => t('handoff.staffSaysPart', { part: i + 1, parts: texts.length, text: '' });
+    texts.forEach((text, i) => {
+      expect(text.length).toBeLessThanOrEqual(5000);
+      expect(text.startsWith(label(i))).toBe(true);
+    });
+    const bodies = texts.map((text, i) => text.slice(label(i).length));
+    expect(bodies.join('\n\n')).toBe(message);
+  });
+
+  it('a message longer than four texts is cut at a sentence and the desk returns what was left out', async () => {
+    const { say } = await talking('ja');
+    const sentences = Array.from({ length: 3000 }, (_, i) => `${i}番目の文です。`).join('');
+    const { relayed, replies } = await say(sentences);
+    expect(replies).toHaveLength(5);
+    for (const r of replies) expect(r.kind === 'text' && r.text.length <= 5000).toBe(true);
+    const last = replies.at(-2)!;
+    expect(relayed.sent && relayed.unsent.length > 0).toBe(true);
+    const unsent = relayed.sent ? relayed.unsent : '';
+    expect(sentences.endsWith(unsent)).toBe(true);
+    expect(unsent).toMatch(/^\d+番目の文です。/);
+    expect(last.kind === 'text' && last.text.endsWith('…')).toBe(true);
+  });
+
+  it('a citizen who reads another language is told staff wrote in Japanese; one who reads Japanese or easy Japanese is not', async () => {
+    const english = await talking('en');
+    const said = (await english.say('承知しました。')).replies;
+    expect(said).toHaveLength(2);
+    expect(said[0]).toMatchObject({ kind: 'text', text: `${en('handoff.staffWroteJapanese')}\n${en('handoff.staffSays', { text: '承知しました。' })}` });
+    for (const locale of ['ja', 'easy'] as const) {
+      const { say, t } = await talking(locale);
+      expect((await say('承知しました。')).replies[0]).toMatchObject({ kind: 'text', text: t('handoff.staffSays', { text: '承知しました。' }) });
+    }
+  });
+
+  it("every language's label and note fit in the room a text leaves beside a part", () => {
+    for (const locale of LOCALES) {
+      const t = translator(locale);
+      for (const label of [t('handoff.staffSays', { text: '' }), t('handoff.staffSaysPart', { part: 5, parts: 5, text: '' })]) {
+        expect(`${t('handoff.staffWroteJapanese')}\n${label}`.length, locale).toBeLessThanOrEqual(5000 - STAFF_PART_MAX);
+      }
+    }
   });
 });

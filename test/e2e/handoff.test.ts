@@ -371,3 +371,106 @@ describe('an English-speaking citizen', () => {
     expect(ended.messages.at(-1)?.quickReply?.items.map((i) => i.action.label)).toContain(en.menu.book);
   });
 });
+
+describe('a long staff reply, with Markdown and emoji', () => {
+  const FAMILY = '👨‍👩‍👧';
+  const FLAG = '🇯🇵';
+
+  /** A citizen on LINE talking with SUZUKI through a claimed ticket's thread. */
+  async function claimedThread() {
+    await registerStaffChannel();
+    const user = lineUserId();
+    await citizen(ev.text(user, '担当者と話したい'));
+    const card = await nthCard(1);
+    const ticket = await onlyTicket();
+    const thread = { channel: CHANNEL, root: card.id! };
+    await teams(submit(SUZUKI, thread, { staff: 'claim', ticketId: ticket.id }));
+    await pushed(user, ja.handoff.joined);
+    return { user, thread, pushesSoFar: pushesTo(user).length };
+  }
+
+  /** Paragraph `i` of a staff reply as typed in Teams (Markdown), and as the citizen must read it. */
+  function paragraph(i: number, sentences: number): { typed: string; plain: string } {
+    const body = Array.from({ length: sentences }, (_, j) => `${i}-${j}：ご相談の件について確認した内容をお知らせします${FAMILY}${FLAG}。`).join('');
+    return {
+      typed: `**第${i}部**\n${body} 詳しくは[市のページ](https://www.city.kawasaki.jp/)をご覧ください。`,
+      plain: `第${i}部\n${body} 詳しくは市のページ (https://www.city.kawasaki.jp/)をご覧ください。`,
+    };
+  }
+
+  /**
+   * Fails unless the staff reply went as valid LINE calls: at most 5 messages a call, texts
+   * within 5,000 UTF-16 units and without half a surrogate pair, and the End button as the
+   * last message's quick reply (and nothing but it in a message that is not a text).
+   */
+  function expectValidLineCalls(calls: SentCall[]): void {
+    for (const call of calls) expect(call.messages.length).toBeLessThanOrEqual(5);
+    const messages = calls.flatMap((c) => c.messages);
+    for (const m of messages) {
+      if (m.type !== 'text') {
+        expect(m).toBe(messages.at(-1));
+        expect(JSON.stringify(m.contents)).toContain(ja.handoff.endButton);
+        continue;
+      }
+      expect(m.text!.length).toBeLessThanOrEqual(5000);
+      expect(m.text).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/);
+    }
+    expect(messages.at(-1)!.quickReply?.items.map((i) => i.action.label)).toEqual([ja.handoff.endButton]);
+  }
+
+  /** The staff reply's words as the citizen got them, labels taken off, whitespace aside. */
+  function wordsOf(calls: SentCall[]): string {
+    const texts = calls.flatMap((c) => c.messages.filter((m) => m.type === 'text').map((m) => m.text ?? ''));
+    const label = (i: number) => ja.handoff.staffSaysPart.replace('{{part}}', String(i + 1)).replace('{{parts}}', String(texts.length)).replace('{{text}}', '');
+    return texts.map((text, i) => (text.startsWith(label(i)) ? text.slice(label(i).length) : `NO LABEL: ${text}`)).join('').replace(/\s+/g, '');
+  }
+
+  it('6,000 characters arrive on LINE as valid texts, the whole reply in order, and staff are told nothing extra', async () => {
+    const { user, thread, pushesSoFar } = await claimedThread();
+    const paragraphs = Array.from({ length: 6 }, (_, i) => paragraph(i + 1, 24));
+    const typedText = paragraphs.map((p) => p.typed).join('\n\n');
+    expect(typedText.length).toBeGreaterThanOrEqual(6000);
+
+    const reply = typed(SUZUKI, thread, typedText);
+    expect(await teams(reply)).toEqual([]);
+    await e2e.line.waitFor(() => pushesTo(user).length > pushesSoFar);
+    const calls = pushesTo(user).slice(pushesSoFar);
+    expect(calls.every((c) => c.status === 200)).toBe(true);
+    expectValidLineCalls(calls);
+    expect(calls.flatMap((c) => c.messages).filter((m) => m.type === 'text').length).toBeGreaterThan(1);
+    expect(wordsOf(calls)).toBe(paragraphs.map((p) => p.plain).join('').replace(/\s+/g, ''));
+    expect(wordsOf(calls).split(FAMILY)).toHaveLength(6 * 24 + 1);
+    expect(textOf(calls[0]!)).not.toContain('**');
+  });
+
+  it('30,000 characters are shortened to what LINE takes in one push, and the staff member is told how much went and where the rest starts', async () => {
+    const { user, thread, pushesSoFar } = await claimedThread();
+    const paragraphs = Array.from({ length: 35 }, (_, i) => paragraph(i + 1, 20));
+    const typedText = paragraphs.map((p) => p.typed).join('\n\n');
+    expect(typedText.length).toBeGreaterThanOrEqual(30_000);
+
+    const told = await teamsSays(typed(SUZUKI, thread, typedText));
+    await e2e.line.waitFor(() => pushesTo(user).length > pushesSoFar);
+    const calls = pushesTo(user).slice(pushesSoFar);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.messages.filter((m) => m.type === 'text')).toHaveLength(4);
+    expectValidLineCalls(calls);
+    const words = wordsOf(calls).replace(/…$/, '');
+    const whole = paragraphs.map((p) => p.plain).join('').replace(/\s+/g, '');
+    expect(whole.startsWith(words)).toBe(true);
+    expect(words.length).toBeLessThan(whole.length);
+
+    // Staff read how much of how much went, and where the rest starts.
+    const template = JA.relayShortened.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\\\{\\\{(\w+)\\\}\\\}/g, (_, name: string) => `(?<${name}>${name === 'from' ? '[^」]*' : '\\d+'})`);
+    const groups = new RegExp(template).exec(told)?.groups;
+    expect(groups, told).toBeDefined();
+    const [sent, total] = [Number(groups!.sent), Number(groups!.total)];
+    const plain = paragraphs.map((p) => p.plain).join('\n\n');
+    expect(total).toBe([...new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(plain)].length);
+    expect(sent).toBeGreaterThan(10_000);
+    expect(sent).toBeLessThan(total);
+    // The rest starts where the citizen's last text stopped: at a paragraph of its own.
+    expect(groups!.from).toMatch(/^第\d+部/);
+    expect(plain.slice(plain.indexOf(groups!.from!)).replace(/\s+/g, '').length + words.length).toBe(whole.length);
+  });
+});

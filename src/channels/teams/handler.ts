@@ -17,6 +17,7 @@
  */
 import { DateTime } from 'luxon';
 import { type Agent, type Desk, type Ticket, ZONE } from '../../domain.ts';
+import { clip, graphemeCount } from '../../graphemes.ts';
 import type { Input } from '../../turn.ts';
 import { errorFields, type Logger, pseudonym } from '../../log.ts';
 import type { KnowledgeEntry } from '../../services/knowledge.ts';
@@ -59,6 +60,7 @@ import {
   triageMessage,
   unansweredMessage,
 } from './cards.ts';
+import { plainText } from './markdown.ts';
 import { CONTACT_CENTER_CHANNEL, channelOfDesk, STAFF_CHANNEL } from './notifier.ts';
 import { phrase, type StaffTextKey, staffLocale, type StaffLocale } from './text.ts';
 import type { InboundTurn } from './transport.ts';
@@ -433,21 +435,30 @@ export class TeamsTurnHandler {
     const word = typed.normalize('NFKC').toLowerCase();
     if (word === 'close' || word === 'claim') return this.ticketAction(t, word, ticket.id, agent);
     if (ticket.status === 'closed') return text(t, 'ticketClosed', { id: ticket.id });
-    if (!typed) return text(t, 'textOnly');
-    let delivered: boolean;
+    // What the citizen reads: Teams' Markdown and HTML as plain text.
+    const message = plainText(typed);
+    if (!message) return text(t, 'textOnly');
+    let relayed: Awaited<ReturnType<StaffDesk['reply']>>;
     try {
-      delivered = await this.opts.desk.reply(ticket.id, agent, typed, t.a.id ?? `${ticket.id}:${this.opts.now()}`);
+      relayed = await this.opts.desk.reply(ticket.id, agent, message, t.a.id ?? `${ticket.id}:${this.opts.now()}`);
     } catch (err) {
       this.opts.log.warn('teams.relay_failed', { ticket: ticket.id, ...errorFields(err) });
       return text(t, 'relayFailed');
     }
-    this.opts.log.info('teams.staff_message', { ticket: ticket.id, agent: pseudonym(agent.id), delivered });
-    // Delivered: the message in the thread is its own record; the bot stays quiet.
-    if (delivered) return [];
+    const shortened = relayed.sent && relayed.unsent.length > 0;
+    this.opts.log.info('teams.staff_message', { ticket: ticket.id, agent: pseudonym(agent.id), delivered: relayed.sent, ...(shortened ? { shortened } : {}) });
+    // Delivered whole: the message in the thread is its own record, and the bot stays quiet.
+    if (relayed.sent) return relayed.unsent ? this.shortened(t, message, relayed.unsent) : [];
     const now = (await this.opts.desk.get(ticket.id)) ?? ticket;
     if (now.status === 'closed') return text(t, 'ticketClosed', { id: ticket.id });
     if (now.status === 'claimed' && now.claimedBy && now.claimedBy.id !== agent.id) return text(t, 'claimedByOther', { id: ticket.id, name: now.claimedBy.name });
     return text(t, 'claimFirst', { id: ticket.id });
+  }
+
+  /** Tells staff their message was too long for the citizen's chat: how much of it went, and where the rest starts. */
+  private shortened(t: Turn, message: string, unsent: string): Outgoing[] {
+    const total = graphemeCount(message);
+    return text(t, 'relayShortened', { sent: total - graphemeCount(unsent), total, from: clip(unsent.split('\n')[0]!, 30) });
   }
 
   /** A turn of the citizen dialogs, run as the agent (the dialogs know `caller.agent`). */

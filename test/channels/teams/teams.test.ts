@@ -312,6 +312,15 @@ describe('claiming and closing', () => {
     expect(await say(typed(BEN, thread, 'Can I help?'))).toContain(`claimed by ${AIKO.name}: only they can`);
   });
 
+  it("a thread message's Markdown and HTML reach the citizen as plain text", async () => {
+    const ticket = await ticketWithCard();
+    const thread = { channel: CHANNEL, root: ticket.card.activityId };
+    await send(submit(AIKO, thread, { staff: 'claim', ticketId: ticket.id }));
+    const formatted = '## Your visit\n\n**Bring** your _ID card_ &amp; see [the page](https://www.city.kawasaki.jp/a_b/).\n- one\n* two';
+    expect(await send(typed(AIKO, thread, formatted))).toEqual([]);
+    expect(replyCalls.at(-1)?.text).toBe('Your visit\n\nBring your ID card & see the page (https://www.city.kawasaki.jp/a_b/).\n• one\n• two');
+  });
+
   it('close typed in the thread closes the ticket and the card shows Closed with no buttons', async () => {
     const ticket = await ticketWithCard();
     const thread = { channel: CHANNEL, root: ticket.card.activityId };
