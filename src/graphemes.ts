@@ -39,10 +39,11 @@ export function clip(text: string, max: number): string {
 }
 
 /**
- * Where a part may end, best first: after a blank line, a line, a sentence (with a closing
- * bracket or quote after it), a clause (Japanese commas), a space.
+ * Where a part may end, best first: after a blank line, a line, a sentence (Japanese or
+ * Western full stops, with a closing bracket or quote after it), a clause (Japanese commas),
+ * a space.
  */
-const BREAKS = [/\n[^\S\n]*\n\s*/g, /\n\s*/g, /(?:[。．！？]+|[.!?]+(?=\s))[」』）)"'’”]*\s*/g, /[、，]\s*/g, /\s+/g];
+const BREAKS = [/\n[^\S\n]*\n\s*/g, /\n\s*/g, /(?:[\u3002\uff0e\uff01\uff1f]+|[.!?]+(?=\s))[\u300d\u300f\uff09)"'’”]*\s*/g, /[\u3001\uff0c]\s*/g, /\s+/g];
 
 /** The end of the next part of `text` (at most `max` code units): the latest good break in its last half, else as much as fits. */
 function partEnd(text: string, max: number): number {

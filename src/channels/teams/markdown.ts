@@ -55,8 +55,8 @@ function unemphasised(text: string): string {
     .replace(/(^|[^\p{L}\p{N}_])_(?=[^\s_])([^_]*?[^\s_])_(?![\p{L}\p{N}_])/gu, '$1$2');
 }
 
-/** An address written out in a line: it ends before closing punctuation and emphasis marks. */
-const ADDRESS = /\b(?:https?:\/\/|www\.)[^\s<>]*[^\s<>*_.,;:!?'"()\[\]。、，．！？）」』]/gi;
+/** An address written out in a line: it ends before closing punctuation (Japanese too) and emphasis marks. */
+const ADDRESS = /\b(?:https?:\/\/|www\.)[^\s<>]*[^\s<>*_.,;:!?'"()\[\]\u3002\u3001\uff0c\uff0e\uff01\uff1f\uff09\u300d\u300f]/gi;
 
 /**
  * The inline Markdown of one line as plain text. Code spans, escaped characters, links and
