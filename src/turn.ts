@@ -24,12 +24,26 @@ export type Input =
 export interface Choice {
   label: string;
   data: string;
+  /** A heading the channel may show this button under, with the others of the same heading (e.g. morning, afternoon). */
+  group?: string;
+}
+
+/** What every reply may carry besides its words: buttons, and how a channel may present them. */
+interface ReplyBase {
+  choices?: Choice[];
+  /**
+   * What the reply is, where a channel shows a stand-in for it (LINE's notifications and chat
+   * list): never personal data. Unset: a text's own words, a card's title.
+   */
+  alt?: string;
+  /** Its buttons' numbers are shown, for a long list: typing a button's number taps it (at any step). */
+  numbered?: true;
 }
 
 /** What the bot says: plain text or a card, each optionally with buttons. */
 export type Reply =
-  | { kind: 'text'; text: string; choices?: Choice[] }
-  | { kind: 'card'; title: string; fields: { label: string; value: string }[]; text?: string; choices?: Choice[]; links?: Link[] };
+  | ({ kind: 'text'; text: string } & ReplyBase)
+  | ({ kind: 'card'; title: string; fields: { label: string; value: string }[]; text?: string; links?: Link[] } & ReplyBase);
 
 /** A button on a card that opens a page or dials a number (`https:` or `tel:`), not a reply to the bot. */
 export interface Link {

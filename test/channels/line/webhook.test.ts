@@ -31,6 +31,7 @@ import {
 } from '../../support/lineStub.ts';
 import { type RedisServer, startRedisServer } from '../../support/redisServer.ts';
 import { stableUuid } from '../../../src/uuid.ts';
+import { bubbleButtons } from './flex.ts';
 
 const SECRET = 'test-channel-secret-0123456789abcdef';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -120,7 +121,7 @@ describe('signature', () => {
 });
 
 describe('replies', () => {
-  it('greets a new follower with the menu as quick-reply postbacks', async () => {
+  it('greets a new follower with the menu as buttons in its bubble, and the same as quick-reply postbacks', async () => {
     const user = lineUserId();
     const follow = ev.follow(user);
     await send(follow);
@@ -141,6 +142,8 @@ describe('replies', () => {
       expect(item.action.data!.length).toBeLessThanOrEqual(300);
     }
     expect(items.map((i) => i.action.label)).toContain(ja.menu.book);
+    // LINE for PC shows no quick replies: the same postbacks are buttons inside the bubble.
+    expect(bubbleButtons(call!.messages.at(-1)!).map((b) => b.data)).toEqual(items.map((i) => i.action.data));
     // Only earlier messages carry no quick reply (LINE shows them on the last one only).
     for (const m of call!.messages.slice(0, -1)) expect(m.quickReply).toBeUndefined();
   });
