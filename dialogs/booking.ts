@@ -17,7 +17,7 @@ import type { BookingFailure, SlotOffer } from '../src/services/ports.ts';
 import type { Choice, Reply, Translate, TurnContext } from '../src/turn.ts';
 import { id } from './actions.ts';
 import { type ContactField, validateField } from './contact.ts';
-import { choice, formatDate, local, say, slotIdToTime, withChoices } from './format.ts';
+import { choice, formatDate, local, numbered, say, slotIdToTime, timeChoice, withChoices } from './format.ts';
 import { openHandoff } from './handoff.ts';
 import { atMenu, menuChoices } from './menu.ts';
 import type { ConversationState } from './state.ts';
@@ -62,8 +62,6 @@ const bookingActions = [
 /** A button of the booking dialog. */
 type BookingAction = z.infer<(typeof bookingActions)[number]>;
 
-/** Precautions per message: enough to read on a phone screen without scrolling. */
-const PRECAUTIONS_PER_MESSAGE = 4;
 /** Alternatives offered when the held slot was lost. */
 const NEAREST_OFFERS = 5;
 
@@ -229,7 +227,7 @@ export const booking: Journey<BookingFlow, BookingAction> = {
 
 function askService(ctx: Ctx, state: ConversationState, t: Translate): Reply[] {
   const choices = ctx.services.catalog.services.map((s) => choice(local(s.name, state.locale), { a: 'service', v: s.id }));
-  return [say(t('booking.servicePrompt'), [...choices, choice(t('common.menu'), { a: 'menu' })])];
+  return [numbered(say(t('booking.servicePrompt'), [...choices, choice(t('common.menu'), { a: 'menu' })]))];
 }
 
 function onService(ctx: Ctx, state: ConversationState, flow: Flow, serviceId: string): Promise<TurnResult> | undefined {
@@ -320,12 +318,12 @@ async function askDate(ctx: Ctx, state: ConversationState, flow: Flow, t: Transl
     // On LINE, where a freed time can reach them, the citizen may wait for one.
     const wait = ctx.caller.channel === 'line' ? sessions.map(({ session }) => choice(t('waitlist.join', { date: formatDate(session.date, state.locale, t, true) }), { a: 'waitJoin', s: session.id })) : [];
     if (wait.length > 0) parts.push(t('waitlist.explain'));
-    return [say(parts.filter((p) => p.length > 0).join('\n'), [...wait, back, choice(t('common.menu'), { a: 'menu' })])];
+    return [numbered(say(parts.filter((p) => p.length > 0).join('\n'), [...wait, back, choice(t('common.menu'), { a: 'menu' })]))];
   }
   const choices = sessions
     .filter((s) => s.free > 0)
     .map(({ session, free }) => choice(t('booking.dateLabel', { date: formatDate(session.date, state.locale, t, true), free }), { a: 'date', v: session.id }));
-  const prompt = say([t('booking.datePrompt'), ...lines].join('\n'), [...choices, back]);
+  const prompt = numbered(say([t('booking.datePrompt'), ...lines].join('\n'), [...choices, back]));
   return afterFull ? [say(t('booking.sessionFull')), prompt] : [prompt];
 }
 
@@ -373,7 +371,7 @@ async function askTime(ctx: Ctx, state: ConversationState, flow: Flow, t: Transl
     minutes: ctx.services.bookings.holdMinutes,
   });
   const back = choice(t('common.back'), { a: 'back' });
-  return [say(text, [...slots.map((slot) => choice(slotIdToTime(slot.id), { a: 'time', s: session.id, v: slot.id })), back])];
+  return [say(text, [...slots.map((slot) => timeChoice(slot.id, { a: 'time', s: session.id, v: slot.id }, t)), back])];
 }
 
 async function onTime(ctx: Ctx, state: ConversationState, flow: Flow, sessionId: string, slotId: string): Promise<TurnResult | undefined> {
@@ -397,19 +395,17 @@ function precautionsFor(service: Service, flow: Flow): Precaution[] {
   return service.precautions.items.filter((p) => flow.mode !== undefined && p.modes.includes(flow.mode));
 }
 
+/** Every precaution in one list, the question under it, and the buttons under that: read first, then agree. */
 function askPrecautions(ctx: Ctx, state: ConversationState, flow: Flow, t: Translate): Reply[] {
   const items = precautionsFor(serviceOf(ctx, flow), flow).map((p) => t('booking.precautionItem', { text: local(p.text, state.locale) }));
-  const chunks: string[][] = [];
-  for (let i = 0; i < items.length; i += PRECAUTIONS_PER_MESSAGE) chunks.push(items.slice(i, i + PRECAUTIONS_PER_MESSAGE));
-  const messages = chunks.map((chunk, i) => say([t('booking.precautionsHeader', { n: i + 1, total: chunks.length }), ...chunk].join('\n')));
-  return [
-    ...messages,
-    say(t('booking.precautionsPrompt'), [
-      choice(t('booking.agree'), { a: 'agree', v: true }),
-      choice(t('booking.disagree'), { a: 'agree', v: false }),
-      choice(t('common.back'), { a: 'back' }),
-    ]),
+  const title = t('booking.precautionsTitle');
+  const prompt = t('booking.precautionsPrompt');
+  const choices = [
+    choice(t('booking.agree'), { a: 'agree', v: true }),
+    choice(t('booking.disagree'), { a: 'agree', v: false }),
+    choice(t('common.back'), { a: 'back' }),
   ];
+  return [{ kind: 'card', title, fields: [], text: [...items, '', prompt].join('\n'), alt: `${title}\n${prompt}`, choices }];
 }
 
 async function onAgree(ctx: Ctx, state: ConversationState, flow: Flow, agreed: boolean): Promise<TurnResult> {
@@ -504,6 +500,8 @@ async function onConfirm(ctx: Ctx, state: ConversationState, flow: Flow): Promis
       title: t('booking.confirmedTitle'),
       fields: [{ label: t('booking.field.reference'), value: booking.id }, ...fields],
       text: t('booking.confirmedText', { reference: booking.id }),
+      // Notifications show this: what it is, not the reference itself.
+      alt: `${t('booking.confirmedTitle')}\n${t('booking.referenceInside')}`,
     },
     say(mode === 'online' ? t('booking.nextOnline') : t('booking.nextInPerson', { place, time: slotIdToTime(slotId) })),
   ]));

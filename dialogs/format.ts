@@ -17,6 +17,16 @@ export function say(text: string, choices?: Choice[]): Reply {
   return choices && choices.length > 0 ? { kind: 'text', text, choices } : { kind: 'text', text };
 }
 
+/** The reply with its buttons' numbers shown: for lists whose labels are long to type (dates, bookings). */
+export function numbered(reply: Reply): Reply {
+  return { ...reply, numbered: true };
+}
+
+/** A time's button, under the morning or afternoon heading. */
+export function timeChoice(slotId: string, action: Action, t: Translate): Choice {
+  return { ...choice(slotIdToTime(slotId), action), group: t(Number(slotId.slice(0, 2)) < 12 ? 'common.morning' : 'common.afternoon') };
+}
+
 /** Adds buttons to the last reply (LINE shows quick replies on the last message only). */
 export function withChoices(replies: Reply[], choices: Choice[]): Reply[] {
   const last = replies.at(-1);

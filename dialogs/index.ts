@@ -142,7 +142,7 @@ async function runGlobal(ctx: TurnContext, state: ConversationState, command: Gl
       return { replies: askMenu(t), state: atMenu(state) };
     }
     case 'help':
-      return { replies: [say(t('help')), ...(await ask(ctx, state))], state };
+      return { replies: [say(`${t('help')}\n${t('helpNumbers')}`), ...(await ask(ctx, state))], state };
     case 'language':
       return { replies: [say(t('languagePrompt'), languageChoices(ctx))], state };
     case 'decline': {
@@ -232,8 +232,8 @@ function commandIn<C extends Keyword>(ctx: TurnContext, text: string, commands: 
 
 /**
  * Typed text that names a button on screen counts as tapping it (people type "yes" or
- * "9:30" instead of tapping); menu words ("book", "my bookings") work at the menu.
- * At the contact steps typed text is the answer itself.
+ * "9:30" instead of tapping), and so does its number (see `byNumber`); menu words ("book",
+ * "my bookings") work at the menu. At the contact steps typed text is the answer itself.
  */
 async function asTappedChoice(ctx: TurnContext, state: ConversationState, text: string): Promise<Message> {
   const { flow } = state;
@@ -244,12 +244,22 @@ async function asTappedChoice(ctx: TurnContext, state: ConversationState, text: 
   // The language buttons are offered at any step, so their names work at any step too.
   if (keyword?.startsWith('lang:')) return { action: { a: 'setLanguage', v: keyword.slice(5) as Locale } };
   const shown = (await ask(ctx, state)).flatMap((r) => r.choices ?? []);
-  const match = shown.find((c) => normalize(c.label) === typed);
+  const match = shown.find((c) => normalize(c.label) === typed) ?? byNumber(shown, typed);
   const action = match ? decodeAction(match.data) : undefined;
   if (action) return { action };
   const started = flow.name === 'menu' ? JOURNEYS.find((j) => keyword === `journey:${j.name}`) : undefined;
   if (started) return { action: started.entry.action };
   return { text };
+}
+
+/**
+ * The button typed as its number ("2", "２", "2."): the n-th this step shows, counted as LINE
+ * numbers them. A number that is an hour on a button ("10" where "10:00" is shown) is that time.
+ */
+function byNumber(shown: Choice[], typed: string): Choice | undefined {
+  if (!/^\d{1,2}$/.test(typed)) return undefined;
+  const n = Number(typed);
+  return shown.find((c) => normalize(c.label) === `${n}:00`) ?? shown[n - 1];
 }
 
 function translator(ctx: TurnContext, state: ConversationState): Translate {

@@ -13,6 +13,7 @@
  * which lists this module itself.
  */
 import { z } from 'zod';
+import { clip } from '../src/graphemes.ts';
 import { isOfficeOpen, nextOfficeOpening } from '../src/services/calendar.ts';
 import type { FaqMatch } from '../src/services/faq.ts';
 import type { KnowledgeEntry } from '../src/services/knowledge.ts';
@@ -50,6 +51,9 @@ type InquiryAction = z.infer<(typeof inquiryActions)[number]>;
  * not worth a person's time: the citizen is asked to use the buttons instead.
  */
 const MIN_STATEMENT = 6;
+
+/** How much of the message the consent question quotes. */
+const QUOTED_MAX = 200;
 
 /** Where a question was typed: at the menu (or "ask a question"), at a step with buttons, or into a text field. */
 export type Where = 'open' | 'step' | 'field';
@@ -204,9 +208,15 @@ function answerReplies(ctx: TurnContext, state: ConversationState, entry: Knowle
   return [{ ...card, choices }];
 }
 
+/**
+ * May staff read the message? It is quoted, so the citizen sees what would be sent; the
+ * notification and chat list show the question only (`alt`), never the citizen's words.
+ */
 function consentQuestion(t: Translate, question: string): Reply {
   const q = fingerprint(question);
-  return say(t('inquiry.consentPrompt'), [choice(t('inquiry.consentYes'), { a: 'consent', v: true, q }), choice(t('inquiry.consentNo'), { a: 'consent', v: false, q })]);
+  const prompt = t('inquiry.consentPrompt');
+  const text = `${prompt}\n\n${t('inquiry.quoted', { text: clip(question.trim(), QUOTED_MAX) })}`;
+  return { ...say(text, [choice(t('inquiry.consentYes'), { a: 'consent', v: true, q }), choice(t('inquiry.consentNo'), { a: 'consent', v: false, q })]), alt: prompt };
 }
 
 /** A short fingerprint of a question (FNV-1a), so that a consent button names what it consents to without carrying it. */

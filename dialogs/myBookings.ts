@@ -9,7 +9,7 @@ import type { Booking } from '../src/domain.ts';
 import { serviceById, sessionById } from '../src/services/catalog.ts';
 import type { Reply, Translate, TurnContext } from '../src/turn.ts';
 import { id } from './actions.ts';
-import { choice, formatDate, local, say, slotIdToTime, withChoices } from './format.ts';
+import { choice, formatDate, local, numbered, say, slotIdToTime, timeChoice, withChoices } from './format.ts';
 import { holdKeyOf } from './booking.ts';
 import { askMenu, atMenu, menuChoices } from './menu.ts';
 import type { ConversationState } from './state.ts';
@@ -91,7 +91,7 @@ async function askMyBookings(ctx: Ctx, state: ConversationState, flow: Flow): Pr
     if (bookings.length === 0 && places.length === 0) return 'none';
     if (bookings.length === 0) return [say([t('my.none'), ...places].join('\n'), [back])];
     const choices = bookings.map((b) => choice(label(ctx, state, b, t), { a: 'open', s: b.sessionId, b: b.id }));
-    return [say([t('my.listPrompt'), ...places].join('\n'), [...choices, back])];
+    return [numbered(say([t('my.listPrompt'), ...places].join('\n'), [...choices, back]))];
   }
   const booking = await owned(ctx, flow);
   if (!booking) return 'none';
@@ -116,12 +116,12 @@ async function askMyBookings(ctx: Ctx, state: ConversationState, flow: Flow): Pr
     const date = session ? formatDate(session.date, state.locale, t) : '';
     if (free.length === 0) return [say(t('my.noOtherTime', { date }), [...otherDate, back])];
     const prompt = t('my.changePrompt', { time: slotIdToTime(booking.slotId), date });
-    return [say(prompt, [...free.map((s) => choice(slotIdToTime(s.id), { a: 'moveTo', s: target, v: s.id })), ...otherDate, back])];
+    return [say(prompt, [...free.map((s) => timeChoice(s.id, { a: 'moveTo', s: target, v: s.id }, t)), ...otherDate, back])];
   }
   if (flow.step === 'changeDate') {
     const others = await otherSessions(ctx, booking);
     if (others.length === 0) return [say(t('my.noOtherTime', { date: '' }), [back])];
-    return [say(t('my.otherDatePrompt'), [...others.map((s) => choice(`${formatDate(s.date, state.locale, t, true)} ${local(s.place, state.locale)}`, { a: 'changeTo', s: s.id })), back])];
+    return [numbered(say(t('my.otherDatePrompt'), [...others.map((s) => choice(`${formatDate(s.date, state.locale, t, true)} ${local(s.place, state.locale)}`, { a: 'changeTo', s: s.id })), back]))];
   }
   const session = sessionById(ctx.services.catalog, booking.sessionId);
   const date = session ? formatDate(session.date, state.locale, t) : '';

@@ -52,7 +52,10 @@ describe('booking a consultation', () => {
 
     const precautions = await u.tap('9:30');
     expect(precautions).toMatch(like('booking.held', { date: day(FIRST.date), time: '9:30' }));
-    expect(u.last.length).toBeGreaterThan(2);
+    // The hold, then every precaution in one card whose buttons follow the question.
+    expect(u.last).toHaveLength(2);
+    expect(u.last[1]).toMatchObject({ kind: 'card', title: ja('booking.precautionsTitle') });
+    expect(precautions).toContain(ja('booking.precautionsPrompt'));
     expect(u.buttons).toEqual([ja('booking.agree'), ja('booking.disagree'), ja('common.back')]);
 
     expect(await u.tap(ja('booking.agree'))).toContain(ja('booking.namePrompt'));
@@ -81,7 +84,7 @@ describe('booking a consultation', () => {
     });
   });
 
-  it('asks the online-only questions and shows every online precaution in short chunks', async () => {
+  it('asks the online-only questions and shows every online precaution in one list, the question after it', async () => {
     const bot = createBot();
     const u = bot.user('online');
     await u.type(word('book'));
@@ -92,11 +95,12 @@ describe('booking a consultation', () => {
     await u.tap(ja('booking.answer.yes'));
     await u.tap(startingWith(day(FIRST.date, true)));
     await u.tap('10:00');
-    const header = like('booking.precautionsHeader');
-    const chunks = u.last.filter((r) => r.kind === 'text' && header.test(r.text.split('\n')[0]!));
-    expect(chunks.length).toBeGreaterThan(1);
-    for (const chunk of chunks) expect(chunk.kind === 'text' && chunk.text.split('\n').length).toBeLessThanOrEqual(5);
-    for (const p of ONLINE_ONLY) expect(u.said).toContain(p.text.ja);
+    const cards = u.last.filter((r) => r.kind === 'card');
+    expect(cards).toHaveLength(1);
+    const list = cards[0]!.kind === 'card' ? (cards[0]!.text ?? '') : '';
+    for (const p of SERVICE.precautions.items.filter((p) => p.modes.includes('online'))) expect(list).toContain(ja('booking.precautionItem', { text: p.text.ja }));
+    expect(list.trimEnd().endsWith(ja('booking.precautionsPrompt'))).toBe(true);
+    expect(cards[0]!.choices?.map((c) => c.label)).toEqual([ja('booking.agree'), ja('booking.disagree'), ja('common.back')]);
     await u.tap(ja('booking.agree'));
     await u.type('Taro Kawasaki');
     await u.type('044-200-3691');
@@ -227,7 +231,7 @@ describe('booking a consultation', () => {
     expect((await bot.store.bookings.occupancy(SESSION, bot.clock.now())).held.size).toBe(0);
     for (let i = 0; i < QUESTIONS.online; i++) await u.tap(ja('booking.answer.yes'));
     await u.tap(startingWith(day(FIRST.date, true)));
-    expect(await u.tap('9:30')).toMatch(like('booking.precautionsHeader'));
+    expect(await u.tap('9:30')).toContain(ja('booking.precautionsTitle'));
     for (const p of ONLINE_ONLY) expect(u.said).toContain(p.text.ja);
   });
 
