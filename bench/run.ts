@@ -17,7 +17,8 @@
  *     windows, against the same baseline; its Redis round trips and conversation size;
  *  6. the question matcher in-process (bench/matcher.ts, its own process, once the servers are
  *     stopped): the urgent check and the match per question over the whole labelled set, and
- *     the one-off cost of building it (the morphological analyser's load, RSS).
+ *     the one-off cost of building it (the morphological analyser's load, RSS);
+ *  7. the size of the LINE answers of the key booking steps (bench/bytes.ts, its own process).
  *
  * Every figure that depends on the machine is also given as a ratio to the baseline or to
  * one process measured in the same run. The last line printed is one JSON object.
@@ -242,18 +243,18 @@ const figures = (w: Window) => ({
   p99: round(percentile(w.latencies, 99), 2),
 });
 
-/** bench/matcher.ts in its own process: its figures (its last line of output). */
-async function runMatcher(): Promise<MatcherFigures> {
-  const proc = spawnTracked(process.execPath, ['--expose-gc', 'bench/matcher.ts', String(MATCHER_ROUNDS)], { cwd: ROOT });
+/** A bench script in its own process: its figures (its last line of output). */
+async function runScript<T>(script: string, args: string[] = [], nodeFlags: string[] = []): Promise<T> {
+  const proc = spawnTracked(process.execPath, [...nodeFlags, script, ...args], { cwd: ROOT });
   await new Promise<void>((resolve) => {
     if (proc.exited()) resolve();
     else proc.child.once('exit', () => resolve());
   });
   const last = proc.output().trim().split('\n').at(-1) ?? '';
   try {
-    return JSON.parse(last) as MatcherFigures;
+    return JSON.parse(last) as T;
   } catch {
-    throw new Error(`bench/matcher.ts: ${proc.exited() ?? 'no figures'}\n${proc.output()}`);
+    throw new Error(`${script}: ${proc.exited() ?? 'no figures'}\n${proc.output()}`);
   }
 }
 
@@ -535,12 +536,15 @@ async function main(): Promise<void> {
 
   // -- the matcher in-process (no server running now) -------------------------------------------
   const matcherStart = performance.now();
-  const mx = await runMatcher();
+  const mx = await runScript<MatcherFigures>('bench/matcher.ts', [String(MATCHER_ROUNDS)], ['--expose-gc']);
   const matcherPhaseMs = performance.now() - matcherStart;
   log(`\n## 6. Question matcher in-process (bench/matcher.ts: buildQuestionBrain(loadConfig({}).faq), as defaultQuestionBrain())`);
   log(`build once: morphological analyser (Lindera/IPADIC) ${mx.reader_load_ms} ms, knowledge base and index ${mx.index_build_ms} ms; RSS +${mx.rss_increase_mb} MB (${mx.rss_mb} MB in all)`);
   log(`per question, urgent check + match, ${mx.questions} questions × ${mx.rounds} rounds after a warm-up round: p50 ${mx.p50_ms} ms, p99 ${mx.p99_ms} ms, max ${mx.max_ms} ms`);
   log(`the question turn's ${QUESTIONS.length} questions: ${mx.sample_bands.answer ?? 0} answered, ${mx.sample_bands.suggest ?? 0} "did you mean", ${mx.sample_bands.unknown ?? 0} not known (consent asked); urgent: ${mx.sample_urgent}`);
+
+  const lineBytes = await runScript<{ meanBytes: Record<'ja' | 'en', number> }>('bench/bytes.ts');
+  log(`\n## 7. LINE answer size (bench/bytes.ts): messages JSON of the key booking steps, mean ${lineBytes.meanBytes.ja} B in Japanese, ${lineBytes.meanBytes.en} B in English`);
 
   const events = [...botEvents].map(([e, n]) => `${e} ×${n}`).join(', ');
   log(`\nbot warnings/errors logged: ${events || 'none'}`);
@@ -612,6 +616,8 @@ async function main(): Promise<void> {
     matcher_reader_load_ms: mx.reader_load_ms,
     matcher_index_build_ms: mx.index_build_ms,
     matcher_rss_increase_mb: mx.rss_increase_mb,
+    line_answer_bytes_ja: lineBytes.meanBytes.ja,
+    line_answer_bytes_en: lineBytes.meanBytes.en,
     targets_met: Object.values(targets).filter(Boolean).length,
     targets_total: Object.keys(targets).length,
   };
