@@ -10,14 +10,14 @@
  */
 import { DateTime } from 'luxon';
 import { z } from 'zod';
-import { formatPhone, type Precaution, type ScreeningQuestion, type Service, ZONE } from '../src/domain.ts';
+import { formatPhone, local, type Precaution, type ScreeningQuestion, type Service, ZONE } from '../src/domain.ts';
 import { bookingWindow } from '../src/services/calendar.ts';
 import { serviceById, sessionById, sessionsOf } from '../src/services/catalog.ts';
 import type { BookingFailure, SlotOffer } from '../src/services/ports.ts';
 import type { Choice, Reply, Translate, TurnContext } from '../src/turn.ts';
 import { id } from './actions.ts';
 import { type ContactField, validateField } from './contact.ts';
-import { choice, formatDate, local, numbered, say, slotIdToTime, timeChoice, withChoices } from './format.ts';
+import { choice, formatDate, numbered, say, slotIdToTime, timeChoice, withChoices } from './format.ts';
 import { openHandoff } from './handoff.ts';
 import { atMenu, menuChoices } from './menu.ts';
 import type { ConversationState } from './state.ts';

@@ -3,7 +3,7 @@
  * locale files, so that no user-facing text lives in code.
  */
 import { DateTime } from 'luxon';
-import { type ClockTime, type IsoDate, type Locale, type Localized, ZONE } from '../src/domain.ts';
+import { type ClockTime, type IsoDate, LOCALE_TAGS, type Locale, ZONE } from '../src/domain.ts';
 import { type Action, encodeAction } from './actions.ts';
 import type { Choice, Reply, Translate } from '../src/turn.ts';
 
@@ -34,15 +34,10 @@ export function withChoices(replies: Reply[], choices: Choice[]): Reply[] {
   return [...replies.slice(0, -1), { ...last, choices: [...(last.choices ?? []), ...choices] }];
 }
 
-/** The catalog text in the user's language. */
-export function local(text: Localized, locale: Locale): string {
-  return text[locale];
-}
-
 /** `2026-12-08` → the locale's date format (`format.date`), e.g. `Tue, 8 Dec` in English. */
 export function formatDate(date: IsoDate, locale: Locale, t: Translate, short = false): string {
   return DateTime.fromISO(date, { zone: ZONE })
-    .setLocale(locale)
+    .setLocale(LOCALE_TAGS[locale])
     .toFormat(t(short ? 'format.shortDate' : 'format.date'));
 }
 

@@ -164,7 +164,7 @@ async function setLanguage(ctx: TurnContext, state: ConversationState, locale: L
 }
 
 function languageChoices(ctx: TurnContext): Choice[] {
-  return (['ja', 'en'] as const).map((v) => choice(ctx.services.translator(v)('language.name'), { a: 'setLanguage', v }));
+  return LOCALES.map((v) => choice(ctx.services.translator(v)('language.name'), { a: 'setLanguage', v }));
 }
 
 async function stale(ctx: TurnContext, state: ConversationState): Promise<TurnResult> {

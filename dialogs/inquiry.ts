@@ -13,6 +13,7 @@
  * which lists this module itself.
  */
 import { z } from 'zod';
+import { local } from '../src/domain.ts';
 import { clip } from '../src/graphemes.ts';
 import { isOfficeOpen, nextOfficeOpening } from '../src/services/calendar.ts';
 import type { FaqMatch } from '../src/services/faq.ts';
@@ -196,9 +197,9 @@ function answerReplies(ctx: TurnContext, state: ConversationState, entry: Knowle
     ...(entry.phone ? [{ label: t('inquiry.call', { phone: entry.phone.number }), uri: `tel:${entry.phone.number.replace(/-/g, '')}` }] : []),
   ];
   // The phone as a field, unless the answer already says it.
-  const phone = entry.phone && !entry.answer[locale].includes(entry.phone.number) ? entry.phone : undefined;
-  const fields = phone ? [{ label: t('inquiry.phoneField'), value: `${phone.number} (${phone.hours[locale]})` }] : [];
-  const card: Reply = { kind: 'card', title: entry.title[locale], text: entry.answer[locale], fields, ...(links.length > 0 ? { links } : {}) };
+  const phone = entry.phone && !local(entry.answer, locale).includes(entry.phone.number) ? entry.phone : undefined;
+  const fields = phone ? [{ label: t('inquiry.phoneField'), value: `${phone.number} (${local(phone.hours, locale)})` }] : [];
+  const card: Reply = { kind: 'card', title: local(entry.title, locale), text: local(entry.answer, locale), fields, ...(links.length > 0 ? { links } : {}) };
   const choices: Choice[] = [
     choice(t('inquiry.helpful'), { a: 'fb', e: entry.id, v: true }),
     choice(t('inquiry.notHelpful'), { a: 'fb', e: entry.id, v: false }),
@@ -262,7 +263,7 @@ async function passToStaff(ctx: TurnContext, state: ConversationState, current: 
       ctx.now,
     );
     // Too many new tickets this hour: the question stays with the citizen, who is given the phone.
-    if ('limited' in ticket) return withWayBack(ctx, withoutQuestion(state), [say(t('limit.tickets', { name: knowledge.desk.name[state.locale], phone: knowledge.desk.phone }))], 'step', current);
+    if ('limited' in ticket) return withWayBack(ctx, withoutQuestion(state), [say(t('limit.tickets', { name: local(knowledge.desk.name, state.locale), phone: knowledge.desk.phone }))], 'step', current);
     // The citizen already had a request waiting: the question joins it.
     if (ticket.question === undefined) await handoff.attachQuestion(ticket.id, question.q, suggestions);
     ticketId = ticket.id;
@@ -272,7 +273,7 @@ async function passToStaff(ctx: TurnContext, state: ConversationState, current: 
   const when = isOfficeOpen(desk.open, ctx.now)
     ? t('inquiry.soon')
     : t('inquiry.later', { next: `${formatDate(nextOfficeOpening(desk.open, ctx.now).toISODate()!, locale, t)} ${desk.open.from.replace(/^0/, '')}` });
-  const lines = [t('inquiry.sent', { ticket: ticketId }), when, t('inquiry.deskPhone', { name: desk.name[locale], phone: desk.phone, hours: desk.hours[locale] })];
+  const lines = [t('inquiry.sent', { ticket: ticketId }), when, t('inquiry.deskPhone', { name: local(desk.name, locale), phone: desk.phone, hours: local(desk.hours, locale) })];
   return withWayBack(ctx, withoutQuestion(state), [say(lines.join('\n'))], 'step', current);
 }
 
@@ -280,7 +281,7 @@ async function declined(ctx: TurnContext, state: ConversationState, current: Jou
   const t = translate(ctx, state);
   const { desk } = ctx.services.knowledge;
   const { locale } = state;
-  const text = [t('inquiry.notSent'), t('inquiry.deskPhone', { name: desk.name[locale], phone: desk.phone, hours: desk.hours[locale] })].join('\n');
+  const text = [t('inquiry.notSent'), t('inquiry.deskPhone', { name: local(desk.name, locale), phone: desk.phone, hours: local(desk.hours, locale) })].join('\n');
   return withWayBack(ctx, withoutQuestion(state), [say(text)], 'step', current);
 }
 
@@ -316,7 +317,7 @@ function stepOf(state: ConversationState, journey: Journey | undefined): string 
 }
 
 function title(m: FaqMatch, state: ConversationState): string {
-  return m.entry.title[state.locale];
+  return local(m.entry.title, state.locale);
 }
 
 function translate(ctx: TurnContext, state: ConversationState): Translate {

@@ -5,11 +5,11 @@
  * after it, the office's phone.
  */
 import { z } from 'zod';
-import type { Booking } from '../src/domain.ts';
+import { type Booking, local } from '../src/domain.ts';
 import { serviceById, sessionById } from '../src/services/catalog.ts';
 import type { Reply, Translate, TurnContext } from '../src/turn.ts';
 import { id } from './actions.ts';
-import { choice, formatDate, local, numbered, say, slotIdToTime, timeChoice, withChoices } from './format.ts';
+import { choice, formatDate, numbered, say, slotIdToTime, timeChoice, withChoices } from './format.ts';
 import { holdKeyOf } from './booking.ts';
 import { askMenu, atMenu, menuChoices } from './menu.ts';
 import type { ConversationState } from './state.ts';
