@@ -27,7 +27,7 @@ import { type ConversationState, conversationStateSchema, freshState } from '../
 import { StaleStateError } from '../dialogs/types.ts';
 import type { Caller, DialogServices, Input, Reply } from './turn.ts';
 import { say } from '../dialogs/format.ts';
-import { type Locale, ZONE } from './domain.ts';
+import { isLocale, type Locale, ZONE } from './domain.ts';
 import { KeyedQueue } from './keyedQueue.ts';
 import { errorFields, type Logger, pseudonym } from './log.ts';
 import type { OutboxChange, Store, StoredConversation } from './stores/ports.ts';
@@ -144,7 +144,7 @@ function outboxOf(stored: StoredConversation | null): OutboxEntry[] {
 /** The language kept in a stored state, read even from a record that no longer parses. */
 function keptLocale(raw: unknown): Locale | undefined {
   const kept = (raw as { locale?: unknown } | null | undefined)?.locale;
-  return kept === 'en' || kept === 'ja' ? kept : undefined;
+  return isLocale(kept) ? kept : undefined;
 }
 
 /** What a turn learnt before it failed. */
