@@ -68,10 +68,23 @@ export async function runDialog(ctx: TurnContext, state: ConversationState): Pro
   }
   const handled = await route(ctx, state, message);
   if (handled) return { ...handled, state: { ...handled.state, misses: undefined } };
+  const entered = action && journey ? MENU_JOURNEYS.find((j) => j.entry.action.a === action.a) : undefined;
+  if (entered) return switchJourney(ctx, state, entered);
   if (action || text === undefined) return stale(ctx, state);
   const answered = await answerQuestion(ctx, state, text, journey ? 'step' : 'open', journey);
   if (answered) return { ...answered, state: { ...answered.state, misses: undefined } };
   return notUnderstood(ctx, state, text, journey);
+}
+
+/**
+ * A menu button tapped in the middle of a journey: LINE's rich menu stays under the chat, and
+ * an earlier menu bubble stays tappable. Its own journey's button asks the current step again
+ * (nothing is lost); another's leaves this journey (letting go of a held time) and starts that one.
+ */
+async function switchJourney(ctx: TurnContext, state: ConversationState, entered: Journey): Promise<TurnResult> {
+  if (entered === journeyOf(state.flow)) return { replies: await ask(ctx, state), state };
+  await releaseHold(ctx, state);
+  return entered.start(ctx, atMenu(state));
 }
 
 /** Three messages in a row the bot cannot place: it offers to pass the last one to a person. */
@@ -100,6 +113,8 @@ async function withStaff(ctx: TurnContext, state: ConversationState, ticketId: s
   if (input.kind === 'action') {
     const action = decodeAction(input.data);
     if (action?.a === 'menu' || action?.a === 'cancel' || action?.a === 'endChat') return endHandoff(ctx, state, ticketId);
+    // Any other button (the rich menu stays on screen) gets the reminder of how to end the chat, not silence.
+    return { replies: [say(translator(ctx, state)('handoff.endHint'))], state };
   }
   return { replies: [], state };
 }
@@ -173,6 +188,8 @@ async function stale(ctx: TurnContext, state: ConversationState): Promise<TurnRe
 
 /** Journeys that start at any step, by their words or their action, rather than from the menu. */
 const ANYWHERE: readonly Journey[] = JOURNEYS.filter((j) => j.entry.anywhere);
+/** Journeys started from the menu. */
+const MENU_JOURNEYS: readonly Journey[] = JOURNEYS.filter((j) => !j.entry.anywhere);
 const ANYWHERE_KEYWORDS = ANYWHERE.map((j): Keyword => `journey:${j.name}`);
 
 /** Leaves the current journey (letting go of its hold) and starts one that works at any step. */

@@ -151,6 +151,17 @@ describe('reaching a person', () => {
     expect(await u.type(word('book'))).toContain(ja('booking.modePrompt'));
   });
 
+  it('a menu button tapped while talking with staff gets the reminder of how to end the chat, not silence', async () => {
+    const { bot, desk, events, now } = setup();
+    const u = bot.user('tapper');
+    await u.type(word('human'));
+    const [ticket] = await bot.store.tickets.listOpen();
+    await desk.claim(ticket!.id, staff, now());
+    const before = events.length;
+    expect(await u.send({ kind: 'action', data: encodeAction({ a: 'book' }) })).toBe(ja('handoff.endHint'));
+    expect(events.slice(before).some((e) => e.kind === 'said')).toBe(false);
+  });
+
   it('the citizen can end the conversation with staff', async () => {
     const { bot, desk, events, now } = setup();
     const u = bot.user('ender');

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { encodeAction } from '../../dialogs/actions.ts';
 import { conversationStateSchema } from '../../dialogs/state.ts';
 import { bookingWindow, slotsOf } from '../../src/services/calendar.ts';
 import { makeBooking } from '../support/stores.ts';
@@ -28,6 +29,20 @@ describe('global commands at any step', () => {
     expect((await bot.store.bookings.occupancy(SESSION, bot.clock.now())).held.size).toBe(1);
     expect(await u.type(word('menu'))).toContain(ja('menu.prompt'));
     expect((await bot.store.bookings.occupancy(SESSION, bot.clock.now())).held.size).toBe(0);
+  });
+
+  it('a menu button tapped mid-booking (the rich menu under the chat) switches journeys, or asks the step again for its own', async () => {
+    const bot = createBot();
+    const u = bot.user('richmenu');
+    await toTimeStep(u);
+    await u.tap('9:30');
+    const again = await u.send({ kind: 'action', data: encodeAction({ a: 'book' }) });
+    expect(again).not.toContain(ja('stale'));
+    expect(u.buttons).toContain(ja('booking.agree'));
+    expect((await bot.store.bookings.occupancy(SESSION, bot.clock.now())).held.size).toBe(1);
+    expect(await u.send({ kind: 'action', data: encodeAction({ a: 'my' }) })).toContain(ja('my.none'));
+    expect((await bot.store.bookings.occupancy(SESSION, bot.clock.now())).held.size).toBe(0);
+    expect(await u.send({ kind: 'action', data: encodeAction({ a: 'ask' }) })).toContain(ja('inquiry.prompt'));
   });
 
   it('cancel stops the booking and says nothing was booked', async () => {
