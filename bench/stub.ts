@@ -2,7 +2,8 @@
  * The bench's LINE side, in its own process (forked by run.ts, driven over IPC):
  *
  * - a stub of the LINE Messaging API (`POST /v2/bot/message/reply` and `/push`) that answers
- *   200 `{}` and counts calls, replies carrying the bot's apology, and bytes;
+ *   200 `{}` and counts calls, replies carrying the bot's apology, and bytes; and the profile
+ *   (`GET /v2/bot/profile/<user>`, language `ja`) a new conversation asks for;
  * - a driver of simulated LINE users: each user is a sequential loop of signed webhook posts
  *   (as LINE delivers one user's events one by one), all users concurrent. A user waits for
  *   the bot's reply to reach this stub (by reply token, or by push to the user id), reads the
@@ -33,7 +34,7 @@ interface Received {
   messages: LineMessage[];
 }
 
-const counters = { reply: 0, push: 0, unavailable: 0, other: 0, bytes: 0 };
+const counters = { reply: 0, push: 0, unavailable: 0, other: 0, profile: 0, bytes: 0 };
 /** Turns waiting for their reply: key = reply token, or `push:<userId>`. */
 const waiters = new Map<string, (r: Received) => void>();
 
@@ -43,7 +44,7 @@ const server = createServer((req, res) => {
   req.on('end', () => {
     const at = performance.now();
     const raw = Buffer.concat(chunks).toString('utf8');
-    const path = (req.url ?? '').split('?')[0];
+    const path = (req.url ?? '').split('?')[0] ?? '';
     const kind = path === '/v2/bot/message/reply' ? 'reply' : path === '/v2/bot/message/push' ? 'push' : undefined;
     if (req.method === 'POST' && kind) {
       counters[kind]++;
@@ -57,6 +58,14 @@ const server = createServer((req, res) => {
       }
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 });
       res.end('{}');
+      return;
+    }
+    // A new conversation asks for the citizen's profile (its language), as LINE answers it.
+    if (req.method === 'GET' && path.startsWith('/v2/bot/profile/')) {
+      counters.profile++;
+      const body = JSON.stringify({ userId: path.slice('/v2/bot/profile/'.length), displayName: 'bench', language: 'ja' });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
       return;
     }
     counters.other++;

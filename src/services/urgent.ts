@@ -17,15 +17,22 @@ export const URGENT_CATEGORIES = ['suicide', 'child_abuse', 'fire', 'medical', '
 /** What kind of emergency a message is about; decides which numbers the citizen gets. */
 export type UrgentCategory = (typeof URGENT_CATEGORIES)[number];
 
+/** A pattern, folded as the text it is matched on, and checked on its own so an error names it. */
 const pattern = z.string().transform((source, ctx) => {
+  const folded = foldText(source);
   try {
-    return new RegExp(foldText(source), 'u');
+    new RegExp(folded, 'u');
+    return folded;
   } catch {
     ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${source}` });
     return z.NEVER;
   }
 });
-const patterns = z.array(pattern);
+/**
+ * A list of patterns as one alternation: one pass over the text instead of one per pattern
+ * (a sixth of the turn's urgent check once the patterns of six languages were in).
+ */
+const patterns = z.array(pattern).transform((sources) => (sources.length > 0 ? new RegExp(sources.map((s) => `(?:${s})`).join('|'), 'u') : /(?!)/u));
 
 const urgentSchema = z.strictObject({
   about: z.string().optional(),
@@ -60,7 +67,7 @@ export class UrgentDetector {
   detect(text: string): UrgentCategory | undefined {
     const folded = foldText(text);
     if (folded.length === 0) return undefined;
-    const hits = (rs: RegExp[]) => rs.some((r) => r.test(folded));
+    const hits = (r: RegExp) => r.test(folded);
     const hypothetical = hits(this.data.hypothetical);
     const informational = hits(this.data.informational);
     for (const category of this.data.categories) {
