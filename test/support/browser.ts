@@ -4,7 +4,7 @@
  * where a missing browser must fail the run rather than pass it silently.
  */
 import { existsSync } from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
@@ -29,4 +29,25 @@ export function launchBrowser(): Promise<Browser> {
       '--disable-sync',
     ],
   });
+}
+
+/** Waits until the web chat's answer is on screen and its buttons work. */
+export async function settled(page: Page): Promise<void> {
+  await page.waitForFunction(
+    () => !document.querySelector('#log .typing') && !document.getElementById('send')!.hasAttribute('aria-disabled') && document.querySelectorAll('#choices button').length > 0,
+  );
+}
+
+/** Taps the web chat button whose whole name is `label` (or matches it), then waits for the answer. */
+export async function tap(page: Page, label: string | RegExp): Promise<void> {
+  const name = typeof label === 'string' ? new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) : label;
+  await page.locator('#choices').getByRole('button', { name }).first().click();
+  await settled(page);
+}
+
+/** Types `text` into the web chat and sends it with Enter, then waits for the answer. */
+export async function type(page: Page, text: string): Promise<void> {
+  await page.locator('#text').fill(text);
+  await page.locator('#text').press('Enter');
+  await settled(page);
 }

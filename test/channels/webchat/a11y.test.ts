@@ -22,7 +22,7 @@ import { createLimits } from '../../../src/limits.ts';
 import { createLogger } from '../../../src/log.ts';
 import { translator } from '../../../src/services/index.ts';
 import { fakeClock, type RunningApp, startApp } from '../../support/app.ts';
-import { browserSkipReason, launchBrowser } from '../../support/browser.ts';
+import { browserSkipReason, launchBrowser, settled, tap, type } from '../../support/browser.ts';
 import { ja, word } from '../../support/chat.ts';
 
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -74,13 +74,6 @@ describe.skipIf(!!skipReason)('web chat page accessibility (WCAG 2.1 AA) in Chro
     return page;
   }
 
-  /** Waits until the bot's answer is on screen and its buttons work. */
-  async function settled(page: Page): Promise<void> {
-    await page.waitForFunction(
-      () => !document.querySelector('#log .typing') && !document.getElementById('send')!.hasAttribute('aria-disabled') && document.querySelectorAll('#choices button').length > 0,
-    );
-  }
-
   /** axe-core with the WCAG 2.0 and 2.1 A and AA rules: every violation fails the test, with what and where. */
   async function expectNoViolations(page: Page, when: string): Promise<void> {
     if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE_SOURCE);
@@ -98,18 +91,6 @@ describe.skipIf(!!skipReason)('web chat page accessibility (WCAG 2.1 AA) in Chro
     await page.mouse.move(0, 0); // no hover colour left on a button
     await page.evaluate(() => document.getElementById('log')!.scrollTo(0, 1e6));
     await page.screenshot({ path: `${SHOTS}${name}.png` });
-  }
-
-  async function tap(page: Page, label: string | RegExp): Promise<void> {
-    const name = typeof label === 'string' ? new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) : label;
-    await page.locator('#choices').getByRole('button', { name }).first().click();
-    await settled(page);
-  }
-
-  async function type(page: Page, text: string): Promise<void> {
-    await page.locator('#text').fill(text);
-    await page.locator('#text').press('Enter');
-    await settled(page);
   }
 
   /** Book → in person → every screening question → 12/8: the thirteen time buttons. */

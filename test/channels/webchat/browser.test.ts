@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeClock, type RunningApp, startApp } from '../../support/app.ts';
-import { browserSkipReason, launchBrowser } from '../../support/browser.ts';
+import { browserSkipReason, launchBrowser, settled, tap, type } from '../../support/browser.ts';
 
 const ja = JSON.parse(readFileSync(new URL('../../../locales/ja.json', import.meta.url), 'utf8'));
 const skipReason = browserSkipReason();
@@ -40,24 +40,6 @@ describe.skipIf(!!skipReason)('web chat page in Chromium', () => {
   }
 
   /** Waits until the page has the bot's answer on screen and its buttons ready. */
-  async function settled(page: Page): Promise<void> {
-    await page.waitForFunction(
-      () => !document.querySelector('#log .typing') && !document.getElementById('send')!.hasAttribute('aria-disabled') && document.querySelectorAll('#choices button').length > 0,
-    );
-  }
-
-  async function tap(page: Page, label: string | RegExp): Promise<void> {
-    const name = typeof label === 'string' ? new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) : label;
-    await page.locator('#choices').getByRole('button', { name }).first().click();
-    await settled(page);
-  }
-
-  async function type(page: Page, text: string): Promise<void> {
-    await page.locator('#text').fill(text);
-    await page.locator('#text').press('Enter');
-    await settled(page);
-  }
-
   const lastBotText = (page: Page) => page.locator('#log .bubble.bot .text').last().innerText();
   const lastMine = (page: Page) => page.locator('#log .me .text').last().innerText();
 
