@@ -5,7 +5,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { messagingApi } from '@line/bot-sdk';
-import { Redis } from 'ioredis';
 import { DateTime } from 'luxon';
 import restify from 'restify';
 import { describeStep } from '../dialogs/journeys.ts';
@@ -32,6 +31,7 @@ import { LineGroupNotifier } from './notifiers/lineGroup.ts';
 import { WebhookNotifier } from './notifiers/webhook.ts';
 import { createMemoryStore } from './stores/memory.ts';
 import type { Store } from './stores/ports.ts';
+import { createRedisClient, type RedisTarget } from './stores/connection.ts';
 import { appendOnlyOf, createRedisStore } from './stores/redis.ts';
 import { createSealer } from './stores/sealing.ts';
 import { StaffDeskService } from './staffDesk.ts';
@@ -81,8 +81,8 @@ export interface App {
  * Production's start-up check that Redis keeps an append-only file: without one, a restart of
  * Redis loses the bookings confirmed since its last snapshot. Throws a ConfigError saying what to set.
  */
-async function requireAppendOnly(url: string): Promise<void> {
-  const appendOnly = await appendOnlyOf(url);
+async function requireAppendOnly(target: RedisTarget): Promise<void> {
+  const appendOnly = await appendOnlyOf(target);
   if (appendOnly === 'refused') {
     throw new ConfigError(
       'invalid configuration: REDIS_PERSISTENCE_CHECK: this Redis refuses CONFIG GET, so its persistence cannot be checked: make sure it keeps an append-only file (appendonly yes), then set REDIS_PERSISTENCE_CHECK=off',
@@ -96,13 +96,15 @@ async function requireAppendOnly(url: string): Promise<void> {
 }
 
 /** The Redis store, sealing personal data when a key is configured (and saying when it is not). */
-async function redisStore(config: Config, url: string, log: Logger): Promise<Store> {
-  if (config.production && config.redisPersistenceCheck) await requireAppendOnly(url);
+async function redisStore(config: Config, target: RedisTarget, log: Logger): Promise<Store> {
+  if (config.production && config.redisPersistenceCheck) await requireAppendOnly(target);
   if (config.production && !config.redisPersistenceCheck) log.warn('store.persistence_unchecked', { note: 'persistence-check-off:the-provider-must-keep-redis-persistent' });
   if (!config.dataEncryptionKey) log.warn('store.unsealed', { note: 'set-DATA_ENCRYPTION_KEY-to-encrypt-personal-data-at-rest' });
   return createRedisStore({
-    url,
+    target,
     prefix: config.redisPrefix,
+    wait: config.redisWait,
+    onWaitShort: (acked) => log.warn('redis.replicas_short', { acked, wanted: config.redisWait.replicas }),
     auditCap: config.auditMaxEntries,
     onError: (err) => log.warn('redis.connection', errorFields(err)),
     ...(config.dataEncryptionKey ? { sealer: createSealer(config.dataEncryptionKey) } : {}),
@@ -120,7 +122,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const log = overrides.log ?? createLogger(config.logLevel);
   const now = overrides.now ?? Date.now;
   const catalog = overrides.catalog ?? loadCatalog(config.catalogFile ?? CATALOG_FILE);
-  const store = overrides.store ?? (config.redisUrl ? await redisStore(config, config.redisUrl, log) : createMemoryStore({ auditCap: config.auditMaxEntries }));
+  const store = overrides.store ?? (config.redis ? await redisStore(config, config.redis, log) : createMemoryStore({ auditCap: config.auditMaxEntries }));
   if (store.kind === 'memory') log.warn('store.memory', { persistent: false, note: 'in-process-store:state-is-lost-on-restart' });
 
   // Staff hear of tickets in Teams, and optionally in a LINE group and through a webhook.
@@ -148,7 +150,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   }
   const notifier = new FanoutNotifier(notifiers, { log });
   // Abuse limits count in the store's Redis (on a connection of their own), so they hold across instances.
-  const limitsRedis = store.kind === 'redis' && config.redisUrl ? new Redis(config.redisUrl, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1_500 }) : undefined;
+  const limitsRedis = store.kind === 'redis' && config.redis ? createRedisClient(config.redis, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1_500 }) : undefined;
   limitsRedis?.on('error', (err: Error) => log.warn('limits.redis_connection', errorFields(err)));
   await limitsRedis?.connect();
   const limits = createLimits({ rules: config.limits, prefix: config.redisPrefix, log, ...(limitsRedis ? { redis: limitsRedis } : {}) });
@@ -156,7 +158,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   // The messages after a booking: jobs on Redis (every instance runs them, each once), or in this process.
   const mailer = createMailer({ ...config.mail, log });
   if (!mailer.configured) log.warn('mail.not_configured', { note: 'no-SMTP_URL:emails-are-logged-by-id-not-sent' });
-  const jobs: JobQueue = store.kind === 'redis' && config.redisUrl ? new BullJobQueue({ url: config.redisUrl, prefix: config.redisPrefix, now, log }) : new MemoryJobQueue({ now, log });
+  const jobs: JobQueue = store.kind === 'redis' && config.redis ? new BullJobQueue({ target: config.redis, prefix: config.redisPrefix, now, log }) : new MemoryJobQueue({ now, log });
   const lifecycle = new BookingLifecycle({
     catalog,
     jobs,

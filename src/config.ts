@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type { FaqThresholds } from './services/faq.ts';
+import { parseNodes, type RedisTarget } from './stores/connection.ts';
 import type { LimitRules } from './limits.ts';
 import type { LifecycleTimes } from './services/lifecycle.ts';
 
@@ -18,6 +19,19 @@ const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3978),
   HOST: z.string().default('0.0.0.0'),
   REDIS_URL: z.preprocess(blankToUndefined, z.url({ protocol: /^rediss?$/ }).optional()),
+  /** A Sentinel group instead of REDIS_URL: the sentinels (`host:port,…`) and the master's name. */
+  REDIS_SENTINELS: z.preprocess(blankToUndefined, z.string().optional()),
+  REDIS_SENTINEL_NAME: z.preprocess(blankToUndefined, z.string().regex(/^[\w.-]{1,64}$/).optional()),
+  /** A Cluster instead of REDIS_URL: some of its nodes (`host:port,…`); the rest are discovered. */
+  REDIS_CLUSTER_NODES: z.preprocess(blankToUndefined, z.string().optional()),
+  /** The data nodes' password with REDIS_SENTINELS or REDIS_CLUSTER_NODES (REDIS_URL carries its own). */
+  REDIS_PASSWORD: z.preprocess(blankToUndefined, z.string().optional()),
+  /** The sentinels' own password, if they have one. */
+  REDIS_SENTINEL_PASSWORD: z.preprocess(blankToUndefined, z.string().optional()),
+  /** After each booking change, wait until this many replicas have it (`WAIT`); 0: do not wait. */
+  REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(10).default(0),
+  /** How long that wait may take (ms) before the booking is answered anyway (and logged). */
+  REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).max(10_000).default(500),
   REDIS_PREFIX: z.string().regex(/^[\w:.-]{1,64}$/).default('citybot:'),
   /** `off` skips production's start-up check of the append-only file, for managed Redis where CONFIG is disabled. */
   REDIS_PERSISTENCE_CHECK: z.enum(['on', 'off']).default('on'),
@@ -110,7 +124,10 @@ export interface Config {
   production: boolean;
   port: number;
   host: string;
-  redisUrl?: string;
+  /** Where Redis is: one node, a Sentinel group or a Cluster; unset: the in-memory store. */
+  redis?: RedisTarget;
+  /** Replicas each booking change waits for (`WAIT`), and for how long at most. */
+  redisWait: { replicas: number; timeoutMs: number };
   redisPrefix: string;
   /** In production, start-up requires the Redis to keep an append-only file (`REDIS_PERSISTENCE_CHECK=off` skips it). */
   redisPersistenceCheck: boolean;
@@ -192,10 +209,39 @@ function productionProblems(e: ParsedEnv): string[] {
   if (!e.DATA_ENCRYPTION_KEY) {
     problems.push('DATA_ENCRYPTION_KEY: required in production, to seal personal data in Redis (openssl rand -base64 32)');
   }
-  if (!e.REDIS_URL) {
-    problems.push('REDIS_URL: required in production (the in-memory store loses every booking and conversation on restart)');
+  if (!e.REDIS_URL && !e.REDIS_SENTINELS && !e.REDIS_CLUSTER_NODES) {
+    problems.push('REDIS_URL: required in production, or REDIS_SENTINELS or REDIS_CLUSTER_NODES (the in-memory store loses every booking and conversation on restart)');
   }
   return problems;
+}
+
+/** The Redis deployment named by the environment: at most one of the three ways. */
+function redisTarget(e: ParsedEnv): RedisTarget | undefined {
+  const given = [e.REDIS_URL && 'REDIS_URL', e.REDIS_SENTINELS && 'REDIS_SENTINELS', e.REDIS_CLUSTER_NODES && 'REDIS_CLUSTER_NODES'].filter(Boolean);
+  if (given.length > 1) throw new ConfigError(`invalid configuration: ${given.join(', ')}: set only one of them`);
+  const nodes = (name: string, list: string) => {
+    try {
+      const parsed = parseNodes(list);
+      if (parsed.length === 0) throw new Error('no node given');
+      return parsed;
+    } catch (error) {
+      throw new ConfigError(`invalid configuration: ${name}: ${(error as Error).message}`);
+    }
+  };
+  const password = e.REDIS_PASSWORD ? { password: e.REDIS_PASSWORD } : {};
+  if (e.REDIS_URL) return { kind: 'single', url: e.REDIS_URL };
+  if (e.REDIS_SENTINELS) {
+    if (!e.REDIS_SENTINEL_NAME) throw new ConfigError('invalid configuration: REDIS_SENTINEL_NAME: required with REDIS_SENTINELS (the name the sentinels monitor the master by)');
+    return {
+      kind: 'sentinel',
+      sentinels: nodes('REDIS_SENTINELS', e.REDIS_SENTINELS),
+      name: e.REDIS_SENTINEL_NAME,
+      ...password,
+      ...(e.REDIS_SENTINEL_PASSWORD ? { sentinelPassword: e.REDIS_SENTINEL_PASSWORD } : {}),
+    };
+  }
+  if (e.REDIS_CLUSTER_NODES) return { kind: 'cluster', nodes: nodes('REDIS_CLUSTER_NODES', e.REDIS_CLUSTER_NODES), ...password };
+  return undefined;
 }
 
 /** Parses the environment (`process.env` by default). */
@@ -222,6 +268,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.STAFF_WEBHOOK_URL && !e.STAFF_WEBHOOK_SECRET) {
     throw new ConfigError('invalid configuration: STAFF_WEBHOOK_SECRET: required when STAFF_WEBHOOK_URL is set');
   }
+  const redis = redisTarget(e);
   const production = e.NODE_ENV === 'production';
   const refused = production ? productionProblems(e) : [];
   if (refused.length > 0) throw new ConfigError(refused.map((p) => `invalid configuration: ${p}`).join('\n'));
@@ -229,7 +276,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     production,
     port: e.PORT,
     host: e.HOST,
-    ...(e.REDIS_URL ? { redisUrl: e.REDIS_URL } : {}),
+    ...(redis ? { redis } : {}),
+    redisWait: { replicas: e.REDIS_WAIT_REPLICAS, timeoutMs: e.REDIS_WAIT_TIMEOUT_MS },
     redisPrefix: e.REDIS_PREFIX,
     redisPersistenceCheck: e.REDIS_PERSISTENCE_CHECK === 'on',
     ...(e.DATA_ENCRYPTION_KEY ? { dataEncryptionKey: e.DATA_ENCRYPTION_KEY } : {}),

@@ -5,7 +5,7 @@
  * when the store is Redis, in memory otherwise. Keys are pseudonyms, never a raw user id or
  * address.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './stores/connection.ts';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { errorFields, type Logger, pseudonym } from './log.ts';
 
@@ -28,7 +28,7 @@ export interface Limits {
 export interface LimitsOptions {
   rules: LimitRules;
   /** Counts are shared through this client; without one they live in this process. */
-  redis?: Redis;
+  redis?: RedisClient;
   /** Key prefix (the store's), so several bots can share a Redis. */
   prefix: string;
   log: Logger;

@@ -14,7 +14,7 @@ describe('configuration', () => {
   it('runs with no environment at all: development, memory store, web chat on, Teams emulator mode, port 3978', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({ production: false, port: 3978, webchatEnabled: true, holdMinutes: 10, redisPrefix: 'citybot:' });
-    expect(config.redisUrl).toBeUndefined();
+    expect(config.redis).toBeUndefined();
     expect(config.dataEncryptionKey).toBeUndefined();
     expect(config.teams.emulator).toBe(true);
     expect(config.line.apiBaseUrl).toBe('https://api.line.me');

@@ -6,7 +6,7 @@
  * lost compare-and-set race) cannot send a message twice.
  */
 import { Job, Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import { createRedisClient, type RedisClient, type RedisTarget } from '../stores/connection.ts';
 import { errorFields, type Logger } from '../log.ts';
 import { type GaveUpHandler, JOB_ATTEMPTS, JOB_ID, JOB_RETRY_BASE_MS, type JobData, type JobHandler, type JobName, type JobQueue } from './queue.ts';
 
@@ -18,7 +18,9 @@ const CONCURRENCY = 4;
 const CLOSE_WAIT_MS = 3_000;
 
 export interface BullJobQueueOptions {
-  url: string;
+  /** One node (`url`), or a Sentinel group or Cluster (`target`). */
+  url?: string;
+  target?: RedisTarget;
   /** The store's key prefix; the queue's keys go under `<prefix>{jobs}`. */
   prefix: string;
   now: () => number;
@@ -27,15 +29,18 @@ export interface BullJobQueueOptions {
 
 export class BullJobQueue implements JobQueue {
   private readonly opts: BullJobQueueOptions;
-  private readonly connection: Redis;
+  private readonly target: RedisTarget;
+  private readonly connection: RedisClient;
   private readonly queue: Queue;
   private worker?: Worker;
-  private workerConnection?: Redis;
+  private workerConnection?: RedisClient;
 
   constructor(opts: BullJobQueueOptions) {
     this.opts = opts;
+    if (!opts.target && !opts.url) throw new Error('a job queue on Redis needs a url or a target');
+    this.target = opts.target ?? { kind: 'single', url: opts.url! };
     // Adding jobs fails fast in an outage (the caller logs it); the worker's blocking reads need no retry limit.
-    this.connection = new Redis(opts.url, { maxRetriesPerRequest: 1, enableOfflineQueue: true });
+    this.connection = createRedisClient(this.target, { maxRetriesPerRequest: 1, enableOfflineQueue: true });
     this.connection.on('error', (err: Error) => opts.log.warn('jobs.redis_connection', errorFields(err)));
     this.queue = new Queue(QUEUE, { connection: this.connection, prefix: `${opts.prefix}{jobs}` });
     this.queue.on('error', (err: Error) => opts.log.warn('jobs.queue_error', errorFields(err)));
@@ -65,8 +70,8 @@ export class BullJobQueue implements JobQueue {
   }
 
   start(handler: JobHandler, gaveUp?: GaveUpHandler): void {
-    const { log, url, prefix } = this.opts;
-    this.workerConnection = new Redis(url, { maxRetriesPerRequest: null });
+    const { log, prefix } = this.opts;
+    this.workerConnection = createRedisClient(this.target, { maxRetriesPerRequest: null });
     this.workerConnection.on('error', (err: Error) => log.warn('jobs.redis_connection', errorFields(err)));
     this.worker = new Worker(QUEUE, (job) => handler(job.name as JobName, job.data as JobData, job.id!), {
       connection: this.workerConnection,

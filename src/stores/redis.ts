@@ -31,7 +31,8 @@
  * (`{p}` is the prefix.) Scripts return flat arrays, so replies look the same under RESP2
  * and RESP3.
  */
-import { Redis, type ChainableCommander } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import { createRedisClient, dataNodes, type RedisClient, type RedisTarget } from './connection.ts';
 import type { Booking, Ticket } from '../domain.ts';
 import { SESSION_COUNTERS } from './ports.ts';
 import { isSealed, type Sealer } from './sealing.ts';
@@ -61,8 +62,18 @@ import { ERASED_USER } from './ports.ts';
 
 /** Where to connect and how to namespace keys. */
 export interface RedisStoreOptions {
-  /** e.g. `redis://127.0.0.1:6379` */
-  url: string;
+  /** One node, e.g. `redis://127.0.0.1:6379`; or give `target`. */
+  url?: string;
+  /** A Sentinel group or a Cluster (or one node), as the config names it. */
+  target?: RedisTarget;
+  /**
+   * After each booking change (confirm, move, cancel), wait until this many replicas have it
+   * (`WAIT`), at most `timeoutMs`; a booking told to the citizen then survives a failover.
+   * Default: no wait.
+   */
+  wait?: { replicas: number; timeoutMs: number };
+  /** A wait that ended with fewer replicas than asked for (the booking is answered all the same). */
+  onWaitShort?: (acked: number) => void;
   /** Put before every key, e.g. `citybot:`; lets several bots or test files share one Redis. */
   prefix: string;
   /**
@@ -431,24 +442,26 @@ return redis.call('HGET', KEYS[2], ids[1])
 `;
 
 /**
- * KEYS conversation, unsent index; ARGV expectedRev stateJson ttlMs conversationKey index
- * ('keep', 'drop' or the score of the oldest entry left) addId ('' = none) addJson dropIds….
+ * KEYS conversation; ARGV expectedRev stateJson ttlMs addId ('' = none) addJson dropIds….
  * Compare-and-set, so that two processes handling the same user cannot both write on top of
- * one revision; the outbox and its index change in the same step. (The index is one key for
- * every conversation: on Redis Cluster it must move out of this script.)
+ * one revision. The `unsent` index is one key for every conversation, so in another hash slot
+ * on Cluster: the client updates it in steps of its own around this one (see `save`).
  */
 const SAVE_CONVERSATION = `
 local current = tonumber(redis.call('HGET', KEYS[1], 'r') or '0')
 if current ~= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'r', tostring(current + 1), 's', ARGV[2])
-if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'o:' .. ARGV[6], ARGV[7]) end
-for i = 8, #ARGV do redis.call('HDEL', KEYS[1], 'o:' .. ARGV[i]) end
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'o:' .. ARGV[4], ARGV[5]) end
+for i = 6, #ARGV do redis.call('HDEL', KEYS[1], 'o:' .. ARGV[i]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-if ARGV[5] == 'drop' then
-  redis.call('ZREM', KEYS[2], ARGV[4])
-elseif ARGV[5] ~= 'keep' then
-  redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
-end
+return 1
+`;
+
+/** KEYS index; ARGV score member. Lists the member at `score`, or keeps an earlier score it has. */
+const INDEX_EARLIER = `
+local current = redis.call('ZSCORE', KEYS[1], ARGV[2])
+if current and tonumber(current) <= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `;
 
@@ -471,13 +484,14 @@ return written
 const HASH_ALL = `return redis.call('HGETALL', KEYS[1])`;
 
 /**
- * KEYS conversation, unsent index; ARGV eventId conversationKey. Drops one outbox entry; with
- * only the revision and the state left, the conversation leaves the index.
+ * KEYS conversation; ARGV eventId ('' = none). Drops one outbox entry; returns how many are
+ * left (the fields besides the revision and the state).
  */
 const OUTBOX_DELIVERED = `
-redis.call('HDEL', KEYS[1], 'o:' .. ARGV[1])
-if redis.call('HLEN', KEYS[1]) <= 2 then redis.call('ZREM', KEYS[2], ARGV[2]) end
-return 1
+if ARGV[1] ~= '' then redis.call('HDEL', KEYS[1], 'o:' .. ARGV[1]) end
+local n = redis.call('HLEN', KEYS[1])
+if n < 2 then return 0 end
+return n - 2
 `;
 
 /**
@@ -517,16 +531,17 @@ const SCRIPTS = {
   cbHashPairs: { numberOfKeys: 1, lua: HASH_PAIRS },
   cbSetCard: { numberOfKeys: 2, lua: SET_CARD },
   cbActiveTicket: { numberOfKeys: 2, lua: ACTIVE_TICKET },
-  cbSaveConversation: { numberOfKeys: 2, lua: SAVE_CONVERSATION },
+  cbSaveConversation: { numberOfKeys: 1, lua: SAVE_CONVERSATION },
+  cbIndexEarlier: { numberOfKeys: 1, lua: INDEX_EARLIER },
   cbHashAll: { numberOfKeys: 1, lua: HASH_ALL },
   cbSessionWrite: { numberOfKeys: 2, lua: SESSION_WRITE },
-  cbOutboxDelivered: { numberOfKeys: 2, lua: OUTBOX_DELIVERED },
+  cbOutboxDelivered: { numberOfKeys: 1, lua: OUTBOX_DELIVERED },
   cbAuditRecent: { numberOfKeys: 1, lua: AUDIT_RECENT },
 };
 
 type Arg = string | number;
 /** ioredis adds one method per script at runtime; this is their type. */
-type ScriptedRedis = Redis & Record<keyof typeof SCRIPTS, (...args: Arg[]) => Promise<unknown>>;
+type ScriptedRedis = RedisClient & Record<keyof typeof SCRIPTS, (...args: Arg[]) => Promise<unknown>>;
 type ScriptedPipeline = ChainableCommander &
   Record<keyof typeof SCRIPTS, (...args: Arg[]) => ChainableCommander>;
 
@@ -538,7 +553,7 @@ type ScriptedPipeline = ChainableCommander &
  */
 export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> {
   const { prefix } = opts;
-  const redis = new Redis(opts.url, {
+  const redis = createRedisClient(targetOf(opts), {
     lazyConnect: true,
     connectTimeout: COMMAND_TIMEOUT_MS,
     commandTimeout: COMMAND_TIMEOUT_MS,
@@ -622,6 +637,16 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
   const userTickets = (userKey: string) => `${prefix}{tickets}:user:${userKey}`;
   const channelKey = (name: string) => `${prefix}channel:${name}`;
 
+  const reportIndexError = (error: Error) => opts.onError?.(error);
+  /**
+   * Takes a conversation off the `unsent` index, then looks again: an outbox entry saved in
+   * between (its own listing done before this removal) lists it again, at about its time.
+   */
+  const unlist = async (key: string): Promise<void> => {
+    await redis.zrem(unsentKey, key);
+    if (Number(await redis.cbOutboxDelivered(conversationKey(key), '')) > 0) await redis.zadd(unsentKey, 'NX', Date.now(), key);
+  };
+
   const conversations: ConversationStore = {
     async load(key) {
       const fields = (await redis.cbHashAll(conversationKey(key))) as string[];
@@ -638,16 +663,23 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       return { rev: Number(rev), state: decodeState(json), ...(outbox.length > 0 ? { outbox } : {}) };
     },
     async save(key, expectedRev, state, ttlMs, change) {
-      const index = !change ? 'keep' : change.unsentSince === undefined ? 'drop' : change.unsentSince;
+      const since = change?.unsentSince;
+      // Listed before its outbox entry is written: a crash between the two steps leaves the
+      // entry findable by the sweep (an entry listed too early costs the sweep one read).
+      if (since !== undefined) await redis.cbIndexEarlier(unsentKey, since, key);
       const add = change?.add ? [change.add.id, encodeState(change.add.entry)] : ['', ''];
-      const saved = await redis.cbSaveConversation(conversationKey(key), unsentKey, expectedRev, encodeState(state), ttlOf(ttlMs), key, index, ...add, ...(change?.drop ?? []));
-      return saved === 1;
+      const saved = (await redis.cbSaveConversation(conversationKey(key), expectedRev, encodeState(state), ttlOf(ttlMs), ...add, ...(change?.drop ?? []))) === 1;
+      // The index is only a hint from here on: the save stands whatever these steps meet.
+      if (!change || (!saved && since === undefined)) return saved;
+      await (saved && since !== undefined ? redis.zadd(unsentKey, since, key) : unlist(key)).catch(reportIndexError);
+      return saved;
     },
     async delivered(key, id) {
-      await redis.cbOutboxDelivered(conversationKey(key), unsentKey, id, key);
+      if (Number(await redis.cbOutboxDelivered(conversationKey(key), id)) === 0) await unlist(key).catch(reportIndexError);
     },
     async delete(key) {
-      await redis.multi().del(conversationKey(key)).zrem(unsentKey, key).exec();
+      await redis.del(conversationKey(key));
+      await redis.zrem(unsentKey, key);
     },
     async unsent(beforeMs, limit) {
       return redis.zrangebyscore(unsentKey, '-inf', `(${beforeMs}`, 'LIMIT', 0, limit);
@@ -661,6 +693,22 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     async release(id) {
       await redis.del(dedupeKey(id));
     },
+  };
+
+  const wait = opts.wait && opts.wait.replicas > 0 ? opts.wait : undefined;
+  /**
+   * Runs one booking script, followed with `WAIT` when replicas are asked for: in one pipeline,
+   * so on the connection (and, on Cluster, the node) that ran the script, whose writes WAIT
+   * counts. The script's reply either way; a short wait is reported, not thrown (the booking
+   * is written, and one replica down must not stop bookings).
+   */
+  const replicated = async (script: 'cbConfirm' | 'cbMove' | 'cbCancel', ...args: Arg[]): Promise<unknown> => {
+    if (!wait) return redis[script](...args);
+    const pipeline = (redis.pipeline() as ScriptedPipeline)[script](...args).call('WAIT', wait.replicas, wait.timeoutMs);
+    const [[error, reply] = [null, undefined], [waitError, acked] = [null, 0]] = (await pipeline.exec()) ?? [];
+    if (error) throw error;
+    if (waitError || Number(acked) < wait.replicas) opts.onWaitShort?.(waitError ? 0 : Number(acked));
+    return reply;
   };
 
   const bookings: BookingStore = {
@@ -692,8 +740,8 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     async confirm(booking, nowMs, holderKey = booking.userKey) {
       const k = sessionKeys(booking.sessionId);
       const json = encodeBooking(booking);
-      const [outcome, existing] = (await redis.cbConfirm(
-        k.booked, k.holds, k.heldBy, k.users, k.bookings,
+      const [outcome, existing] = (await replicated(
+        'cbConfirm', k.booked, k.holds, k.heldBy, k.users, k.bookings,
         booking.id, booking.slotId, booking.userKey, nowMs, json, holderKey, booking.personKey ?? '',
       )) as [string, string?];
       if (outcome === 'ok') return { ok: true, booking };
@@ -711,19 +759,13 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     },
 
     async findByUser(userKey, sessionIds) {
-      if (sessionIds.length === 0) return [];
-      const pipeline = redis.pipeline() as ScriptedPipeline;
-      for (const sessionId of sessionIds) {
+      // One command per session, each in its session's slot; sent together (ioredis writes
+      // each at once, and a Cluster client sends each to its node), so one round trip.
+      const replies = await Promise.all(sessionIds.map((sessionId) => {
         const k = sessionKeys(sessionId);
-        pipeline.cbLookup(k.users, k.bookings, userKey);
-      }
-      const replies = (await pipeline.exec()) ?? [];
-      const found: Booking[] = [];
-      for (const [error, json] of replies) {
-        if (error) throw error;
-        if (typeof json === 'string') found.push(decodeBooking(json));
-      }
-      return found;
+        return redis.cbLookup(k.users, k.bookings, userKey);
+      }));
+      return replies.flatMap((json) => (typeof json === 'string' ? [decodeBooking(json)] : []));
     },
 
     async count(sessionId, counter, by = 1) {
@@ -780,12 +822,12 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     async move(booking, toSlotId, nowMs, holderKey = booking.userKey) {
       const k = sessionKeys(booking.sessionId);
       const moved: Booking = { ...booking, slotId: toSlotId };
-      const [outcome] = (await redis.cbMove(k.booked, k.holds, k.bookings, booking.id, booking.userKey, booking.slotId, toSlotId, encodeBooking(moved), nowMs, holderKey)) as [string];
+      const [outcome] = (await replicated('cbMove', k.booked, k.holds, k.bookings, booking.id, booking.userKey, booking.slotId, toSlotId, encodeBooking(moved), nowMs, holderKey)) as [string];
       return outcome === 'ok' ? { ok: true, booking: moved } : { ok: false, reason: outcome as 'taken' | 'changed' };
     },
     async cancel(sessionId, bookingId, userKey) {
       const k = sessionKeys(sessionId);
-      return (await redis.cbCancel(k.booked, k.users, k.bookings, bookingId, userKey)) === 1;
+      return (await replicated('cbCancel', k.booked, k.users, k.bookings, bookingId, userKey)) === 1;
     },
 
     async forgetUser(sessionId, userKey, count) {
@@ -950,11 +992,9 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       await redis.set(instanceKey(id), '1', 'PX', ttlOf(ttlMs));
     },
     async alive(ids) {
-      if (ids.length === 0) return new Set();
-      const pipeline = redis.pipeline();
-      for (const id of ids) pipeline.exists(instanceKey(id));
-      const replies = (await pipeline.exec()) ?? [];
-      return new Set(ids.filter((_, i) => replies[i]?.[1] === 1));
+      // One EXISTS per mark (each in its own slot on Cluster), sent together.
+      const replies = await Promise.all(ids.map((id) => redis.exists(instanceKey(id))));
+      return new Set(ids.filter((_, i) => replies[i] === 1));
     },
     async forget(id) {
       await redis.del(instanceKey(id));
@@ -988,28 +1028,39 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
   };
 }
 
+/** The store's target: `target`, or the one node at `url`. */
+function targetOf(opts: { url?: string; target?: RedisTarget }): RedisTarget {
+  if (opts.target) return opts.target;
+  if (opts.url) return { kind: 'single', url: opts.url };
+  throw new Error('a Redis store needs a url or a target');
+}
+
 /**
- * Whether a Redis keeps an append-only file, so that confirmed bookings survive its restart:
+ * Whether Redis keeps an append-only file, so that confirmed bookings survive a restart:
  * `yes`, `no`, or `refused` when the server does not allow `CONFIG GET` (managed Redis, an
- * ACL without it). Connects once for the question and disconnects; rejects when Redis
- * cannot be reached.
+ * ACL without it). Asks every node that holds data (the one node, the sentinels' master, each
+ * Cluster node: any `no` or `refused` answers for all). Connects once for the question and
+ * disconnects; rejects when Redis cannot be reached.
  */
-export async function appendOnlyOf(url: string): Promise<'yes' | 'no' | 'refused'> {
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: COMMAND_TIMEOUT_MS, commandTimeout: COMMAND_TIMEOUT_MS, maxRetriesPerRequest: 0 });
+export async function appendOnlyOf(target: RedisTarget): Promise<'yes' | 'no' | 'refused'> {
+  const redis = createRedisClient(target, { lazyConnect: true, connectTimeout: COMMAND_TIMEOUT_MS, commandTimeout: COMMAND_TIMEOUT_MS, maxRetriesPerRequest: 0 });
   // Errors reach the caller through the commands' rejections.
   redis.on('error', () => undefined);
   try {
     await redis.connect();
-    let reply: unknown;
-    try {
-      reply = await redis.call('CONFIG', 'GET', 'appendonly');
-    } catch (error) {
-      // An error reply (NOPERM, unknown command) is the server refusing CONFIG; anything else is not.
-      if (error instanceof Error && error.name === 'ReplyError') return 'refused';
-      throw error;
-    }
-    // ['appendonly', 'yes']
-    return Array.isArray(reply) && String(reply[1]) === 'yes' ? 'yes' : 'no';
+    const answers = await Promise.all(dataNodes(redis).map(async (node) => {
+      let reply: unknown;
+      try {
+        reply = await node.call('CONFIG', 'GET', 'appendonly');
+      } catch (error) {
+        // An error reply (NOPERM, unknown command) is the server refusing CONFIG; anything else is not.
+        if (error instanceof Error && error.name === 'ReplyError') return 'refused';
+        throw error;
+      }
+      // ['appendonly', 'yes']
+      return Array.isArray(reply) && String(reply[1]) === 'yes' ? 'yes' : 'no';
+    }));
+    return answers.includes('refused') ? 'refused' : answers.includes('no') ? 'no' : 'yes';
   } finally {
     redis.disconnect();
   }
