@@ -4,10 +4,10 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { messagingApi } from '@line/bot-sdk';
 import { DateTime } from 'luxon';
 import restify from 'restify';
 import { describeStep } from '../dialogs/journeys.ts';
+import { LineApiClient } from './channels/line/client.ts';
 import { LineMessenger } from './channels/line/messenger.ts';
 import { LinePusher } from './channels/line/push.ts';
 import { RichMenuLinker } from './channels/line/richmenu.ts';
@@ -316,7 +316,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     ...(channelAccessToken && pusher
       ? {
           sender: new LineSender({ channelAccessToken, apiBaseUrl: config.line.apiBaseUrl, log, pusher, ...(overrides.lineProfileTimeoutMs !== undefined ? { profileTimeoutMs: overrides.lineProfileTimeoutMs } : {}) }),
-          richMenus: new RichMenuLinker({ client: new messagingApi.MessagingApiClient({ channelAccessToken, baseURL: config.line.apiBaseUrl }), log, now }),
+          richMenus: new RichMenuLinker({ client: new LineApiClient({ channelAccessToken, baseURL: config.line.apiBaseUrl }), log, now }),
         }
       : {}),
     loadingAfterMs: config.line.loadingAfterMs,

@@ -4,8 +4,9 @@
  * already accepted, which means "delivered". Used for replies whose token is too old, for
  * staff messages to citizens, and for the staff LINE group.
  */
-import { HTTPFetchError, messagingApi } from '@line/bot-sdk';
+import { HTTPFetchError, type messagingApi } from '@line/bot-sdk';
 import { errorFields, type Logger } from '../../log.ts';
+import { LineApiClient } from './client.ts';
 
 /** LINE takes at most 5 messages per call. */
 const MAX_MESSAGES_PER_CALL = 5;
@@ -44,14 +45,14 @@ class AttemptTimeoutError extends Error {
 
 /** Pushes messages with a retry key; resolves once LINE accepted them (or already had). */
 export class LinePusher {
-  private readonly client: messagingApi.MessagingApiClient;
+  private readonly client: LineApiClient;
   private readonly log: Logger;
   private readonly attempts: number;
   private readonly retryDelayMs: number;
   private readonly timeoutMs: number;
 
   constructor(opts: LinePushOptions) {
-    this.client = new messagingApi.MessagingApiClient({ channelAccessToken: opts.channelAccessToken, baseURL: opts.apiBaseUrl });
+    this.client = new LineApiClient({ channelAccessToken: opts.channelAccessToken, baseURL: opts.apiBaseUrl });
     this.log = opts.log;
     this.attempts = Math.max(1, opts.attempts ?? 3);
     this.retryDelayMs = opts.retryDelayMs ?? 500;

@@ -13,6 +13,7 @@ import { HTTPFetchError, messagingApi } from '@line/bot-sdk';
 import { type Action, encodeAction } from '../../../dialogs/actions.ts';
 import { type Locale, LOCALES } from '../../domain.ts';
 import { errorFields, type Logger } from '../../log.ts';
+import type { LineApiClient } from './client.ts';
 import type { Translate } from '../../turn.ts';
 import { withTimeout } from './push.ts';
 
@@ -119,7 +120,7 @@ export async function setUpRichMenus(opts: RichMenuSetupOptions): Promise<Record
 }
 
 export interface RichMenuLinkerOptions {
-  client: messagingApi.MessagingApiClient;
+  client: Pick<LineApiClient, 'linkRichMenuIdToUser' | 'getRichMenuAlias'>;
   log: Logger;
   now: () => number;
 }

@@ -6,10 +6,11 @@
  * Also what the webhook asks LINE around a turn: the loading animation for a slow one, and
  * the language of a new user's profile.
  */
-import { HTTPFetchError, messagingApi } from '@line/bot-sdk';
+import { HTTPFetchError, type messagingApi } from '@line/bot-sdk';
 import type { Locale } from '../../domain.ts';
 import { errorFields, type Logger } from '../../log.ts';
 import { stableUuid } from '../../uuid.ts';
+import { LineApiClient } from './client.ts';
 import { batches, type LinePusher, withTimeout } from './push.ts';
 
 /** How long the loading animation may show (LINE: 5-60, in steps of 5); the next message ends it sooner. */
@@ -48,13 +49,13 @@ export interface Destination {
 }
 
 export class LineSender {
-  private readonly client: messagingApi.MessagingApiClient;
+  private readonly client: LineApiClient;
   private readonly log: Logger;
   private readonly pusher: LinePusher;
   private readonly profileTimeoutMs: number;
 
   constructor(opts: LineSenderOptions) {
-    this.client = new messagingApi.MessagingApiClient({ channelAccessToken: opts.channelAccessToken, baseURL: opts.apiBaseUrl });
+    this.client = new LineApiClient({ channelAccessToken: opts.channelAccessToken, baseURL: opts.apiBaseUrl });
     this.log = opts.log;
     this.pusher = opts.pusher;
     this.profileTimeoutMs = opts.profileTimeoutMs ?? 1_000;
