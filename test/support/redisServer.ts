@@ -44,6 +44,12 @@ export interface StartRedisOptions {
    * asks of production), so that a restart on the same `dir` finds the data again.
    */
   appendOnly?: boolean;
+  /**
+   * More arguments, made anew for each attempt (a Cluster node's bus port, a replica's master).
+   * `configFile` goes first, as redis-server wants it (a sentinel's, which it rewrites).
+   */
+  args?: () => Promise<string[]> | string[];
+  configFile?: string;
 }
 
 /**
@@ -56,7 +62,7 @@ export async function startRedisServer(opts: StartRedisOptions = {}): Promise<Re
   for (let attempt = 1; attempt <= attempts; attempt++) {
     // Another process can grab the port between our probe and redis-server's bind: retry.
     const port = opts.port ?? (await freePort());
-    const server = spawnRedis(port, opts.dir, opts.appendOnly ?? false);
+    const server = spawnRedis(port, opts, (await opts.args?.()) ?? []);
     opts.onSpawn?.(server.child);
     try {
       await waitUntilReady(server, port);
@@ -88,9 +94,10 @@ interface RedisProcess {
   exited: boolean;
 }
 
-function spawnRedis(port: number, dir: string | undefined, appendOnly: boolean): RedisProcess {
+function spawnRedis(port: number, { dir, appendOnly, configFile }: StartRedisOptions, args: string[]): RedisProcess {
   const persistence = appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no'];
-  const child = spawn('redis-server', ['--port', String(port), '--bind', HOST, '--save', '', ...persistence, ...(dir ? ['--dir', dir] : [])], {
+  const base = ['--port', String(port), '--bind', HOST, '--save', '', ...persistence, ...(dir ? ['--dir', dir] : [])];
+  const child = spawn('redis-server', [...(configFile ? [configFile] : []), ...base, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const server: RedisProcess = { child, missing: false, output: '', exited: false };

@@ -2,13 +2,15 @@
  * Helpers for running one test suite against every store implementation.
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { expect, inject } from 'vitest';
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, expect, inject } from 'vitest';
 import type { Booking, Ticket } from '../../src/domain.ts';
 import { createMemoryStore } from '../../src/stores/memory.ts';
 import type { Store } from '../../src/stores/ports.ts';
 import { createRedisStore } from '../../src/stores/redis.ts';
 import { createSealer } from '../../src/stores/sealing.ts';
+import type { RedisTarget } from '../../src/stores/connection.ts';
+import { clusterCapability, type RedisClusterServer, startRedisCluster } from './redisCluster.ts';
 
 /**
  * Expiry as a store sees it, checked without sleeping: a short real TTL raced the test on a
@@ -36,10 +38,25 @@ export type StoreFactory = [name: string, create: () => Promise<Store>, timeOf: 
 export const TEST_DATA_KEY = Buffer.alloc(32, 7).toString('base64');
 
 /**
+ * A 3-master Redis Cluster for this test file: started by the first store that asks for it,
+ * stopped after the file's tests.
+ */
+let cluster: Promise<RedisClusterServer> | undefined;
+function clusterOfThisFile(): Promise<RedisClusterServer> {
+  if (!cluster) {
+    cluster = startRedisCluster();
+    const started = cluster;
+    afterAll(async () => (await started).stop());
+  }
+  return cluster;
+}
+
+/**
  * One factory per implementation, for `describe.each`. Each Redis store gets its own
  * connection to the run's redis-server (see `redis-global-setup.ts`) and a random key prefix,
- * so test files running in parallel never see each other's keys. `auditCap` is passed to
- * every store made.
+ * so test files running in parallel never see each other's keys; `redis+cluster+sealed` runs on a
+ * Cluster of the file's own (skipped, saying so, where redis-server cannot run one; never in
+ * CI). `auditCap` is passed to every store made.
  */
 export function storeFactories({ auditCap }: { auditCap?: number } = {}): StoreFactory[] {
   const cap = auditCap === undefined ? {} : { auditCap };
@@ -52,19 +69,21 @@ export function storeFactories({ auditCap }: { auditCap?: number } = {}): StoreF
       clock = latest;
     },
   };
-  const prefixes = new WeakMap<Store, string>();
-  const redis = (sealed: boolean) => async () => {
+  const made = new WeakMap<Store, { prefix: string; target: RedisTarget }>();
+  const redis = (sealed: boolean, onCluster = false) => async () => {
     const prefix = `test:${randomUUID()}:`;
-    const store = await createRedisStore({ url: inject('redisUrl'), prefix, ...cap, ...(sealed ? { sealer: createSealer(TEST_DATA_KEY) } : {}) });
-    prefixes.set(store, prefix);
+    const target: RedisTarget = onCluster ? { kind: 'cluster', nodes: (await clusterOfThisFile()).nodes } : { kind: 'single', url: inject('redisUrl') };
+    const store = await createRedisStore({ target, prefix, ...cap, ...(sealed ? { sealer: createSealer(TEST_DATA_KEY) } : {}) });
+    made.set(store, { prefix, target });
     return store;
   };
   const redisTime = (store: Store): StoreTime => ({
     now: () => Date.now(),
     async expire(keys, earliest, latest, present) {
-      const prefix = prefixes.get(store);
-      if (prefix === undefined) throw new Error('not a store of this factory');
-      const client = new Redis(inject('redisUrl'));
+      const of = made.get(store);
+      if (of === undefined) throw new Error('not a store of this factory');
+      const { prefix, target } = of;
+      const client = target.kind === 'cluster' ? new Cluster(target.nodes) : new Redis(inject('redisUrl'));
       try {
         for (const key of keys) {
           const at = Number(await client.call('PEXPIRETIME', `${prefix}${key}`));
@@ -83,6 +102,7 @@ export function storeFactories({ auditCap }: { auditCap?: number } = {}): StoreF
     ['memory', async () => createMemoryStore({ now: () => clock, ...cap }), () => memoryTime],
     ['redis', redis(false), redisTime],
     ['redis+sealed', redis(true), redisTime],
+    ...(clusterCapability('the redis+cluster+sealed store') ? ([['redis+cluster+sealed', redis(true, true), redisTime]] as StoreFactory[]) : []),
   ];
 }
 
