@@ -15,7 +15,8 @@ import { LineSender } from './channels/line/sender.ts';
 import { mountLineWebhook } from './channels/line/webhook.ts';
 import { createTeamsChannel } from './channels/teams/index.ts';
 import { addressKeyOf, mountWebchat } from './channels/webchat/index.ts';
-import { WebchatOutbox } from './channels/webchat/outbox.ts';
+import { type Outbox, WebchatOutbox } from './channels/webchat/outbox.ts';
+import { RedisWebchatOutbox } from './channels/webchat/redisOutbox.ts';
 import { type Config, ConfigError } from './config.ts';
 import { ZONE } from './domain.ts';
 import { TurnEngine, type TurnRequest } from './engine.ts';
@@ -219,8 +220,11 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     }
   });
 
-  // Staff reach citizens outside a webhook turn: LINE by push, the web chat through its outbox.
-  const outbox = config.webchatEnabled ? new WebchatOutbox() : undefined;
+  // Staff reach citizens outside a webhook turn: LINE by push, the web chat through its outbox,
+  // in the store's Redis (on the limits' connection) when there is one, so any instance answers a poll.
+  const sealing = config.dataEncryptionKey ? { sealer: createSealer(config.dataEncryptionKey) } : {};
+  const webchatOutbox = (): Outbox => (limitsRedis ? new RedisWebchatOutbox({ redis: limitsRedis, prefix: config.redisPrefix, ...sealing }) : new WebchatOutbox());
+  const outbox = config.webchatEnabled ? webchatOutbox() : undefined;
   const messengers: CitizenMessenger[] = [];
   if (pusher) messengers.push(new LineMessenger({ pusher }));
   if (outbox) messengers.push(outbox);

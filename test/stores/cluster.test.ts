@@ -27,7 +27,7 @@ import {
   tap,
   textOf,
 } from '../support/lineStub.ts';
-import { clusterCapability, type RedisClusterServer, startRedisCluster } from '../support/redisCluster.ts';
+import { clusterUnsupported, type RedisClusterServer, redisCapability, startRedisCluster } from '../support/redisCluster.ts';
 import { TEST_DATA_KEY } from '../support/stores.ts';
 
 const SECRET = 'cluster-secret-0123456789abcdef';
@@ -62,7 +62,7 @@ describe('Redis configuration', () => {
   });
 });
 
-describe.runIf(clusterCapability('the Redis Cluster tests'))('on a 3-master Redis Cluster', () => {
+describe.runIf(redisCapability('the Redis Cluster tests', clusterUnsupported()))('on a 3-master Redis Cluster', () => {
   let cluster: RedisClusterServer;
   let admin: Cluster;
   let stub: LineStub;

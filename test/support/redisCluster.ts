@@ -30,11 +30,8 @@ export interface RedisClusterServer {
  * 65535 for an ephemeral port) needs redis-server 7.
  */
 export function clusterUnsupported(): string | undefined {
-  try {
-    execFileSync('redis-cli', ['--version'], { stdio: 'pipe' });
-  } catch {
-    return 'redis-cli is not installed (apt-get install -y redis-tools)';
-  }
+  const cli = redisCliMissing();
+  if (cli) return cli;
   try {
     const version = /v=(\d+)\./.exec(execFileSync('redis-server', ['--version'], { encoding: 'utf8' }))?.[1];
     if (Number(version) < 7) return `redis-server ${version} has no --cluster-port (needs 7 or later)`;
@@ -44,15 +41,25 @@ export function clusterUnsupported(): string | undefined {
   return undefined;
 }
 
+/** Why `redis-cli` (which creates a Cluster and watches a Sentinel group) cannot run, or undefined. */
+export function redisCliMissing(): string | undefined {
+  try {
+    execFileSync('redis-cli', ['--version'], { stdio: 'pipe' });
+    return undefined;
+  } catch {
+    return 'redis-cli is not installed (apt-get install -y redis-tools)';
+  }
+}
+
 /**
- * What a suite that needs a Cluster does on a machine without one: in CI it fails (a missing
- * capability must not pass as green), elsewhere it says so on the console and the caller skips.
+ * What a suite that needs a Cluster or a Sentinel group does on a machine that cannot run one
+ * (`reason`): in CI it fails (a missing capability must not pass as green), elsewhere it says
+ * so on the console and the caller skips.
  */
-export function clusterCapability(what: string): boolean {
-  const reason = clusterUnsupported();
+export function redisCapability(what: string, reason: string | undefined): boolean {
   if (!reason) return true;
-  if (process.env.CI) throw new Error(`${what} needs a Redis Cluster, and CI must run it: ${reason}`);
-  console.warn(`SKIPPED ${what}: no Redis Cluster on this machine: ${reason}`);
+  if (process.env.CI) throw new Error(`${what}: cannot run on this machine, and CI must run it: ${reason}`);
+  console.warn(`SKIPPED ${what}: cannot run on this machine: ${reason}`);
   return false;
 }
 

@@ -10,7 +10,7 @@ import type { Store } from '../../src/stores/ports.ts';
 import { createRedisStore } from '../../src/stores/redis.ts';
 import { createSealer } from '../../src/stores/sealing.ts';
 import type { RedisTarget } from '../../src/stores/connection.ts';
-import { clusterCapability, type RedisClusterServer, startRedisCluster } from './redisCluster.ts';
+import { clusterUnsupported, type RedisClusterServer, redisCapability, startRedisCluster } from './redisCluster.ts';
 
 /**
  * Expiry as a store sees it, checked without sleeping: a short real TTL raced the test on a
@@ -102,7 +102,7 @@ export function storeFactories({ auditCap }: { auditCap?: number } = {}): StoreF
     ['memory', async () => createMemoryStore({ now: () => clock, ...cap }), () => memoryTime],
     ['redis', redis(false), redisTime],
     ['redis+sealed', redis(true), redisTime],
-    ...(clusterCapability('the redis+cluster+sealed store') ? ([['redis+cluster+sealed', redis(true, true), redisTime]] as StoreFactory[]) : []),
+    ...(redisCapability('the redis+cluster+sealed store', clusterUnsupported()) ? ([['redis+cluster+sealed', redis(true, true), redisTime]] as StoreFactory[]) : []),
   ];
 }
 

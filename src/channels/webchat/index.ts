@@ -2,8 +2,8 @@
  * The local web chat: `GET /` serves one page, `POST /webchat/messages` runs a turn and
  * answers with the channel-neutral replies as JSON, which the page renders as bubbles,
  * cards and buttons. It needs no account, so anyone can try the bot on their machine.
- * With an outbox, `GET /webchat/messages?conversationId=…` hands over what staff sent
- * outside a turn (the page polls it while visible).
+ * With an outbox, `GET /webchat/messages?conversationId=…&after=<cursor>` hands over what
+ * staff sent outside a turn (the page polls it while visible; see `outbox.ts` for the cursor).
  */
 import { createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { BodyTooLargeError, readBody } from '../../http.ts';
 import type { Limits } from '../../limits.ts';
 import { errorFields, type Logger } from '../../log.ts';
 import type { Choice, Reply } from '../../turn.ts';
-import type { WebchatOutbox } from './outbox.ts';
+import { CURSOR_PATTERN, type Outbox } from './outbox.ts';
 
 const BODY_LIMIT = 16 * 1024;
 
@@ -35,7 +35,7 @@ const requestSchema = z.object({
   ]),
 });
 
-const pollSchema = z.object({ conversationId: conversationIdSchema });
+const pollSchema = z.object({ conversationId: conversationIdSchema, after: z.string().regex(CURSOR_PATTERN).optional() });
 
 export interface WebchatOptions {
   engine: TurnEngine;
@@ -43,7 +43,7 @@ export interface WebchatOptions {
   limits: Limits;
   log: Logger;
   /** Replies sent outside a turn (staff in a handoff); without it, there is nothing to poll. */
-  outbox?: WebchatOutbox;
+  outbox?: Outbox;
   /**
    * A keyed hash of a source address: the only form in which an address is stored (the
    * person's holds and bookings, the limits' counters). Unkeyed, the 2^32 IPv4 addresses
@@ -168,13 +168,19 @@ export function mountWebchat(server: Server, opts: WebchatOptions): void {
     server.get('/webchat/messages', async (req, res) => {
       res.setHeader('cache-control', 'no-store');
       const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
-      const parsed = pollSchema.safeParse({ conversationId: query.get('conversationId') ?? undefined });
+      const parsed = pollSchema.safeParse({ conversationId: query.get('conversationId') ?? undefined, after: query.get('after') ?? undefined });
       if (!parsed.success) {
         opts.log.warn('webchat.malformed_poll');
         res.send(400, { error: 'malformed query' });
         return;
       }
-      res.send(200, { replies: outbox.take(parsed.data.conversationId) });
+      try {
+        res.send(200, await outbox.poll(parsed.data.conversationId, parsed.data.after));
+      } catch (err) {
+        // The page polls again later with the same cursor: nothing it has not shown is removed.
+        opts.log.warn('webchat.poll_failed', errorFields(err));
+        res.send(503, { error: 'unavailable' });
+      }
     });
   }
 }
