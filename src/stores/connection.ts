@@ -31,7 +31,7 @@ export type RedisClient = Redis | Cluster;
 /** Connection settings of one user of Redis; `lazyConnect` etc. as ioredis takes them. */
 export type ClientOptions = Pick<
   RedisOptions,
-  'lazyConnect' | 'connectTimeout' | 'commandTimeout' | 'maxRetriesPerRequest' | 'enableOfflineQueue' | 'scripts'
+  'lazyConnect' | 'connectTimeout' | 'commandTimeout' | 'maxRetriesPerRequest' | 'enableOfflineQueue' | 'scripts' | 'enableAutoPipelining'
 >;
 
 /** Parses `host:port,host:port` (IPv6 as `[::1]:26379`); throws on a malformed entry. */
@@ -63,11 +63,12 @@ export function createRedisClient(target: RedisTarget, opts: ClientOptions): Red
       ...(target.sentinelPassword ? { sentinelPassword: target.sentinelPassword } : {}),
     });
   }
-  const { lazyConnect, enableOfflineQueue, scripts, ...perNode } = opts;
+  const { lazyConnect, enableOfflineQueue, scripts, enableAutoPipelining, ...perNode } = opts;
   return new Cluster(target.nodes, {
     ...(lazyConnect === undefined ? {} : { lazyConnect }),
     ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
     ...(scripts ? { scripts } : {}),
+    ...(enableAutoPipelining === undefined ? {} : { enableAutoPipelining }),
     redisOptions: { ...perNode, ...(target.password ? { password: target.password } : {}) },
   });
 }
