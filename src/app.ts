@@ -3,6 +3,7 @@
  * config and mounts the routes. Nothing below it reads the environment.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DateTime } from 'luxon';
 import restify from 'restify';
@@ -22,6 +23,7 @@ import { ZONE } from './domain.ts';
 import { TurnEngine, type TurnRequest } from './engine.ts';
 import { createLimits } from './limits.ts';
 import { createLogger, errorFields, type Logger } from './log.ts';
+import { Metrics, metricsRoute } from './metrics.ts';
 import { CATALOG_FILE, type Catalog, loadCatalog, sessionById } from './services/catalog.ts';
 import { createDialogServices, questionBrain, translator } from './services/index.ts';
 import { BOOKINGS_CSV_PATH, bookingsCsv, ReportLinks, UNANSWERED_CSV_PATH, unansweredCsv } from './services/reports.ts';
@@ -73,8 +75,10 @@ export interface App {
   desk: StaffDesk;
   store: Store;
   catalog: Catalog;
-  /** Starts listening; resolves with the bound port (use 0 for an ephemeral one). */
+  /** Starts listening (and the metrics listener, when METRICS_PORT is set); resolves with the bound port (use 0 for an ephemeral one). */
   listen(port: number, host?: string): Promise<number>;
+  /** The metrics listener's bound port, once listening; undefined without one. */
+  metricsPort(): number | undefined;
   close(): Promise<void>;
 }
 
@@ -125,12 +129,15 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const catalog = overrides.catalog ?? loadCatalog(config.catalogFile ?? CATALOG_FILE);
   const store = overrides.store ?? (config.redis ? await redisStore(config, config.redis, log) : createMemoryStore({ auditCap: config.auditMaxEntries }));
   if (store.kind === 'memory') log.warn('store.memory', { persistent: false, note: 'in-process-store:state-is-lost-on-restart' });
+  // This app's counters, on a registry of its own.
+  const metrics = new Metrics();
+  metrics.watchTickets(() => store.tickets.listOpen());
 
   // Staff hear of tickets in Teams, and optionally in a LINE group and through a webhook.
   const { channelSecret, channelAccessToken } = config.line;
   const lineRetry = overrides.lineRetryDelayMs !== undefined ? { retryDelayMs: overrides.lineRetryDelayMs } : {};
   // One pusher for every push to LINE: late replies, staff messages, the staff group.
-  const pusher = channelAccessToken ? new LinePusher({ channelAccessToken, apiBaseUrl: config.line.apiBaseUrl, log, ...lineRetry }) : undefined;
+  const pusher = channelAccessToken ? new LinePusher({ channelAccessToken, apiBaseUrl: config.line.apiBaseUrl, log, metrics, ...lineRetry }) : undefined;
 
   const brain = questionBrain(config.faq, config.knowledgeFile);
   const teams = createTeamsChannel({
@@ -140,6 +147,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     audit: store.audit,
     dedupe: store.dedupe,
     log,
+    metrics,
     now,
     describeStep: (step, locale) => describeStep(step, translator(locale)),
     entry: (id) => brain.matcher.get(id),
@@ -160,6 +168,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const mailer = createMailer({ ...config.mail, log });
   if (!mailer.configured) log.warn('mail.not_configured', { note: 'no-SMTP_URL:emails-are-logged-by-id-not-sent' });
   const jobs: JobQueue = store.kind === 'redis' && config.redis ? new BullJobQueue({ target: config.redis, prefix: config.redisPrefix, now, log }) : new MemoryJobQueue({ now, log });
+  metrics.watchQueues({ lifecycle: () => jobs.counts() });
   const lifecycle = new BookingLifecycle({
     catalog,
     jobs,
@@ -176,7 +185,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     localeOf: async (userKey) => (await engine.localeOf(userKey)) ?? 'ja',
   });
 
-  const services: DialogServices = createDialogServices({ store, catalog, holdMinutes: config.holdMinutes, holdMaxMinutes: config.holdMaxMinutes, bookingRetentionDays: config.bookingRetentionDays, log, notifier, limits, brain, bookingEvents: lifecycle });
+  const services: DialogServices = createDialogServices({ store, catalog, holdMinutes: config.holdMinutes, holdMaxMinutes: config.holdMaxMinutes, bookingRetentionDays: config.bookingRetentionDays, log, notifier, limits, brain, bookingEvents: lifecycle, metrics });
   const engine = new TurnEngine({
     store,
     services,
@@ -185,6 +194,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     idleMs: config.idleMs,
     retentionMs: config.retentionMs,
     heartbeatMs: HEARTBEAT_MS,
+    metrics,
   });
 
   const server = restify.createServer({ name: 'kawasaki-city-bot', handleUncaughtExceptions: false });
@@ -199,6 +209,11 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     log.error('http.error', errorFields(err));
     callback();
   });
+
+  // Prometheus' scrape: on this (public) port only with METRICS_TOKEN; else on METRICS_PORT alone (see listen).
+  const scrape = metricsRoute(metrics, config.metrics.token);
+  if (config.metrics.token) server.get('/metrics', async (req, res) => scrape(req, res));
+  let metricsServer: HttpServer | undefined;
 
   server.get('/healthz', async (_req, res) => {
     res.send(200, { status: 'ok' });
@@ -319,7 +334,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     ...(channelSecret ? { channelSecret } : {}),
     ...(channelAccessToken && pusher
       ? {
-          sender: new LineSender({ channelAccessToken, apiBaseUrl: config.line.apiBaseUrl, log, pusher, ...(overrides.lineProfileTimeoutMs !== undefined ? { profileTimeoutMs: overrides.lineProfileTimeoutMs } : {}) }),
+          sender: new LineSender({ channelAccessToken, apiBaseUrl: config.line.apiBaseUrl, log, pusher, metrics, ...(overrides.lineProfileTimeoutMs !== undefined ? { profileTimeoutMs: overrides.lineProfileTimeoutMs } : {}) }),
           richMenus: new RichMenuLinker({ client: new LineApiClient({ channelAccessToken, baseURL: config.line.apiBaseUrl }), log, now }),
         }
       : {}),
@@ -342,11 +357,29 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     desk,
     store,
     catalog,
-    listen: (port, host = config.host) =>
-      new Promise((resolve, reject) => {
+    listen: async (port, host = config.host) => {
+      const { port: metricsPort, host: metricsHost } = config.metrics;
+      if (metricsPort !== undefined && !metricsServer) {
+        const only = createServer((req, res) => {
+          if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') void scrape(req, res);
+          else {
+            res.statusCode = 404;
+            res.end();
+          }
+        });
+        await new Promise<void>((resolve, reject) => {
+          only.once('error', reject);
+          only.listen(metricsPort, metricsHost, resolve);
+        });
+        metricsServer = only;
+        log.info('metrics.listening', { port: (only.address() as AddressInfo).port, host: metricsHost });
+      }
+      return new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
-      }),
+      });
+    },
+    metricsPort: () => (metricsServer?.address() as AddressInfo | null | undefined)?.port,
     // New requests are refused at once; turns and sends under way (LINE answers after the
     // ack among them) finish, within the shutdown deadline; then the store closes.
     close: async () => {
@@ -364,6 +397,8 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         server.server.closeAllConnections();
       }
       clearTimeout(timer);
+      metricsServer?.closeAllConnections();
+      if (metricsServer) await new Promise((resolve) => metricsServer?.close(resolve));
       await jobs.close();
       await mailer.close();
       await engine.close();

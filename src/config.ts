@@ -99,6 +99,15 @@ const envSchema = z.object({
    * with `Authorization: Bearer <token>`); at least 32 characters. Unset: signed Teams links only.
    */
   REPORTS_TOKEN: z.preprocess(blankToUndefined, z.string().min(32).optional()),
+  /**
+   * Prometheus' scrape (`GET /metrics`): on the main port only with `Authorization: Bearer
+   * <METRICS_TOKEN>` (at least 32 characters); unset, the main port does not serve it.
+   */
+  METRICS_TOKEN: z.preprocess(blankToUndefined, z.string().min(32).optional()),
+  /** A second listener that serves `/metrics` only (asking for METRICS_TOKEN too, when set); unset: none. */
+  METRICS_PORT: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).max(65535).optional()),
+  /** Where that listener binds; production refuses one off loopback without METRICS_TOKEN. */
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   /** Where browsers reach the bot (`https://bot.example.jp`), for links in staff replies; unset: the Teams request's host. */
   PUBLIC_BASE_URL: z.preprocess(blankToUndefined, z.url({ protocol: /^https?$/ }).optional()),
   // Other places staff hear of tickets.
@@ -177,6 +186,8 @@ export interface Config {
   reportLinkSecret?: string;
   /** Bearer token of the bookings CSV for offices without Teams; unset: no token access. */
   reportsToken?: string;
+  /** `/metrics`: its bearer token, and the listener of its own (`port`, on `host`) if any. */
+  metrics: { token?: string; port?: number; host: string };
   /** The bot's public origin for links in staff replies, without a trailing slash. */
   publicBaseUrl?: string;
   staff: { lineGroupId?: string; webhookUrl?: string; webhookSecret?: string };
@@ -211,6 +222,9 @@ function productionProblems(e: ParsedEnv): string[] {
   }
   if (!e.REDIS_URL && !e.REDIS_SENTINELS && !e.REDIS_CLUSTER_NODES) {
     problems.push('REDIS_URL: required in production, or REDIS_SENTINELS or REDIS_CLUSTER_NODES (the in-memory store loses every booking and conversation on restart)');
+  }
+  if (e.METRICS_PORT !== undefined && !e.METRICS_TOKEN && !['127.0.0.1', '::1', 'localhost'].includes(e.METRICS_HOST)) {
+    problems.push('METRICS_HOST: a metrics listener off loopback needs METRICS_TOKEN in production (or METRICS_HOST=127.0.0.1 behind a local agent)');
   }
   return problems;
 }
@@ -325,6 +339,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     ...(e.REPORT_LINK_SECRET ? { reportLinkSecret: e.REPORT_LINK_SECRET } : {}),
     ...(e.REPORTS_TOKEN ? { reportsToken: e.REPORTS_TOKEN } : {}),
+    metrics: { ...defined({ token: e.METRICS_TOKEN, port: e.METRICS_PORT }), host: e.METRICS_HOST },
     ...(e.PUBLIC_BASE_URL ? { publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, '') } : {}),
     staff: defined({ lineGroupId: e.STAFF_LINE_GROUP_ID, webhookUrl: e.STAFF_WEBHOOK_URL, webhookSecret: e.STAFF_WEBHOOK_SECRET }),
     mail: defined({ smtpUrl: e.SMTP_URL, from: e.MAIL_FROM }),

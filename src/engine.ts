@@ -30,6 +30,7 @@ import { say } from '../dialogs/format.ts';
 import { isLocale, type Locale, ZONE } from './domain.ts';
 import { KeyedQueue } from './keyedQueue.ts';
 import { errorFields, type Logger, pseudonym } from './log.ts';
+import type { TurnMetrics, TurnResult } from './metrics.ts';
 import type { OutboxChange, Store, StoredConversation } from './stores/ports.ts';
 
 /** One event from a channel, already translated. */
@@ -81,6 +82,8 @@ export interface EngineOptions {
    * Unset: no mark (a single process, or tests); entries of other engines then count as gone.
    */
   heartbeatMs?: number;
+  /** Counts each turn by how it ended, and times it. */
+  metrics?: TurnMetrics;
 }
 
 /**
@@ -193,7 +196,13 @@ export class TurnEngine {
 
   /** Runs one event in its conversation's order. Never rejects. */
   run(request: TurnRequest): Promise<TurnOutcome> {
-    return this.queue.run(request.conversationKey, () => this.turn(request));
+    const started = performance.now();
+    return this.queue.run(request.conversationKey, () => this.turn(request, started));
+  }
+
+  /** Counts a turn that ended as `result`, timed from `started` (when the channel asked). */
+  private counted(request: TurnRequest, started: number, result: TurnResult): void {
+    this.opts.metrics?.turn(request.caller.channel, result, (performance.now() - started) / 1000);
   }
 
   /**
@@ -238,7 +247,9 @@ export class TurnEngine {
    * language. Reads the conversation, writes nothing.
    */
   async refusal(request: TurnRequest, key: string): Promise<Reply[]> {
+    const started = performance.now();
     const locale = (await this.localeOf(request.conversationKey)) ?? request.locale ?? 'ja';
+    this.counted(request, started, 'limited');
     return [say(this.opts.services.translator(locale)(key))];
   }
 
@@ -247,7 +258,7 @@ export class TurnEngine {
     return keptLocale((await this.opts.store.conversations.load(conversationKey).catch(() => null))?.state);
   }
 
-  private async turn(request: TurnRequest): Promise<TurnOutcome> {
+  private async turn(request: TurnRequest, started: number): Promise<TurnOutcome> {
     const { log } = this.opts;
     // The language of the stored conversation, once loaded, so that even an apology speaks it;
     // and the replies of a dialog that did something the failed save cannot undo (a booking).
@@ -257,14 +268,19 @@ export class TurnEngine {
         const result = await this.attempt(request, seen);
         if (result === 'duplicate') {
           log.info('turn.duplicate', { channel: request.caller.channel });
+          this.counted(request, started, 'duplicate');
           return { status: 'duplicate' };
         }
         if (result && 'resend' in result) {
           log.info('turn.resend', { channel: request.caller.channel });
           const by = (await this.senders([result.resend.by]))(result.resend.by);
+          this.counted(request, started, 'resent');
           return { status: 'resend', replies: result.resend.replies, savedAt: result.resend.at, by };
         }
-        if (result) return { status: 'done', replies: result, ...(seen.languageSet ? { languageSet: seen.languageSet } : {}) };
+        if (result) {
+          this.counted(request, started, 'answered');
+          return { status: 'done', replies: result, ...(seen.languageSet ? { languageSet: seen.languageSet } : {}) };
+        }
         log.info('turn.conflict', { attempt, user: pseudonym(request.conversationKey) });
         // Two processes racing on one conversation would otherwise retry in lockstep.
         await new Promise((r) => setTimeout(r, Math.random() * 2 ** attempt));
@@ -273,6 +289,7 @@ export class TurnEngine {
     } catch (err) {
       log.error('turn.failed', { channel: request.caller.channel, user: pseudonym(request.conversationKey), committed: !!seen.committed, ...errorFields(err) });
       // A booking was written (or may have been): the citizen hears that, not "try again".
+      this.counted(request, started, seen.committed ? 'answered_unsaved' : 'apology');
       if (seen.committed) return { status: 'done', replies: seen.committed };
       const t = this.opts.services.translator(seen.locale ?? request.locale ?? 'ja');
       return { status: 'failed', replies: [say(t('unavailable'))] };

@@ -8,6 +8,7 @@
 import { Job, Queue, Worker } from 'bullmq';
 import { createRedisClient, type RedisClient, type RedisTarget } from '../stores/connection.ts';
 import { errorFields, type Logger } from '../log.ts';
+import type { JobCounts } from '../metrics.ts';
 import { type GaveUpHandler, JOB_ATTEMPTS, JOB_ID, JOB_RETRY_BASE_MS, type JobData, type JobHandler, type JobName, type JobQueue } from './queue.ts';
 
 const QUEUE = 'lifecycle';
@@ -67,6 +68,11 @@ export class BullJobQueue implements JobQueue {
     const job = await Job.fromId(this.queue, id);
     if (!job || !((await job.isDelayed()) || (await job.isWaiting()))) return undefined;
     return job.timestamp + (job.delay ?? 0);
+  }
+
+  async counts(): Promise<JobCounts> {
+    const { waiting = 0, delayed = 0, failed = 0 } = await this.queue.getJobCounts('waiting', 'delayed', 'failed');
+    return { waiting, delayed, failed };
   }
 
   start(handler: JobHandler, gaveUp?: GaveUpHandler): void {

@@ -9,6 +9,7 @@
  * derived from the job id (LINE's retry key, the email's Message-ID).
  */
 import { errorFields, type Logger } from '../log.ts';
+import type { JobCounts } from '../metrics.ts';
 
 /** The messages of a booking's lifecycle. */
 export type JobName = 'mail.confirmation' | 'remind.dayBefore' | 'remind.dayOf' | 'attendance.check' | 'waitlist.lapse';
@@ -34,6 +35,8 @@ export interface JobQueue {
   cancel(id: string): Promise<void>;
   /** When the job `id` is due (ms), or undefined when none is waiting. */
   dueAt(id: string): Promise<number | undefined>;
+  /** Jobs due and not yet running (waiting), not yet due (delayed), and given up (failed), for the metrics. */
+  counts(): Promise<JobCounts>;
   /** Starts running due jobs with `handler`; `gaveUp` hears of those that failed every attempt. */
   start(handler: JobHandler, gaveUp?: GaveUpHandler): void;
   /** Stops taking jobs and waits for those running. */
@@ -55,6 +58,8 @@ export class MemoryJobQueue implements JobQueue {
   private readonly jobs = new Map<string, { name: JobName; data: JobData; at: number; attempt: number }>();
   /** Ids of jobs that ran: scheduling one again does nothing (as BullMQ keeps completed jobs). */
   private readonly done = new Set<string>();
+  /** Jobs given up since the process started. */
+  private failed = 0;
   private readonly now: () => number;
   private readonly log: Logger;
   private readonly tickMs: number;
@@ -80,6 +85,12 @@ export class MemoryJobQueue implements JobQueue {
     return this.jobs.get(id)?.at;
   }
 
+  async counts(): Promise<JobCounts> {
+    const now = this.now();
+    const due = [...this.jobs.values()].filter((job) => job.at <= now).length;
+    return { waiting: due, delayed: this.jobs.size - due, failed: this.failed };
+  }
+
   start(handler: JobHandler, gaveUp?: GaveUpHandler): void {
     const tick = () => {
       this.running = this.running.then(() => this.runDue(handler, gaveUp));
@@ -101,6 +112,7 @@ export class MemoryJobQueue implements JobQueue {
         job.attempt++;
         if (job.attempt >= JOB_ATTEMPTS) {
           this.jobs.delete(id);
+          this.failed++;
           this.log.error('job.gave_up', { job: job.name, attempts: job.attempt, ...errorFields(err) });
           gaveUp?.(job.name, job.data, id);
         } else {

@@ -4,6 +4,7 @@ import type { BookingStore, MoveIntentStore } from '../stores/ports.ts';
 import { bookingWindow, isBookingOpen, parseIsoDate, slotStart, slotsOf } from './calendar.ts';
 import { type Catalog, openSessions, serviceById, sessionById, upcomingSessions } from './catalog.ts';
 import { errorFields, type Logger } from '../log.ts';
+import type { BookingMetrics } from '../metrics.ts';
 import type {
   BookingDraft,
   BookingEvents,
@@ -37,12 +38,13 @@ export class BookingService implements BookingPort {
   private readonly holdMaxMinutes: number;
   private readonly events: BookingEvents | undefined;
   private readonly log: Logger | undefined;
+  private readonly metrics: BookingMetrics | undefined;
 
   /**
    * `retentionDays`: how long after a session its bookings (contact details) are kept;
    * `holdMaxMinutes`: how long after it was first taken a renewed hold may last; `events`
    * hears of bookings written and cancelled (the messages after a booking), and a failure
-   * there is logged, never the booking's.
+   * there is logged, never the booking's; `metrics` counts holds and bookings made, cancelled and moved.
    */
   constructor(
     store: BookingStore,
@@ -52,6 +54,7 @@ export class BookingService implements BookingPort {
     retentionDays = 30,
     holdMaxMinutes = 2 * holdMinutes,
     listener?: { events: BookingEvents; log: Logger },
+    metrics?: BookingMetrics,
   ) {
     this.store = store;
     this.moves = moves;
@@ -61,6 +64,7 @@ export class BookingService implements BookingPort {
     this.holdMaxMinutes = holdMaxMinutes;
     this.events = listener?.events;
     this.log = listener?.log;
+    this.metrics = metrics;
   }
 
   /** Tells the listener; its failure is logged (the booking stands, and so does the cancel). */
@@ -97,6 +101,7 @@ export class BookingService implements BookingPort {
   async hold(sessionId: string, slotId: string, userKey: string, now: DateTime): Promise<HoldOutcome> {
     if (!this.isOpenSlot(sessionId, slotId, now)) return { ok: false, reason: 'closed' };
     const held = await this.store.hold(sessionId, slotId, userKey, now.toMillis(), this.holdMinutes * 60_000, this.holdMaxMinutes * 60_000);
+    this.metrics?.hold(held.ok ? 'held' : held.reason);
     // One live hold per person: the holds they had in other sessions go.
     if (held.ok) {
       const others = upcomingSessions(this.catalog, now).filter((s) => s.id !== sessionId);
@@ -116,6 +121,8 @@ export class BookingService implements BookingPort {
       const booking: Booking = { ...fields, id: newReference(), createdAt: now.toUTC().toISO()! };
       const result = await this.store.confirm(booking, now.toMillis(), holderKey ?? booking.userKey);
       if (result.ok) {
+        // A retried confirm returns the first booking: only a new one counts.
+        if (result.booking.id === booking.id) this.metrics?.booking('made');
         await this.keepUntilRetention(booking.sessionId);
         // The booking returned (a retried confirm returns the first one): its messages are scheduled once, by id.
         await this.tell('booked', (events) => events.booked(result.booking, now));
@@ -199,7 +206,10 @@ export class BookingService implements BookingPort {
     const found = this.lookup(booking.sessionId);
     if (!found || !slotsOf(found.service).some((s) => s.id === toSlotId)) return { ok: false, reason: 'taken' };
     const moved = await this.store.move(booking, toSlotId, now.toMillis());
-    if (moved.ok) await this.tell('moved', (events) => events.moved(moved.booking, now));
+    if (moved.ok) {
+      this.metrics?.booking('moved');
+      await this.tell('moved', (events) => events.moved(moved.booking, now));
+    }
     return moved;
   }
 
@@ -221,6 +231,7 @@ export class BookingService implements BookingPort {
       return { ok: false, reason: made.ok ? 'already_booked' : made.reason === 'id_collision' ? 'taken' : made.reason };
     }
     await this.finishMove(booking.userKey, { sessionId: booking.sessionId, bookingId: booking.id }, made.booking, now);
+    this.metrics?.booking('moved');
     return { ok: true, booking: made.booking };
   }
 
@@ -261,7 +272,10 @@ export class BookingService implements BookingPort {
     const until = this.cancellableUntil(sessionId);
     if (until && now >= until) return 'closed';
     const cancelled = await this.store.cancel(sessionId, bookingId, userKey);
-    if (cancelled) await this.tell('cancelled', (events) => events.cancelled(sessionId, bookingId));
+    if (cancelled) {
+      this.metrics?.booking('cancelled');
+      await this.tell('cancelled', (events) => events.cancelled(sessionId, bookingId));
+    }
     return cancelled;
   }
 

@@ -3,6 +3,7 @@ import type { DialogServices } from '../turn.ts';
 import { loadTranslator } from '../i18n.ts';
 import { createLimits, type Limits } from '../limits.ts';
 import type { Logger } from '../log.ts';
+import type { BookingMetrics } from '../metrics.ts';
 import type { Store } from '../stores/ports.ts';
 import { BookingService } from './booking.ts';
 import type { Catalog } from './catalog.ts';
@@ -31,6 +32,8 @@ export interface DialogServiceOptions {
   brain?: QuestionBrain;
   /** Hears of bookings written and cancelled (the messages after a booking); none by default. */
   bookingEvents?: BookingEvents;
+  /** Counts holds and bookings; none by default. */
+  metrics?: BookingMetrics;
 }
 
 const brains = new Map<string, QuestionBrain>();
@@ -56,7 +59,7 @@ export const translator = loadTranslator();
 
 export function createDialogServices(opts: DialogServiceOptions): DialogServices {
   const listener = opts.bookingEvents ? { events: opts.bookingEvents, log: opts.log } : undefined;
-  const bookings = new BookingService(opts.store.bookings, opts.store.moves, opts.catalog, opts.holdMinutes, opts.bookingRetentionDays, opts.holdMaxMinutes, listener);
+  const bookings = new BookingService(opts.store.bookings, opts.store.moves, opts.catalog, opts.holdMinutes, opts.bookingRetentionDays, opts.holdMaxMinutes, listener, opts.metrics);
   const limits = opts.limits ?? createLimits({ rules: loadConfig({}).limits, prefix: '', log: opts.log });
   const handoff = new HandoffService(opts.store.tickets, opts.notifier ?? NO_STAFF_NOTIFIER, limits, opts.log);
   return {

@@ -6,6 +6,7 @@
  */
 import { HTTPFetchError, type messagingApi } from '@line/bot-sdk';
 import { errorFields, type Logger } from '../../log.ts';
+import type { LineMetrics } from '../../metrics.ts';
 import { LineApiClient } from './client.ts';
 
 /** LINE takes at most 5 messages per call. */
@@ -22,6 +23,8 @@ export interface LinePushOptions {
   retryDelayMs?: number;
   /** Longest wait for one answer from LINE (ms, default 10 000); then it is tried again. */
   timeoutMs?: number;
+  /** Counts failed attempts and retries. */
+  metrics?: LineMetrics;
 }
 
 /** A push LINE did not accept. Carries the status (no message text) for logs and health. */
@@ -50,6 +53,7 @@ export class LinePusher {
   private readonly attempts: number;
   private readonly retryDelayMs: number;
   private readonly timeoutMs: number;
+  private readonly metrics: LineMetrics | undefined;
 
   constructor(opts: LinePushOptions) {
     this.client = new LineApiClient({ channelAccessToken: opts.channelAccessToken, baseURL: opts.apiBaseUrl });
@@ -57,6 +61,7 @@ export class LinePusher {
     this.attempts = Math.max(1, opts.attempts ?? 3);
     this.retryDelayMs = opts.retryDelayMs ?? 500;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.metrics = opts.metrics;
   }
 
   /**
@@ -79,9 +84,11 @@ export class LinePusher {
       if (status === 409) return;
       const retriable = status === undefined || status >= 500 || status === 429;
       this.log.warn('line.push_failed', { status, attempt, retriable, ...errorFields(err) });
+      this.metrics?.lineError('push', status, err);
       if (!retriable || attempt >= this.attempts) {
         throw new LinePushError(status, status === undefined ? codeOf(err) : `http_${status}`);
       }
+      this.metrics?.lineRetry('push', status, err);
       await new Promise((r) => setTimeout(r, this.retryDelayMs * 2 ** (attempt - 1)));
     }
   }

@@ -9,6 +9,7 @@
 import { HTTPFetchError, type messagingApi } from '@line/bot-sdk';
 import type { Locale } from '../../domain.ts';
 import { errorFields, type Logger } from '../../log.ts';
+import type { LineMetrics } from '../../metrics.ts';
 import { stableUuid } from '../../uuid.ts';
 import { LineApiClient } from './client.ts';
 import { batches, type LinePusher, withTimeout } from './push.ts';
@@ -36,6 +37,8 @@ export interface LineSenderOptions {
   pusher: LinePusher;
   /** Longest wait for a user's profile (ms, default 1 000): it holds up a new conversation's first answer. */
   profileTimeoutMs?: number;
+  /** Counts failed calls (the pusher counts its own). */
+  metrics?: LineMetrics;
 }
 
 /** Where to send, and what the event offers for replying. */
@@ -53,12 +56,14 @@ export class LineSender {
   private readonly log: Logger;
   private readonly pusher: LinePusher;
   private readonly profileTimeoutMs: number;
+  private readonly metrics: LineMetrics | undefined;
 
   constructor(opts: LineSenderOptions) {
     this.client = new LineApiClient({ channelAccessToken: opts.channelAccessToken, baseURL: opts.apiBaseUrl });
     this.log = opts.log;
     this.pusher = opts.pusher;
     this.profileTimeoutMs = opts.profileTimeoutMs ?? 1_000;
+    this.metrics = opts.metrics;
   }
 
   /** Shows the loading animation in a one-to-one chat until the next message. Never rejects; a failure is logged. */
@@ -67,6 +72,7 @@ export class LineSender {
       await withTimeout(this.client.showLoadingAnimation({ chatId: userId, loadingSeconds: LOADING_SECONDS }), LOADING_TIMEOUT_MS);
     } catch (err) {
       this.log.warn('line.loading_failed', { status: err instanceof HTTPFetchError ? err.status : undefined, ...errorFields(err) });
+      this.metrics?.lineError('loading', err instanceof HTTPFetchError ? err.status : undefined, err);
     }
   }
 
@@ -80,6 +86,7 @@ export class LineSender {
       return localeOfLanguage(profile.language);
     } catch (err) {
       this.log.warn('line.profile_failed', { status: err instanceof HTTPFetchError ? err.status : undefined, ...errorFields(err) });
+      this.metrics?.lineError('profile', err instanceof HTTPFetchError ? err.status : undefined, err);
       return undefined;
     }
   }
@@ -108,6 +115,7 @@ export class LineSender {
       return true;
     } catch (err) {
       this.log.warn('line.reply_failed', { status: err instanceof HTTPFetchError ? err.status : undefined, ...errorFields(err) });
+      this.metrics?.lineError('reply', err instanceof HTTPFetchError ? err.status : undefined, err);
       return false;
     }
   }

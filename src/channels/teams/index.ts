@@ -16,6 +16,7 @@ import type { Desk } from '../../domain.ts';
 import type { StaffLocale } from './text.ts';
 import { BodyTooLargeError, readBody } from '../../http.ts';
 import { errorFields, type Logger } from '../../log.ts';
+import type { TeamsMetrics } from '../../metrics.ts';
 import type { KnowledgeEntry } from '../../services/knowledge.ts';
 import type { StaffDesk, StaffNotifier } from '../../services/staff.ts';
 import type { RunTurn } from '../../staffDesk.ts';
@@ -60,6 +61,8 @@ export interface TeamsChannelOptions {
   /** Marks of activity ids already handled (the store's `dedupe`), shared with the engine. */
   dedupe: DedupeStore;
   log: Logger;
+  /** Counts the connector calls that failed. */
+  metrics?: TeamsMetrics;
   now: () => number;
   /** Language of ticket cards and of answers when Teams does not say the user's (default `ja`). */
   locale?: StaffLocale;
@@ -117,7 +120,7 @@ function originOf(req: Request): string {
 export function createTeamsChannel(opts: TeamsChannelOptions): TeamsChannel {
   const { log } = opts;
   const locale = opts.locale ?? 'ja';
-  const transport = createTransport({ appId: opts.appId, appPassword: opts.appPassword, appType: opts.appType, tenantId: opts.tenantId, emulator: opts.emulator, log });
+  const transport = createTransport({ appId: opts.appId, appPassword: opts.appPassword, appType: opts.appType, tenantId: opts.tenantId, emulator: opts.emulator, log, metrics: opts.metrics });
   if (!opts.appId && opts.emulator) log.warn('teams.auth_disabled', { note: 'no-MicrosoftAppId:loopback-requests-are-not-authenticated' });
   if (!opts.appId && !opts.emulator) log.warn('teams.endpoint_closed', { note: 'no-MicrosoftAppId:every-request-is-refused' });
   if (!opts.staffTeamId && !opts.staffTenantId && !opts.contactCenterTeamId) log.warn('teams.no_staff_configured', { note: 'everyone-is-refused' });

@@ -18,6 +18,7 @@ import {
   TurnContext,
 } from 'botbuilder';
 import { type Logger } from '../../log.ts';
+import type { TeamsMetrics, TeamsOp } from '../../metrics.ts';
 import { baseConversationId, type StoredReference } from './activity.ts';
 import type { Outgoing } from './cards.ts';
 
@@ -35,6 +36,8 @@ export interface TransportOptions {
    */
   emulator?: boolean | undefined;
   log: Logger;
+  /** Counts the connector calls that failed. */
+  metrics?: TeamsMetrics | undefined;
 }
 
 /** One inbound activity, while its turn runs. */
@@ -158,6 +161,12 @@ export function createTransport(opts: TransportOptions): Transport {
    * the emulator mode: a forged serviceUrl must never make the bot call out.
    */
   const trusted = (serviceUrl: string) => appId !== '' || (opts.emulator === true && isLoopback(serviceUrl));
+  /** `call`, its failure counted. */
+  const counted = <T>(op: TeamsOp, call: Promise<T>): Promise<T> =>
+    call.catch((err: unknown) => {
+      opts.metrics?.teamsError(op, statusOf(err), err);
+      throw err;
+    });
 
   /** Proactive turns: the continuation activity's random id must not become a reply target. */
   const proactive = async (reference: StoredReference, conversationId: string, logic: (ctx: TurnContext) => Promise<void>) => {
@@ -204,7 +213,7 @@ export function createTransport(opts: TransportOptions): Transport {
             };
           },
           send: async (messages) => {
-            if (messages.length > 0) await ctx.sendActivities(messages.map(toActivity));
+            if (messages.length > 0) await counted('reply', ctx.sendActivities(messages.map(toActivity)));
           },
           respondToInvoke: async (status, responseBody) => {
             await ctx.sendActivity({ type: ActivityTypes.InvokeResponse, value: { status, body: responseBody } });
@@ -216,17 +225,23 @@ export function createTransport(opts: TransportOptions): Transport {
 
     async post(reference, conversationId, message) {
       let id: string | undefined;
-      await proactive(reference, conversationId, async (ctx) => {
-        id = (await ctx.sendActivity(toActivity(message)))?.id;
-      });
+      await counted(
+        'post',
+        proactive(reference, conversationId, async (ctx) => {
+          id = (await ctx.sendActivity(toActivity(message)))?.id;
+        }),
+      );
       if (!id) throw new Error('Teams accepted the message but returned no activity id');
       return id;
     },
 
     async update(reference, conversationId, activityId, message) {
-      await proactive(reference, conversationId, async (ctx) => {
-        await ctx.updateActivity({ ...toActivity(message), id: activityId });
-      });
+      await counted(
+        'update',
+        proactive(reference, conversationId, async (ctx) => {
+          await ctx.updateActivity({ ...toActivity(message), id: activityId });
+        }),
+      );
     },
   };
 }
