@@ -1,13 +1,14 @@
 /**
  * The web chat outbox: replies staff send outside a turn wait per conversation until the
  * page polls `GET /webchat/messages`, acknowledging by cursor what it got. In memory and in
- * Redis (the same contract; in Redis shared by instances, in one hash slot, sealed, bounded),
+ * Redis (the same contract, also on a real 3-master Cluster; in Redis shared by instances, in
+ * one hash slot, sealed, bounded),
  * deduped by delivery key, bounded in size and age. Over real HTTP, and in Chromium: the
  * page shows what arrives while it is open, once.
  */
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { Browser } from 'playwright-core';
 import restify from 'restify';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -19,6 +20,7 @@ import type { TurnEngine } from '../../../src/engine.ts';
 import { createLogger } from '../../../src/log.ts';
 import { createSealer } from '../../../src/stores/sealing.ts';
 import { browserSkipReason, launchBrowser } from '../../support/browser.ts';
+import { clusterUnsupported, type RedisClusterServer, redisCapability, startRedisCluster } from '../../support/redisCluster.ts';
 import { TEST_DATA_KEY } from '../../support/stores.ts';
 
 const text = (t: string): Reply => ({ kind: 'text', text: t });
@@ -31,12 +33,30 @@ function clock(start = Date.parse('2026-11-24T10:00:00+09:00')) {
 }
 
 /** Redis connections the tests opened, closed after the file. */
-const clients: Redis[] = [];
+const clients: (Redis | Cluster)[] = [];
 afterAll(() => {
   for (const c of clients) c.disconnect();
 });
 function redisClient(): Redis {
   const client = new Redis(inject('redisUrl'));
+  clients.push(client);
+  return client;
+}
+
+/** A 3-master Cluster of this file's, where redis-server can run one (always in CI). */
+const onCluster = redisCapability('the web chat outbox on a Redis Cluster', clusterUnsupported());
+let cluster: RedisClusterServer | undefined;
+if (onCluster) {
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+  }, 60_000);
+  afterAll(async () => {
+    for (const c of clients.splice(0)) c.disconnect();
+    await cluster?.stop();
+  });
+}
+function clusterClient(): Cluster {
+  const client = new Cluster(cluster!.nodes);
   clients.push(client);
   return client;
 }
@@ -68,6 +88,18 @@ const KINDS: Kind[] = [
       return () => new RedisWebchatOutbox({ redis: redisClient(), prefix, sealer: createSealer(TEST_DATA_KEY), ...opts });
     },
   ],
+  // Each script must stay within one hash slot, or the Cluster refuses it (CROSSSLOT).
+  ...(onCluster
+    ? ([
+        [
+          'redis+cluster+sealed',
+          (opts = {}) => {
+            const prefix = `test:${randomUUID()}:`;
+            return () => new RedisWebchatOutbox({ redis: clusterClient(), prefix, sealer: createSealer(TEST_DATA_KEY), ...opts });
+          },
+        ],
+      ] as Kind[])
+    : []),
 ];
 
 describe.each(KINDS)('the outbox (%s)', (_name, shared) => {
@@ -159,7 +191,7 @@ describe.each(KINDS)('the outbox (%s)', (_name, shared) => {
   });
 });
 
-describe.each(KINDS.filter(([name]) => name !== 'memory'))('the outbox in Redis (%s)', (name, shared) => {
+describe.each(KINDS.filter(([name]) => name === 'redis' || name === 'redis+sealed'))('the outbox in Redis (%s)', (name, shared) => {
   const prefixOf = () => `test:${randomUUID()}:`;
 
   it('keeps one conversation in one hash slot, bounded in length, keys and time', async () => {
