@@ -523,7 +523,8 @@ return out
 
 /**
  * Loaded once per connection by ioredis (EVALSHA, falling back to EVAL after a Redis restart).
- * No `readOnly` flags: EVALSHA_RO would need Redis 7, and there are no replicas to read from.
+ * No `readOnly` flags: EVALSHA_RO would need Redis 7, and every read goes to the master (replicas,
+ * under Sentinel or in a Cluster, are there for failover).
  */
 const SCRIPTS = {
   cbHold: { numberOfKeys: 4, lua: HOLD },
@@ -684,7 +685,11 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       const saved = (await redis.cbSaveConversation(conversationKey(key), expectedRev, encodeState(state), ttlOf(ttlMs), ...add, ...(change?.drop ?? []))) === 1;
       // The index is only a hint from here on: the save stands whatever these steps meet.
       if (!change || (!saved && since === undefined)) return saved;
-      await (saved && since !== undefined ? redis.zadd(unsentKey, since, key) : unlist(key)).catch(reportIndexError);
+      const settled = saved
+        ? since !== undefined ? redis.zadd(unsentKey, since, key) : unlist(key)
+        : // Refused: the listing made above is undone only when the outbox is empty.
+          redis.cbOutboxDelivered(conversationKey(key), '').then((left) => (Number(left) === 0 ? unlist(key) : undefined));
+      await settled.catch(reportIndexError);
       return saved;
     },
     async delivered(key, id) {
