@@ -2,7 +2,8 @@
  * What the bot counts for operations, in Prometheus' format (prom-client): turns, bookings,
  * holds, calls to LINE and Teams that failed, and what waits (tickets, jobs), plus Node's
  * process metrics. One `Metrics` per app, on a registry of its own (tests build several apps
- * in one process).
+ * in one process); the process metrics, which describe the process, are collected once per
+ * process and added to each scrape.
  *
  * Label values come from small fixed sets only, never from a user, a ticket or a text: every
  * labelled child is made once, here, so that a turn costs a counter increment and a histogram
@@ -82,6 +83,17 @@ function zeroedHistogram(histogram: Histogram, channel: string): Histogram.Inter
   return histogram.labels(channel);
 }
 
+let processRegistry: Registry | undefined;
+
+/** Node's own metrics (CPU, memory, event loop lag, GC, handles), started on first use: one set of monitors per process. */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
 /** A child per value of `values`, made once. */
 function childrenOf<V extends string, C>(values: readonly V[], make: (value: V) => C): Record<V, C> {
   return Object.fromEntries(values.map((v) => [v, make(v)])) as Record<V, C>;
@@ -119,7 +131,6 @@ export class Metrics implements TurnMetrics, BookingMetrics, LineMetrics, TeamsM
 
   constructor(registry = new Registry()) {
     this.registry = registry;
-    collectDefaultMetrics({ register: registry });
     const registers = [registry];
     const turns = new Counter({ name: 'citybot_turns_total', help: 'Turns by channel and how they ended (answered, duplicate, resent, limited, apology, answered_unsaved).', labelNames: ['channel', 'outcome'], registers });
     const duration = new Histogram({ name: 'citybot_turn_duration_seconds', help: 'Time from a channel asking for a turn to its answer, queueing behind the same conversation included.', labelNames: ['channel'], buckets: TURN_BUCKETS, registers });
@@ -215,7 +226,8 @@ export class Metrics implements TurnMetrics, BookingMetrics, LineMetrics, TeamsM
 
   /** The text Prometheus scrapes. */
   async scrape(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    const both = Registry.merge([this.registry, processMetrics()]);
+    return { contentType: both.contentType, body: await both.metrics() };
   }
 }
 
