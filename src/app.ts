@@ -159,7 +159,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   }
   const notifier = new FanoutNotifier(notifiers, { log });
   // Abuse limits count in the store's Redis (on a connection of their own), so they hold across instances.
-  const limitsRedis = store.kind === 'redis' && config.redis ? createRedisClient(config.redis, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1_500 }) : undefined;
+  const limitsRedis = store.kind === 'redis' && config.redis ? createRedisClient(config.redis, { lazyConnect: true, enableAutoPipelining: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1_500 }) : undefined;
   limitsRedis?.on('error', (err: Error) => log.warn('limits.redis_connection', errorFields(err)));
   await limitsRedis?.connect();
   const limits = createLimits({ rules: config.limits, prefix: config.redisPrefix, log, ...(limitsRedis ? { redis: limitsRedis } : {}) });

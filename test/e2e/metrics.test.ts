@@ -2,7 +2,7 @@
  * `/metrics` end to end: the whole app (startApp, a memory store, the stub LINE API and the stub
  * Bot Framework connector) with METRICS_TOKEN and a metrics listener of its own. A LINE citizen
  * books (one reply LINE refuses, one push it fails once), another asks for a person while Teams
- * answers 500, and a turn meets a store that fails; the scrape then counts each of them, by
+ * refuses the card (403), and a turn meets a store that fails; the scrape then counts each of them, by
  * labels from fixed sets only, with nothing of the citizens in it. The scrape needs the token
  * on both listeners.
  */
