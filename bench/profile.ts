@@ -38,11 +38,12 @@ const sampled = [...self.values()].reduce((s, v) => s + v, 0);
 // Percentages are of busy time (samples that were not idle).
 const total = [...self].filter(([id]) => !idleIds.has(id)).reduce((s, [, v]) => s + v, 0);
 
+/** The checkout this script is in, as profiles name its files (`file:///…/`). */
+const ROOT = new URL('..', import.meta.url).href;
 const short = (url: string) => {
   const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (m) return m[1]!;
-  const src = /\/work\/[^/]+\/(.*)$/.exec(url);
-  if (src) return src[1]!;
+  if (url.startsWith(ROOT)) return url.slice(ROOT.length);
   return url.replace(/^node:/, 'node:') || '(native)';
 };
 const label = (n: Node) => `${n.callFrame.functionName || '(anonymous)'} ${short(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
@@ -72,7 +73,7 @@ for (const [id, us] of self) {
   const seen = new Set<string>();
   for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
     const n = byId.get(cur)!;
-    if (!/\/work\/[^/]+\/(src|dialogs)\//.test(n.callFrame.url)) continue;
+    if (!n.callFrame.url.startsWith(`${ROOT}src/`) && !n.callFrame.url.startsWith(`${ROOT}dialogs/`)) continue;
     const l = label(n);
     if (seen.has(l)) continue;
     seen.add(l);

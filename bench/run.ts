@@ -1,16 +1,19 @@
 /**
- * `npm run bench`: the bot against the floor of its own stack, on this machine, in one run.
+ * `npm run bench`: the bot against the floors of its own stack, on this machine, in one run.
  *
  * Starts a throwaway redis-server (free port), a stub LINE API (bench/stub.ts, which also
- * drives simulated users), a baseline restify route (bench/baseline.ts) and the bot as in
+ * drives simulated users), the floor's restify route twice (bench/baseline.ts) and the bot as in
  * production (`node src/main.ts`, its own process, REDIS_URL set, LOG_LEVEL=warn), then:
  *
- *  1. baseline vs bot, one text turn per request, 50 connections (autocannon), in alternating
- *     windows so that other load on the machine hits both alike;
+ *  1. two floors vs the bot, one text turn per request, 50 connections (autocannon), in
+ *     alternating windows so that other load on the machine hits all alike: the same minimal
+ *     route with its LINE call by `node:http` keep-alive (the plain floor) and by the SDK's
+ *     MessagingApiClient (the SDK floor, `baseline` in the JSON);
  *  2. Redis commands per turn (INFO commandstats; MONITOR on a small sample to tell the
  *     commands a client sends from those run inside Lua scripts) and Redis memory per
  *     conversation and per booking (INFO memory used_memory);
- *  3. the opening rush: 2,000 users run the whole booking conversation at once for 12 slots;
+ *  3. the opening rush: 2,000 users run the whole booking conversation at once for 12 slots on
+ *     one process, and 20,000 on two (the driver alternates between their ports), one Redis;
  *  4. two bot processes vs one (the load generator alternates between the two ports);
  *  5. a question turn: 2,000 users at the menu type resident questions (50 of
  *     test/faq/questions.json, in and out of scope, none urgent), in the same alternating
@@ -22,8 +25,8 @@
  *
  * Every figure that depends on the machine is also given as a ratio to the baseline or to
  * one process measured in the same run. The last line printed is one JSON object.
- * Env: BENCH_SECONDS (window length, default 2; 6 windows per configuration, 12 s in all), BENCH_RUSH_USERS (2000),
- * BENCH_CPU_PROF=1 (write .cpuprofile files of the first bot and of the baseline into bench/.prof/;
+ * Env: BENCH_SECONDS (window length, default 2; 6 windows per configuration, 12 s in all), BENCH_RUSH_USERS (2000, one process), BENCH_BIG_RUSH_USERS (20000, two processes),
+ * BENCH_CPU_PROF=1 (write .cpuprofile files of the first bot and of both floors into bench/.prof/;
  * summarise them with `node bench/profile.ts FILE`).
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -33,7 +36,8 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon, { type AutocannonRequest } from 'autocannon';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import { clusterUnsupported, startRedisCluster } from '../test/support/redisCluster.ts';
 import {
   CHANNEL_SECRET,
   CHANNEL_TOKEN,
@@ -70,6 +74,7 @@ const ROUNDS = 6;
 const CONNECTIONS = 50;
 const WARM_USERS = 2_000;
 const RUSH_USERS = Number(process.env.BENCH_RUSH_USERS ?? 2_000);
+const BIG_RUSH_USERS = Number(process.env.BENCH_BIG_RUSH_USERS ?? 20_000);
 const MEMORY_SESSIONS = 10;
 const SLOTS_PER_SESSION = 12;
 const PREFIX = 'citybot:';
@@ -143,22 +148,23 @@ async function startBot(name: string, env: Record<string, string>, profile = fal
     },
   });
   const url = `http://${HOST}:${port}`;
-  await waitUntil(`bot ${name}`, async () => (await fetch(`${url}/readyz`)).ok, 20_000, proc.exited);
+  await waitUntil(`bot ${name}`, async () => (await fetch(`${url}/readyz`)).ok, 60_000, proc.exited);
   return { name, url, proc };
 }
 
-async function startBaseline(env: Record<string, string>): Promise<{ url: string; proc: Proc }> {
+/** The floor route (bench/baseline.ts), its LINE call `plain` (node:http keep-alive) or through the SDK. */
+async function startBaseline(env: Record<string, string>, line: 'plain' | 'sdk'): Promise<{ url: string; proc: Proc }> {
   let port = 0;
-  const args = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench/.prof')}`, '--cpu-prof-name=baseline.cpuprofile', 'bench/baseline.ts'] : ['bench/baseline.ts'];
+  const args = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench/.prof')}`, `--cpu-prof-name=baseline-${line}.cpuprofile`, 'bench/baseline.ts'] : ['bench/baseline.ts'];
   const proc = spawnTracked(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, ...env, PORT: '0' },
+    env: { ...process.env, ...env, PORT: '0', BASELINE_LINE: line },
     onLine: (line) => {
       const m = /^listening (\d+)/.exec(line);
       if (m) port = Number(m[1]);
     },
   });
-  await waitUntil('baseline', async () => port > 0, 15_000, proc.exited);
+  await waitUntil(`baseline ${line}`, async () => port > 0, 15_000, proc.exited);
   return { url: `http://${HOST}:${port}`, proc };
 }
 
@@ -260,11 +266,23 @@ async function runScript<T>(script: string, args: string[] = [], nodeFlags: stri
 
 // ---- redis helpers -------------------------------------------------------------------------
 
-async function usedMemory(r: Redis): Promise<number> {
-  return Number(parseInfo(await r.info('memory')).get('used_memory'));
+/** Where a rush keeps its data: one redis-server, or a Cluster (figures summed over its masters). */
+interface RushRedis {
+  client: Redis | Cluster;
+  nodes(): Redis[];
 }
-async function commandStats(r: Redis): Promise<Map<string, number>> {
-  return parseCommandStats(await r.info('commandstats'));
+const single = (r: Redis): RushRedis => ({ client: r, nodes: () => [r] });
+
+async function usedMemory(r: Redis | RushRedis): Promise<number> {
+  const nodes = r instanceof Redis ? [r] : r.nodes();
+  const each = await Promise.all(nodes.map(async (n) => Number(parseInfo(await n.info('memory')).get('used_memory'))));
+  return each.reduce((s, n) => s + n, 0);
+}
+async function commandStats(r: Redis | RushRedis): Promise<Map<string, number>> {
+  const nodes = r instanceof Redis ? [r] : r.nodes();
+  const out = new Map<string, number>();
+  for (const n of nodes) for (const [cmd, calls] of parseCommandStats(await n.info('commandstats'))) out.set(cmd, (out.get(cmd) ?? 0) + calls);
+  return out;
 }
 async function unlinkMatching(r: Redis, pattern: string): Promise<number> {
   let cursor = '0';
@@ -304,16 +322,25 @@ async function main(): Promise<void> {
   const r = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
   const stub = await startStub();
   const stats = () => stub.call<{ reply: number; push: number; unavailable: number; other: number }>({ cmd: 'stats' });
-  const lineEnv = { LINE_CHANNEL_SECRET: CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN: CHANNEL_TOKEN, LINE_API_BASE_URL: stub.url, REDIS_URL: redisServer.url };
+  const lineApiEnv = { LINE_CHANNEL_SECRET: CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN: CHANNEL_TOKEN, LINE_API_BASE_URL: stub.url };
+  const lineEnv = { ...lineApiEnv, REDIS_URL: redisServer.url };
   const botEnv = { ...lineEnv, REDIS_PREFIX: PREFIX };
+  // The big rush runs on a 3-master Redis Cluster (test/support/redisCluster.ts) where this machine can run one.
+  const noCluster = clusterUnsupported();
+  const cluster = noCluster ? undefined : await startRedisCluster();
+  for (const node of cluster?.servers ?? []) track(node.child);
+  const clusterEnv = cluster && { ...lineApiEnv, REDIS_PREFIX: PREFIX, CATALOG_FILE: rushCatalog, REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',') };
   // All processes start now, from one snapshot of the source; bot3 (many sessions) waits idle for the memory phase.
-  const [baseline, bot1, bot2, bot3] = await Promise.all([
-    startBaseline(lineEnv),
+  const [plain, baseline, bot1, bot2, bot3] = await Promise.all([
+    startBaseline(lineEnv, 'plain'),
+    startBaseline(lineEnv, 'sdk'),
     startBot('bot1', { ...botEnv, CATALOG_FILE: rushCatalog }, PROFILE),
     startBot('bot2', { ...botEnv, CATALOG_FILE: rushCatalog }),
     startBot('bot3', { ...botEnv, CATALOG_FILE: memoryCatalog }),
   ]);
-  log(`redis-server ${redisServer.url}, LINE stub ${stub.url}, baseline ${baseline.url}, bots ${bot1.url} ${bot2.url}`);
+  // Idle until the big rush.
+  const clusterBots = clusterEnv ? await Promise.all([startBot('bot4', clusterEnv), startBot('bot5', clusterEnv)]) : undefined;
+  log(`redis-server ${redisServer.url}, LINE stub ${stub.url}, baselines ${plain.url} (plain) ${baseline.url} (SDK), bots ${bot1.url} ${bot2.url}`);
 
   // -- conversations: N users brought to the first screening question -------------------------
   await r.flushall();
@@ -374,28 +401,34 @@ async function main(): Promise<void> {
     for (const k of Object.keys(cpu) as (keyof Cpu)[]) cpu[k] = cpu1[k] - cpu0[k];
     return { ...w, turns: s1.reply + s1.push - s0.reply - s0.push, apologies: s1.unavailable - s0.unavailable, commands, cpu };
   };
+  await cannon([plain.url], 2, warmUsers, 'ヘルプ');
   await cannon([baseline.url], 2, warmUsers, 'ヘルプ');
   await cannon([bot1.url], 2, warmUsers, 'ヘルプ');
   await cannon([bot2.url], 2, warmUsers, 'ヘルプ');
   await questionPhase(() => cannon([bot1.url], 1, askUsers, questionTexts));
+  const plainW: Measured[] = [];
   const baseW: Measured[] = [];
   const oneW: Measured[] = [];
   const askW: Measured[] = [];
   const twoW: Measured[] = [];
   for (let i = 0; i < ROUNDS; i++) {
+    plainW.push(await measure([plain], SECONDS));
     baseW.push(await measure([baseline], SECONDS));
     oneW.push(await measure([bot1], SECONDS));
     askW.push(await questionPhase(() => measure([bot1], SECONDS, askUsers, questionTexts)));
     twoW.push(await measure([bot1, bot2], SECONDS));
   }
-  const [base, one, ask, two] = [mergeMeasured(baseW), mergeMeasured(oneW), mergeMeasured(askW), mergeMeasured(twoW)];
+  const [floor, base, one, ask, two] = [mergeMeasured(plainW), mergeMeasured(baseW), mergeMeasured(oneW), mergeMeasured(askW), mergeMeasured(twoW)];
+  const f = figures(floor);
   const b = figures(base);
   const o = figures(one);
   const q = figures(ask);
   const t = figures(two);
-  const errorsThroughput = base.errors + one.errors + two.errors + one.apologies + two.apologies;
+  const errorsThroughput = floor.errors + base.errors + one.errors + two.errors + one.apologies + two.apologies;
   const questionErrors = ask.errors + ask.apologies;
   const ratio = round(o.rps / b.rps, 3);
+  const plainRatio = round(o.rps / f.rps, 3);
+  const plainP99Ratio = round(o.p99 / f.p99, 2);
   const questionRatio = round(q.rps / b.rps, 3);
   const questionP99Ratio = round(q.p99 / b.p99, 2);
   const twoRatio = round(t.rps / o.rps, 3);
@@ -408,22 +441,27 @@ async function main(): Promise<void> {
     const ours = m.cpu.server + m.cpu.redis + m.cpu.stub + m.cpu.loadgen;
     return `${per(m.cpu.server)} | ${per(m.cpu.redis)} | ${per(m.cpu.stub)} | ${per(m.cpu.loadgen)} | ${round((100 * m.cpu.machineBusy) / m.cpu.machineTotal, 0)}% (others ${round((100 * Math.max(0, m.cpu.machineBusy - ours)) / m.cpu.machineTotal, 0)}%)`;
   };
-  log(`| what                         | req/s | p50 ms | p99 ms | vs baseline: rps / p99 | CPU ms/turn: server | redis | LINE stub | load gen | machine busy |`);
-  log(`|------------------------------|------:|-------:|-------:|------------------------|------:|------:|------:|------:|------:|`);
-  log(`| baseline (sig+GET+SET+reply) | ${b.rps} | ${b.p50} | ${b.p99} | 1 / 1 | ${cpuCells(base)} |`);
-  log(`| bot, 1 process               | ${o.rps} | ${o.p50} | ${o.p99} | ${ratio} / ${round(o.p99 / b.p99, 2)} | ${cpuCells(one)} |`);
-  log(`| bot, 1 process, question turn | ${q.rps} | ${q.p50} | ${q.p99} | ${questionRatio} / ${questionP99Ratio} | ${cpuCells(ask)} |`);
-  log(`| bot, 2 processes (RR)        | ${t.rps} | ${t.p50} | ${t.p99} | ${round(t.rps / b.rps, 3)} / ${round(t.p99 / b.p99, 2)} | ${cpuCells(two)} |`);
+  const vs = (x: { rps: number; p99: number }) => `${round(x.rps / f.rps, 3)} / ${round(x.p99 / f.p99, 2)} | ${round(x.rps / b.rps, 3)} / ${round(x.p99 / b.p99, 2)}`;
+  log(`floors: the same route (sig+GET+SET+reply), its LINE call by node:http keep-alive ("plain") or by the SDK's MessagingApiClient (fetch)`);
+  log(`| what                           | req/s | p50 ms | p99 ms | vs plain floor: rps / p99 | vs SDK floor: rps / p99 | CPU ms/turn: server | redis | LINE stub | load gen | machine busy |`);
+  log(`|--------------------------------|------:|-------:|-------:|------------------------|------------------------|------:|------:|------:|------:|------:|`);
+  log(`| plain floor (node:http)        | ${f.rps} | ${f.p50} | ${f.p99} | ${vs(f)} | ${cpuCells(floor)} |`);
+  log(`| SDK floor (MessagingApiClient) | ${b.rps} | ${b.p50} | ${b.p99} | ${vs(b)} | ${cpuCells(base)} |`);
+  log(`| bot, 1 process                 | ${o.rps} | ${o.p50} | ${o.p99} | ${vs(o)} | ${cpuCells(one)} |`);
+  log(`| bot, 1 process, question turn  | ${q.rps} | ${q.p50} | ${q.p99} | ${vs(q)} | ${cpuCells(ask)} |`);
+  log(`| bot, 2 processes (RR)          | ${t.rps} | ${t.p50} | ${t.p99} | ${vs(t)} | ${cpuCells(two)} |`);
   log(`errors (non-2xx, socket, bot apologies): ${errorsThroughput}; question turn: ${questionErrors}; 2 processes vs 1: ${twoRatio}× the requests/s; baseline/bot server CPU per turn: ${cpuRatio}, per question turn: ${questionCpuRatio}`);
   const botCommands = one.commands;
   const botTurns = one.turns;
   const baseCommandsPerTurn = round(sum(base.commands) / base.turns, 2);
   const rate = (w: Measured) => w.ok / w.seconds;
+  const plainPairRatios = oneW.map((w, i) => rate(w) / rate(plainW[i]!)).sort((x, y) => x - y);
+  log(`bot/plain floor per window pair: median ${round(percentile(plainPairRatios, 50), 3)}, range ${round(plainPairRatios[0]!, 3)}–${round(plainPairRatios.at(-1)!, 3)}`);
   const pairRatios = oneW.map((w, i) => rate(w) / rate(baseW[i]!)).sort((x, y) => x - y);
-  log(`bot/baseline per window pair: median ${round(percentile(pairRatios, 50), 3)}, range ${round(pairRatios[0]!, 3)}–${round(pairRatios.at(-1)!, 3)}`);
+  log(`bot/SDK floor per window pair: median ${round(percentile(pairRatios, 50), 3)}, range ${round(pairRatios[0]!, 3)}–${round(pairRatios.at(-1)!, 3)}`);
   const askRatios = askW.map((w, i) => rate(w) / rate(baseW[i]!)).sort((x, y) => x - y);
   log(`question turn/baseline per window pair: median ${round(percentile(askRatios, 50), 3)}, range ${round(askRatios[0]!, 3)}–${round(askRatios.at(-1)!, 3)}`);
-  const othersShare = Math.max(...[base, one, ask, two].map((m) => (m.cpu.machineBusy - m.cpu.server - m.cpu.redis - m.cpu.stub - m.cpu.loadgen) / m.cpu.machineTotal));
+  const othersShare = Math.max(...[floor, base, one, ask, two].map((m) => (m.cpu.machineBusy - m.cpu.server - m.cpu.redis - m.cpu.stub - m.cpu.loadgen) / m.cpu.machineTotal));
   if (othersShare > 0.2) log(`note: other work used up to ${round(100 * othersShare, 0)}% of the machine during these windows; requests/s ratios are noisy, CPU per turn less so`);
 
   // -- Redis commands per ordinary turn ------------------------------------------------------
@@ -478,44 +516,56 @@ async function main(): Promise<void> {
   log(`  MEMORY USAGE: conversation hash ${convBytes} B (it holds the last event ids for dedupe)${dedupeBytes > 0 ? `, plus a separate dedupe key of ${dedupeBytes} B per event` : ''}`);
 
   // -- the opening rush ----------------------------------------------------------------------
-  const rush = async (label: string, bots: { url: string; proc: Proc }[]) => {
-    await r.flushall();
-    const m0 = await usedMemory(r);
-    const c0 = await commandStats(r);
+  const rush = async (label: string, bots: { url: string; proc: Proc }[], rushUsers = RUSH_USERS, where: RushRedis = single(r)) => {
+    await Promise.all(where.nodes().map((n) => n.flushall()));
+    const m0 = await usedMemory(where);
+    const c0 = await commandStats(where);
     const s0 = await stats();
     const cpu0 = cpuNow(bots.map((x) => x.proc));
-    const res = await stub.call<RunResult>({ cmd: 'run', spec: { kind: 'book', urls: bots.map((x) => x.url), users: RUSH_USERS, run: label, maxSockets: 256 } satisfies RunSpec });
+    const res = await stub.call<RunResult>({ cmd: 'run', spec: { kind: 'book', urls: bots.map((x) => x.url), users: rushUsers, run: label, maxSockets: 256 } satisfies RunSpec });
     await sleep(300);
     const cpu1 = cpuNow(bots.map((x) => x.proc));
     const serverCpuPerTurn = (cpu1.server - cpu0.server) / res.turns;
     const s1 = await stats();
-    const cmds = diffCommandStats(c0, await commandStats(r));
-    const m1 = await usedMemory(r);
+    const cmds = diffCommandStats(c0, await commandStats(where));
+    const m1 = await usedMemory(where);
     const keys = (k: string) => `${PREFIX}{s:${RUSH_SESSION}}:${k}`;
-    const [booked, users, bookingsHash, holds] = await Promise.all([r.hlen(keys('booked')), r.hlen(keys('users')), r.hgetall(keys('bookings')), r.hlen(keys('holds'))]);
+    const c = where.client;
+    const [booked, users, bookingsHash, holds] = await Promise.all([c.hlen(keys('booked')), c.hlen(keys('users')), c.hgetall(keys('bookings')), c.hlen(keys('holds'))]);
     const stored = Object.keys(bookingsHash).sort();
     const slots = new Set(Object.values(bookingsHash).map((j) => (JSON.parse(j) as { slotId: string }).slotId));
     const consistent = booked === stored.length && users === stored.length && slots.size === stored.length && stored.join() === [...res.references].sort().join();
     const unavailable = s1.unavailable - s0.unavailable;
-    return { res, booked, stored: stored.length, consistent, holds, cmdsPerTurn: sum(cmds) / res.turns, bytesPerUser: (m1 - m0) / RUSH_USERS, unavailable, pushes: s1.push - s0.push, serverCpuPerTurn };
+    return { res, booked, stored: stored.length, consistent, holds, cmdsPerTurn: sum(cmds) / res.turns, bytesPerUser: (m1 - m0) / rushUsers, unavailable, pushes: s1.push - s0.push, serverCpuPerTurn };
   };
-  const printRush = (label: string, x: Awaited<ReturnType<typeof rush>>) => {
+  const printRush = (label: string, users: number, x: Awaited<ReturnType<typeof rush>>) => {
     const { res } = x;
-    log(`| ${label} | ${res.booked} | ${x.stored}${x.consistent ? ' ✓' : ' ✗ MISMATCH'} | ${res.errors}${res.errors ? ` ${JSON.stringify(res.errorKinds)}` : ''} | ${res.full} (${res.fullAtDate} at date, ${res.fullAtTime} at time) | ${res.takenRetries} | ${res.turns} | ${round(res.drainMs / 1000, 1)} s | ${res.turnsPerSecond} | ${res.turnP50Ms} | ${res.turnP99Ms} | ${res.turnMaxMs} | ${res.ackP99Ms} |`);
+    log(`| ${label} | ${users} | ${res.booked} | ${x.stored}${x.consistent ? ' ✓' : ' ✗ MISMATCH'} | ${res.errors}${res.errors ? ` ${JSON.stringify(res.errorKinds)}` : ''} | ${res.full} (${res.fullAtDate} at date, ${res.fullAtTime} at time) | ${res.takenRetries} | ${res.turns} | ${round(res.drainMs / 1000, 1)} s | ${res.turnsPerSecond} | ${res.turnP50Ms} | ${res.turnP99Ms} | ${res.turnMaxMs} | ${res.ackP99Ms} | ${kb(x.bytesPerUser)} |`);
   };
-  log(`\n## 4-5. Opening rush: ${RUSH_USERS} users at once, whole booking conversation, 1 session × ${SLOTS_PER_SESSION} slots`);
+  const bigOn = cluster ? `a 3-master Redis Cluster` : `one redis-server (no Cluster here: ${noCluster})`;
+  log(`\n## 4-5. Opening rush: whole booking conversation, 1 session × ${SLOTS_PER_SESSION} slots: ${RUSH_USERS} users at once on 1 process and one redis-server, ${BIG_RUSH_USERS} on 2 processes and ${bigOn}`);
   const rush1 = await rush('rush1', [bot1]);
-  const rush2 = await rush('rush2', [bot1, bot2]);
-  log(`| bots | booked (replies) | bookings in Redis | errors | told full | "taken" retries | turns | drain | turns/s | p50 ms | p99 ms | max ms | webhook answer p99 ms (from its connection) |`);
-  log(`|------|-----:|-----:|-----:|------|-----:|-----:|-----:|-----:|-----:|-----:|-----:|-----:|`);
-  printRush('1 process  ', rush1);
-  printRush('2 processes', rush2);
-  log(`every user answered: ${rush1.res.booked + rush1.res.full === RUSH_USERS ? 'yes' : 'NO'} (1 process), ${rush2.res.booked + rush2.res.full === RUSH_USERS ? 'yes' : 'NO'} (2 processes); pushes instead of replies: ${rush1.pushes + rush2.pushes}; bot apologies: ${rush1.unavailable + rush2.unavailable}`);
+  const clusterClient = cluster && new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } });
+  if (clusterClient) await new Promise((resolve) => clusterClient.once('ready', resolve));
+  // The Cluster's bots have been idle: a first round of users warms them up as the others were.
+  if (clusterBots) await stub.call<RunResult>({ cmd: 'run', spec: { kind: 'prewarm', urls: clusterBots.map((b) => b.url), users: 1_000, run: 'cwarm', concurrency: 100 } satisfies RunSpec });
+  const rush2 = clusterClient && clusterBots
+    ? await rush('rush2', clusterBots, BIG_RUSH_USERS, { client: clusterClient, nodes: () => clusterClient.nodes('master') })
+    : await rush('rush2', [bot1, bot2], BIG_RUSH_USERS);
+  clusterClient?.disconnect();
+  await Promise.all([...(clusterBots ?? []).map((b) => stopChild(b.proc.child)), cluster?.stop()]);
+  const unanswered1 = RUSH_USERS - rush1.res.booked - rush1.res.full;
+  const unanswered2 = BIG_RUSH_USERS - rush2.res.booked - rush2.res.full;
+  log(`| bots | users | booked (replies) | bookings in Redis | errors | told full | "taken" retries | turns | drain | turns/s | p50 ms | p99 ms | max ms | webhook answer p99 ms (from its connection) | used_memory per user |`);
+  log(`|------|-----:|-----:|-----:|-----:|------|-----:|-----:|-----:|-----:|-----:|-----:|-----:|-----:|-----:|`);
+  printRush('1 process  ', RUSH_USERS, rush1);
+  printRush('2 processes', BIG_RUSH_USERS, rush2);
+  log(`unanswered users: ${unanswered1} (1 process), ${unanswered2} (2 processes); pushes instead of replies: ${rush1.pushes + rush2.pushes}; bot apologies: ${rush1.unavailable + rush2.unavailable}`);
   log(`a user told full read: ${JSON.stringify(rush1.res.fullSample)}`);
-  log(`bot CPU per rush turn: ${round(rush1.serverCpuPerTurn, 3)} ms; Redis commands per rush turn (incl. Lua): ${round(rush1.cmdsPerTurn, 2)}; used_memory per rush user after the rush: ${kb(rush1.bytesPerUser)}`);
+  log(`bot CPU per rush turn: ${round(rush1.serverCpuPerTurn, 3)} ms (1 process), ${round(rush2.serverCpuPerTurn, 3)} ms (2 processes); Redis commands per rush turn (incl. Lua): ${round(rush1.cmdsPerTurn, 2)}`);
 
   // -- memory per booking --------------------------------------------------------------------
-  await Promise.all([stopChild(bot1.proc.child), stopChild(bot2.proc.child), stopChild(baseline.proc.child)]);
+  await Promise.all([stopChild(bot1.proc.child), stopChild(bot2.proc.child), stopChild(baseline.proc.child), stopChild(plain.proc.child)]);
   await r.flushall();
   const mb0 = await usedMemory(r);
   const bookers = MEMORY_SESSIONS * SLOTS_PER_SESSION;
@@ -553,12 +603,17 @@ async function main(): Promise<void> {
   const targets = {
     throughput_ge_60pct: ratio >= 0.6,
     p99_le_2x: o.p99 <= 2 * b.p99,
+    plain_throughput_ge_50pct: plainRatio >= 0.5,
+    plain_p99_le_2x: o.p99 <= 2 * f.p99,
     cmds_le_4_per_turn: topPerTurn <= 4,
-    memory_le_2kb_per_conversation: Math.max(bytesPerConversation, rush1.bytesPerUser, bytesPerBookedConversation, askConvBytesMean) <= 2048,
+    memory_le_2kb_per_conversation: Math.max(bytesPerConversation, rush1.bytesPerUser, rush2.bytesPerUser, bytesPerBookedConversation, askConvBytesMean) <= 2048,
     rush_exactly_12: rush1.res.booked === SLOTS_PER_SESSION && rush1.stored === SLOTS_PER_SESSION && rush1.consistent,
     rush_0_errors: rush1.res.errors === 0 && rush1.unavailable === 0,
-    rush_all_answered: rush1.res.booked + rush1.res.full === RUSH_USERS,
+    rush_all_answered: unanswered1 === 0,
     two_process_rush_exactly_12: rush2.res.booked === SLOTS_PER_SESSION && rush2.stored === SLOTS_PER_SESSION && rush2.consistent && rush2.res.errors === 0,
+    two_process_rush_0_errors: rush2.res.errors === 0 && rush2.unavailable === 0,
+    two_process_rush_all_answered: unanswered2 === 0,
+    two_process_rush_webhook_p99_lt_1s: rush2.res.ackP99Ms < 1_000,
     question_throughput_ge_60pct: questionRatio >= 0.6,
     question_p99_le_2x: q.p99 <= 2 * b.p99,
     question_cmds_le_4_per_turn: askSample.perTurn <= 4,
@@ -573,6 +628,10 @@ async function main(): Promise<void> {
     baseline_rps: b.rps,
     bot_rps: o.rps,
     ratio,
+    plain_baseline_rps: f.rps,
+    plain_baseline_p99_ms: f.p99,
+    plain_ratio: plainRatio,
+    plain_p99_ratio: plainP99Ratio,
     cpu_ratio: cpuRatio,
     baseline_p50_ms: b.p50,
     bot_p50_ms: o.p50,
@@ -600,6 +659,13 @@ async function main(): Promise<void> {
     two_process_rush_errors: rush2.res.errors + rush2.unavailable,
     two_process_rush_drain_ms: rush2.res.drainMs,
     two_process_rush_p99_ms: rush2.res.turnP99Ms,
+    rush20k_users: BIG_RUSH_USERS,
+    rush20k_redis: cluster ? 'cluster-3-masters' : 'single',
+    rush20k_bookings: rush2.res.booked,
+    rush20k_errors: rush2.res.errors + rush2.unavailable,
+    rush20k_unanswered: unanswered2,
+    rush20k_webhook_p99_ms: rush2.res.ackP99Ms,
+    rush20k_redis_bytes_per_user: Math.round(rush2.bytesPerUser),
     question_rps: q.rps,
     question_ratio: questionRatio,
     question_cpu_ratio: questionCpuRatio,

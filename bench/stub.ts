@@ -2,8 +2,9 @@
  * The bench's LINE side, in its own process (forked by run.ts, driven over IPC):
  *
  * - a stub of the LINE Messaging API (`POST /v2/bot/message/reply` and `/push`) that answers
- *   200 `{}` and counts calls, replies carrying the bot's apology, and bytes; and the profile
- *   (`GET /v2/bot/profile/<user>`, language `ja`) a new conversation asks for;
+ *   200 `{}` and counts calls, replies carrying the bot's apology, and bytes; the profile
+ *   (`GET /v2/bot/profile/<user>`, language `ja`) a new conversation asks for; and the loading
+ *   animation a slow turn starts (202);
  * - a driver of simulated LINE users: each user is a sequential loop of signed webhook posts
  *   (as LINE delivers one user's events one by one), all users concurrent. A user waits for
  *   the bot's reply to reach this stub (by reply token, or by push to the user id), reads the
@@ -34,7 +35,7 @@ interface Received {
   messages: LineMessage[];
 }
 
-const counters = { reply: 0, push: 0, unavailable: 0, other: 0, profile: 0, bytes: 0 };
+const counters = { reply: 0, push: 0, unavailable: 0, other: 0, profile: 0, loading: 0, bytes: 0 };
 /** Turns waiting for their reply: key = reply token, or `push:<userId>`. */
 const waiters = new Map<string, (r: Received) => void>();
 
@@ -57,6 +58,13 @@ const server = createServer((req, res) => {
         waiter?.({ at, kind, raw, messages: body.messages ?? [] });
       }
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 });
+      res.end('{}');
+      return;
+    }
+    // A slow turn starts the loading animation: LINE answers 202 with an empty object.
+    if (req.method === 'POST' && path === '/v2/bot/chat/loading/start') {
+      counters.loading++;
+      res.writeHead(202, { 'content-type': 'application/json', 'content-length': 2 });
       res.end('{}');
       return;
     }
