@@ -164,6 +164,6 @@ describe.runIf(redisCapability('the Redis Cluster tests', clusterUnsupported()))
       expect(all.some((k) => k.startsWith(`${prefix}{jobs}`))).toBe(true);
       expect(all.some((k) => k.includes('limit:'))).toBe(true);
       expect(stub.sent().filter((c) => textOf(c).includes(ja.unavailable))).toHaveLength(0);
-    });
+    }, 90_000);
   });
 });

@@ -63,6 +63,8 @@ describe.runIf(redisCapability('the Redis Sentinel tests', redisCliMissing()))('
 
     it('costs this much per booking (printed, not asserted)', async () => {
       const plain = await createRedisStore({ target, prefix: 'test:nowait:' });
+      // A timeout no loaded machine reaches: this measures the wait, it does not test it.
+      const waiting = await createRedisStore({ target, prefix: 'test:cost:', wait: { replicas: 1, timeoutMs: 5_000 } });
       const timeOf = async (s: Store, tag: string) => {
         const times: number[] = [];
         for (let i = 0; i < 200; i++) {
@@ -75,12 +77,12 @@ describe.runIf(redisCapability('the Redis Sentinel tests', redisCliMissing()))('
       };
       try {
         const without = await timeOf(plain, 'plain');
-        const withWait = await timeOf(store, 'wait');
+        const withWait = await timeOf(waiting, 'wait');
         console.log(`confirm latency on loopback, 200 in a row (ms): without WAIT p50 ${without.p50} p99 ${without.p99}; with WAIT 1 p50 ${withWait.p50} p99 ${withWait.p99}`);
       } finally {
         await plain.close();
+        await waiting.close();
       }
-      expect(shorts).toEqual([0]);
     });
   });
 
@@ -113,10 +115,10 @@ describe.runIf(redisCapability('the Redis Sentinel tests', redisCliMissing()))('
       await stub?.close();
     });
 
-    /** The texts of the reply to `event`, once there is one (within 10 s: never a silence). */
+    /** The texts of the reply to `event`, once there is one (within 20 s: never a silence). */
     const answer = async (event: LineEvent): Promise<string> => {
       expect((await postWebhook(running.url, [event], SECRET)).status).toBe(200);
-      await stub.waitFor((calls) => calls.some((c) => c.path === '/v2/bot/message/reply' && c.status === 200 && (c.body as { replyToken?: string }).replyToken === event.replyToken), 10_000);
+      await stub.waitFor((calls) => calls.some((c) => c.path === '/v2/bot/message/reply' && c.status === 200 && (c.body as { replyToken?: string }).replyToken === event.replyToken), 20_000);
       return stub
         .sent()
         .filter((c) => c.kind === 'reply' && c.replyToken === event.replyToken && c.status === 200)
@@ -169,6 +171,6 @@ describe.runIf(redisCapability('the Redis Sentinel tests', redisCliMissing()))('
       expect(told.slice(4).filter((ref) => ref !== undefined).length).toBeGreaterThan(0);
       const stored = new Set((await running.app.store.bookings.listSession(SESSION_ID)).map((b) => b.id));
       for (const ref of told) if (ref !== undefined) expect(stored, `booking ${ref}`).toContain(ref);
-    });
+    }, 90_000);
   });
 });
