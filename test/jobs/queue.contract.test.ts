@@ -1,10 +1,13 @@
 /**
  * The job queue's contract, for BullMQ on a real redis-server and for the in-process queue:
  * a job runs once at its time, a repeat of its id is ignored (also after it ran), a cancelled
- * one never runs; and for BullMQ, two processes sharing Redis run a job once, and a job
- * scheduled before a restart runs after it.
+ * one never runs; and for BullMQ, two queues sharing Redis run a job once, so do two real
+ * processes (instances) both scheduling slow jobs, and a job scheduled before a restart runs
+ * after it.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { BullJobQueue } from '../../src/jobs/bullmq.ts';
 import { type JobName, type JobQueue, MemoryJobQueue } from '../../src/jobs/queue.ts';
@@ -85,7 +88,7 @@ describe.each(factories)('%s queue', (_name, make) => {
 });
 
 describe('bullmq across processes', () => {
-  it('two processes sharing Redis run a job exactly once', async () => {
+  it('two queues sharing Redis run a job exactly once', async () => {
     const prefix = `test:${randomUUID().slice(0, 8)}:`;
     const [one, two] = [bull(prefix), bull(prefix)];
     open.push(one, two);
@@ -101,6 +104,47 @@ describe('bullmq across processes', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(ran.map((r) => r.id).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `remind.dayOf.R${i}`).sort());
   });
+
+  it('two instances in processes of their own, both scheduling every job, run each once', async () => {
+    const prefix = `test:${randomUUID().slice(0, 8)}:`;
+    const count = 16;
+    const ran: { id: string; pid: number }[] = [];
+    const children: ChildProcess[] = [];
+    try {
+      const ready = [0, 1].map(() => {
+        const child = spawn(process.execPath, ['--experimental-strip-types', new URL('./instance-process.ts', import.meta.url).pathname, inject('redisUrl'), prefix, String(count), '300'], {
+          stdio: ['pipe', 'pipe', 'inherit'],
+        });
+        children.push(child);
+        return new Promise<void>((resolve, reject) => {
+          child.once('exit', (code) => reject(new Error(`instance exited (${code}) before it was ready`)));
+          createInterface({ input: child.stdout! }).on('line', (line) => {
+            if (line === 'ready') resolve();
+            else ran.push(JSON.parse(line) as { id: string; pid: number });
+          });
+        });
+      });
+      await Promise.all(ready);
+      // Both workers are up before anything is due; each instance holds at most 4 of the slow jobs at once.
+      const due = Date.now() + 1_000;
+      for (const child of children) child.stdin!.write(`${due}\n`);
+      await until(() => ran.length >= count, 20_000);
+      await new Promise((r) => setTimeout(r, 700));
+      expect(ran.map((r) => r.id).sort()).toEqual(Array.from({ length: count }, (_, i) => `remind.dayOf.P${i}`).sort());
+      expect(new Set(ran.map((r) => r.pid)).size).toBe(2);
+    } finally {
+      await Promise.all(
+        children.map(
+          (child) =>
+            new Promise<void>((resolve) => {
+              if (child.exitCode !== null) return resolve();
+              child.once('exit', () => resolve());
+              child.kill('SIGTERM');
+            }),
+        ),
+      );
+    }
+  }, 40_000);
 
   it('runs after a restart what was scheduled before it', async () => {
     const prefix = `test:${randomUUID().slice(0, 8)}:`;
