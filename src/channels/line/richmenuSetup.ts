@@ -51,19 +51,19 @@ function menuPage(locale: Locale, labels: string[]): string {
     return `<div class="area" style="${style}"><span>${escapeHtml(labels[i]!)}</span></div>`;
   }).join('');
   return `<!doctype html><html lang="${LOCALE_TAGS[locale]}"><head><meta charset="utf-8">
-${families.map((f) => `<link rel="stylesheet" href="/fonts/${FONTS[f]}/700.css">`).join('\n')}
+${families.map((f) => `<link rel="stylesheet" href="/fonts/${FONTS[f]}/wght.css">`).join('\n')}
 <style>
   html, body { margin: 0; width: ${RICH_MENU_SIZE.width}px; height: ${RICH_MENU_SIZE.height}px; overflow: hidden; background: #fff; }
   .area { position: absolute; box-sizing: border-box; border: 6px solid #fff; padding: 24px 40px;
     display: flex; align-items: center; justify-content: center; text-align: center; overflow: hidden; }
-  .area span { color: #fff; font: 700 ${FONT_PX}px/1.2 ${families.map((f) => `'${f}'`).join(', ')}; overflow-wrap: anywhere; }
+  .area span { color: #fff; font: 700 ${FONT_PX}px/1.2 ${families.map((f) => `'${f} Variable'`).join(', ')}; overflow-wrap: anywhere; }
 </style></head><body>${tiles}</body></html>`;
 }
 
 /** Serves the page and the fonts' CSS and files from node_modules; refuses everything else. */
 async function serve(browser: Browser, html: string) {
   const page = await browser.newPage({ viewport: { ...RICH_MENU_SIZE }, deviceScaleFactor: 1 });
-  const roots = new Map<string, URL>(Object.values(FONTS).map((pkg) => [pkg, new URL('./', import.meta.resolve(`@fontsource/${pkg}/700.css`))]));
+  const roots = new Map<string, URL>(Object.values(FONTS).map((pkg) => [pkg, new URL('./', import.meta.resolve(`@fontsource-variable/${pkg}/wght.css`))]));
   await page.route('**/*', async (route) => {
     const url = new URL(route.request().url());
     if (url.origin !== ORIGIN) return route.abort();
