@@ -15,7 +15,7 @@ import { FixedOffsetZone } from 'luxon';
 export const ZONE = FixedOffsetZone.instance(9 * 60);
 
 /**
- * Languages the bot speaks. Japanese is the default; `easy` is やさしい日本語 (plain Japanese
+ * Languages the bot speaks. Japanese is the default; `easy` is yasashii nihongo (plain Japanese
  * after the city's guideline, for residents still learning Japanese and for anyone who finds
  * official Japanese hard), `zh` is Simplified Chinese.
  */
@@ -45,7 +45,7 @@ export interface Localized {
 
 /**
  * The catalog text in the user's language. Where an entry has no translation yet it falls
- * back visibly: Japanese for やさしい日本語, otherwise the Japanese and the English together
+ * back visibly: Japanese for easy Japanese, otherwise the Japanese and the English together
  * (on one line when both are short, as in a button, else one under the other).
  */
 export function local(text: Localized, locale: Locale): string {

@@ -25,7 +25,7 @@ const FONTS = { 'Noto Sans JP': 'noto-sans-jp', 'Noto Sans SC': 'noto-sans-sc', 
 type Family = keyof typeof FONTS;
 /**
  * Each language's typeface first; Japanese after it, for the words every menu shows in
- * Japanese (the language button names 日本語); Noto Sans for Vietnamese.
+ * Japanese (the language button names Japanese in Japanese); Noto Sans for Vietnamese.
  */
 const FAMILIES: Readonly<Record<Locale, Family[]>> = {
   ja: ['Noto Sans JP', 'Noto Sans'],
