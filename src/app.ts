@@ -206,7 +206,11 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     return next(false);
   });
   server.on('restifyError', (_req, _res, err, callback) => {
-    log.error('http.error', errorFields(err));
+    // A request for a path or method that does not exist (a prober, a typo) is the caller's
+    // mistake, not the bot's: a warning, so that errors stay the bot's own failures.
+    const status = (err as { statusCode?: unknown }).statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) log.warn('http.client_error', { ...errorFields(err), status });
+    else log.error('http.error', errorFields(err));
     callback();
   });
 
