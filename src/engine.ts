@@ -56,8 +56,11 @@ export interface TurnRequest {
 }
 
 export type TurnOutcome =
-  /** `languageSet`: the language the turn gave the conversation, when it is new or changed. */
-  | { status: 'done'; replies: Reply[]; languageSet?: Locale }
+  /**
+   * `locale`: the saved conversation's language after the turn (none when the turn erased it);
+   * `languageSet`: the same, only when the turn made it new or changed it.
+   */
+  | { status: 'done'; replies: Reply[]; locale?: Locale; languageSet?: Locale }
   | { status: 'duplicate' }
   /**
    * A repeated event whose replies were never confirmed delivered (saved at `savedAt`): the
@@ -155,7 +158,9 @@ interface Seen {
   locale?: Locale;
   /** Replies of a dialog result marked `committed`, said even if the save then fails. */
   committed?: Reply[];
-  /** The saved conversation's language, when the turn made it new or changed it. */
+  /** The saved conversation's language. */
+  saved?: Locale;
+  /** The same, when the turn made it new or changed it. */
   languageSet?: Locale;
 }
 
@@ -279,7 +284,7 @@ export class TurnEngine {
         }
         if (result) {
           this.counted(request, started, 'answered');
-          return { status: 'done', replies: result, ...(seen.languageSet ? { languageSet: seen.languageSet } : {}) };
+          return { status: 'done', replies: result, ...(seen.saved ? { locale: seen.saved } : {}), ...(seen.languageSet ? { languageSet: seen.languageSet } : {}) };
         }
         log.info('turn.conflict', { attempt, user: pseudonym(request.conversationKey) });
         // Two processes racing on one conversation would otherwise retry in lockstep.
@@ -351,6 +356,7 @@ export class TurnEngine {
       change = { add: { id: entry.event, entry }, ...(drop.length > 0 ? { drop } : {}), unsentSince: unsentSince(kept)! };
     }
     const saved = await store.conversations.save(request.conversationKey, stored?.rev ?? 0, next, retentionMs, change);
+    if (saved) seen.saved = next.locale;
     if (saved && next.locale !== keptLocale(stored?.state)) seen.languageSet = next.locale;
     return saved ? replies : undefined;
   }

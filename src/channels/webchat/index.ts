@@ -159,8 +159,9 @@ export function mountWebchat(server: Server, opts: WebchatOptions): void {
     }
     // The conversation's language after the turn, which may have changed it: the page's own
     // words and `lang` follow. None after an erasure (the conversation is gone).
-    const locale = await opts.engine.localeOf(key);
-    res.send(200, { replies: outcome.status === 'duplicate' ? [] : forPage(outcome.replies), ...(locale ? { locale } : {}) });
+    if (outcome.status === 'duplicate') return void res.send(200, { replies: [] });
+    const locale = outcome.status === 'done' ? outcome.locale : undefined;
+    res.send(200, { replies: forPage(outcome.replies), ...(locale ? { locale } : {}) });
   });
 
   const { outbox } = opts;

@@ -296,9 +296,9 @@ async function startWebchat(outbox?: Outbox) {
     run: async (turn: { input: { kind: string; text?: string } }) => ({
       status: 'done',
       replies: turn.input.kind === 'text' ? [{ kind: 'text', text: `echo: ${turn.input.text}` }, MENU] : [MENU],
+      locale: 'ja',
     }),
     known: async () => true,
-    localeOf: async () => 'ja',
   } as unknown as TurnEngine;
   const server = restify.createServer({ handleUncaughtExceptions: false });
   const gets: string[] = [];
