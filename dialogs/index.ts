@@ -179,7 +179,7 @@ async function setLanguage(ctx: TurnContext, state: ConversationState, locale: L
 }
 
 function languageChoices(ctx: TurnContext): Choice[] {
-  return LOCALES.map((v) => choice(ctx.services.translator(v)('language.name'), { a: 'setLanguage', v }));
+  return LOCALES.map((v) => ({ ...choice(ctx.services.translator(v)('language.name'), { a: 'setLanguage', v }), lang: v }));
 }
 
 async function stale(ctx: TurnContext, state: ConversationState): Promise<TurnResult> {

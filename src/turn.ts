@@ -26,6 +26,8 @@ export interface Choice {
   data: string;
   /** A heading the channel may show this button under, with the others of the same heading (e.g. morning, afternoon). */
   group?: string;
+  /** The language of the label when it is not the conversation's (each language's button names it in itself). */
+  lang?: Locale;
 }
 
 /** What every reply may carry besides its words: buttons, and how a channel may present them. */

@@ -9,13 +9,11 @@ import { createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'restify';
 import { z } from 'zod';
-import { parseActionData } from '../../../dialogs/actions.ts';
-import { isLocale, type Locale, LOCALES } from '../../domain.ts';
+import { LOCALES } from '../../domain.ts';
 import type { TurnEngine } from '../../engine.ts';
 import { BodyTooLargeError, readBody } from '../../http.ts';
 import type { Limits } from '../../limits.ts';
 import { errorFields, type Logger } from '../../log.ts';
-import type { Choice, Reply } from '../../turn.ts';
 import { CURSOR_PATTERN, type Outbox } from './outbox.ts';
 
 const BODY_LIMIT = 16 * 1024;
@@ -83,22 +81,6 @@ export function contentSecurityPolicy(page: string): string {
   ].join('; ');
 }
 
-/** A button as the page gets it: `lang` when its label is in a language of its own. */
-type PageChoice = Choice & { lang?: Locale };
-
-/**
- * The replies as the page renders them. The language menu names each language in itself
- * ("English", "Tiếng Việt"), so those buttons carry their language for the page's `lang`.
- */
-function forPage(replies: Reply[]): Reply[] {
-  return replies.map((r) => (r.choices ? { ...r, choices: r.choices.map(withLang) } : r));
-}
-
-function withLang(choice: Choice): PageChoice {
-  const action = parseActionData(choice.data) as { a?: unknown; v?: unknown } | undefined;
-  return action?.a === 'setLanguage' && isLocale(action.v) ? { ...choice, lang: action.v } : choice;
-}
-
 /** Mounts the page and its API on `server`. */
 export function mountWebchat(server: Server, opts: WebchatOptions): void {
   const page = readFileSync(new URL('./page.html', import.meta.url), 'utf8');
@@ -161,7 +143,7 @@ export function mountWebchat(server: Server, opts: WebchatOptions): void {
     // words and `lang` follow. None after an erasure (the conversation is gone).
     if (outcome.status === 'duplicate') return void res.send(200, { replies: [] });
     const locale = outcome.status === 'done' ? outcome.locale : undefined;
-    res.send(200, { replies: forPage(outcome.replies), ...(locale ? { locale } : {}) });
+    res.send(200, { replies: outcome.replies, ...(locale ? { locale } : {}) });
   });
 
   const { outbox } = opts;
