@@ -344,7 +344,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       : {}),
     loadingAfterMs: config.line.loadingAfterMs,
     engine,
-    limits,
+    turnLimit: { turns: config.line.turnsPerMinute, windowMs: 60_000 },
     log,
     now,
     replyTokenMaxAgeMs: config.line.replyTokenMaxAgeMs,

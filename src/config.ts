@@ -69,8 +69,9 @@ const envSchema = z.object({
   HOLD_MINUTES: z.coerce.number().int().min(1).max(60).default(10),
   /** Re-picking the same time renews a hold, up to this long after it was first taken. Unset: 2 × HOLD_MINUTES. */
   HOLD_MAX_MINUTES: z.coerce.number().int().min(1).max(120).optional(),
-  // Abuse limits (see src/limits.ts): turns per LINE user, per web chat conversation and per
-  // web chat address, new web chat conversations per address, new tickets per user (urgent ones exempt).
+  // Abuse limits: turns per LINE user (counted with the conversation, src/engine.ts); and (see
+  // src/limits.ts) turns per web chat conversation and per web chat address, new web chat
+  // conversations per address, new tickets per user (urgent ones exempt).
   LINE_TURNS_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(30),
   WEBCHAT_TURNS_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(30),
   WEBCHAT_ADDRESS_TURNS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(120),
@@ -150,7 +151,16 @@ export interface Config {
   inquiryRetentionDays: number;
   /** How many staff access audit entries the store keeps. */
   auditMaxEntries: number;
-  line: { channelSecret?: string; channelAccessToken?: string; apiBaseUrl: string; apiDataBaseUrl: string; replyTokenMaxAgeMs: number; loadingAfterMs: number };
+  line: {
+    channelSecret?: string;
+    channelAccessToken?: string;
+    apiBaseUrl: string;
+    apiDataBaseUrl: string;
+    replyTokenMaxAgeMs: number;
+    loadingAfterMs: number;
+    /** Turns per LINE user per minute, counted with the conversation (src/engine.ts), not by src/limits.ts. */
+    turnsPerMinute: number;
+  };
   /** Chromium, for drawing the rich menu images (`npm run line:richmenu`; the bot itself never starts it). */
   chromiumPath: string;
   /** How long `close()` waits for turns and sends in flight. */
@@ -307,6 +317,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       apiDataBaseUrl: e.LINE_API_DATA_BASE_URL,
       replyTokenMaxAgeMs: e.LINE_REPLY_TOKEN_MAX_AGE_SECONDS * 1000,
       loadingAfterMs: e.LINE_LOADING_AFTER_MS,
+      turnsPerMinute: e.LINE_TURNS_PER_MINUTE,
     },
     chromiumPath: e.CHROMIUM_PATH,
     shutdownDeadlineMs: e.SHUTDOWN_DEADLINE_SECONDS * 1000,
@@ -315,7 +326,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     holdMinutes: e.HOLD_MINUTES,
     holdMaxMinutes: e.HOLD_MAX_MINUTES ?? 2 * e.HOLD_MINUTES,
     limits: {
-      lineUser: { points: e.LINE_TURNS_PER_MINUTE, seconds: 60 },
       webchatConversation: { points: e.WEBCHAT_TURNS_PER_MINUTE, seconds: 60 },
       webchatAddress: { points: e.WEBCHAT_ADDRESS_TURNS_PER_MINUTE, seconds: 60 },
       webchatNewConversation: { points: e.WEBCHAT_NEW_CONVERSATIONS_PER_HOUR, seconds: 3_600 },

@@ -53,6 +53,12 @@ export interface TurnRequest {
    * `eventId`): a redelivery of the event before then is answered with them (`resend`).
    */
   outbox?: true;
+  /**
+   * At most `turns` turns of this conversation per `windowMs`, counted as its state is read
+   * (no round trip of its own): beyond them the turn does not run, stores nothing, and the
+   * user is asked to slow down (`limited`). `name` is the limit's name in logs.
+   */
+  limit?: { name: string; turns: number; windowMs: number };
 }
 
 export type TurnOutcome =
@@ -67,6 +73,8 @@ export type TurnOutcome =
    * channel sends them again, unless their first send may still be under way (`by`).
    */
   | { status: 'resend'; replies: Reply[]; savedAt: number; by: Sender }
+  /** Over the request's `limit`: the slow-down, in the conversation's language; nothing was stored. */
+  | { status: 'limited'; replies: Reply[] }
   | { status: 'failed'; replies: Reply[] };
 
 export interface EngineOptions {
@@ -270,7 +278,13 @@ export class TurnEngine {
     const seen: Seen = {};
     try {
       for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-        const result = await this.attempt(request, seen);
+        // The turn is counted once, by its first read: a lost race is not another turn.
+        const result = await this.attempt(request, seen, attempt === 1);
+        if (result === 'limited') {
+          log.warn('limit.reached', { limit: request.limit!.name, user: pseudonym(request.conversationKey) });
+          this.counted(request, started, 'limited');
+          return { status: 'limited', replies: [say(this.opts.services.translator(seen.locale ?? request.locale ?? 'ja')('limit.slowDown'))] };
+        }
         if (result === 'duplicate') {
           log.info('turn.duplicate', { channel: request.caller.channel });
           this.counted(request, started, 'duplicate');
@@ -304,12 +318,22 @@ export class TurnEngine {
   /**
    * One load → dialog → save: the replies, `duplicate` for an event this conversation has
    * already answered (`resend` with its replies when they were never confirmed delivered),
-   * or undefined when another turn saved first.
+   * `limited` when the load that `counts` the turn finds it over the request's limit, or
+   * undefined when another turn saved first.
    */
-  private async attempt(request: TurnRequest, seen: Seen): Promise<Reply[] | 'duplicate' | { resend: OutboxEntry } | undefined> {
+  private async attempt(request: TurnRequest, seen: Seen, counts: boolean): Promise<Reply[] | 'duplicate' | 'limited' | { resend: OutboxEntry } | undefined> {
     const { store, services, now, retentionMs } = this.opts;
     const nowMs = now();
-    const stored = await store.conversations.load(request.conversationKey);
+    const { limit } = request;
+    const { stored, turns } =
+      limit && counts
+        ? await store.conversations.loadCounting(request.conversationKey, nowMs, limit.windowMs)
+        : { stored: await store.conversations.load(request.conversationKey), turns: 0 };
+    if (limit && turns > limit.turns) {
+      const kept = keptLocale(stored?.state);
+      if (kept) seen.locale = kept;
+      return 'limited';
+    }
     const answered = answeredEvents(stored?.state);
     const outbox = outboxOf(stored);
     if (request.eventId && answered.includes(request.eventId)) {

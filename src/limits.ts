@@ -1,6 +1,7 @@
 /**
- * Abuse limits (OWASP API4: unrestricted resource consumption): how many turns, new web
- * chat conversations and new tickets one user or one address may make in a window. Counted with
+ * Abuse limits (OWASP API4: unrestricted resource consumption): how many web chat turns, new
+ * web chat conversations and new tickets one user or one address may make in a window (a LINE
+ * user's turns are counted with the conversation instead: `TurnRequest.limit`). Counted with
  * `rate-limiter-flexible`: in Redis (one atomic script per count, shared by every instance)
  * when the store is Redis, in memory otherwise. Keys are pseudonyms, never a raw user id or
  * address.
@@ -15,7 +16,7 @@ export interface LimitRule {
   seconds: number;
 }
 
-export type LimitName = 'lineUser' | 'webchatConversation' | 'webchatAddress' | 'webchatNewConversation' | 'tickets';
+export type LimitName = 'webchatConversation' | 'webchatAddress' | 'webchatNewConversation' | 'tickets';
 
 export type LimitRules = Record<LimitName, LimitRule>;
 

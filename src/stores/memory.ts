@@ -91,6 +91,8 @@ export interface MemoryStoreOptions {
  */
 export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AUDIT_CAP }: MemoryStoreOptions = {}): Store {
   const conversations = new Map<string, { rev: number; json: string; expiresAt: number; outbox: Map<string, string> }>();
+  /** Conversation key → its turn-count window (`loadCounting`), kept apart from the record as Redis keeps it beside the state. */
+  const turnCounts = new Map<string, { start: number; turns: number; expiresAt: number }>();
   /** Conversation key → when its oldest undelivered reply was saved, like the Redis sorted set. */
   const unsent = new Map<string, number>();
   const dedupe = new Map<string, number>();
@@ -109,6 +111,7 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
     lastSweep = now;
     for (const [key, record] of conversations) if (record.expiresAt <= now) conversations.delete(key);
     for (const [id, expiresAt] of dedupe) if (expiresAt <= now) dedupe.delete(id);
+    for (const [key, count] of turnCounts) if (count.expiresAt <= now) turnCounts.delete(key);
   }
 
   function liveConversation(key: string, now: number) {
@@ -164,13 +167,26 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
     s.heldBy.delete(userKey);
   }
 
+  function loadConversation(key: string): StoredConversation | null {
+    const record = liveConversation(key, clock());
+    if (!record) return null;
+    const stored: StoredConversation = { rev: record.rev, state: JSON.parse(record.json) };
+    if (record.outbox.size > 0) stored.outbox = [...record.outbox.values()].map((json) => JSON.parse(json) as unknown);
+    return stored;
+  }
+
   const conversationStore: ConversationStore = {
     async load(key) {
-      const record = liveConversation(key, clock());
-      if (!record) return null;
-      const stored: StoredConversation = { rev: record.rev, state: JSON.parse(record.json) };
-      if (record.outbox.size > 0) stored.outbox = [...record.outbox.values()].map((json) => JSON.parse(json) as unknown);
-      return stored;
+      return loadConversation(key);
+    },
+    async loadCounting(key, nowMs, windowMs) {
+      const now = clock();
+      maybeSweep(now);
+      const count = turnCounts.get(key);
+      const current = count && count.expiresAt > now && nowMs - count.start < windowMs ? count : undefined;
+      const next = current ? { ...current, turns: current.turns + 1 } : { start: nowMs, turns: 1, expiresAt: now + windowMs };
+      turnCounts.set(key, next);
+      return { stored: loadConversation(key), turns: next.turns };
     },
     async save(key, expectedRev, state, ttlMs, change) {
       const now = clock();
@@ -194,6 +210,7 @@ export function createMemoryStore({ now: clock = Date.now, auditCap = DEFAULT_AU
     },
     async delete(key) {
       conversations.delete(key);
+      turnCounts.delete(key);
       unsent.delete(key);
     },
     async unsent(beforeMs, limit) {

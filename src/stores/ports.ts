@@ -31,6 +31,13 @@ export interface OutboxChange {
 export interface ConversationStore {
   load(key: string): Promise<StoredConversation | null>;
   /**
+   * `load` that also counts one turn of the conversation in a fixed window of `windowMs`
+   * (from the first turn counted in it), kept beside the state so that the count costs no
+   * round trip of its own: the record, and the turns of the window so far, this one included.
+   * It counts for a key with no record too; `delete` forgets the count with the record.
+   */
+  loadCounting(key: string, nowMs: number, windowMs: number): Promise<{ stored: StoredConversation | null; turns: number }>;
+  /**
    * Compare-and-set: writes `state` as revision `expectedRev + 1` only when the stored
    * revision is `expectedRev` (0 = no record). Returns false, writing nothing, otherwise.
    * The record expires `ttlMs` after the save.

@@ -55,6 +55,7 @@ import type {
   OptOutStore,
   Occupancy,
   Store,
+  StoredConversation,
   TicketStore,
   TicketTransition,
 } from './ports.ts';
@@ -489,10 +490,13 @@ end
 return 1
 `;
 
-/** KEYS conversation unsent; ARGV eventId member. Drops one outbox entry, and the index entry with the last one. */
+/**
+ * KEYS conversation unsent; ARGV eventId member. Drops one outbox entry, and the index entry
+ * with the last one (the fields besides the outbox: the revision, the state, the turn count).
+ */
 const OUTBOX_DELIVERED_INDEXED = `
 redis.call('HDEL', KEYS[1], 'o:' .. ARGV[1])
-if redis.call('HLEN', KEYS[1]) <= 2 then redis.call('ZREM', KEYS[2], ARGV[2]) end
+if redis.call('HLEN', KEYS[1]) - redis.call('HEXISTS', KEYS[1], 'l') <= 2 then redis.call('ZREM', KEYS[2], ARGV[2]) end
 return 1
 `;
 
@@ -524,13 +528,32 @@ const HASH_ALL = `return redis.call('HGETALL', KEYS[1])`;
 
 /**
  * KEYS conversation; ARGV eventId ('' = none). Drops one outbox entry; returns how many are
- * left (the fields besides the revision and the state).
+ * left (the fields besides the revision, the state and the turn count).
  */
 const OUTBOX_DELIVERED = `
 if ARGV[1] ~= '' then redis.call('HDEL', KEYS[1], 'o:' .. ARGV[1]) end
-local n = redis.call('HLEN', KEYS[1])
+local n = redis.call('HLEN', KEYS[1]) - redis.call('HEXISTS', KEYS[1], 'l')
 if n < 2 then return 0 end
 return n - 2
+`;
+
+/**
+ * KEYS conversation; ARGV nowMs windowMs. Counts one turn in field `l` ("windowStart:turns",
+ * a fixed window from its first turn), then returns the whole hash as a flat array. A key
+ * that did not exist expires with the window (a save then gives it the record's lifetime).
+ */
+const LOAD_COUNTING = `
+local now = tonumber(ARGV[1])
+local start, turns = now, 1
+local kept = redis.call('HGET', KEYS[1], 'l')
+if kept then
+  local s, n = string.match(kept, '^(%d+):(%d+)$')
+  if s and now - tonumber(s) < tonumber(ARGV[2]) then start, turns = tonumber(s), tonumber(n) + 1 end
+end
+local fresh = redis.call('EXISTS', KEYS[1]) == 0
+redis.call('HSET', KEYS[1], 'l', string.format('%d:%d', start, turns))
+if fresh then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return redis.call('HGETALL', KEYS[1])
 `;
 
 /**
@@ -578,6 +601,7 @@ const SCRIPTS = {
   cbHashAll: { numberOfKeys: 1, lua: HASH_ALL },
   cbSessionWrite: { numberOfKeys: 2, lua: SESSION_WRITE },
   cbOutboxDelivered: { numberOfKeys: 1, lua: OUTBOX_DELIVERED },
+  cbLoadCounting: { numberOfKeys: 1, lua: LOAD_COUNTING },
   cbAuditRecent: { numberOfKeys: 1, lua: AUDIT_RECENT },
 };
 
@@ -696,20 +720,29 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     if (Number(await redis.cbOutboxDelivered(conversationKey(key), '')) > 0) await redis.zadd(unsentKey, 'NX', Date.now(), key);
   };
 
+  /** A conversation hash's fields (`r` revision, `s` state, `o:<id>` outbox, `l` turn count) as a record, and its count. */
+  const conversationOf = (fields: string[]): { stored: StoredConversation | null; turns: number } => {
+    let rev: string | undefined;
+    let json: string | undefined;
+    let turns = 0;
+    const outbox: unknown[] = [];
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const [name, value] = [fields[i]!, fields[i + 1]!];
+      if (name === 'r') rev = value;
+      else if (name === 's') json = value;
+      else if (name === 'l') turns = Number(value.slice(value.indexOf(':') + 1));
+      else if (name.startsWith('o:')) outbox.push(decodeState(value));
+    }
+    const stored = rev === undefined || json === undefined ? null : { rev: Number(rev), state: decodeState(json), ...(outbox.length > 0 ? { outbox } : {}) };
+    return { stored, turns };
+  };
+
   const conversations: ConversationStore = {
     async load(key) {
-      const fields = (await redis.cbHashAll(conversationKey(key))) as string[];
-      let rev: string | undefined;
-      let json: string | undefined;
-      const outbox: unknown[] = [];
-      for (let i = 0; i + 1 < fields.length; i += 2) {
-        const [name, value] = [fields[i]!, fields[i + 1]!];
-        if (name === 'r') rev = value;
-        else if (name === 's') json = value;
-        else if (name.startsWith('o:')) outbox.push(decodeState(value));
-      }
-      if (rev === undefined || json === undefined) return null;
-      return { rev: Number(rev), state: decodeState(json), ...(outbox.length > 0 ? { outbox } : {}) };
+      return conversationOf((await redis.cbHashAll(conversationKey(key))) as string[]).stored;
+    },
+    async loadCounting(key, nowMs, windowMs) {
+      return conversationOf((await redis.cbLoadCounting(conversationKey(key), Math.floor(nowMs), ttlOf(windowMs))) as string[]);
     },
     async save(key, expectedRev, state, ttlMs, change) {
       if (oneServer) {

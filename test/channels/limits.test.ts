@@ -58,6 +58,13 @@ describe('LINE: turns per user', () => {
     const events = (stored?.state as { events?: string[] }).events ?? [];
     expect(events).toEqual(burst.slice(0, 5).map((e) => `line:${e.webhookEventId}`));
     expect(running.logs.join('\n')).not.toContain(user);
+
+    // A minute after the first turn of the window, the user is answered again.
+    clock.advance(60_000);
+    const later = ev.text(user, 'メニュー');
+    await postWebhook(running.url, [later], SECRET);
+    await stub.waitFor(() => stub.sent().some((c) => c.replyToken === later.replyToken));
+    expect(answerOf(later.replyToken)).not.toBe(ja.limit.slowDown);
   });
 });
 

@@ -221,9 +221,8 @@ describe.each([
     // After: no key, field, member, entry or value holds anything of the citizen.
     const after = await readAll(prefix);
     expect(leaks(after, needles, sealer)).toEqual({});
-    // What is left of them: the limiter's count under a pseudonym, the ticket closed under `erased`, the audit entry of ids.
-    const limiter = `${prefix}limit:lineUser:${pseudonym(user)}`;
-    expect(after.get(limiter)?.[1]).toMatch(/^\d+$/);
+    // What is left of them: the ticket closed under `erased`, the audit entry of ids (their turn count went with the conversation).
+    expect(after.has(`${prefix}conv:line:${user}`)).toBe(false);
     expect(before.get(`${prefix}audit`)?.join('\n')).toContain(reference);
     expect(await store().tickets.get(ticketId!)).toMatchObject({ status: 'closed', closedBy: 'citizen', userKey: ERASED_USER });
     expect((await store().tickets.get(ticketId!))?.question).toBeUndefined();

@@ -31,6 +31,13 @@ function flakyStore(): Store {
         }
         return base.conversations.load(key);
       },
+      async loadCounting(key, nowMs, windowMs) {
+        if (failing.loads > 0) {
+          failing.loads--;
+          throw new Error('connection lost');
+        }
+        return base.conversations.loadCounting(key, nowMs, windowMs);
+      },
     },
   };
 }

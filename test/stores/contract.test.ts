@@ -121,6 +121,37 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
       expect((await store.conversations.unsent(Number.MAX_SAFE_INTEGER, 1)).length).toBeLessThanOrEqual(1);
     });
 
+    it('counts turns in a fixed window with the load, also before there is a record; delete forgets the count', async () => {
+      const key = fresh('conv');
+      const count = async (nowMs: number) => {
+        const { stored, turns } = await store.conversations.loadCounting(key, nowMs, 60_000);
+        return { rev: stored?.rev ?? 0, turns };
+      };
+      expect(await count(T)).toEqual({ rev: 0, turns: 1 });
+      expect(await count(T + 1_000)).toEqual({ rev: 0, turns: 2 });
+      // The count lives beside the state: a first save (rev 0) and the loads go on as before.
+      expect(await store.conversations.save(key, 0, { v: 1 }, DAY_MS)).toBe(true);
+      expect(await store.conversations.load(key)).toEqual({ rev: 1, state: { v: 1 } });
+      expect(await count(T + 59_999)).toEqual({ rev: 1, turns: 3 });
+      // The window is fixed from its first turn: the next one starts over.
+      expect(await count(T + 60_000)).toEqual({ rev: 1, turns: 1 });
+      expect(await count(T + 60_001)).toEqual({ rev: 1, turns: 2 });
+      await store.conversations.delete(key);
+      expect(await count(T + 60_002)).toEqual({ rev: 0, turns: 1 });
+    });
+
+    it('a counted conversation leaves the unsent list once its last outbox entry is delivered', async () => {
+      const key = fresh('conv');
+      const listed = async () => (await store.conversations.unsent(Number.MAX_SAFE_INTEGER, 100_000)).includes(key);
+      await store.conversations.loadCounting(key, T, 60_000);
+      await store.conversations.save(key, 0, { v: 1 }, DAY_MS, { add: { id: 'e1', entry: { event: 'e1', at: 5, replies: [] } }, unsentSince: 5 });
+      expect(await listed()).toBe(true);
+      await store.conversations.loadCounting(key, T + 1, 60_000);
+      await store.conversations.delivered(key, 'e1');
+      expect(await listed()).toBe(false);
+      expect(await store.conversations.load(key)).toEqual({ rev: 1, state: { v: 1 } });
+    });
+
     it('delete forgets the record, so the next save starts at rev 0 again', async () => {
       const key = fresh('conv');
       await store.conversations.save(key, 0, { v: 1 }, DAY_MS);
@@ -128,6 +159,18 @@ describe.each(storeFactories())('%s store', (name, create, timeOf) => {
       expect(await store.conversations.load(key)).toBeNull();
       expect(await store.conversations.save(key, 0, { v: 2 }, DAY_MS)).toBe(true);
       await store.conversations.delete(fresh('never-saved'));
+    });
+
+    it('a count with no record expires with its window; a save gives it the record\'s lifetime', async () => {
+      const key = fresh('conv');
+      const counted = time.now();
+      await store.conversations.loadCounting(key, counted, HOUR_MS);
+      await time.expire([`conv:${key}`], counted + HOUR_MS, time.now() + HOUR_MS, async () => (await store.conversations.loadCounting(key, counted, HOUR_MS)).turns > 1);
+      const other = fresh('conv');
+      await store.conversations.loadCounting(other, time.now(), 60_000);
+      await store.conversations.save(other, 0, { v: 1 }, HOUR_MS);
+      const saved = time.now();
+      await time.expire([`conv:${other}`], saved + HOUR_MS - 1_000, time.now() + HOUR_MS, async () => (await store.conversations.load(other)) !== null);
     });
 
     it('expires ttlMs after the last save', async () => {

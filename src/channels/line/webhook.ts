@@ -31,7 +31,6 @@ import type { Input } from '../../turn.ts';
 import type { TurnEngine } from '../../engine.ts';
 import { BodyTooLargeError, readBody } from '../../http.ts';
 import { KeyedQueue } from '../../keyedQueue.ts';
-import type { Limits } from '../../limits.ts';
 import type { Locale } from '../../domain.ts';
 import { errorFields, type Logger } from '../../log.ts';
 import { renderLine } from './render.ts';
@@ -83,7 +82,7 @@ export interface LineWebhookOptions {
   sender?: LineSender;
   engine: TurnEngine;
   /** Turns per LINE user (the requests all come from LINE's servers, so not per address). */
-  limits: Limits;
+  turnLimit: { turns: number; windowMs: number };
   log: Logger;
   now: () => number;
   replyTokenMaxAgeMs: number;
@@ -193,10 +192,10 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): Line
     // The profile is asked for once, and only if the engine finds no stored conversation.
     let profileLocale: Promise<Locale | undefined> | undefined;
     const suggestLocale = sender ? { suggestLocale: () => (profileLocale ??= sender.profileLocale(userId)) } : {};
-    const request = { conversationKey: key, caller: { userKey: key, channel: 'line' }, eventId, input, outbox: true as const, ...suggestLocale };
     // Over the limit the turn does not run, so nothing of it is stored: the user is asked to slow down.
-    const limited = !(await opts.limits.take('lineUser', userId));
-    const outcome = limited ? { status: 'limited' as const, replies: await opts.engine.refusal(request, 'limit.slowDown') } : await withLoading(userId, opts.engine.run(request));
+    const limit = { name: 'lineUser', ...opts.turnLimit };
+    const request = { conversationKey: key, caller: { userKey: key, channel: 'line' }, eventId, input, outbox: true as const, limit, ...suggestLocale };
+    const outcome = await withLoading(userId, opts.engine.run(request));
     if (outcome.status === 'duplicate' || !sender) return;
     // The first send of this answer may still be on its way: from here, or from another running
     // process (LINE delivered the event to both). Left to it (and, should it fail, to the sweep).

@@ -445,6 +445,13 @@ describe('a turn that fails', () => {
           }
           return base.conversations.load(key);
         },
+        async loadCounting(key, nowMs, windowMs) {
+          if (failures.load > 0) {
+            failures.load--;
+            throw new Error('connection lost');
+          }
+          return base.conversations.loadCounting(key, nowMs, windowMs);
+        },
         async save(key, rev, state, ttlMs, outbox) {
           if (failures.save > 0 && --failures.save === 0) throw new Error('connection lost');
           return base.conversations.save(key, rev, state, ttlMs, outbox);
