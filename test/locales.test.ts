@@ -1,8 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import i18next from 'i18next';
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { normalize } from '../dialogs/format.ts';
 import { LOCALE_TAGS, LOCALES, type Locale } from '../src/domain.ts';
+import { loadTranslator } from '../src/i18n.ts';
 
 const dir = new URL('../locales/', import.meta.url);
 const flatten = (o: object, prefix = ''): string[] =>
@@ -78,5 +80,23 @@ describe('locales', () => {
     const used = sources.flatMap((s) => [...s.matchAll(/\bt\('([\w.]+)'/g)].map((m) => m[1]!));
     expect(used.length).toBeGreaterThan(30);
     for (const key of used) expect(keys.has(key), key).toBe(true);
+  });
+});
+
+describe('the translator (src/i18n.ts)', () => {
+  it('fills every text with parameters exactly as i18next does, in every language', async () => {
+    const i18n = i18next.createInstance();
+    await i18n.init({ resources: Object.fromEntries(LOCALES.map((l) => [l, { translation: locales[`${l}.json`]! }])), lng: 'ja', fallbackLng: 'ja', interpolation: { escapeValue: false } });
+    const translator = loadTranslator();
+    const keys = flatten(locales['ja.json']!).filter((key) => placeholders(text('ja.json', key)).length > 0);
+    expect(keys.length).toBeGreaterThan(20);
+    for (const locale of LOCALES) {
+      for (const key of keys) {
+        // Each placeholder gets a value of its own; one is left out, and a value that looks like one.
+        const names = placeholders(text(`${locale}.json`, key));
+        const params = Object.fromEntries(names.slice(1).map((name, i) => [name, i % 2 ? `{{${name}}} $& ${i}` : i]));
+        expect(translator(locale)(key, params), `${locale} ${key}`).toBe(i18n.getFixedT(locale)(key, params));
+      }
+    }
   });
 });
