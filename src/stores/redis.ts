@@ -491,13 +491,18 @@ return 1
 `;
 
 /**
- * KEYS conversation unsent; ARGV eventId member. Drops one outbox entry, and the index entry
- * with the last one (the fields besides the outbox: the revision, the state, the turn count).
+ * KEYS unsent conversation…; ARGV eventId… member… (one of each per conversation). Drops one
+ * outbox entry of each conversation, and its index entry with its last one (the fields besides
+ * the outbox: the revision, the state, the turn count). Delivery marks of many turns in one call.
  */
 const OUTBOX_DELIVERED_INDEXED = `
-redis.call('HDEL', KEYS[1], 'o:' .. ARGV[1])
-if redis.call('HLEN', KEYS[1]) - redis.call('HEXISTS', KEYS[1], 'l') <= 2 then redis.call('ZREM', KEYS[2], ARGV[2]) end
-return 1
+local n = #KEYS - 1
+for i = 1, n do
+  local k = KEYS[i + 1]
+  redis.call('HDEL', k, 'o:' .. ARGV[i])
+  if redis.call('HLEN', k) - redis.call('HEXISTS', k, 'l') <= 2 then redis.call('ZREM', KEYS[1], ARGV[n + i]) end
+end
+return n
 `;
 
 /** KEYS index; ARGV score member. Lists the member at `score`, or keeps an earlier score it has. */
@@ -596,7 +601,8 @@ const SCRIPTS = {
   cbActiveTicket: { numberOfKeys: 2, lua: ACTIVE_TICKET },
   cbSaveConversation: { numberOfKeys: 1, lua: SAVE_CONVERSATION },
   cbSaveConversationIndexed: { numberOfKeys: 2, lua: SAVE_CONVERSATION_INDEXED },
-  cbOutboxDeliveredIndexed: { numberOfKeys: 2, lua: OUTBOX_DELIVERED_INDEXED },
+  /** Called with the number of keys first: a batch names one conversation per mark. */
+  cbOutboxDeliveredIndexed: { lua: OUTBOX_DELIVERED_INDEXED },
   cbIndexEarlier: { numberOfKeys: 1, lua: INDEX_EARLIER },
   cbHashAll: { numberOfKeys: 1, lua: HASH_ALL },
   cbSessionWrite: { numberOfKeys: 2, lua: SESSION_WRITE },
@@ -606,6 +612,37 @@ const SCRIPTS = {
 };
 
 type Arg = string | number;
+
+/** Delivery marks sent in one script call at most. */
+const MARKS_PER_CALL = 128;
+
+/**
+ * Group commit: `send` gets every item queued while its previous call was under way (at most
+ * `max` a call), so that under load many small writes share one round trip, while at rest each
+ * leaves at the end of its tick. Each item's promise settles with the call that carried it.
+ */
+function groupCommit<T>(send: (items: T[]) => Promise<unknown>, max: number): (item: T) => Promise<void> {
+  const queue: { item: T; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  let busy = false;
+  const next = (): void => {
+    const batch = queue.splice(0, max);
+    if (batch.length === 0) {
+      busy = false;
+      return;
+    }
+    send(batch.map((b) => b.item)).then(
+      () => batch.forEach((b) => b.resolve()),
+      (err: unknown) => batch.forEach((b) => b.reject(err)),
+    ).finally(next);
+  };
+  return (item) =>
+    new Promise<void>((resolve, reject) => {
+      queue.push({ item, resolve, reject });
+      if (busy) return;
+      busy = true;
+      process.nextTick(next);
+    });
+}
 /** ioredis adds one method per script at runtime; this is their type. */
 type ScriptedRedis = RedisClient & Record<keyof typeof SCRIPTS, (...args: Arg[]) => Promise<unknown>>;
 type ScriptedPipeline = ChainableCommander &
@@ -737,6 +774,12 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     return { stored, turns };
   };
 
+  /** On one server, the delivery marks of concurrent turns leave together (see `groupCommit`). */
+  const markDelivered = groupCommit<{ key: string; id: string }>(
+    (marks) => redis.cbOutboxDeliveredIndexed(1 + marks.length, unsentKey, ...marks.map((m) => conversationKey(m.key)), ...marks.map((m) => m.id), ...marks.map((m) => m.key)),
+    MARKS_PER_CALL,
+  );
+
   const conversations: ConversationStore = {
     async load(key) {
       return conversationOf((await redis.cbHashAll(conversationKey(key))) as string[]).stored;
@@ -766,10 +809,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       return saved;
     },
     async delivered(key, id) {
-      if (oneServer) {
-        await redis.cbOutboxDeliveredIndexed(conversationKey(key), unsentKey, id, key);
-        return;
-      }
+      if (oneServer) return markDelivered({ key, id });
       if (Number(await redis.cbOutboxDelivered(conversationKey(key), id)) === 0) await unlist(key).catch(reportIndexError);
     },
     async delete(key) {

@@ -54,6 +54,24 @@ describe.each(storeFactories())('%s store under concurrency', (_kind, create) =>
     }
   });
 
+  it('200 delivery marks at once: each drops its own entry, and only a conversation left with none leaves the unsent list', async () => {
+    const keys = Array.from({ length: 200 }, (_, i) => `marks-${i}-${Math.random()}`);
+    const entry = (id: string) => ({ event: id, at: 1, replies: [] });
+    await Promise.all(
+      keys.map(async (key, i) => {
+        await store.conversations.save(key, 0, { v: 1 }, HOLD_MS, { add: { id: 'a', entry: entry('a') }, unsentSince: 1 });
+        // Every fourth conversation has a second entry, which stays.
+        if (i % 4 === 0) await store.conversations.save(key, 1, { v: 2 }, HOLD_MS, { add: { id: 'b', entry: entry('b') }, unsentSince: 1 });
+      }),
+    );
+    await Promise.all(keys.map((key) => store.conversations.delivered(key, 'a')));
+    const listed = new Set(await store.conversations.unsent(Number.MAX_SAFE_INTEGER, 100_000));
+    for (const [i, key] of keys.entries()) {
+      expect((await store.conversations.load(key))?.outbox ?? [], key).toEqual(i % 4 === 0 ? [entry('b')] : []);
+      expect(listed.has(key), key).toBe(i % 4 === 0);
+    }
+  });
+
   it('200 users holding then confirming one slot: exactly one booking', async () => {
     const s = 'race-hold-confirm';
     const results = await Promise.all(
