@@ -324,12 +324,15 @@ async function main(): Promise<void> {
   const stats = () => stub.call<{ reply: number; push: number; unavailable: number; other: number }>({ cmd: 'stats' });
   const lineApiEnv = { LINE_CHANNEL_SECRET: CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN: CHANNEL_TOKEN, LINE_API_BASE_URL: stub.url };
   const lineEnv = { ...lineApiEnv, REDIS_URL: redisServer.url };
-  const botEnv = { ...lineEnv, REDIS_PREFIX: PREFIX };
+  // The load generator's users each send far more turns a minute than a person can: without
+  // this, most of their turns would be refused by the per-user limit (no dialog, no save) and
+  // the bench would time the refusal rather than the turn.
+  const botEnv = { ...lineEnv, REDIS_PREFIX: PREFIX, LINE_TURNS_PER_MINUTE: '10000' };
   // The big rush runs on a 3-master Redis Cluster (test/support/redisCluster.ts) where this machine can run one.
   const noCluster = clusterUnsupported();
   const cluster = noCluster ? undefined : await startRedisCluster();
   for (const node of cluster?.servers ?? []) track(node.child);
-  const clusterEnv = cluster && { ...lineApiEnv, REDIS_PREFIX: PREFIX, CATALOG_FILE: rushCatalog, REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',') };
+  const clusterEnv = cluster && { ...lineApiEnv, REDIS_PREFIX: PREFIX, LINE_TURNS_PER_MINUTE: '10000', CATALOG_FILE: rushCatalog, REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',') };
   // All processes start now, from one snapshot of the source; bot3 (many sessions) waits idle for the memory phase.
   const [plain, baseline, bot1, bot2, bot3] = await Promise.all([
     startBaseline(lineEnv, 'plain'),
