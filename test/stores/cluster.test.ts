@@ -157,12 +157,12 @@ describe.runIf(redisCapability('the Redis Cluster tests', clusterUnsupported()))
       await allAnswered([my]);
       expect(replyTexts(my).join('\n')).toContain(ja.my.listPrompt);
 
-      // Conversations, the booking session, the job queue and the limits live on several nodes.
+      // Conversations (each with its turn count), the booking session and the job queue live on several nodes.
       const perNode = await Promise.all(admin.nodes('master').map(async (node) => (await node.keys(`${prefix}*`)).length));
       expect(perNode.filter((n) => n > 0).length).toBeGreaterThanOrEqual(2);
       const all = (await Promise.all(admin.nodes('master').map((node) => node.keys(`${prefix}*`)))).flat();
       expect(all.some((k) => k.startsWith(`${prefix}{jobs}`))).toBe(true);
-      expect(all.some((k) => k.includes('limit:'))).toBe(true);
+      expect(await admin.hget(`${prefix}conv:line:${winner}`, 'l')).toMatch(/^\d+:\d+$/);
       expect(stub.sent().filter((c) => textOf(c).includes(ja.unavailable))).toHaveLength(0);
     }, 90_000);
   });
