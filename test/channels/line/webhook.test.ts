@@ -767,3 +767,47 @@ describe('Redis outage', () => {
     expect(textOf(outageStub.sent().find((c) => c.replyToken === after.replyToken)!)).toContain(ja.booking.modePrompt);
   });
 });
+
+describe('Redis that stops answering', () => {
+  let redis: RedisServer | undefined;
+  let app: RunningApp | undefined;
+  let frozenStub: LineStub | undefined;
+
+  afterAll(async () => {
+    redis?.child.kill('SIGCONT');
+    await app?.close();
+    await frozenStub?.close();
+    await redis?.stop();
+  });
+
+  it('apologises within seconds while the connection is up but silent, and answers again once Redis does', async () => {
+    redis = await startRedisServer();
+    frozenStub = await startLineStub();
+    app = await startApp(lineEnv(frozenStub.url, { REDIS_URL: redis.url, REDIS_PREFIX: 'test:frozen:' }), { now: clock.now, lineRetryDelayMs: 5 });
+    const user = lineUserId();
+    const answered = (event: LineEvent) => frozenStub!.waitFor((calls) => calls.some((c) => (c.body as { replyToken?: string }).replyToken === event.replyToken), 10_000);
+    const first = ev.text(user, '予約する');
+    await postWebhook(app.url, [first], SECRET);
+    await answered(first);
+
+    // SIGSTOP: the socket stays open and nothing answers (a hung server, a silent network).
+    redis.child.kill('SIGSTOP');
+    const during = ev.postback(user, tap.mode());
+    const started = Date.now();
+    expect((await postWebhook(app.url, [during], SECRET)).status).toBe(200);
+    await answered(during);
+    expect(Date.now() - started).toBeLessThan(8_000);
+    expect(textOf(frozenStub.sent().find((c) => c.replyToken === during.replyToken)!)).toContain(ja.unavailable);
+
+    redis.child.kill('SIGCONT');
+    const deadline = Date.now() + 15_000;
+    while ((await fetch(`${app.url}/readyz`)).status !== 200) {
+      if (Date.now() > deadline) throw new Error('the app did not get Redis back');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const after = ev.text(lineUserId(), '予約する');
+    await postWebhook(app.url, [after], SECRET);
+    await answered(after);
+    expect(textOf(frozenStub.sent().find((c) => c.replyToken === after.replyToken)!)).toContain(ja.booking.modePrompt);
+  }, 40_000);
+});
