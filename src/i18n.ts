@@ -25,34 +25,23 @@ export function loadTranslator(dir: URL = new URL('../locales/', import.meta.url
     returnNull: false,
   });
   const fixed = new Map(LOCALES.map((locale) => [locale, i18n.getFixedT(locale)]));
-  // i18next resolves each key once (its fallback included); the texts are then kept here, so
+  // i18next resolves each key once (its fallback included); the text is then kept here, so
   // that it stays off the hot path: a call of its own was a tenth of a turn's CPU in the
   // benchmark without parameters, and 12 µs with them. The locale files use plain `{{name}}`
   // placeholders only (no plurals, nesting or formats), filled here as i18next would.
   const translators = new Map<Locale, Translate>(
     LOCALES.map((locale) => {
       const t = fixed.get(locale)!;
-      const plain = new Map<string, string>();
+      /** Key → its text as written (undefined: i18next's own answer for a key it lacks). */
       const templates = new Map<string, string | undefined>();
-      const templateOf = (key: string): string | undefined => {
+      const translate: Translate = (key, params) => {
         if (!templates.has(key)) {
           const found = i18n.getResource(locale, 'translation', key) ?? i18n.getResource('ja', 'translation', key);
           templates.set(key, typeof found === 'string' ? found : undefined);
         }
-        return templates.get(key);
-      };
-      const translate: Translate = (key, params) => {
-        if (params) {
-          const template = templateOf(key);
-          if (template === undefined) return t(key, params) as string;
-          return template.replace(PLACEHOLDER, (whole, name: string) => (Object.hasOwn(params, name) ? String(params[name]) : whole));
-        }
-        let text = plain.get(key);
-        if (text === undefined) {
-          text = t(key) as string;
-          plain.set(key, text);
-        }
-        return text;
+        const template = templates.get(key);
+        if (template === undefined) return (params ? t(key, params) : t(key)) as string;
+        return params ? template.replace(PLACEHOLDER, (whole, name: string) => (Object.hasOwn(params, name) ? String(params[name]) : whole)) : template;
       };
       return [locale, translate];
     }),

@@ -140,6 +140,8 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): Line
   // The work of each request, which may outlive the request itself (ack before done).
   const inFlight = new Set<Promise<unknown>>();
   const ackDeadlineMs = opts.ackDeadlineMs ?? 1500;
+  // Over the limit a turn does not run, so nothing of it is stored: the user is asked to slow down.
+  const limit = { name: 'lineUser', ...opts.turnLimit };
   // One user's answers leave in the order of their turns, also when the events came in
   // separate requests: a later answer must not overtake an earlier one still in flight.
   const sends = new KeyedQueue();
@@ -192,8 +194,6 @@ export function mountLineWebhook(server: Server, opts: LineWebhookOptions): Line
     // The profile is asked for once, and only if the engine finds no stored conversation.
     let profileLocale: Promise<Locale | undefined> | undefined;
     const suggestLocale = sender ? { suggestLocale: () => (profileLocale ??= sender.profileLocale(userId)) } : {};
-    // Over the limit the turn does not run, so nothing of it is stored: the user is asked to slow down.
-    const limit = { name: 'lineUser', ...opts.turnLimit };
     const request = { conversationKey: key, caller: { userKey: key, channel: 'line' }, eventId, input, outbox: true as const, limit, ...suggestLocale };
     const outcome = await withLoading(userId, opts.engine.run(request));
     if (outcome.status === 'duplicate' || !sender) return;
